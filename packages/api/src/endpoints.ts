@@ -1,0 +1,82 @@
+// The catalogue of every endpoint: the 22 of the published contract and the additions.
+// The OpenAPI document, the server's "not implemented yet" routes and the contract tests
+// are all derived from this list, so an endpoint cannot exist in one and not the others.
+import { z } from "zod";
+import * as s from "./schemas.js";
+
+export interface Endpoint {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** OpenAPI-style path: /v1/projects/{projectID} */
+  path: string;
+  summary: string;
+  tag: string;
+  /** True for the 22 endpoints of ../shared/api-reference/contract.json. */
+  contract: boolean;
+  /** Platform-admin only (403 for everyone else). */
+  admin?: boolean;
+  /** Unauthenticated. */
+  public?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** Success status and body schema. */
+  status: number;
+  response: z.ZodType;
+}
+
+const jobEnvelope = z.object({ job: s.Job });
+const projectEnvelope = z.object({ project: s.Project });
+const previewEnvelope = z.object({ preview: s.PreviewDatabase });
+const cutoverEnvelope = z.object({ cutover_request: s.CutoverRequest });
+
+export const endpoints: Endpoint[] = [
+  // Projects
+  { method: "GET", path: "/v1/projects", tag: "Projects", contract: true, summary: "List projects", query: s.ListProjectsQuery, status: 200, response: z.object({ projects: z.array(s.Project) }) },
+  { method: "POST", path: "/v1/projects", tag: "Projects", contract: true, summary: "Create a project (a database and a login role)", body: s.CreateProjectRequest, status: 201, response: z.object({ job: s.Job, project: s.Project }) },
+  { method: "GET", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Get a project", status: 200, response: projectEnvelope },
+  { method: "PATCH", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Update a project's settings (applied to Postgres at once)", body: s.UpdateProjectRequest, status: 200, response: projectEnvelope },
+  { method: "DELETE", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Delete a project (drops its database and role)", status: 202, response: jobEnvelope },
+  { method: "GET", path: "/v1/projects/{projectID}/connection-uri", tag: "Projects", contract: false, summary: "The project's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri },
+  { method: "GET", path: "/v1/projects/{projectID}/jobs", tag: "Jobs", contract: false, summary: "A project's jobs, newest first", status: 200, response: z.object({ jobs: z.array(s.Job) }) },
+  // Extensions
+  { method: "GET", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "List the extensions available to a project", status: 200, response: z.object({ extensions: z.array(s.Extension) }) },
+  { method: "POST", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "Enable an extension", body: s.EnableExtensionRequest, status: 202, response: jobEnvelope },
+  { method: "DELETE", path: "/v1/projects/{projectID}/extensions/{name}", tag: "Extensions", contract: true, summary: "Disable an extension", status: 202, response: jobEnvelope },
+  // Preview databases
+  { method: "GET", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "List live preview databases", status: 200, response: z.object({ preview_databases: z.array(s.PreviewDatabase) }) },
+  { method: "POST", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "Create a preview database", body: s.CreatePreviewRequest, status: 201, response: z.object({ job: s.Job, preview: s.PreviewDatabase }) },
+  { method: "GET", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: false, summary: "Get a preview database", status: 200, response: previewEnvelope },
+  { method: "GET", path: "/v1/preview-databases/{previewID}/connection-uri", tag: "Previews", contract: false, summary: "The preview's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri },
+  { method: "DELETE", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: true, summary: "Delete a preview database", status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/preview-databases/{previewID}/reset", tag: "Previews", contract: true, summary: "Reset a preview to its source's data", body: s.ResetPreviewRequest, status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/preview-databases/{previewID}/extend", tag: "Previews", contract: true, summary: "Extend a preview's time to live", body: s.ExtendPreviewRequest, status: 200, response: previewEnvelope },
+  // Backups
+  { method: "GET", path: "/v1/projects/{projectID}/scheduled-backups", tag: "Backups", contract: true, summary: "List backup schedules", status: 200, response: z.object({ scheduled_backups: z.array(s.ScheduledBackup) }) },
+  { method: "PUT", path: "/v1/projects/{projectID}/scheduled-backups/default", tag: "Backups", contract: true, summary: "Set the daily backup schedule", body: s.PutScheduledBackupRequest, status: 200, response: z.object({ scheduled_backup: s.ScheduledBackup }) },
+  { method: "GET", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "List backups, newest first", status: 200, response: z.object({ backups: z.array(s.Backup) }) },
+  { method: "POST", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "Take a backup now", body: s.CreateBackupRequest, status: 202, response: jobEnvelope },
+  { method: "GET", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Get a backup", status: 200, response: z.object({ backup: s.Backup }) },
+  { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project", status: 202, response: jobEnvelope },
+  // Imports
+  { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/projects/{projectID}/imports/uploads", tag: "Imports", contract: true, summary: "Get a signed URL to upload a dump to", status: 201, response: z.object({ upload: s.Upload }) },
+  { method: "POST", path: "/v1/projects/{projectID}/imports/preflight", tag: "Imports", contract: true, summary: "Check a source database before importing it", body: s.PreflightRequest, status: 200, response: z.object({ preflight: s.Preflight }) },
+  // Cutovers
+  { method: "GET", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "List cutover requests, newest first", status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
+  { method: "POST", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "Request that a preview be promoted to production", body: s.CreateCutoverRequest, status: 201, response: cutoverEnvelope },
+  // Jobs
+  { method: "GET", path: "/v1/jobs/{jobID}", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
+  // Organizations and API keys
+  { method: "POST", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "Create an organization", body: s.CreateOrganizationRequest, status: 201, response: z.object({ organization: s.Organization }) },
+  { method: "GET", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "List organizations", status: 200, response: z.object({ organizations: z.array(s.Organization) }) },
+  { method: "POST", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "Create an API key (the secret is shown once)", body: s.CreateApiKeyRequest, status: 201, response: z.object({ api_key: s.ApiKey, secret: z.string() }) },
+  { method: "GET", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "List an organization's API keys (no secrets)", status: 200, response: z.object({ api_keys: z.array(s.ApiKey) }) },
+  { method: "DELETE", path: "/v1/api-keys/{keyID}", tag: "API keys", contract: false, summary: "Revoke an API key", status: 200, response: z.object({ api_key: s.ApiKey }) },
+  // Platform
+  { method: "GET", path: "/healthz", tag: "Platform", contract: false, public: true, summary: "200 when the control-plane database answers", status: 200, response: z.object({ status: z.string() }) },
+  { method: "GET", path: "/v1/openapi.json", tag: "Platform", contract: false, public: true, summary: "This document", status: 200, response: z.record(z.string(), z.unknown()) },
+];
+
+/** Converts /v1/projects/{projectID} to Fastify's /v1/projects/:projectID. */
+export function routePath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ":$1");
+}

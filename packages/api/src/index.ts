@@ -1,0 +1,4 @@
+export * from "./schemas.js";
+export * from "./endpoints.js";
+export { buildOpenApiDocument } from "./openapi.js";
+export * from "./client.js";

@@ -1,0 +1,99 @@
+// Configuration from the environment, parsed once into a typed object.
+// Every setting is documented in the README's configuration table.
+import path from "node:path";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | null;
+  clusterAdminUrl: string | null;
+  pgbouncerEnabled: boolean;
+  pgBinDir: string | null;
+  pgPort: number;
+  pgbouncerPort: number;
+  pgbouncerBin: string | null;
+  publicHost: string;
+  bootstrapApiKey: string | null;
+  secretKey: string | null;
+  defaultRegion: string;
+  logLevel: string;
+  bodyLimitBytes: number;
+  workerConcurrency: number;
+  jobLeaseSeconds: number;
+  jobRetryBaseMs: number;
+  jobMaxAttempts: number;
+  extensionAllowlist: string[];
+  clerk: {
+    jwksUrl: string | null;
+    publicKeyPem: string | null;
+    issuer: string | null;
+    authorizedParties: string[];
+  };
+  runWorkers: boolean;
+  runScheduler: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  return n;
+}
+
+function str(env: NodeJS.ProcessEnv, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v === "" ? null : v;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const v = str(env, name);
+  if (v === null) return fallback;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${v}"`);
+}
+
+function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[] {
+  const v = str(env, name);
+  if (v === null) return fallback;
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(str(env, "CAPYDB_DATA_DIR") ?? "./.capydb");
+  return {
+    host: str(env, "CAPYDB_HOST") ?? "127.0.0.1",
+    port: int(env, "CAPYDB_PORT", 8080, 0, 65535),
+    dataDir,
+    databaseUrl: str(env, "CAPYDB_DATABASE_URL"),
+    clusterAdminUrl: str(env, "CAPYDB_CLUSTER_ADMIN_URL"),
+    pgbouncerEnabled: bool(env, "CAPYDB_PGBOUNCER", true),
+    pgBinDir: str(env, "CAPYDB_PG_BIN_DIR"),
+    pgPort: int(env, "CAPYDB_PG_PORT", 54329, 1, 65535),
+    pgbouncerPort: int(env, "CAPYDB_PGBOUNCER_PORT", 54330, 0, 65535),
+    pgbouncerBin: str(env, "CAPYDB_PGBOUNCER_BIN"),
+    publicHost: str(env, "CAPYDB_PUBLIC_HOST") ?? "127.0.0.1",
+    bootstrapApiKey: str(env, "CAPYDB_BOOTSTRAP_API_KEY"),
+    secretKey: str(env, "CAPYDB_SECRET_KEY"),
+    defaultRegion: str(env, "CAPYDB_DEFAULT_REGION") ?? "local",
+    logLevel: str(env, "CAPYDB_LOG_LEVEL") ?? "info",
+    bodyLimitBytes: int(env, "CAPYDB_BODY_LIMIT_BYTES", 1024 * 1024, 1024),
+    workerConcurrency: int(env, "CAPYDB_WORKER_CONCURRENCY", 4, 0, 256),
+    jobLeaseSeconds: int(env, "CAPYDB_JOB_LEASE_SECONDS", 30, 1, 3600),
+    jobRetryBaseMs: int(env, "CAPYDB_JOB_RETRY_BASE_MS", 1000, 0, 3_600_000),
+    jobMaxAttempts: int(env, "CAPYDB_JOB_MAX_ATTEMPTS", 5, 1, 100),
+    extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),
+    clerk: {
+      jwksUrl: str(env, "CAPYDB_CLERK_JWKS_URL"),
+      publicKeyPem: str(env, "CAPYDB_CLERK_PUBLIC_KEY")?.replace(/\\n/g, "\n") ?? null,
+      issuer: str(env, "CAPYDB_CLERK_ISSUER"),
+      authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
+    },
+    runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    runScheduler: bool(env, "CAPYDB_RUN_SCHEDULER", true),
+  };
+}

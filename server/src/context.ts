@@ -1,0 +1,18 @@
+// What every resource module is given: the platform services, built once in server.ts.
+import type { Config } from "./config.js";
+import type { Db } from "./platform/store/db.js";
+import type { SecretBox } from "./platform/secrets.js";
+import type { ClusterAdmin } from "./platform/dataplane/clusters.js";
+import type { PoolerSync } from "./platform/dataplane/pooler-sync.js";
+import type { Logger } from "./platform/jobs/worker.js";
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  box: SecretBox;
+  clusters: ClusterAdmin;
+  pooler: PoolerSync;
+  log: Logger;
+  /** Whether PgBouncer is installed and running in front of the clusters. */
+  pgbouncerAvailable: boolean;
+}

@@ -1,0 +1,110 @@
+// The HTTP API: Fastify, authentication, the resource routes, error mapping.
+import Fastify, { type FastifyInstance } from "fastify";
+import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
+import type { AppContext } from "../context.js";
+import { Authenticator } from "./auth.js";
+import { createClerkVerifier } from "./clerk.js";
+import { HttpError, notImplemented } from "./errors.js";
+import { createMetrics } from "./metrics.js";
+import { isDatabaseUnavailable } from "../platform/store/db.js";
+import { scrubSecrets } from "../platform/jobs/scrub.js";
+import { projectRoutes } from "../projects/routes.js";
+import { extensionRoutes } from "../extensions/routes.js";
+import { organizationRoutes } from "../organizations/routes.js";
+import { jobRoutes } from "../jobs/routes.js";
+
+const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json"]);
+
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: ctx.config.logLevel },
+    bodyLimit: ctx.config.bodyLimitBytes,
+    disableRequestLogging: ctx.config.logLevel !== "debug" && ctx.config.logLevel !== "trace",
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  // Our own JSON parser: an empty body is "no fields" rather than an error.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HttpError(400, "body: is not valid JSON"), undefined);
+    }
+  });
+
+  const c = ctx.config.clerk;
+  const clerk = c.jwksUrl || c.publicKeyPem
+    ? createClerkVerifier({ jwksUrl: c.jwksUrl ?? undefined, publicKeyPem: c.publicKeyPem ?? undefined, issuer: c.issuer ?? undefined, authorizedParties: c.authorizedParties })
+    : null;
+  const auth = new Authenticator(ctx.db, clerk);
+  const metrics = createMetrics(ctx.db);
+  const openapi = buildOpenApiDocument();
+
+  app.addHook("onRequest", async (req) => {
+    (req as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+    const route = req.routeOptions.url;
+    if (route && PUBLIC_ROUTES.has(route)) return;
+    if (!route) return; // unknown route: the not-found handler answers
+    req.principal = await auth.authenticate(req);
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const started = (req as { startedAt?: bigint }).startedAt;
+    if (started) metrics.observe(req.method, req.routeOptions.url ?? "unknown", reply.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: `body: larger than the ${ctx.config.bodyLimitBytes}-byte limit` });
+    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.code(415).send({ error: "body: send Content-Type: application/json" });
+    if (isDatabaseUnavailable(err)) {
+      return reply.code(503).header("retry-after", "2").send({ error: "the control-plane database is unavailable; retry shortly" });
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: scrubSecrets(err.message) });
+    }
+    req.log.error({ err: scrubSecrets(err.stack ?? err.message) }, "unhandled error");
+    return reply.code(500).send({ error: "internal error" });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split("?")[0].slice(0, 200)}` });
+  });
+
+  app.get("/healthz", async (_req, reply) => {
+    try {
+      await ctx.db.query("SELECT 1");
+      return { status: "ok" };
+    } catch {
+      reply.code(503);
+      return { error: "the control-plane database is unavailable" };
+    }
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get("/v1/openapi.json", async () => openapi);
+
+  projectRoutes(app, ctx);
+  extensionRoutes(app, ctx);
+  organizationRoutes(app, ctx);
+  jobRoutes(app, ctx);
+
+  // Endpoints of the catalogue that a later version implements answer 501 (after auth).
+  for (const e of endpoints) {
+    const url = routePath(e.path);
+    if (!app.hasRoute({ method: e.method, url })) {
+      app.route({
+        method: e.method,
+        url,
+        handler: async () => {
+          throw notImplemented(`${e.method} ${e.path} is not implemented yet in this version of CapyDB`);
+        },
+      });
+    }
+  }
+  return app;
+}

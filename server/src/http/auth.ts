@@ -1,0 +1,95 @@
+// Who is calling: an API key (platform admin, organization or project scope) or
+// a Clerk session token mapped to the CapyDB organization linked to its Clerk org.
+import type { FastifyRequest } from "fastify";
+import type { Db } from "../platform/store/db.js";
+import { API_KEY_PREFIX, hashApiKey, newId } from "../platform/secrets.js";
+import { ClerkTokenError, looksLikeJwt, type ClerkVerifier } from "./clerk.js";
+import { forbidden, unauthorized, unavailable } from "./errors.js";
+
+export type Principal =
+  | { kind: "admin"; actorKind: "api_key"; actorId: string }
+  | { kind: "org"; actorKind: "api_key"; actorId: string; organizationId: string }
+  | { kind: "project"; actorKind: "api_key"; actorId: string; organizationId: string; projectId: string }
+  | { kind: "user"; actorKind: "user"; actorId: string; organizationId: string };
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+interface KeyRow {
+  id: string;
+  is_platform_admin: boolean;
+  organization_id: string | null;
+  project_id: string | null;
+  last_used_at: Date | null;
+}
+
+export class Authenticator {
+  constructor(private readonly db: Db, private readonly clerk: ClerkVerifier | null) {}
+
+  async authenticate(req: FastifyRequest): Promise<Principal> {
+    const header = req.headers.authorization;
+    if (!header) throw unauthorized("missing Authorization header: send Authorization: Bearer <API key or session token>");
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthorized("Authorization header must be: Bearer <API key or session token>");
+    const token = match[1];
+    if (token.startsWith(API_KEY_PREFIX)) return this.fromApiKey(token);
+    if (looksLikeJwt(token)) return this.fromSessionToken(token);
+    throw unauthorized("invalid API key");
+  }
+
+  private async fromApiKey(secret: string): Promise<Principal> {
+    const { rows } = await this.db.query<KeyRow>(
+      "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+      [hashApiKey(secret)],
+    );
+    const key = rows[0];
+    if (!key) throw unauthorized("invalid or revoked API key");
+    // last_used_at at minute resolution: one write a minute per key, not one per request.
+    if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > 60_000) {
+      this.db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [key.id]).catch(() => {});
+    }
+    if (key.is_platform_admin) return { kind: "admin", actorKind: "api_key", actorId: key.id };
+    if (key.project_id) return { kind: "project", actorKind: "api_key", actorId: key.id, organizationId: key.organization_id!, projectId: key.project_id };
+    return { kind: "org", actorKind: "api_key", actorId: key.id, organizationId: key.organization_id! };
+  }
+
+  private async fromSessionToken(token: string): Promise<Principal> {
+    if (!this.clerk) throw unauthorized("session tokens are not accepted by this server (no Clerk key configured)");
+    let identity;
+    try {
+      identity = await this.clerk.verify(token);
+    } catch (err) {
+      if (err instanceof ClerkTokenError && err.code === "keys_unavailable") throw unavailable(err.message);
+      if (err instanceof ClerkTokenError) throw unauthorized(err.message);
+      throw err;
+    }
+    if (!identity.clerkOrganizationId) throw unauthorized("session token has no active organization: select an organization in your app");
+    const { rows } = await this.db.query<{ id: string }>("SELECT id FROM organizations WHERE clerk_organization_id = $1", [identity.clerkOrganizationId]);
+    if (!rows[0]) throw unauthorized("the session's organization is not linked to a CapyDB organization");
+    const user = await this.db.query<{ id: string }>(
+      `INSERT INTO users (id, clerk_user_id) VALUES ($1, $2)
+       ON CONFLICT (clerk_user_id) DO UPDATE SET last_seen_at = now() RETURNING id`,
+      [newId("usr"), identity.userId],
+    );
+    return { kind: "user", actorKind: "user", actorId: user.rows[0].id, organizationId: rows[0].id };
+  }
+}
+
+export function requireAdmin(p: Principal): void {
+  if (p.kind !== "admin") throw forbidden("this endpoint is for platform operators (a platform-admin API key)");
+}
+
+/** Whether a principal may see a resource of this organization/project (else it answers 404). */
+export function canAccess(p: Principal, organizationId: string, projectId?: string | null): boolean {
+  switch (p.kind) {
+    case "admin":
+      return true;
+    case "project":
+      return projectId != null && p.projectId === projectId;
+    default:
+      return p.organizationId === organizationId;
+  }
+}

@@ -1,0 +1,107 @@
+// The registry of data-plane clusters and admin connections to them.
+import pg from "pg";
+import type { Db, Queryable } from "../store/db.js";
+import { newId, type SecretBox } from "../secrets.js";
+
+export interface ClusterRow {
+  id: string;
+  name: string;
+  region: string;
+  admin_url_sealed: string;
+  public_host: string;
+  direct_port: number;
+  pooled_port: number;
+  ssl_mode: string;
+  is_default: boolean;
+}
+
+export interface RegisterClusterInput {
+  name: string;
+  region: string;
+  adminUrl: string;
+  publicHost: string;
+  directPort: number;
+  pooledPort: number;
+  sslMode: string;
+  isDefault?: boolean;
+}
+
+/** Registers a cluster or updates the one of that name (its admin URL is sealed at rest). */
+export async function registerCluster(db: Queryable, box: SecretBox, input: RegisterClusterInput): Promise<ClusterRow> {
+  const { rows } = await db.query<ClusterRow>(
+    `INSERT INTO clusters (id, name, region, admin_url_sealed, public_host, direct_port, pooled_port, ssl_mode, is_default)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (name) DO UPDATE SET region = EXCLUDED.region, admin_url_sealed = EXCLUDED.admin_url_sealed,
+       public_host = EXCLUDED.public_host, direct_port = EXCLUDED.direct_port, pooled_port = EXCLUDED.pooled_port,
+       ssl_mode = EXCLUDED.ssl_mode, is_default = EXCLUDED.is_default, updated_at = now()
+     RETURNING *`,
+    [newId("cl"), input.name, input.region, box.seal(input.adminUrl), input.publicHost, input.directPort, input.pooledPort, input.sslMode, input.isDefault ?? false],
+  );
+  return rows[0];
+}
+
+export async function listClusters(db: Queryable): Promise<ClusterRow[]> {
+  return (await db.query<ClusterRow>("SELECT * FROM clusters ORDER BY is_default DESC, name")).rows;
+}
+
+/**
+ * Admin access to the data-plane clusters: a small pool per cluster on its
+ * maintenance database, and short-lived connections to a given database.
+ */
+export class ClusterAdmin {
+  private pools = new Map<string, pg.Pool>();
+  private cache = new Map<string, { row: ClusterRow; at: number }>();
+
+  constructor(private readonly db: Db, private readonly box: SecretBox) {}
+
+  async cluster(id: string): Promise<ClusterRow> {
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.at < 5000) return hit.row;
+    const { rows } = await this.db.query<ClusterRow>("SELECT * FROM clusters WHERE id = $1", [id]);
+    if (!rows[0]) throw new Error(`cluster ${id} is not registered`);
+    this.cache.set(id, { row: rows[0], at: Date.now() });
+    return rows[0];
+  }
+
+  async forRegion(region: string): Promise<ClusterRow | null> {
+    const { rows } = await this.db.query<ClusterRow>(
+      "SELECT * FROM clusters WHERE region = $1 ORDER BY is_default DESC, created_at LIMIT 1",
+      [region],
+    );
+    return rows[0] ?? null;
+  }
+
+  async adminUrl(clusterId: string, database?: string): Promise<string> {
+    const url = new URL(this.box.open((await this.cluster(clusterId)).admin_url_sealed));
+    if (database) url.pathname = "/" + encodeURIComponent(database);
+    return url.toString();
+  }
+
+  /** The cluster's maintenance-database pool (CREATE/DROP DATABASE, roles). */
+  async pool(clusterId: string): Promise<pg.Pool> {
+    let pool = this.pools.get(clusterId);
+    if (!pool) {
+      pool = new pg.Pool({ connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: 5000, application_name: "capydb-admin" });
+      pool.on("error", () => {});
+      this.pools.set(clusterId, pool);
+    }
+    return pool;
+  }
+
+  /** Runs fn on a fresh admin connection to one database of the cluster. */
+  async withDatabase<T>(clusterId: string, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: await this.adminUrl(clusterId, database), connectionTimeoutMillis: 5000, application_name: "capydb-admin" });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => {})));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,2 @@
+export declare function quoteIdent(name: string): string;
+export declare function quoteLiteral(value: string): string;

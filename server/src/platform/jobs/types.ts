@@ -1,0 +1,58 @@
+import type { Job } from "@capydb/api";
+
+/** A row of the jobs table (the API's Job plus queue internals). */
+export interface JobRow {
+  id: string;
+  type: string;
+  state: Job["state"];
+  payload: Record<string, unknown>;
+  organization_id: string | null;
+  project_id: string | null;
+  preview_database_id: string | null;
+  cluster_id: string | null;
+  locked_resource: string | null;
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  lease_token: string | null;
+  lease_expires_at: Date | null;
+  retry_classification: "transient" | "permanent" | null;
+  error: string | null;
+  last_exit_code: number | null;
+  last_stdout: string | null;
+  last_stderr: string | null;
+  claimed_by: string | null;
+  claimed_at: Date | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toApiJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    type: row.type,
+    state: row.state,
+    organization_id: row.organization_id,
+    project_id: row.project_id,
+    preview_database_id: row.preview_database_id,
+    cluster_id: row.cluster_id,
+    locked_resource: row.locked_resource,
+    attempts: row.attempts,
+    max_attempts: row.max_attempts,
+    retry_classification: row.retry_classification,
+    error: row.error,
+    last_exit_code: row.last_exit_code,
+    last_stdout: row.last_stdout,
+    last_stderr: row.last_stderr,
+    claimed_by: row.claimed_by,
+    claimed_at: iso(row.claimed_at),
+    started_at: iso(row.started_at),
+    completed_at: iso(row.completed_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}

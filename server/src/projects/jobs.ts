@@ -1,0 +1,58 @@
+// Job handlers for projects: provisioning and deletion on the data plane.
+import type { AppContext } from "../context.js";
+import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
+import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
+import { scrubSecrets } from "../platform/jobs/scrub.js";
+import { dropDatabase, dropRole, ensureLoginRole, ensureOwnedDatabase } from "../platform/dataplane/provision.js";
+import { loadProject, type ProjectRow } from "./service.js";
+
+async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
+  const project = await loadProject(ctx.db, job.job.project_id!);
+  if (!project) throw new PermanentError(`project ${job.job.project_id} no longer exists`);
+  return project;
+}
+
+export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> {
+  return {
+    "project.create": {
+      async run(job) {
+        const project = await projectOf(ctx, job);
+        if (project.state !== "provisioning") throw new PermanentError(`project is ${project.state}, not provisioning`);
+        const password = ctx.box.open(project.role_password_sealed);
+        job.addSecret(password);
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        // Each step checks what exists, so a retried or rescued job finishes the work.
+        await ensureLoginRole(admin, project.role_name, password, project);
+        await ensureOwnedDatabase(admin, project.database_name, project.role_name);
+        await ctx.pooler.sync(project.cluster_id);
+        await ctx.db.query("UPDATE projects SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'provisioning'", [project.id]);
+      },
+      async cleanup(job, error) {
+        // A failed provisioning leaves neither database nor role behind.
+        const project = await projectOf(ctx, job);
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        await dropDatabase(admin, project.database_name);
+        await dropRole(admin, project.role_name);
+        await ctx.db.query("UPDATE projects SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [
+          project.id,
+          scrubSecrets(errorMessage(error)),
+        ]);
+        await ctx.pooler.sync(project.cluster_id).catch(() => {});
+      },
+    },
+    "project.delete": {
+      async run(job) {
+        const project = await projectOf(ctx, job);
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
+        await dropDatabase(admin, project.database_name);
+        await dropRole(admin, project.role_name);
+        await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
+        await ctx.pooler.sync(project.cluster_id);
+      },
+      async cleanup(job, error) {
+        await ctx.db.query("UPDATE projects SET last_error = $2, updated_at = now() WHERE id = $1", [job.job.project_id, scrubSecrets(errorMessage(error))]);
+      },
+    },
+  };
+}
