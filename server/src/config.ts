@@ -31,6 +31,8 @@ export interface Config {
     authorizedParties: string[];
   };
   runWorkers: boolean;
+  /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
+  faults: string | null;
   runScheduler: boolean;
 }
 
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    faults: str(env, "CAPYDB_FAULTS"),
     runScheduler: bool(env, "CAPYDB_RUN_SCHEDULER", true),
   };
 }

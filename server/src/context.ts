@@ -5,6 +5,7 @@ import type { SecretBox } from "./platform/secrets.js";
 import type { ClusterAdmin } from "./platform/dataplane/clusters.js";
 import type { PoolerSync } from "./platform/dataplane/pooler-sync.js";
 import type { Logger } from "./platform/jobs/worker.js";
+import type { Faults } from "./platform/faults.js";
 
 export interface AppContext {
   config: Config;
@@ -15,4 +16,5 @@ export interface AppContext {
   log: Logger;
   /** Whether PgBouncer is installed and running in front of the clusters. */
   pgbouncerAvailable: boolean;
+  faults: Faults;
 }

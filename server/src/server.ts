@@ -23,6 +23,7 @@ import { projectJobHandlers } from "./projects/jobs.js";
 import { projectDatabases } from "./projects/service.js";
 import { extensionJobHandlers } from "./extensions/jobs.js";
 import { ensureBootstrapAdminKey } from "./organizations/service.js";
+import { Faults } from "./platform/faults.js";
 
 export interface RunningServer {
   url: string;
@@ -144,6 +145,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       pooler: poolerSync,
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),
+      faults: new Faults(config.faults),
     };
     if (pooler) {
       // Write the config before starting so PgBouncer starts with every database.

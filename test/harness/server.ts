@@ -55,7 +55,7 @@ export async function testServerEnv(extra: Record<string, string> = {}): Promise
     CAPYDB_PORT: "0",
     CAPYDB_PGBOUNCER_PORT: String(await freePort()),
     CAPYDB_BOOTSTRAP_API_KEY: adminKey,
-    CAPYDB_LOG_LEVEL: "warn",
+    CAPYDB_LOG_LEVEL: "error",
     CAPYDB_JOB_RETRY_BASE_MS: "100",
     ...extra,
   };

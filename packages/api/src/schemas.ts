@@ -79,11 +79,20 @@ export const PgDuration = z
   .string()
   .regex(/^\d{1,9}\s?(ms|s|min|h|d)?$/, 'must be a duration such as "0", "500ms", "30s", "5min", "1h"');
 
-export const ProjectName = z
-  .string()
-  .trim()
-  .min(1, "must not be empty")
-  .max(63, "must be at most 63 characters");
+/**
+ * Display names: letters (any script), digits, spaces, ".", "_" and "-". Quotes,
+ * semicolons, control characters and symbols are refused outright rather than
+ * escaped, so a name can never be mistaken for SQL or shell by anything downstream.
+ */
+const displayName = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, "must not be empty")
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, 'may contain only letters, digits, spaces, ".", "_" and "-", starting with a letter or digit');
+
+export const ProjectName = displayName(63);
 
 const projectSettings = {
   environment: z.enum(["production", "staging", "development"]),
@@ -309,7 +318,7 @@ export const Organization = z
 export type Organization = z.infer<typeof Organization>;
 export const CreateOrganizationRequest = z
   .strictObject({
-    name: z.string().trim().min(1, "must not be empty").max(100),
+    name: displayName(100),
     clerk_organization_id: z.string().min(1).max(200).optional().describe("Links a Clerk organization: its members' session tokens act on this organization."),
   })
   .meta({ id: "CreateOrganizationRequest" });
@@ -327,7 +336,7 @@ export const ApiKey = z
   .meta({ id: "ApiKey" });
 export type ApiKey = z.infer<typeof ApiKey>;
 export const CreateApiKeyRequest = z
-  .strictObject({ name: z.string().trim().min(1, "must not be empty").max(100), project_id: z.string().min(1).optional() })
+  .strictObject({ name: displayName(100), project_id: z.string().min(1).optional() })
   .meta({ id: "CreateApiKeyRequest" });
 
 export const ConnectionUri = z.object({ uri: z.string() }).meta({ id: "ConnectionUri" });

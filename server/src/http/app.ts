@@ -1,5 +1,5 @@
 // The HTTP API: Fastify, authentication, the resource routes, error mapping.
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { Authenticator } from "./auth.js";
@@ -19,8 +19,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: ctx.config.logLevel },
     bodyLimit: ctx.config.bodyLimitBytes,
-    disableRequestLogging: ctx.config.logLevel !== "debug" && ctx.config.logLevel !== "trace",
+    logController: new LogController({ disableRequestLogging: ctx.config.logLevel !== "debug" && ctx.config.logLevel !== "trace" }),
     return503OnClosing: true,
+    // Router-level errors (over-long or malformed path parameters) answer in our error shape too.
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as unknown as { code(n: number): { send(body: unknown): void } };
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return reply.code(414).send({ error: "path: a path parameter is too long" });
+      if (err.code === "FST_ERR_BAD_URL") return reply.code(400).send({ error: "path: malformed URL encoding" });
+      return reply.code(err.statusCode ?? 400).send({ error: "bad request" });
+    },
     forceCloseConnections: true,
   });
 

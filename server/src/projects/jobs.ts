@@ -23,7 +23,9 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(project.cluster_id);
         // Each step checks what exists, so a retried or rescued job finishes the work.
         await ensureLoginRole(admin, project.role_name, password, project);
+        ctx.faults.check("project.create.after_role");
         await ensureOwnedDatabase(admin, project.database_name, project.role_name);
+        ctx.faults.check("project.create.after_database");
         await ctx.pooler.sync(project.cluster_id);
         await ctx.db.query("UPDATE projects SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'provisioning'", [project.id]);
       },

@@ -1,0 +1,24 @@
+// Named failure points, for tests and failure drills: CAPYDB_FAULTS is a comma-separated
+// list of point=kind, e.g. "project.create.after_role=permanent". Empty in production.
+import { PermanentError, TransientError } from "./jobs/errors.js";
+
+export type FaultKind = "permanent" | "transient";
+
+export class Faults {
+  private readonly points = new Map<string, FaultKind>();
+
+  constructor(spec: string | null) {
+    for (const part of (spec ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+      const [point, kind = "permanent"] = part.split("=");
+      if (kind !== "permanent" && kind !== "transient") throw new Error(`CAPYDB_FAULTS: unknown fault kind "${kind}" for ${point}`);
+      this.points.set(point, kind);
+    }
+  }
+
+  /** Throws the configured failure at this point, if any. */
+  check(point: string): void {
+    const kind = this.points.get(point);
+    if (kind === "permanent") throw new PermanentError(`injected failure at ${point}`);
+    if (kind === "transient") throw new TransientError(`injected transient failure at ${point}`);
+  }
+}

@@ -1,0 +1,461 @@
+// Shared helpers for the benchmarks in test/bench: a real CapyDB server started as a child
+// process (`node --import tsx server/src/main.ts`, exactly what `npm start` runs) on a fresh
+// data dir and free ports, percentiles, and a markdown table printer.
+//
+// These are benchmarks, not tests: they print figures and never assert.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** The repository root (test/bench/../..). */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+// ---------------------------------------------------------------- small things
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A TCP port free on 127.0.0.1 right now (bind port 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A key in the shape the server issues: capy_live_ + 43 base64url chars (32 random bytes). */
+export function newApiKey(): string {
+  return "capy_live_" + crypto.randomBytes(32).toString("base64url");
+}
+
+/** A lowercase random suffix for names (projects, roles, databases). */
+export function randomSuffix(bytes = 4): string {
+  return crypto.randomBytes(bytes).toString("hex");
+}
+
+/** An integer from the environment (for bench knobs such as BENCH_DURATION), else the fallback. */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** True when the module at `metaUrl` is the script node was started with (not imported by run-all). */
+export function isMain(metaUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return pathToFileURL(fs.realpathSync(entry)).href === pathToFileURL(fs.realpathSync(fileURLToPath(metaUrl))).href;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a bench's main() when its file is executed directly, with a non-zero exit on failure. */
+export function runIfMain(metaUrl: string, main: () => Promise<unknown>): void {
+  if (!isMain(metaUrl)) return;
+  main().then(
+    () => process.exit(0),
+    async (err) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      await stopAllChildren();
+      process.exit(1);
+    },
+  );
+}
+
+// ---------------------------------------------------------------- statistics
+
+/** Nearest-rank percentile (p in 0..100) of unsorted values; NaN for no values. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export interface Summary {
+  n: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const n = values.length;
+  return {
+    n,
+    min: n ? Math.min(...values) : NaN,
+    mean: n ? values.reduce((a, b) => a + b, 0) / n : NaN,
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    max: n ? Math.max(...values) : NaN,
+  };
+}
+
+/** A number for a table: fixed decimals, thousands separators, "n/a" for NaN. */
+export function fmt(value: number, decimals = 1): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+// ---------------------------------------------------------------- CPU accounting (Linux /proc)
+
+let clockTicks: number | null = null;
+function ticksPerSecond(): number {
+  if (clockTicks === null) clockTicks = Number(tryRun("getconf", ["CLK_TCK"])) || 100;
+  return clockTicks;
+}
+
+/** /proc/<pid>/stat fields after the command: [state, ppid, ...]; null when unreadable (not Linux, gone). */
+function procStat(pid: number): string[] | null {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).trim().split(/\s+/);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds (user + system) a process has used; with `reapedChildren`, also those of the
+ * children it has waited for (a postmaster's exited backends). NaN when /proc is not available.
+ */
+export function processCpuSeconds(pid: number, reapedChildren = false): number {
+  const f = procStat(pid);
+  if (!f) return NaN;
+  // After "pid (comm) ": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14.
+  let ticks = Number(f[11]) + Number(f[12]);
+  if (reapedChildren) ticks += Number(f[13]) + Number(f[14]);
+  return ticks / ticksPerSecond();
+}
+
+/** CPU seconds of a PostgreSQL cluster: the postmaster, its live children and those it reaped. */
+export function postgresCpuSeconds(pgDataDir: string): number {
+  let postmaster: number;
+  try {
+    postmaster = Number(fs.readFileSync(path.join(pgDataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  } catch {
+    return NaN;
+  }
+  let total = processCpuSeconds(postmaster, true);
+  if (!Number.isFinite(total)) return NaN;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = procStat(Number(entry));
+    if (f && Number(f[1]) === postmaster) total += (Number(f[11]) + Number(f[12])) / ticksPerSecond();
+  }
+  return total;
+}
+
+/** CPU seconds this process has used (user + system). */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+// ---------------------------------------------------------------- output
+
+/** Renders a markdown table with padded columns; numeric-looking columns are right-aligned. */
+export function markdownTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = rows.map((r) => headers.map((_, i) => String(r[i] ?? "")));
+  const widths = headers.map((h, i) => Math.max(3, h.length, ...cells.map((r) => r[i].length)));
+  const numeric = headers.map((_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d,.]+( ?[a-z%/]+)?$|^n\/a$/i.test(r[i])));
+  const pad = (s: string, i: number) => (numeric[i] ? s.padStart(widths[i]) : s.padEnd(widths[i]));
+  const line = (r: readonly string[]) => `| ${r.map(pad).join(" | ")} |`;
+  const rule = `| ${widths.map((w, i) => (numeric[i] ? "-".repeat(w - 1) + ":" : "-".repeat(w))).join(" | ")} |`;
+  return [line(headers), rule, ...cells.map(line)].join("\n");
+}
+
+export function printTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
+  process.stdout.write(markdownTable(headers, rows) + "\n");
+}
+
+function tryRun(cmd: string, args: string[]): string | null {
+  try {
+    return execFileSync(cmd, args, { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** What the figures were measured on: printed by every bench next to its results. */
+export function environmentLine(): string {
+  const cpus = os.cpus();
+  const commit = tryRun("git", ["rev-parse", "--short", "HEAD"]);
+  const dirty = tryRun("git", ["status", "--porcelain", "--untracked-files=no"]);
+  const pg = tryRun("pg_config", ["--version"]) ?? tryRun("postgres", ["--version"]);
+  return [
+    `node ${process.version}`,
+    `${os.platform()}/${os.arch()}`,
+    `${cpus.length} CPU${cpus.length === 1 ? "" : "s"} (${cpus[0]?.model.trim() ?? "unknown"})`,
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
+    pg ?? "PostgreSQL version unknown",
+    commit ? `commit ${commit}${dirty ? " + uncommitted changes" : ""}` : "not a git checkout",
+  ].join(", ");
+}
+
+/** The header every bench prints: title, the command that reproduces it, and the machine. */
+export function printHeader(title: string, reproduce: string): void {
+  process.stdout.write(`\n## ${title}\n\n`);
+  process.stdout.write(`Reproduce: \`${reproduce}\`\n`);
+  process.stdout.write(`Measured on: ${environmentLine()}\n\n`);
+}
+
+// ---------------------------------------------------------------- child processes
+
+const liveChildren = new Set<{ stop(): Promise<void> }>();
+let signalHandlersInstalled = false;
+
+/** Stops every child still running (servers, the bare HTTP floor): used on failure and on Ctrl-C. */
+export async function stopAllChildren(): Promise<void> {
+  await Promise.allSettled([...liveChildren].map((c) => c.stop()));
+}
+
+function installSignalHandlers(): void {
+  if (signalHandlersInstalled) return;
+  signalHandlersInstalled = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal}: stopping the servers it started\n`);
+      void stopAllChildren().finally(() => process.exit(130));
+    });
+  }
+}
+
+/** Keeps the last lines a child wrote, to show when it fails. */
+class Tail {
+  private lines: string[] = [];
+  private partial = "";
+  constructor(private readonly max = 60) {}
+  push(chunk: Buffer | string): void {
+    const text = this.partial + chunk.toString();
+    const parts = text.split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) {
+      this.lines.push(line);
+      if (this.lines.length > this.max) this.lines.shift();
+    }
+  }
+  toString(): string {
+    return [...this.lines, this.partial].filter(Boolean).join("\n");
+  }
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- a CapyDB server
+
+export interface BenchServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** The platform-admin key (CAPYDB_BOOTSTRAP_API_KEY). */
+  adminKey: string;
+  dataDir: string;
+  pgPort: number;
+  pgbouncerPort: number;
+  env: Record<string, string>;
+  pid: number;
+  /** The cluster's superuser URL (capydb_admin, database postgres), read from the data dir. */
+  clusterAdminUrl(database?: string): string;
+  /** The last lines the server wrote (stdout and stderr). */
+  output(): string;
+  /** SIGINT, wait for the exit (it stops its PostgreSQL and PgBouncer), remove the data dir. */
+  stop(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  /** Extra CAPYDB_* settings. */
+  env?: Record<string, string>;
+  /** Default 180 s (initdb on a slow disk). */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Starts `node --import tsx server/src/main.ts` with a fresh data dir (mode 0755, so the
+ * postgres OS user can traverse it when we are root), free ports, CAPYDB_LOG_LEVEL=warn and a
+ * known bootstrap admin key; answers once GET /healthz answers 200.
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<BenchServer> {
+  installSignalHandlers();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-bench-"));
+  fs.chmodSync(dataDir, 0o755);
+  const [port, pgPort, pgbouncerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const adminKey = newApiKey();
+  const env: Record<string, string> = {
+    CAPYDB_DATA_DIR: dataDir,
+    CAPYDB_HOST: "127.0.0.1",
+    CAPYDB_PORT: String(port),
+    CAPYDB_PG_PORT: String(pgPort),
+    CAPYDB_PGBOUNCER_PORT: String(pgbouncerPort),
+    CAPYDB_BOOTSTRAP_API_KEY: adminKey,
+    CAPYDB_LOG_LEVEL: "warn",
+    ...options.env,
+  };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.CAPYDB_DATABASE_URL;
+  delete childEnv.CAPYDB_CLUSTER_ADMIN_URL;
+  delete childEnv.NODE_OPTIONS;
+
+  const child = spawn(process.execPath, ["--import", "tsx", path.join("server", "src", "main.ts")], {
+    cwd: REPO_ROOT,
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const tail = new Tail();
+  child.stdout!.on("data", (c: Buffer) => tail.push(c));
+  child.stderr!.on("data", (c: Buffer) => tail.push(c));
+  const url = `http://127.0.0.1:${port}`;
+
+  let stopped = false;
+  const server: BenchServer = {
+    url,
+    adminKey,
+    dataDir,
+    pgPort,
+    pgbouncerPort,
+    env,
+    pid: child.pid!,
+    clusterAdminUrl(database = "postgres") {
+      const password = fs.readFileSync(path.join(dataDir, "pg-superuser-password"), "utf8").trim();
+      return `postgresql://capydb_admin:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/${encodeURIComponent(database)}`;
+    },
+    output: () => tail.toString(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      liveChildren.delete(server);
+      let exited = child.exitCode !== null || child.signalCode !== null;
+      if (!exited) {
+        child.kill("SIGINT");
+        exited = await waitForExit(child, 90_000);
+      }
+      if (!exited) {
+        child.kill("SIGKILL");
+        await waitForExit(child, 5_000);
+        process.stderr.write(
+          `bench: the server (pid ${child.pid}) did not stop within 90 s and was killed; ` +
+            `its PostgreSQL may still run on port ${pgPort}: pg_ctl -D ${path.join(dataDir, "pg")} stop (as postgres), ` +
+            `then remove ${dataDir}\n`,
+        );
+        return;
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  liveChildren.add(server);
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before answering /healthz:\n${tail}`);
+      }
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`the server did not answer /healthz within ${options.startTimeoutMs ?? 180_000} ms:\n${tail}`);
+      await sleep(100);
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  child.once("exit", (code, signal) => {
+    if (!stopped) process.stderr.write(`bench: the server exited unexpectedly (${code ?? signal}):\n${tail}\n`);
+  });
+  return server;
+}
+
+// ---------------------------------------------------------------- a bare HTTP server (the floor)
+
+export interface BareServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A bare `node:http` server answering `{}` to everything, in its own process: the floor of
+ * what one Node process can answer on this machine.
+ */
+export async function startBareHttpServer(): Promise<BareServer> {
+  installSignalHandlers();
+  const script = `
+    const http = require("node:http");
+    const body = "{}";
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+    server.keepAliveTimeout = 72000;
+    server.listen(0, "127.0.0.1", () => process.stdout.write("PORT " + server.address().port + "\\n"));
+    process.on("SIGINT", () => {
+      server.close(() => process.exit(0));
+      server.closeAllConnections();
+    });
+  `;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } });
+  const tail = new Tail();
+  child.stderr!.on("data", (c: Buffer) => tail.push(c));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`the bare HTTP server did not start:\n${tail}`)), 10_000);
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the bare HTTP server exited (${code}):\n${tail}`));
+    });
+  });
+  let stopped = false;
+  const bare: BareServer = {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      liveChildren.delete(bare);
+      child.kill("SIGINT");
+      if (!(await waitForExit(child, 5_000))) child.kill("SIGKILL");
+    },
+  };
+  liveChildren.add(bare);
+  return bare;
+}
