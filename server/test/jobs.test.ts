@@ -358,25 +358,35 @@ describe("job engine", () => {
     expect(log.lines.join("\n")).not.toContain(password);
   });
 
-  it("does not complete a job whose lease was lost while its handler ran", { timeout: 30_000 }, async () => {
-    const gate = { started: deferred<string>(), release: deferred() };
+  it("neither completes nor fails a job whose lease was lost while its handler ran", { timeout: 30_000 }, async () => {
+    const started = { finish: deferred(), fail: deferred() };
+    const release = deferred();
     const aborted = deferred<string>();
     const calls = new Map<string, number>();
+    const count = (id: string) => calls.set(id, (calls.get(id) ?? 0) + 1);
     const worker = await startWorker(
       {
         // Returns as soon as the test lets it: completion itself must notice the lost lease.
         "test.lease-finish": {
           async run(ctx) {
-            calls.set(ctx.job.id, (calls.get(ctx.job.id) ?? 0) + 1);
-            if (calls.get(ctx.job.id)! > 1) return;
-            gate.started.resolve(ctx.job.id);
-            await gate.release.promise;
+            count(ctx.job.id);
+            started.finish.resolve();
+            await release.promise;
+          },
+        },
+        // Throws as soon as the test lets it: recording the failure must notice too.
+        "test.lease-fail": {
+          async run(ctx) {
+            count(ctx.job.id);
+            started.fail.resolve();
+            await release.promise;
+            throw new PermanentError("gave up");
           },
         },
         // Waits for the worker to notice (at its next renewal) and abort it.
         "test.lease-abort": {
           async run(ctx) {
-            calls.set(ctx.job.id, (calls.get(ctx.job.id) ?? 0) + 1);
+            count(ctx.job.id);
             await sleep(8000, undefined, { signal: ctx.signal }).then(
               () => {},
               () => aborted.resolve(ctx.job.id),
@@ -384,28 +394,33 @@ describe("job engine", () => {
           },
         },
       },
-      { leaseSeconds: 2, concurrency: 2 },
+      { leaseSeconds: 2, concurrency: 3 },
     );
-    const finish = await enqueue({ type: "test.lease-finish" });
-    const abort = await enqueue({ type: "test.lease-abort" });
-    await gate.started.promise;
-    await waitForState(abort.id, ["running"]);
+    const jobs = [await enqueue({ type: "test.lease-finish" }), await enqueue({ type: "test.lease-fail" }), await enqueue({ type: "test.lease-abort" })];
+    const ids = jobs.map((j) => j.id);
+    await Promise.all([started.finish.promise, started.fail.promise]);
+    await waitFor("all three jobs to run", async () => {
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state = 'running'", [ids]);
+      return rows[0].n === 3;
+    });
 
-    // Another worker "rescued" both jobs: their lease tokens change under the handlers.
+    // Another worker "rescued" the jobs: their lease tokens change under the handlers
+    // (with a long lease, so no rescue of ours interferes).
     const stolen = await db.query<{ id: string; lease_token: string }>(
       "UPDATE jobs SET lease_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour' WHERE id = ANY($1) RETURNING id, lease_token",
-      [[finish.id, abort.id]],
+      [ids],
     );
     const tokenOf = new Map(stolen.rows.map((r) => [r.id, r.lease_token]));
-    gate.release.resolve();
+    release.resolve();
 
-    expect(await aborted.promise).toBe(abort.id);
-    await waitFor("the worker to let go of both jobs", () => worker.activeJobs === 0, 10_000);
-    for (const id of [finish.id, abort.id]) {
+    const abortedId = await Promise.race([aborted.promise, sleep(8000).then(() => "the handler was never aborted")]);
+    expect(abortedId).toBe(jobs[2].id);
+    await waitFor("the worker to let go of all three jobs", () => worker.activeJobs === 0, 10_000);
+    for (const id of ids) {
       const job = await getJob(id);
-      expect(job).toMatchObject({ state: "running", lease_token: tokenOf.get(id), completed_at: null, error: null, attempts: 1 });
+      expect(job, id).toMatchObject({ state: "running", lease_token: tokenOf.get(id), completed_at: null, error: null, retry_classification: null, attempts: 1 });
     }
-    expect([calls.get(finish.id), calls.get(abort.id)]).toEqual([1, 1]);
+    expect(ids.map((id) => calls.get(id))).toEqual([1, 1, 1]);
   });
 
   it("hands a long job back to the queue on stop, and another worker completes it", { timeout: 30_000 }, async () => {

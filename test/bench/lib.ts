@@ -206,6 +206,7 @@ export function environmentLine(): string {
     `${os.platform()}/${os.arch()}`,
     `${cpus.length} CPU${cpus.length === 1 ? "" : "s"} (${cpus[0]?.model.trim() ?? "unknown"})`,
     `${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
+    `load average ${os.loadavg()[0].toFixed(2)} at start`,
     pg ?? "PostgreSQL version unknown",
     commit ? `commit ${commit}${dirty ? " + uncommitted changes" : ""}` : "not a git checkout",
   ].join(", ");
@@ -231,11 +232,26 @@ export async function stopAllChildren(): Promise<void> {
 function installSignalHandlers(): void {
   if (signalHandlersInstalled) return;
   signalHandlersInstalled = true;
+  let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: a second signal (Ctrl-C reaches the whole process group, and the tsx
+    // CLI relays it once more) must not kill us before the servers stopped and the data dirs are gone.
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       process.stderr.write(`\nbench: ${signal}: stopping the servers it started\n`);
       void stopAllChildren().finally(() => process.exit(130));
     });
+  }
+}
+
+/** The last `n` lines of a (small) log file; "" when it is gone. */
+function lastLines(file: string, n: number): string {
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    return text.trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
   }
 }
 
@@ -269,6 +285,52 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * A sidecar that outlives us: when this bench process dies without cleaning up (SIGKILL, or the
+ * tsx CLI force-killing it after a Ctrl-C), its stdin closes and it sends SIGINT to the child,
+ * waits for it to exit (a CapyDB server stops its PostgreSQL and PgBouncer), then removes `dir`.
+ * It ignores SIGINT itself. After a normal stop, closing its stdin just lets it exit.
+ */
+function spawnReaper(pid: number, dir: string | null): { release(): void; cancel(): void } {
+  const script = `
+    const fs = require("node:fs");
+    const pid = Number(process.env.REAPER_PID);
+    const dir = process.env.REAPER_DIR || "";
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {});
+    const alive = () => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === "EPERM"; } };
+    let reaping = false;
+    async function reap() {
+      if (reaping) return;
+      reaping = true;
+      if (alive()) {
+        try { process.kill(pid, "SIGINT"); } catch {}
+        const deadline = Date.now() + 90000;
+        while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        if (alive()) { try { process.kill(pid, "SIGKILL"); } catch {} process.exit(1); }
+      }
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
+    process.stdin.on("end", reap);
+    process.stdin.on("error", reap);
+    process.stdin.resume();
+  `;
+  const reaper = spawn(process.execPath, ["-e", script], {
+    stdio: ["pipe", "ignore", "ignore"],
+    env: { ...process.env, NODE_OPTIONS: "", REAPER_PID: String(pid), REAPER_DIR: dir ?? "" },
+  });
+  reaper.on("error", () => {});
+  reaper.stdin!.on("error", () => {});
+  reaper.unref();
+  (reaper.stdin as unknown as { unref?: () => void }).unref?.();
+  return {
+    release: () => reaper.stdin!.end(),
+    cancel: () => {
+      reaper.kill("SIGKILL");
+    },
+  };
+}
+
 // ---------------------------------------------------------------- a CapyDB server
 
 export interface BenchServer {
@@ -283,7 +345,7 @@ export interface BenchServer {
   pid: number;
   /** The cluster's superuser URL (capydb_admin, database postgres), read from the data dir. */
   clusterAdminUrl(database?: string): string;
-  /** The last lines the server wrote (stdout and stderr). */
+  /** The last lines the server wrote (stdout and stderr, kept in <data dir>/server.log). */
   output(): string;
   /** SIGINT, wait for the exit (it stops its PostgreSQL and PgBouncer), remove the data dir. */
   stop(): Promise<void>;
@@ -317,22 +379,45 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ben
     CAPYDB_LOG_LEVEL: "warn",
     ...options.env,
   };
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete childEnv.CAPYDB_DATABASE_URL;
-  delete childEnv.CAPYDB_CLUSTER_ADMIN_URL;
-  delete childEnv.NODE_OPTIONS;
+  // Only our CAPYDB_* settings: one exported in the shell (CAPYDB_DATABASE_URL, ...) would change what is measured.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CAPYDB_") && k !== "NODE_OPTIONS"));
+  const childEnv: NodeJS.ProcessEnv = { ...inherited, ...env };
 
+  // The server writes to a log file, not to a pipe of ours: if this process dies, a write to a
+  // broken pipe (EPIPE) would crash the server before it stops its PostgreSQL.
+  const logFile = path.join(dataDir, "server.log");
+  const logFd = fs.openSync(logFile, "a");
   const child = spawn(process.execPath, ["--import", "tsx", path.join("server", "src", "main.ts")], {
     cwd: REPO_ROOT,
     env: childEnv,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", logFd, logFd],
   });
-  const tail = new Tail();
-  child.stdout!.on("data", (c: Buffer) => tail.push(c));
-  child.stderr!.on("data", (c: Buffer) => tail.push(c));
+  fs.closeSync(logFd);
+  const reaper = spawnReaper(child.pid!, dataDir);
+  const tail = { toString: () => lastLines(logFile, 60) };
   const url = `http://127.0.0.1:${port}`;
 
-  let stopped = false;
+  let stopping: Promise<void> | null = null;
+  const stopServerChild = async () => {
+    let exited = child.exitCode !== null || child.signalCode !== null;
+    if (!exited) {
+      child.kill("SIGINT");
+      exited = await waitForExit(child, 90_000);
+    }
+    if (!exited) {
+      child.kill("SIGKILL");
+      await waitForExit(child, 5_000);
+      reaper.cancel(); // its PostgreSQL may still run on the data dir: leave both to the operator
+      process.stderr.write(
+        `bench: the server (pid ${child.pid}) did not stop within 90 s and was killed; ` +
+          `its PostgreSQL may still run on port ${pgPort}: pg_ctl -D ${path.join(dataDir, "pg")} stop (as postgres), ` +
+          `then remove ${dataDir}\n`,
+      );
+      return;
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    reaper.release();
+  };
   const server: BenchServer = {
     url,
     adminKey,
@@ -346,26 +431,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ben
       return `postgresql://capydb_admin:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/${encodeURIComponent(database)}`;
     },
     output: () => tail.toString(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveChildren.delete(server);
-      let exited = child.exitCode !== null || child.signalCode !== null;
-      if (!exited) {
-        child.kill("SIGINT");
-        exited = await waitForExit(child, 90_000);
-      }
-      if (!exited) {
-        child.kill("SIGKILL");
-        await waitForExit(child, 5_000);
-        process.stderr.write(
-          `bench: the server (pid ${child.pid}) did not stop within 90 s and was killed; ` +
-            `its PostgreSQL may still run on port ${pgPort}: pg_ctl -D ${path.join(dataDir, "pg")} stop (as postgres), ` +
-            `then remove ${dataDir}\n`,
-        );
-        return;
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+    stop() {
+      // One stop, however many callers (main's finally, the signal handler, a failure path).
+      stopping ??= stopServerChild().finally(() => liveChildren.delete(server));
+      return stopping;
     },
   };
   liveChildren.add(server);
@@ -391,7 +460,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ben
     throw err;
   }
   child.once("exit", (code, signal) => {
-    if (!stopped) process.stderr.write(`bench: the server exited unexpectedly (${code ?? signal}):\n${tail}\n`);
+    if (!stopping) process.stderr.write(`bench: the server exited unexpectedly (${code ?? signal}):\n${tail}\n`);
   });
   return server;
 }
@@ -426,6 +495,7 @@ export async function startBareHttpServer(): Promise<BareServer> {
     });
   `;
   const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } });
+  const reaper = spawnReaper(child.pid!, null);
   const tail = new Tail();
   child.stderr!.on("data", (c: Buffer) => tail.push(c));
   const port = await new Promise<number>((resolve, reject) => {
@@ -444,16 +514,17 @@ export async function startBareHttpServer(): Promise<BareServer> {
       reject(new Error(`the bare HTTP server exited (${code}):\n${tail}`));
     });
   });
-  let stopped = false;
+  let stopping: Promise<void> | null = null;
   const bare: BareServer = {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveChildren.delete(bare);
-      child.kill("SIGINT");
-      if (!(await waitForExit(child, 5_000))) child.kill("SIGKILL");
+    stop() {
+      stopping ??= (async () => {
+        child.kill("SIGINT");
+        if (!(await waitForExit(child, 5_000))) child.kill("SIGKILL");
+        reaper.release();
+      })().finally(() => liveChildren.delete(bare));
+      return stopping;
     },
   };
   liveChildren.add(bare);

@@ -43,6 +43,7 @@ export declare class Worker {
     private listener;
     private loopPromise;
     private rescueTimer;
+    private readonly completions;
     constructor(opts: WorkerOptions);
     start(): Promise<void>;
     private listen;

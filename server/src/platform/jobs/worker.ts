@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import pg from "pg";
 import type { Db } from "../store/db.js";
 import { claimJobs } from "./sql/claim.js";
-import { completeJob } from "./sql/complete.js";
+import { completeJobs, type CompletionInput } from "./sql/complete.js";
 import { failJob } from "./sql/fail.js";
 import { renewLease } from "./sql/renew.js";
 import { rescueExpiredJobs } from "./sql/rescue.js";
@@ -53,6 +53,39 @@ export interface WorkerOptions {
   workerId?: string;
 }
 
+/**
+ * Coalesces the completions that arrive while one is being written into the next
+ * statement: at low load a job completes at once; under load one commit (one WAL
+ * flush) completes many jobs, which is what bounds a durable queue's throughput.
+ */
+class CompletionBatcher {
+  private queue: Array<CompletionInput & { resolve(done: boolean): void; reject(err: unknown): void }> = [];
+  private flushing = false;
+
+  constructor(private readonly db: Db, private readonly maxBatch = 500) {}
+
+  complete(jobId: string, leaseToken: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ jobId, leaseToken, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      try {
+        const done = await completeJobs(this.db, batch);
+        for (const c of batch) c.resolve(done.has(c.jobId));
+      } catch (err) {
+        for (const c of batch) c.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+}
+
 export class Worker {
   readonly id: string;
   private running = new Map<string, { promise: Promise<void>; abort: AbortController; job: JobRow }>();
@@ -62,8 +95,10 @@ export class Worker {
   private listener: pg.Client | null = null;
   private loopPromise: Promise<void> | null = null;
   private rescueTimer: NodeJS.Timeout | null = null;
+  private readonly completions: CompletionBatcher;
 
   constructor(private readonly opts: WorkerOptions) {
+    this.completions = new CompletionBatcher(opts.db);
     this.id = opts.workerId ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
   }
 
@@ -184,7 +219,7 @@ export class Worker {
     try {
       await handler.run(ctx);
       if (abort.signal.aborted && lostLease) throw new Error("lease lost");
-      const completed = await completeJob(db, job.id, leaseToken);
+      const completed = await this.completions.complete(job.id, leaseToken);
       if (!completed) log.warn({ job_id: job.id }, "job finished after its lease was lost; another worker owns it");
       else log.info({ job_id: job.id, type: job.type, ms: Date.now() - started }, "job succeeded");
     } catch (err) {

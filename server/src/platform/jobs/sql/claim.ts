@@ -15,7 +15,7 @@ export async function claimJobs(db: Queryable, workerId: string, limit: number, 
        SELECT j.id, j.locked_resource
        FROM jobs j
        WHERE j.state = 'pending' AND j.run_at <= now() AND j.type = ANY($4::text[])
-         AND (true OR (
+         AND (j.locked_resource IS NULL OR (
            NOT EXISTS (
              SELECT 1 FROM jobs o
              WHERE o.state = 'pending' AND o.locked_resource = j.locked_resource AND (o.run_at, o.id) < (j.run_at, j.id)
