@@ -1,6 +1,7 @@
 // Configuration from the environment, parsed once into a typed object.
 // Every setting is documented in the README's configuration table.
 import path from "node:path";
+import { isWellFormedApiKey } from "./platform/secrets.js";
 
 export interface Config {
   host: string;
@@ -66,6 +67,10 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const bootstrap = str(env, "CAPYDB_BOOTSTRAP_API_KEY");
+  if (bootstrap && !isWellFormedApiKey(bootstrap)) {
+    throw new ConfigError("CAPYDB_BOOTSTRAP_API_KEY must look like capy_live_ followed by at least 32 characters of [A-Za-z0-9_-]");
+  }
   const dataDir = path.resolve(str(env, "CAPYDB_DATA_DIR") ?? "./.capydb");
   return {
     host: str(env, "CAPYDB_HOST") ?? "127.0.0.1",
@@ -79,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgbouncerPort: int(env, "CAPYDB_PGBOUNCER_PORT", 54330, 0, 65535),
     pgbouncerBin: str(env, "CAPYDB_PGBOUNCER_BIN"),
     publicHost: str(env, "CAPYDB_PUBLIC_HOST") ?? "127.0.0.1",
-    bootstrapApiKey: str(env, "CAPYDB_BOOTSTRAP_API_KEY"),
+    bootstrapApiKey: bootstrap,
     secretKey: str(env, "CAPYDB_SECRET_KEY"),
     defaultRegion: str(env, "CAPYDB_DEFAULT_REGION") ?? "local",
     logLevel: str(env, "CAPYDB_LOG_LEVEL") ?? "info",
