@@ -31,7 +31,7 @@ describe("platform", () => {
 
   it("two servers starting at once on one control-plane database apply each migration once", async () => {
     const { env, controlUrl } = await testServerEnv();
-    const second = { ...env, CAPYDB_DATA_DIR: env.CAPYDB_DATA_DIR + "-b", CAPYDB_PGBOUNCER: "false" };
+    const second: Record<string, string> = { ...env, CAPYDB_DATA_DIR: env.CAPYDB_DATA_DIR + "-b", CAPYDB_PGBOUNCER: "false" };
     fs.mkdirSync(second.CAPYDB_DATA_DIR, { recursive: true, mode: 0o755 });
     // both servers share the server key, as a scaled-out deployment does
     second.CAPYDB_SECRET_KEY = env.CAPYDB_SECRET_KEY = Buffer.alloc(32, 7).toString("base64");
