@@ -1,3 +1,0 @@
-import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../context.js";
-export declare function jobRoutes(app: FastifyInstance, ctx: AppContext): void;

@@ -1,2 +1,0 @@
-export declare function quoteIdent(name: string): string;
-export declare function quoteLiteral(value: string): string;

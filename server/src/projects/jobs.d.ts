@@ -1,3 +1,0 @@
-import type { AppContext } from "../context.js";
-import type { JobHandler } from "../platform/jobs/worker.js";
-export declare function projectJobHandlers(ctx: AppContext): Record<string, JobHandler>;
