@@ -41,10 +41,12 @@ export class Authenticator {
   }
 
   private async fromApiKey(secret: string): Promise<Principal> {
-    const { rows } = await this.db.query<KeyRow>(
-      "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
-      [hashApiKey(secret)],
-    );
+    // A named statement: planned once per connection, not on every request.
+    const { rows } = await this.db.query<KeyRow>({
+      name: "auth_api_key",
+      text: "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+      values: [hashApiKey(secret)],
+    });
     const key = rows[0];
     if (!key) throw unauthorized("invalid or revoked API key");
     // last_used_at at minute resolution: one write a minute per key, not one per request.

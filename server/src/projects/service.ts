@@ -78,7 +78,7 @@ export function toApiProject(row: ProjectRow): Project {
 }
 
 export async function loadProject(db: Queryable, id: string): Promise<ProjectRow | null> {
-  const { rows } = await db.query<ProjectRow>(`${SELECT_PROJECT} WHERE p.id = $1`, [id]);
+  const { rows } = await db.query<ProjectRow>({ name: "load_project", text: `${SELECT_PROJECT} WHERE p.id = $1`, values: [id] });
   return rows[0] ?? null;
 }
 

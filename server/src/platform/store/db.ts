@@ -10,7 +10,7 @@ export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 export function createDb(url: string, options: { max?: number; applicationName?: string } = {}): Db {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 20,
+    max: options.max ?? 32,
     // Fail fast when the control-plane database is unreachable: requests answer 503
     // in about two seconds instead of hanging.
     connectionTimeoutMillis: 2000,
