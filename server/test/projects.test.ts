@@ -120,6 +120,20 @@ describe("projects", () => {
     }
   });
 
+  it("without PgBouncer, pooled_port is 0 and ?pooled=true answers 409 saying so", async () => {
+    const plain = await startTestServer({ CAPYDB_PGBOUNCER: "false" });
+    try {
+      const o = (await plain.admin.createOrganization({ name: "NoPool" })).organization.id;
+      const { job, project } = await plain.admin.createProject({ name: "nopool", organization_id: o });
+      expect(project.pooled_port).toBe(0);
+      await plain.admin.waitForJob(job.id, { timeoutMs: 30_000 });
+      await expect(plain.admin.getConnectionUri(project.id, { pooled: true })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/PgBouncer is not installed/) });
+      expect(psql(await plain.admin.getConnectionUri(project.id), "select 1")).toBe("1");
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it("lists projects newest first and filters by organization for admins", async () => {
     const other = (await t.admin.createOrganization({ name: "Other" })).organization.id;
     const { project: theirs } = await t.admin.createProject({ name: "Theirs", organization_id: other });
