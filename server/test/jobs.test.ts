@@ -15,6 +15,8 @@ import { createDb, type Db } from "../src/platform/store/db.js";
 import { migrate } from "../src/platform/store/migrate.js";
 import { newId } from "../src/platform/secrets.js";
 import { enqueueJob, type EnqueueInput } from "../src/platform/jobs/sql/enqueue.js";
+import { claimJobs } from "../src/platform/jobs/sql/claim.js";
+import { completeJobs } from "../src/platform/jobs/sql/complete.js";
 import { PermanentError, TransientError } from "../src/platform/jobs/errors.js";
 import { Worker, type JobHandler, type Logger, type WorkerOptions } from "../src/platform/jobs/worker.js";
 import type { JobRow } from "../src/platform/jobs/types.js";
@@ -219,8 +221,9 @@ describe("job engine", () => {
       expect(onSame[i].started_at.getTime(), `${onSame[i].job_id} started before ${onSame[i - 1].job_id} ended`).toBeGreaterThanOrEqual(onSame[i - 1].ended_at.getTime());
     }
     // One resource is served in enqueue order (run_at, id).
-    const fifo = [...same].sort((x, y) => x.run_at.getTime() - y.run_at.getTime() || (x.id < y.id ? -1 : 1)).map((j) => j.id);
-    expect(onSame.map((r) => r.job_id)).toEqual(fifo);
+    // (ordered in SQL: run_at has microseconds, a JS Date only milliseconds)
+    const { rows: fifo } = await db.query("SELECT id FROM jobs WHERE id = ANY($1) ORDER BY run_at, id", [same.map((j) => j.id)]);
+    expect(onSame.map((r) => r.job_id)).toEqual(fifo.map((r) => r.id));
 
     const onDistinct = intervals.filter((r) => r.resource !== sameResource);
     let overlaps = 0;
@@ -383,6 +386,13 @@ describe("job engine", () => {
             throw new PermanentError("gave up");
           },
         },
+        // Keeps its lease: finishes alongside the others and must succeed.
+        "test.lease-keep": {
+          async run(ctx) {
+            count(ctx.job.id);
+            await release.promise;
+          },
+        },
         // Waits for the worker to notice (at its next renewal) and abort it.
         "test.lease-abort": {
           async run(ctx) {
@@ -394,14 +404,15 @@ describe("job engine", () => {
           },
         },
       },
-      { leaseSeconds: 2, concurrency: 3 },
+      { leaseSeconds: 3, concurrency: 4 },
     );
     const jobs = [await enqueue({ type: "test.lease-finish" }), await enqueue({ type: "test.lease-fail" }), await enqueue({ type: "test.lease-abort" })];
     const ids = jobs.map((j) => j.id);
+    const kept = await enqueue({ type: "test.lease-keep" });
     await Promise.all([started.finish.promise, started.fail.promise]);
-    await waitFor("all three jobs to run", async () => {
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state = 'running'", [ids]);
-      return rows[0].n === 3;
+    await waitFor("all four jobs to run", async () => {
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state = 'running'", [[...ids, kept.id]]);
+      return rows[0].n === 4;
     });
 
     // Another worker "rescued" the jobs: their lease tokens change under the handlers
@@ -421,6 +432,24 @@ describe("job engine", () => {
       expect(job, id).toMatchObject({ state: "running", lease_token: tokenOf.get(id), completed_at: null, error: null, retry_classification: null, attempts: 1 });
     }
     expect(ids.map((id) => calls.get(id))).toEqual([1, 1, 1]);
+    expect(await getJob(kept.id)).toMatchObject({ state: "succeeded", attempts: 1 });
+    expect(calls.get(kept.id)).toBe(1);
+  });
+
+  it("completes a batch of jobs only where each lease still holds", async () => {
+    const type = "test.batch-complete";
+    const jobs = [await enqueue({ type }), await enqueue({ type }), await enqueue({ type, lockedResource: "preview:batch" })];
+    const claimed = await claimJobs(db, "batch-test", 10, 30, [type]);
+    expect(claimed.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+    const stolen = claimed.find((j) => j.id === jobs[0].id)!;
+    await db.query("UPDATE jobs SET lease_token = gen_random_uuid() WHERE id = $1", [stolen.id]);
+    const done = await completeJobs(db, claimed.map((j) => ({ jobId: j.id, leaseToken: j.lease_token! })));
+    expect([...done].sort()).toEqual([jobs[1].id, jobs[2].id].sort());
+    expect((await getJob(jobs[0].id)).state).toBe("running");
+    expect((await getJob(jobs[1].id)).state).toBe("succeeded");
+    expect((await getJob(jobs[2].id)).state).toBe("succeeded");
+    const { rows } = await db.query("SELECT job_id FROM job_resource_locks WHERE resource = 'preview:batch'");
+    expect(rows).toEqual([{ job_id: null }]);
   });
 
   it("hands a long job back to the queue on stop, and another worker completes it", { timeout: 30_000 }, async () => {
