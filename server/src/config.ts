@@ -32,6 +32,10 @@ export interface Config {
     authorizedParties: string[];
   };
   runWorkers: boolean;
+  previewLimit: number;
+  snapshotMaxAgeSeconds: number;
+  previewCloneStrategy: "file_copy" | "wal_log" | "logical";
+  schedulerIntervalMs: number;
   /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
   faults: string | null;
   runScheduler: boolean;
@@ -64,6 +68,11 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[
   const v = str(env, name);
   if (v === null) return fallback;
   return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function cloneStrategy(v: string): Config["previewCloneStrategy"] {
+  if (v === "file_copy" || v === "wal_log" || v === "logical") return v;
+  throw new ConfigError(`CAPYDB_PREVIEW_CLONE_STRATEGY must be file_copy, wal_log or logical, got "${v}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -101,6 +110,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    previewLimit: int(env, "CAPYDB_PREVIEW_LIMIT", 20, 1, 10000),
+    snapshotMaxAgeSeconds: int(env, "CAPYDB_SNAPSHOT_MAX_AGE_SECONDS", 3600, 0),
+    previewCloneStrategy: cloneStrategy(str(env, "CAPYDB_PREVIEW_CLONE_STRATEGY") ?? "file_copy"),
+    schedulerIntervalMs: int(env, "CAPYDB_SCHEDULER_INTERVAL_MS", 10_000, 50),
     faults: str(env, "CAPYDB_FAULTS"),
     runScheduler: bool(env, "CAPYDB_RUN_SCHEDULER", true),
   };

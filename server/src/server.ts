@@ -24,6 +24,9 @@ import { projectDatabases } from "./projects/service.js";
 import { extensionJobHandlers } from "./extensions/jobs.js";
 import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
+import { Scheduler } from "./platform/scheduler.js";
+import { previewJobHandlers } from "./previews/jobs.js";
+import { expirePreviews, previewDatabases } from "./previews/service.js";
 
 export interface RunningServer {
   url: string;
@@ -133,6 +136,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     const poolerSync = new PoolerSync(db, clusters);
     poolerSync.addSource(projectDatabases);
+    poolerSync.addSource(previewDatabases);
     const controlDbName = decodeURIComponent(new URL(controlUrl).pathname.slice(1));
     const sameCluster = new URL(controlUrl).host === adminUrl.host;
     await hardenCluster(await clusters.pool(cluster.id), sameCluster ? [controlDbName] : []);
@@ -168,6 +172,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const handlers: Record<string, JobHandler> = {
         ...projectJobHandlers(ctx),
         ...extensionJobHandlers(ctx),
+        ...previewJobHandlers(ctx),
         ...options.extraHandlers,
       };
       worker = new Worker({
@@ -180,6 +185,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         log: app.log,
       });
       await worker.start();
+    }
+    let scheduler: Scheduler | null = null;
+    if (config.runScheduler) {
+      scheduler = new Scheduler(controlUrl, config.schedulerIntervalMs, app.log);
+      scheduler.add({ name: "expire-previews", run: () => expirePreviews(ctx) });
+      scheduler.start();
     }
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
@@ -197,6 +208,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         if (stopped) return;
         stopped = true;
         await app.close();
+        await scheduler?.stop();
         await worker?.stop();
         await clusters.close();
         await db.end().catch(() => {});

@@ -1,7 +1,7 @@
 // Provisioning latency: POST /v1/projects until its job succeeds (the project is `ready`),
 // next to floors measured in the same run on the same PostgreSQL cluster through `pg`:
 //   - bare DDL: `CREATE ROLE ... LOGIN; CREATE DATABASE ... OWNER ...` on one open connection;
-//   - the job's own DDL (ensureLoginRole + ensureOwnedDatabase from server/src, SCRAM verifier
+//   - the job's own DDL (ensureLoginRole + createTenantDatabase + adoptPublicSchema from server/src, SCRAM verifier
 //     included), to separate what PostgreSQL costs from what the job queue, PgBouncer sync and
 //     the API add.
 //
@@ -13,7 +13,7 @@
 import crypto from "node:crypto";
 import pg from "pg";
 import { CapyClient, type Job } from "@capydb/api";
-import { ensureLoginRole, ensureOwnedDatabase } from "../../server/src/platform/dataplane/provision.js";
+import { adoptPublicSchema, createTenantDatabase, ensureLoginRole } from "../../server/src/platform/dataplane/provision.js";
 import { quoteIdent } from "../../server/src/platform/dataplane/sql.js";
 import { envInt, fmt, printHeader, printTable, randomSuffix, runIfMain, startServer, summarize, type BenchServer } from "./lib.js";
 
@@ -48,12 +48,21 @@ async function bareDdl(admin: pg.Client, i: number): Promise<number> {
   return performance.now() - started;
 }
 
+function adminUrlFor(admin: pg.Client, database: string): string {
+  const c = admin as unknown as { user: string; password: string; host: string; port: number };
+  return `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(database)}`;
+}
+
 async function jobDdl(admin: pg.Client, i: number): Promise<number> {
   const name = `bench_jobddl_${i}_${randomSuffix(3)}`;
   const password = crypto.randomBytes(24).toString("base64url");
   const started = performance.now();
   await ensureLoginRole(admin, name + "_owner", password, { max_connections: 20, statement_timeout: "30s", idle_transaction_timeout: "60s" });
-  await ensureOwnedDatabase(admin, name, name + "_owner");
+  await createTenantDatabase(admin, name, name + "_owner");
+  const inside = new pg.Client({ connectionString: adminUrlFor(admin, name) });
+  await inside.connect();
+  await adoptPublicSchema(inside, name + "_owner");
+  await inside.end();
   return performance.now() - started;
 }
 
@@ -102,7 +111,7 @@ export async function main(): Promise<void> {
         row("API: POST /v1/projects → job succeeded (project ready)", api.map((r) => r.totalMs)),
         row("  of which queue wait (job created → claimed, server clock)", api.map((r) => r.queueMs)),
         row("  of which job run (claimed → completed, server clock)", api.map((r) => r.runMs)),
-        row("floor: job's DDL via pg (ensureLoginRole + ensureOwnedDatabase)", job),
+        row("floor: job's DDL via pg (ensureLoginRole + createTenantDatabase + adoptPublicSchema)", job),
         row("floor: bare CREATE ROLE; CREATE DATABASE OWNER via pg", bare),
       ],
     );

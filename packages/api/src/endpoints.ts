@@ -42,7 +42,7 @@ export const endpoints: Endpoint[] = [
   { method: "POST", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "Enable an extension", body: s.EnableExtensionRequest, status: 202, response: jobEnvelope },
   { method: "DELETE", path: "/v1/projects/{projectID}/extensions/{name}", tag: "Extensions", contract: true, summary: "Disable an extension", status: 202, response: jobEnvelope },
   // Preview databases
-  { method: "GET", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "List live preview databases", status: 200, response: z.object({ preview_databases: z.array(s.PreviewDatabase) }) },
+  { method: "GET", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "List live preview databases (deleted ones too with ?include_deleted=true)", query: s.ListPreviewsQuery, status: 200, response: z.object({ preview_databases: z.array(s.PreviewDatabase) }) },
   { method: "POST", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "Create a preview database", body: s.CreatePreviewRequest, status: 201, response: z.object({ job: s.Job, preview: s.PreviewDatabase }) },
   { method: "GET", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: false, summary: "Get a preview database", status: 200, response: previewEnvelope },
   { method: "GET", path: "/v1/preview-databases/{previewID}/connection-uri", tag: "Previews", contract: false, summary: "The preview's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri },

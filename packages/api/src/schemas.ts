@@ -196,6 +196,7 @@ export const CreatePreviewRequest = z
     fresh: z.boolean().optional(),
   })
   .meta({ id: "CreatePreviewRequest" });
+export const ListPreviewsQuery = z.strictObject({ include_deleted: z.enum(["true", "false"]).optional() });
 export const ResetPreviewRequest = z.strictObject({ fresh: z.boolean().optional() }).meta({ id: "ResetPreviewRequest" });
 export const ExtendPreviewRequest = z.strictObject({ ttl_seconds: ttlSeconds.optional() }).meta({ id: "ExtendPreviewRequest" });
 

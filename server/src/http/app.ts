@@ -12,6 +12,7 @@ import { projectRoutes } from "../projects/routes.js";
 import { extensionRoutes } from "../extensions/routes.js";
 import { organizationRoutes } from "../organizations/routes.js";
 import { jobRoutes } from "../jobs/routes.js";
+import { previewRoutes } from "../previews/routes.js";
 
 const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json"]);
 
@@ -99,6 +100,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   extensionRoutes(app, ctx);
   organizationRoutes(app, ctx);
   jobRoutes(app, ctx);
+  previewRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   for (const e of endpoints) {

@@ -3,8 +3,9 @@ import type { AppContext } from "../context.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
-import { dropDatabase, dropRole, ensureLoginRole, ensureOwnedDatabase } from "../platform/dataplane/provision.js";
+import { adoptPublicSchema, createTenantDatabase, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "./service.js";
+import { dropProjectPreviews } from "../previews/dataplane.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -24,7 +25,8 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // Each step checks what exists, so a retried or rescued job finishes the work.
         await ensureLoginRole(admin, project.role_name, password, project);
         ctx.faults.check("project.create.after_role");
-        await ensureOwnedDatabase(admin, project.database_name, project.role_name);
+        await createTenantDatabase(admin, project.database_name, project.role_name);
+        await ctx.clusters.withDatabase(project.cluster_id, project.database_name, (c) => adoptPublicSchema(c, project.role_name));
         ctx.faults.check("project.create.after_database");
         await ctx.pooler.sync(project.cluster_id);
         await ctx.db.query("UPDATE projects SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'provisioning'", [project.id]);
@@ -46,6 +48,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         const project = await projectOf(ctx, job);
         const admin = await ctx.clusters.pool(project.cluster_id);
+        await dropProjectPreviews(ctx, project);
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);
         await dropRole(admin, project.role_name);

@@ -35,18 +35,34 @@ export async function applyRoleSettings(admin: Admin, role: string, s: RoleSetti
 }
 
 /**
- * Creates the database owned by the role (skipped when a retried job finds it
- * made) and takes CONNECT and TEMPORARY away from PUBLIC: a new database lets
- * every role connect and create temp tables until then.
+ * Creates a tenant database (skipped when a retried job finds it made). The
+ * database itself belongs to the platform's admin role, so the tenant's role
+ * owns no shared object and its objects can be handed to another role with
+ * REASSIGN OWNED (previews) without touching any database's ownership. CONNECT
+ * and TEMPORARY are taken from PUBLIC (a new database lets every role connect
+ * and create temp tables until then) and given, with CREATE, to the tenant.
  */
-export async function ensureOwnedDatabase(admin: Admin, database: string, owner: string, template?: string): Promise<void> {
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
-  if (!exists.rowCount) {
-    const from = template ? ` TEMPLATE ${quoteIdent(template)} STRATEGY FILE_COPY` : "";
-    await admin.query(`CREATE DATABASE ${quoteIdent(database)} WITH OWNER ${quoteIdent(owner)}${from}`);
+export async function createTenantDatabase(
+  admin: Admin,
+  database: string,
+  role: string,
+  clone?: { template: string; strategy: "FILE_COPY" | "WAL_LOG" },
+): Promise<void> {
+  if (!(await databaseExists(admin, database))) {
+    const from = clone ? ` TEMPLATE ${quoteIdent(clone.template)} STRATEGY ${clone.strategy}` : "";
+    await admin.query(`CREATE DATABASE ${quoteIdent(database)}${from}`);
   }
+  await grantTenantDatabase(admin, database, role);
+}
+
+export async function grantTenantDatabase(admin: Admin, database: string, role: string): Promise<void> {
   await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
-  await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(owner)}`);
+  await admin.query(`GRANT CONNECT, TEMPORARY, CREATE ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`);
+}
+
+/** Inside a new empty tenant database: the tenant's role owns schema public. */
+export async function adoptPublicSchema(db: pg.Client, role: string): Promise<void> {
+  await db.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
 }
 
 /** Terminates sessions and drops the database if it exists. */

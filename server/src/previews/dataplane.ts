@@ -1,0 +1,199 @@
+// What previews do on the data plane: the per-project snapshot database, clones
+// of it, logical copies, and handing a clone's objects to the preview's role.
+import pg from "pg";
+import type { AppContext } from "../context.js";
+import type { JobContext } from "../platform/jobs/worker.js";
+import { PermanentError } from "../platform/jobs/errors.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
+import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
+import type { ProjectRow } from "../projects/service.js";
+
+export interface Snapshot {
+  database: string;
+  takenAt: Date;
+}
+
+// Only the owner of an extension may comment on it; an allowlisted untrusted
+// extension is created by the superuser, so its COMMENT fails harmlessly.
+const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/];
+
+/** Connection details of a role on the cluster, for pg_dump / pg_restore. */
+export async function endpoint(ctx: AppContext, clusterId: string, database: string, role?: { name: string; password: string }): Promise<PgEndpoint> {
+  const admin = endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database));
+  return role ? { ...admin, user: role.name, password: role.password } : admin;
+}
+
+/**
+ * Runs fn while holding the project's snapshot lock (a session advisory lock on the
+ * control-plane database), so one refresh runs at a time per project.
+ */
+async function withSnapshotLock<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T> {
+  const client = await ctx.db.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext('capydb:snapshot:' || $1))", [projectId]);
+    return await fn();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext('capydb:snapshot:' || $1))", [projectId]).catch(() => {});
+    client.release();
+  }
+}
+
+/**
+ * The project's snapshot database, refreshed when missing, older than the maximum
+ * age, or when `freshSince` asks for data newer than that instant.
+ */
+export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: ProjectRow, freshSince: Date | null): Promise<Snapshot> {
+  return withSnapshotLock(ctx, project.id, async () => {
+    const admin = await ctx.clusters.pool(project.cluster_id);
+    const { rows } = await ctx.db.query<{ database_name: string; generation: number; taken_at: Date }>(
+      "SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1",
+      [project.id],
+    );
+    const current = rows[0];
+    if (current && (await databaseExists(admin, current.database_name))) {
+      const ageSeconds = (Date.now() - current.taken_at.getTime()) / 1000;
+      const freshEnough = freshSince ? current.taken_at >= freshSince : ageSeconds <= ctx.config.snapshotMaxAgeSeconds;
+      if (freshEnough) return { database: current.database_name, takenAt: current.taken_at };
+    }
+    const generation = (current?.generation ?? 0) + 1;
+    const database = `${project.database_name}_snap${generation}`;
+    const password = ctx.box.open(project.role_password_sealed);
+    job.addSecret(password);
+    await dropDatabase(admin, database); // a leftover of an interrupted refresh
+    await createTenantDatabase(admin, database, project.role_name);
+    await ctx.clusters.withDatabase(project.cluster_id, database, async (c) => {
+      await adoptPublicSchema(c, project.role_name);
+      await precreateUntrustedExtensions(ctx, project.cluster_id, project.database_name, c);
+    });
+    // Export an MVCC snapshot of production and dump exactly it: taken_at is the
+    // instant whose data the snapshot holds. Production is only read (AccessShare locks).
+    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(project.cluster_id, project.database_name), application_name: "capydb-snapshot" });
+    holder.on("error", () => {});
+    await holder.connect();
+    let takenAt: Date;
+    try {
+      await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
+      takenAt = snap.rows[0].at;
+      await dumpAndRestore(job, {
+        source: await endpoint(ctx, project.cluster_id, project.database_name),
+        target: await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password }),
+        dumpArgs: [`--snapshot=${snap.rows[0].id}`],
+        binDir: ctx.config.pgBinDir,
+        tolerate: TOLERATED_RESTORE_ERRORS,
+      });
+      await holder.query("COMMIT");
+    } finally {
+      await holder.end().catch(() => {});
+    }
+    // Nobody may connect to a snapshot: that is what lets it serve as a template at any time.
+    await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(project.role_name)}`);
+    await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
+    await ctx.db.query(
+      `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation,
+         taken_at = EXCLUDED.taken_at, created_at = now()`,
+      [project.id, project.cluster_id, database, generation, takenAt],
+    );
+    // The previous generation goes; DROP waits for clones still reading it.
+    if (current && current.database_name !== database) await dropDatabase(admin, current.database_name);
+    return { database, takenAt };
+  });
+}
+
+/** Untrusted (allowlisted) extensions need the superuser: made before a restore that runs as a tenant role. */
+async function precreateUntrustedExtensions(ctx: AppContext, clusterId: string, sourceDatabase: string, target: pg.Client): Promise<void> {
+  const untrusted = await ctx.clusters.withDatabase(clusterId, sourceDatabase, async (c) =>
+    (
+      await c.query<{ extname: string }>(
+        `SELECT e.extname FROM pg_extension e
+         JOIN pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
+         WHERE NOT v.trusted AND e.extname <> 'plpgsql' AND e.extnamespace = 'public'::regnamespace`,
+      )
+    ).rows,
+  );
+  for (const { extname } of untrusted) await target.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extname)} WITH SCHEMA public`);
+}
+
+export type CloneSource =
+  | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string }
+  | { kind: "logical"; database: string; schemaOnly: boolean }
+  | { kind: "empty" };
+
+/**
+ * Makes `database` for the preview's role from a source: a template clone whose
+ * objects are then handed over with REASSIGN OWNED (catalog-only, fast), a logical
+ * copy restored as the preview's role, or an empty database. Returns the instant
+ * whose data a logical copy holds.
+ */
+export async function buildPreviewDatabase(
+  ctx: AppContext,
+  job: JobContext,
+  clusterId: string,
+  database: string,
+  role: { name: string; password: string },
+  source: CloneSource,
+): Promise<Date | null> {
+  const admin = await ctx.clusters.pool(clusterId);
+  await dropDatabase(admin, database); // a leftover of an interrupted attempt
+  if (source.kind === "template") {
+    await createTenantDatabase(admin, database, role.name, { template: source.template, strategy: source.strategy });
+    await ctx.clusters.withDatabase(clusterId, database, (c) => c.query(`REASSIGN OWNED BY ${quoteIdent(source.fromRole)} TO ${quoteIdent(role.name)}`));
+    return null;
+  }
+  await createTenantDatabase(admin, database, role.name);
+  await ctx.clusters.withDatabase(clusterId, database, async (c) => {
+    await adoptPublicSchema(c, role.name);
+    if (source.kind === "logical") await precreateUntrustedExtensions(ctx, clusterId, source.database, c);
+  });
+  if (source.kind === "empty") return null;
+  {
+    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, source.database) });
+    holder.on("error", () => {});
+    await holder.connect();
+    try {
+      await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
+      await dumpAndRestore(job, {
+        source: await endpoint(ctx, clusterId, source.database),
+        target: await endpoint(ctx, clusterId, database, role),
+        dumpArgs: [`--snapshot=${snap.rows[0].id}`, ...(source.schemaOnly ? ["--schema-only"] : [])],
+        binDir: ctx.config.pgBinDir,
+        tolerate: TOLERATED_RESTORE_ERRORS,
+      });
+      await holder.query("COMMIT");
+      return snap.rows[0].at;
+    } finally {
+      await holder.end().catch(() => {});
+    }
+  }
+}
+
+/** Puts a finished build in place under the preview's name, replacing (reset) what is there. */
+export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string): Promise<void> {
+  const admin = await ctx.clusters.pool(clusterId);
+  if (!(await databaseExists(admin, built))) throw new PermanentError(`the copy ${built} is missing`);
+  await ctx.pooler.kill(clusterId, database).catch(() => {});
+  await dropDatabase(admin, database);
+  await admin.query(`ALTER DATABASE ${quoteIdent(built)} RENAME TO ${quoteIdent(database)}`);
+}
+
+/** When a project goes, its previews and snapshot go with it (before its role can be dropped). */
+export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow): Promise<void> {
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  const { rows } = await ctx.db.query<{ id: string; database_name: string; role_name: string }>(
+    "SELECT id, database_name, role_name FROM preview_databases WHERE project_id = $1 AND state <> 'deleted'",
+    [project.id],
+  );
+  for (const p of rows) {
+    await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
+    await dropDatabase(admin, `${p.database_name}_b`);
+    await dropDatabase(admin, p.database_name);
+    await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(p.role_name)}`);
+    await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);
+  }
+  const snap = await ctx.db.query<{ database_name: string }>("SELECT database_name FROM project_snapshots WHERE project_id = $1", [project.id]);
+  for (const s of snap.rows) await dropDatabase(admin, s.database_name);
+  await ctx.db.query("DELETE FROM project_snapshots WHERE project_id = $1", [project.id]);
+}

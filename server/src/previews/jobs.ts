@@ -1,0 +1,117 @@
+// Job handlers for preview databases: create, reset and delete.
+import type { AppContext } from "../context.js";
+import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
+import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
+import { scrubSecrets } from "../platform/jobs/scrub.js";
+import { databaseExists, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
+import { loadProject, type ProjectRow } from "../projects/service.js";
+import { buildPreviewDatabase, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
+import { loadPreview, type PreviewRow } from "./service.js";
+
+/** Where a build happens before it is renamed into place: the preview is never half made. */
+const buildName = (p: PreviewRow) => `${p.database_name}_b`;
+
+async function previewOf(ctx: AppContext, job: JobContext): Promise<{ preview: PreviewRow; project: ProjectRow }> {
+  const preview = await loadPreview(ctx.db, job.job.preview_database_id!);
+  if (!preview) throw new PermanentError(`preview ${job.job.preview_database_id} no longer exists`);
+  const project = await loadProject(ctx.db, preview.project_id);
+  if (!project) throw new PermanentError(`project ${preview.project_id} no longer exists`);
+  return { preview, project };
+}
+
+/**
+ * Builds the preview's data into its build database and returns the instant the
+ * data holds. Full copies of the project's data come from the snapshot database
+ * (a template clone) unless the logical strategy is configured.
+ */
+async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, project: ProjectRow, fresh: boolean): Promise<Date | null> {
+  const role = { name: preview.role_name, password: ctx.box.open(preview.role_password_sealed) };
+  job.addSecret(role.password);
+  let source: CloneSource;
+  let takenAt: Date | null = null;
+  if (preview.source_kind === "empty") {
+    source = { kind: "empty" };
+  } else if (preview.mode === "schema_only" || ctx.config.previewCloneStrategy === "logical") {
+    source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only" };
+  } else {
+    const snapshot = await ensureSnapshot(ctx, job, project, fresh ? job.job.created_at : null);
+    takenAt = snapshot.takenAt;
+    source = { kind: "template", template: snapshot.database, strategy: ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY", fromRole: project.role_name };
+  }
+  ctx.faults.check("preview.build.before_copy");
+  const logicalAt = await buildPreviewDatabase(ctx, job, preview.cluster_id, buildName(preview), role, source);
+  ctx.faults.check("preview.build.after_copy");
+  return takenAt ?? logicalAt;
+}
+
+export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> {
+  return {
+    "preview.create": {
+      async run(job) {
+        const { preview, project } = await previewOf(ctx, job);
+        if (preview.state !== "creating") throw new PermanentError(`preview is ${preview.state}, not creating`);
+        if (project.state !== "ready") throw new PermanentError(`project is ${project.state}`);
+        const admin = await ctx.clusters.pool(preview.cluster_id);
+        // A retry that finds the database in place only has the bookkeeping left.
+        if (!(await databaseExists(admin, preview.database_name))) {
+          const password = ctx.box.open(preview.role_password_sealed);
+          job.addSecret(password);
+          await ensureLoginRole(admin, preview.role_name, password, project);
+          const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
+          await ctx.db.query("UPDATE preview_databases SET source_restore_time = $2, updated_at = now() WHERE id = $1", [preview.id, at]);
+          await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
+        }
+        await ctx.pooler.sync(preview.cluster_id);
+        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [preview.id]);
+      },
+      async cleanup(job, error) {
+        // A failed create leaves no database or role behind.
+        const { preview } = await previewOf(ctx, job);
+        const admin = await ctx.clusters.pool(preview.cluster_id);
+        await dropDatabase(admin, buildName(preview));
+        await dropDatabase(admin, preview.database_name);
+        await dropRole(admin, preview.role_name);
+        await ctx.db.query("UPDATE preview_databases SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [preview.id, scrubSecrets(errorMessage(error))]);
+        await ctx.pooler.sync(preview.cluster_id).catch(() => {});
+      },
+    },
+    "preview.reset": {
+      async run(job) {
+        const { preview, project } = await previewOf(ctx, job);
+        if (!["ready", "resetting"].includes(preview.state)) throw new PermanentError(`preview is ${preview.state}: only a ready preview can be reset`);
+        await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
+        // Same role, password, host, port and database name: only the data changes.
+        const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
+        await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
+        await ctx.db.query(
+          "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
+          [preview.id, at],
+        );
+      },
+      async cleanup(job, error) {
+        // The old data is still in place (a build is swapped in only when complete).
+        const { preview } = await previewOf(ctx, job);
+        await dropDatabase(await ctx.clusters.pool(preview.cluster_id), buildName(preview));
+        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = $2, updated_at = now() WHERE id = $1 AND state = 'resetting'", [
+          preview.id,
+          `reset failed: ${scrubSecrets(errorMessage(error))}`,
+        ]);
+      },
+    },
+    "preview.delete": {
+      async run(job) {
+        const { preview } = await previewOf(ctx, job);
+        const admin = await ctx.clusters.pool(preview.cluster_id);
+        await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
+        await dropDatabase(admin, buildName(preview));
+        await dropDatabase(admin, preview.database_name);
+        await dropRole(admin, preview.role_name);
+        await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [preview.id]);
+        await ctx.pooler.sync(preview.cluster_id);
+      },
+      async cleanup(job, error) {
+        await ctx.db.query("UPDATE preview_databases SET last_error = $2, updated_at = now() WHERE id = $1", [job.job.preview_database_id, scrubSecrets(errorMessage(error))]);
+      },
+    },
+  };
+}

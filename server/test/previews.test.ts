@@ -1,0 +1,211 @@
+// Preview databases on real PostgreSQL, checked with real psql.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import pg from "pg";
+import { CapyClient, type Project, type PreviewDatabase } from "@capydb/api";
+import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+
+let t: TestServer;
+let org: CapyClient;
+let project: Project;
+let prodUri: string;
+
+const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+const databaseExists = async (name: string) => (await adminQuery("postgres", "select 1 from pg_database where datname = $1", [name])).rowCount === 1;
+const roleExists = async (name: string) => (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [name])).rowCount === 1;
+
+async function readyPreview(body: Parameters<CapyClient["createPreview"]>[1] = {}): Promise<{ preview: PreviewDatabase; uri: string }> {
+  const { job, preview } = await org.createPreview(project.id, body);
+  await org.waitForJob(job.id, { timeoutMs: 60_000 });
+  return { preview: (await org.getPreview(preview.id)).preview, uri: await org.getPreviewConnectionUri(preview.id) };
+}
+
+beforeAll(async () => {
+  t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "300", CAPYDB_PREVIEW_LIMIT: "15" });
+  const orgId = (await t.admin.createOrganization({ name: "Previews" })).organization.id;
+  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "p" })).secret, retries: 0 });
+  const created = await org.createProject({ name: "app" });
+  await org.waitForJob(created.job.id, { timeoutMs: 30_000 });
+  project = (await org.getProject(created.project.id)).project;
+  prodUri = await org.getConnectionUri(project.id);
+  await org.waitForJob((await org.enableExtension(project.id, "citext")).job.id, { timeoutMs: 30_000 });
+  psql(prodUri, `create table customers(id serial primary key, email citext unique, note text);
+                 insert into customers(email, note) select 'user' || g || '@example.com', 'n' || g from generate_series(1, 500) g;
+                 create view recent as select * from customers where id > 490;
+                 create function shout(t text) returns text language sql as $$ select upper(t) $$;`);
+});
+afterAll(async () => {
+  await org?.close();
+  await t?.stop();
+});
+
+describe("preview databases", () => {
+  it("a full preview has the project's rows, isolated writes, and its own locked-down role", async () => {
+    const { job, preview } = await org.createPreview(project.id, { name: "pr-1" });
+    expect(preview).toMatchObject({ state: "creating", name: "pr-1", source_kind: "project", mode: "full", source_database: project.database_name, project_id: project.id });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    const ready = (await org.getPreview(preview.id)).preview;
+    expect(ready.state).toBe("ready");
+    expect(ready.database_name).not.toBe(project.database_name);
+    expect(ready.role_name).not.toBe(project.role_name);
+    expect(Date.parse(ready.source_restore_time!)).toBeLessThanOrEqual(Date.now());
+    const uri = await org.getPreviewConnectionUri(preview.id);
+    const summary = "select count(*), max(email)::text, sum(length(note)) from customers";
+    expect(psql(uri, summary)).toBe(psql(prodUri, summary));
+    expect(psql(uri, "select count(*) from customers")).toBe("500");
+    expect(psql(uri, "select shout('hi'), (select count(*) from recent)")).toBe("HI|10");
+    // the preview's role owns what it got, so the app can migrate it
+    psql(uri, "alter table customers add column plan text; insert into customers(email) values ('new@example.com')");
+    expect(psql(uri, "select count(*) from customers")).toBe("501");
+    expect(psql(prodUri, "select count(*) from customers")).toBe("500");
+    expect(psql(prodUri, "select count(*) from information_schema.columns where table_name = 'customers' and column_name = 'plan'")).toBe("0");
+    // isolation: the preview role cannot reach production, and production's role cannot reach the preview
+    const toProd = new URL(uri);
+    toProd.pathname = "/" + project.database_name;
+    expect(() => psql(toProd.toString(), "select 1")).toThrow(/permission denied for database/);
+    const toPreview = new URL(prodUri);
+    toPreview.pathname = "/" + ready.database_name;
+    expect(() => psql(toPreview.toString(), "select 1")).toThrow(/permission denied for database/);
+    const role = await adminQuery("postgres", "select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = $1", [ready.role_name]);
+    expect(role.rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false });
+    // pooled works too
+    expect(psql(await org.getPreviewConnectionUri(preview.id, { pooled: true }), "select count(*) from customers")).toBe("501");
+
+    // reset: the writes are gone, the same URI still connects
+    await org.waitForJob((await org.resetPreview(preview.id)).job.id, { timeoutMs: 60_000 });
+    expect(await org.getPreviewConnectionUri(preview.id)).toBe(uri);
+    expect(psql(uri, "select count(*) from customers")).toBe("500");
+    expect(psql(uri, "select count(*) from information_schema.columns where table_name = 'customers' and column_name = 'plan'")).toBe("0");
+
+    // extend moves the expiry
+    const before = Date.parse(ready.ttl_expires_at);
+    const extended = (await org.extendPreview(preview.id, { ttl_seconds: 30 * 24 * 3600 })).preview;
+    expect(Date.parse(extended.ttl_expires_at)).toBeGreaterThan(before);
+    await expect(org.extendPreview(preview.id, { ttl_seconds: 31 * 24 * 3600 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^ttl_seconds/) });
+
+    // delete: the URI refuses connections; database and role are gone; a retried delete answers the same job
+    const del = await org.deletePreview(preview.id);
+    expect((await org.deletePreview(preview.id)).job.id).toBe(del.job.id);
+    await org.waitForJob(del.job.id, { timeoutMs: 60_000 });
+    expect(() => psql(uri, "select 1")).toThrow();
+    expect(await databaseExists(ready.database_name)).toBe(false);
+    expect(await roleExists(ready.role_name)).toBe(false);
+    expect((await org.deletePreview(preview.id)).job.id).toBe(del.job.id);
+    expect((await org.listPreviews(project.id)).preview_databases.map((p) => p.id)).not.toContain(preview.id);
+    expect((await org.listPreviews(project.id, { includeDeleted: true })).preview_databases.find((p) => p.id === preview.id)?.state).toBe("deleted");
+  });
+
+  it("schema_only copies tables without rows; empty gives an empty database", async () => {
+    const schema = await readyPreview({ mode: "schema_only" });
+    expect(psql(schema.uri, "select count(*) from customers")).toBe("0");
+    expect(psql(schema.uri, "select shout('x')")).toBe("X");
+    psql(schema.uri, "insert into customers(email) values ('a@b.c')");
+    const empty = await readyPreview({ source_kind: "empty" });
+    expect(empty.preview.source_database).toBeNull();
+    expect(psql(empty.uri, "select count(*) from pg_tables where schemaname = 'public'")).toBe("0");
+    psql(empty.uri, "create table mine(x int)");
+    await expect(org.createPreview(project.id, { source_kind: "backup" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id/) });
+  });
+
+  it("the snapshot is reused while fresh, and fresh: true takes production's latest data", async () => {
+    const a = await readyPreview();
+    psql(prodUri, "insert into customers(email) values ('late@example.com')");
+    const b = await readyPreview();
+    expect(b.preview.source_restore_time).toBe(a.preview.source_restore_time);
+    expect(psql(b.uri, "select count(*) from customers where email = 'late@example.com'")).toBe("0");
+    const c = await readyPreview({ fresh: true });
+    expect(Date.parse(c.preview.source_restore_time!)).toBeGreaterThan(Date.parse(a.preview.source_restore_time!));
+    expect(psql(c.uri, "select count(*) from customers where email = 'late@example.com'")).toBe("1");
+    // reset with fresh brings the new row into an older preview
+    await org.waitForJob((await org.resetPreview(a.preview.id, { fresh: true })).job.id, { timeoutMs: 60_000 });
+    expect(psql(a.uri, "select count(*) from customers where email = 'late@example.com'")).toBe("1");
+    for (const p of [a, b, c]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("production stays writable by another session while a fresh preview is created (no lock waits)", async () => {
+    const writer = new pg.Client({ connectionString: prodUri });
+    await writer.connect();
+    const pid = (await writer.query("select pg_backend_pid() as pid")).rows[0].pid;
+    let stop = false;
+    let writes = 0;
+    const loop = (async () => {
+      while (!stop) {
+        await writer.query("insert into customers(email) values ($1)", [`w${writes}-${Date.now()}@example.com`]);
+        await writer.query("update customers set note = 'touched' where id = 1");
+        writes++;
+      }
+    })();
+    const waits: string[] = [];
+    const watcher = setInterval(async () => {
+      const r = await adminQuery("postgres", "select wait_event_type from pg_stat_activity where pid = $1", [pid]).catch(() => null);
+      if (r?.rows[0]?.wait_event_type === "Lock") waits.push("Lock");
+    }, 20);
+    const p = await readyPreview({ fresh: true });
+    stop = true;
+    clearInterval(watcher);
+    await loop;
+    await writer.end();
+    expect(writes).toBeGreaterThan(10);
+    expect(waits).toEqual([]);
+    await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("10 concurrent creates succeed with distinct databases; 5 concurrent resets run one at a time", async () => {
+    const made = await Promise.all(Array.from({ length: 10 }, (_, i) => org.createPreview(project.id, { name: `conc-${i}` })));
+    const jobs = await Promise.all(made.map((m) => org.waitForJob(m.job.id, { timeoutMs: 120_000 })));
+    expect(jobs.every((j) => j.state === "succeeded")).toBe(true);
+    const previews = await Promise.all(made.map(async (m) => (await org.getPreview(m.preview.id)).preview));
+    expect(new Set(previews.map((p) => p.database_name)).size).toBe(10);
+    for (const p of previews) expect(await databaseExists(p.database_name)).toBe(true);
+
+    const target = previews[0];
+    const resets = await Promise.all(Array.from({ length: 5 }, () => org.resetPreview(target.id)));
+    const done = await Promise.all(resets.map((r) => org.waitForJob(r.job.id, { timeoutMs: 120_000 })));
+    const intervals = done.map((j) => [Date.parse(j.started_at!), Date.parse(j.completed_at!)]).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < intervals.length; i++) expect(intervals[i][0]).toBeGreaterThanOrEqual(intervals[i - 1][1]);
+    expect((await org.getPreview(target.id)).preview.state).toBe("ready");
+    expect(psql(await org.getPreviewConnectionUri(target.id), "select count(*) > 0 from customers")).toBe("t");
+
+    // names are unique among live previews; the live-preview limit answers 409
+    await expect(org.createPreview(project.id, { name: "conc-3" })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/^name: /) });
+    const extra = await Promise.all(Array.from({ length: 5 }, (_, i) => org.createPreview(project.id, { name: `extra-${i}`, source_kind: "empty" }).catch((e) => e)));
+    const refused = extra.filter((e) => e instanceof Error);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused[0]).toMatchObject({ status: 409, message: expect.stringMatching(/limit is 15/) });
+    for (const e of extra) if (!(e instanceof Error)) await org.waitForJob(e.job.id, { timeoutMs: 60_000 });
+    const live = (await org.listPreviews(project.id)).preview_databases;
+    await Promise.all(live.map(async (p) => org.waitForJob((await org.deletePreview(p.id)).job.id, { timeoutMs: 120_000 })));
+  });
+
+  it("an expired preview is deleted by the scheduler", async () => {
+    const p = await readyPreview({ ttl_seconds: 60 });
+    await t.server.ctx.db.query("update preview_databases set ttl_expires_at = now() - interval '1 second' where id = $1", [p.preview.id]);
+    const deadline = Date.now() + 30_000;
+    let state = "";
+    while (Date.now() < deadline && state !== "deleted") {
+      state = (await org.getPreview(p.preview.id)).preview.state;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(state).toBe("deleted");
+    expect(await databaseExists(p.preview.database_name)).toBe(false);
+  });
+
+  it("a failed create leaves no database or role behind and says why", async () => {
+    const faulty = await startTestServer({ CAPYDB_FAULTS: "preview.build.after_copy=permanent" });
+    try {
+      const o = (await faulty.admin.createOrganization({ name: "F" })).organization.id;
+      const pj = await faulty.admin.createProject({ name: "f", organization_id: o });
+      await faulty.admin.waitForJob(pj.job.id, { timeoutMs: 30_000 });
+      const { job, preview } = await faulty.admin.createPreview(pj.project.id, {});
+      await expect(faulty.admin.waitForJob(job.id, { timeoutMs: 60_000 })).rejects.toThrow(/injected/);
+      const failed = (await faulty.admin.getPreview(preview.id)).preview;
+      expect(failed.state).toBe("failed");
+      expect(failed.last_error).toMatch(/injected/);
+      expect(await databaseExists(failed.database_name)).toBe(false);
+      expect(await databaseExists(failed.database_name + "_b")).toBe(false);
+      expect(await roleExists(failed.role_name)).toBe(false);
+    } finally {
+      await faulty.stop();
+    }
+  });
+});
