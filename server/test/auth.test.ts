@@ -123,6 +123,28 @@ describe("tenant isolation", () => {
     expect((await raw("POST", `/v1/organizations/${orgA}/api-keys`, projKeyA, { name: "escalate" })).status).toBe(403);
   });
 
+  it("previews of another organization or project answer 404", async () => {
+    const b = new CapyClient({ baseUrl: t.url, apiKey: keyB, retries: 0 });
+    const { job, preview } = await b.createPreview(projectB.id, { source_kind: "empty" });
+    await b.waitForJob(job.id, { timeoutMs: 30_000 });
+    const { preview: previewA2 } = await t.admin.createPreview(projectA2.id, { source_kind: "empty" });
+    for (const [token, id] of [[keyA, preview.id], [projKeyA, preview.id], [projKeyA, previewA2.id]] as const) {
+      for (const [method, path, body] of [
+        ["GET", `/v1/preview-databases/${id}`],
+        ["GET", `/v1/preview-databases/${id}/connection-uri`],
+        ["POST", `/v1/preview-databases/${id}/reset`, {}],
+        ["POST", `/v1/preview-databases/${id}/extend`, {}],
+        ["DELETE", `/v1/preview-databases/${id}`],
+      ] as Array<[string, string, unknown?]>) {
+        expect({ path, status: (await raw(method, path, token, body)).status }).toEqual({ path, status: 404 });
+      }
+    }
+    expect((await raw("GET", `/v1/projects/${projectB.id}/preview-databases`, keyA)).status).toBe(404);
+    expect((await raw("POST", `/v1/projects/${projectB.id}/preview-databases`, keyA, {})).status).toBe(404);
+    expect((await b.getPreview(preview.id)).preview.state).toBe("ready");
+    await b.close();
+  });
+
   it("project A's role cannot connect to project B's database, nor to the control plane", async () => {
     const uriA = (await t.admin.getConnectionUri(projectA.id)).toString();
     const toB = new URL(uriA);

@@ -83,7 +83,7 @@ describe("contract", () => {
     expect([...catalogued].sort()).toEqual(contract.map((e) => `${e.method} ${e.path}`).sort());
   });
 
-  it("project and extension endpoints return every documented field with the documented type", async () => {
+  it("project, extension and preview endpoints return every documented field with the documented type", async () => {
     const doc = (m: string, p: string) => contract.find((e) => e.method === m && e.path === p)!.response;
     const created = await org.createProject({ name: "Typed" });
     expect(conformance(doc("POST", "/v1/projects"), created)).toEqual([]);
@@ -104,6 +104,22 @@ describe("contract", () => {
     const disabled = await org.disableExtension(id, "citext");
     expect(conformance(doc("DELETE", "/v1/projects/{projectID}/extensions/{name}"), disabled)).toEqual([]);
     await org.waitForJob(disabled.job.id, { timeoutMs: 30_000 });
+    // preview databases
+    const createdPreview = await org.createPreview(id, { name: "typed" });
+    expect(conformance(doc("POST", "/v1/projects/{projectID}/preview-databases"), createdPreview)).toEqual([]);
+    await org.waitForJob(createdPreview.job.id, { timeoutMs: 60_000 });
+    const pid = createdPreview.preview.id;
+    const listed = await org.listPreviews(id);
+    expect(listed.preview_databases).toHaveLength(1);
+    expect(conformance(doc("GET", "/v1/projects/{projectID}/preview-databases"), listed)).toEqual([]);
+    expect(listed.preview_databases[0].source_restore_time).not.toBeNull();
+    expect(conformance(doc("POST", "/v1/preview-databases/{previewID}/extend"), await org.extendPreview(pid, {}))).toEqual([]);
+    const reset = await org.resetPreview(pid);
+    expect(conformance(doc("POST", "/v1/preview-databases/{previewID}/reset"), reset)).toEqual([]);
+    await org.waitForJob(reset.job.id, { timeoutMs: 60_000 });
+    const removed = await org.deletePreview(pid);
+    expect(conformance(doc("DELETE", "/v1/preview-databases/{previewID}"), removed)).toEqual([]);
+    await org.waitForJob(removed.job.id, { timeoutMs: 60_000 });
     const deleted = await org.deleteProject(id);
     expect(conformance(doc("DELETE", "/v1/projects/{projectID}"), deleted)).toEqual([]);
   });
