@@ -32,6 +32,7 @@ export interface Config {
     authorizedParties: string[];
   };
   runWorkers: boolean;
+  blob: { url: string | null; s3Endpoint: string | null; s3Region: string | null; s3AccessKeyId: string | null; s3SecretAccessKey: string | null; s3ForcePathStyle: boolean | null };
   previewLimit: number;
   snapshotMaxAgeSeconds: number;
   previewCloneStrategy: "file_copy" | "wal_log" | "logical";
@@ -110,6 +111,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    blob: {
+      url: str(env, "CAPYDB_BLOB_URL"),
+      s3Endpoint: str(env, "CAPYDB_S3_ENDPOINT"),
+      s3Region: str(env, "CAPYDB_S3_REGION"),
+      s3AccessKeyId: str(env, "CAPYDB_S3_ACCESS_KEY_ID"),
+      s3SecretAccessKey: str(env, "CAPYDB_S3_SECRET_ACCESS_KEY"),
+      s3ForcePathStyle: str(env, "CAPYDB_S3_FORCE_PATH_STYLE") === null ? null : bool(env, "CAPYDB_S3_FORCE_PATH_STYLE", true),
+    },
     previewLimit: int(env, "CAPYDB_PREVIEW_LIMIT", 20, 1, 10000),
     snapshotMaxAgeSeconds: int(env, "CAPYDB_SNAPSHOT_MAX_AGE_SECONDS", 3600, 0),
     previewCloneStrategy: cloneStrategy(str(env, "CAPYDB_PREVIEW_CLONE_STRATEGY") ?? "file_copy"),

@@ -6,6 +6,7 @@ import type { ClusterAdmin } from "./platform/dataplane/clusters.js";
 import type { PoolerSync } from "./platform/dataplane/pooler-sync.js";
 import type { Logger } from "./platform/jobs/worker.js";
 import type { Faults } from "./platform/faults.js";
+import type { BlobStore } from "./platform/blobs/store.js";
 
 export interface AppContext {
   config: Config;
@@ -17,4 +18,5 @@ export interface AppContext {
   /** Whether PgBouncer is installed and running in front of the clusters. */
   pgbouncerAvailable: boolean;
   faults: Faults;
+  blobs: BlobStore;
 }

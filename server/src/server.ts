@@ -26,6 +26,9 @@ import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
+import { backupJobHandlers } from "./backups/jobs.js";
+import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
+import { createBlobStore } from "./platform/blobs/index.js";
 import { expirePreviews, previewDatabases } from "./previews/service.js";
 
 export interface RunningServer {
@@ -150,6 +153,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),
       faults: new Faults(config.faults),
+      blobs: createBlobStore({
+        blobUrl: config.blob.url,
+        dataDir: config.dataDir,
+        s3Endpoint: config.blob.s3Endpoint,
+        s3Region: config.blob.s3Region,
+        s3AccessKeyId: config.blob.s3AccessKeyId,
+        s3SecretAccessKey: config.blob.s3SecretAccessKey,
+        s3ForcePathStyle: config.blob.s3ForcePathStyle,
+      }),
     };
     if (pooler) {
       // Write the config before starting so PgBouncer starts with every database.
@@ -173,6 +185,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         ...projectJobHandlers(ctx),
         ...extensionJobHandlers(ctx),
         ...previewJobHandlers(ctx),
+        ...backupJobHandlers(ctx),
         ...options.extraHandlers,
       };
       worker = new Worker({
@@ -190,6 +203,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (config.runScheduler) {
       scheduler = new Scheduler(controlUrl, config.schedulerIntervalMs, app.log);
       scheduler.add({ name: "expire-previews", run: () => expirePreviews(ctx) });
+      scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
+      scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.start();
     }
     await app.listen({ host: config.host, port: config.port });

@@ -471,6 +471,11 @@ export class CapyClient {
     return this.#call("POST", "/v1/backups/{backupID}/restore", [backupId]);
   }
 
+  /** Restores the backup into a scratch database again and compares row counts. */
+  verifyBackup(backupId: string): Promise<{ job: s.Job }> {
+    return this.#call("POST", "/v1/backups/{backupID}/verify", [backupId]);
+  }
+
   // ---------------------------------------------------------------- imports
   createImport(projectId: string, body: CreateImportBody): Promise<{ job: s.Job }> {
     return this.#call("POST", "/v1/projects/{projectID}/imports", [projectId], { body });

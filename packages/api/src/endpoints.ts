@@ -55,7 +55,8 @@ export const endpoints: Endpoint[] = [
   { method: "GET", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "List backups, newest first", status: 200, response: z.object({ backups: z.array(s.Backup) }) },
   { method: "POST", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "Take a backup now", body: s.CreateBackupRequest, status: 202, response: jobEnvelope },
   { method: "GET", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Get a backup", status: 200, response: z.object({ backup: s.Backup }) },
-  { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project", status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project (a safety backup is taken first; the swap is by rename)", status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/backups/{backupID}/verify", tag: "Backups", contract: false, summary: "Verify a backup again: restore it into a scratch database and compare row counts", status: 202, response: jobEnvelope },
   // Imports
   { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope },
   { method: "POST", path: "/v1/projects/{projectID}/imports/uploads", tag: "Imports", contract: true, summary: "Get a signed URL to upload a dump to", status: 201, response: z.object({ upload: s.Upload }) },

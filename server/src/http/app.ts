@@ -13,6 +13,7 @@ import { extensionRoutes } from "../extensions/routes.js";
 import { organizationRoutes } from "../organizations/routes.js";
 import { jobRoutes } from "../jobs/routes.js";
 import { previewRoutes } from "../previews/routes.js";
+import { backupRoutes } from "../backups/routes.js";
 
 const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json"]);
 
@@ -101,6 +102,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   organizationRoutes(app, ctx);
   jobRoutes(app, ctx);
   previewRoutes(app, ctx);
+  backupRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   for (const e of endpoints) {

@@ -5,7 +5,7 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
+import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
 import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
 
@@ -13,10 +13,6 @@ export interface Snapshot {
   database: string;
   takenAt: Date;
 }
-
-// Only the owner of an extension may comment on it; an allowlisted untrusted
-// extension is created by the superuser, so its COMMENT fails harmlessly.
-const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/];
 
 /** Connection details of a role on the cluster, for pg_dump / pg_restore. */
 export async function endpoint(ctx: AppContext, clusterId: string, database: string, role?: { name: string; password: string }): Promise<PgEndpoint> {
@@ -64,7 +60,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     await createTenantDatabase(admin, database, project.role_name);
     await ctx.clusters.withDatabase(project.cluster_id, database, async (c) => {
       await adoptPublicSchema(c, project.role_name);
-      await precreateUntrustedExtensions(ctx, project.cluster_id, project.database_name, c);
+      await precreateUntrustedExtensions(ctx.clusters, project.cluster_id, project.database_name, c);
     });
     // Export an MVCC snapshot of production and dump exactly it: taken_at is the
     // instant whose data the snapshot holds. Production is only read (AccessShare locks).
@@ -79,9 +75,8 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
       await dumpAndRestore(job, {
         source: await endpoint(ctx, project.cluster_id, project.database_name),
         target: await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password }),
-        dumpArgs: [`--snapshot=${snap.rows[0].id}`],
+        snapshot: snap.rows[0].id,
         binDir: ctx.config.pgBinDir,
-        tolerate: TOLERATED_RESTORE_ERRORS,
       });
       await holder.query("COMMIT");
     } finally {
@@ -100,20 +95,6 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     if (current && current.database_name !== database) await dropDatabase(admin, current.database_name);
     return { database, takenAt };
   });
-}
-
-/** Untrusted (allowlisted) extensions need the superuser: made before a restore that runs as a tenant role. */
-async function precreateUntrustedExtensions(ctx: AppContext, clusterId: string, sourceDatabase: string, target: pg.Client): Promise<void> {
-  const untrusted = await ctx.clusters.withDatabase(clusterId, sourceDatabase, async (c) =>
-    (
-      await c.query<{ extname: string }>(
-        `SELECT e.extname FROM pg_extension e
-         JOIN pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
-         WHERE NOT v.trusted AND e.extname <> 'plpgsql' AND e.extnamespace = 'public'::regnamespace`,
-      )
-    ).rows,
-  );
-  for (const { extname } of untrusted) await target.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extname)} WITH SCHEMA public`);
 }
 
 export type CloneSource =
@@ -145,7 +126,7 @@ export async function buildPreviewDatabase(
   await createTenantDatabase(admin, database, role.name);
   await ctx.clusters.withDatabase(clusterId, database, async (c) => {
     await adoptPublicSchema(c, role.name);
-    if (source.kind === "logical") await precreateUntrustedExtensions(ctx, clusterId, source.database, c);
+    if (source.kind === "logical") await precreateUntrustedExtensions(ctx.clusters, clusterId, source.database, c);
   });
   if (source.kind === "empty") return null;
   {
@@ -158,9 +139,9 @@ export async function buildPreviewDatabase(
       await dumpAndRestore(job, {
         source: await endpoint(ctx, clusterId, source.database),
         target: await endpoint(ctx, clusterId, database, role),
-        dumpArgs: [`--snapshot=${snap.rows[0].id}`, ...(source.schemaOnly ? ["--schema-only"] : [])],
+        snapshot: snap.rows[0].id,
+        schemaOnly: source.schemaOnly,
         binDir: ctx.config.pgBinDir,
-        tolerate: TOLERATED_RESTORE_ERRORS,
       });
       await holder.query("COMMIT");
       return snap.rows[0].at;

@@ -1,8 +1,9 @@
-// pg_dump and pg_restore for jobs: a dump streamed straight into a restore (never
-// buffered whole, never on disk), passwords passed in the environment only, both
-// tools' output captured, scrubbed and recorded on the job.
-import { spawn } from "node:child_process";
-import path from "node:path";
+// pg_dump and pg_restore for jobs: streams between the tools, the blob store and
+// each other (never buffered whole, never on disk), passwords passed in the
+// environment only, output captured, scrubbed and recorded on the job, failures
+// classified.
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { pgTool } from "./pg-binaries.js";
 import { recordToolOutput } from "../jobs/sql/record-tool-output.js";
 import { PermanentError, TransientError } from "../jobs/errors.js";
@@ -32,78 +33,100 @@ function connArgs(e: PgEndpoint): string[] {
   return ["--host", e.host, "--port", String(e.port), "--username", e.user, "--dbname", e.database, "--no-password"];
 }
 
-function toolEnv(e: PgEndpoint): Record<string, string> {
-  return { PGPASSWORD: e.password, PGCONNECT_TIMEOUT: "10", PGAPPNAME: "capydb" };
-}
-
-export interface DumpRestoreOptions {
-  source: PgEndpoint;
-  target: PgEndpoint;
-  /** Extra pg_dump arguments, e.g. ["--schema-only"] or ["--snapshot=..."]. */
-  dumpArgs?: string[];
-  binDir?: string | null;
-  /** pg_restore errors that do not fail the copy (matched against each "pg_restore: error:" line). */
-  tolerate?: RegExp[];
-}
-
 const OUTPUT_LIMIT = 16 * 1024;
 
-/**
- * pg_dump -Fc of `source` piped into pg_restore on `target`, run as the target's
- * user with --no-owner --no-privileges so every object belongs to that user: a
- * tenant's dump is never restored with more rights than the tenant's own role.
- */
-export async function dumpAndRestore(ctx: JobContext, o: DumpRestoreOptions): Promise<void> {
-  const secrets = [o.source.password, o.target.password];
-  secrets.forEach((s) => ctx.addSecret(s));
-  const dumpBin = pgTool(o.binDir ?? null, "pg_dump");
-  const restoreBin = pgTool(o.binDir ?? null, "pg_restore");
-  const dump = spawn(dumpBin, ["--format=custom", "--compress=0", ...(o.dumpArgs ?? []), ...connArgs(o.source)], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...toolEnv(o.source) },
-    stdio: ["ignore", "pipe", "pipe"],
-    signal: ctx.signal,
-  });
-  const restore = spawn(restoreBin, ["--no-owner", "--no-privileges", ...connArgs(o.target)], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...toolEnv(o.target) },
-    stdio: ["pipe", "pipe", "pipe"],
-    signal: ctx.signal,
-  });
-  dump.stdout!.pipe(restore.stdin!);
-  restore.stdin!.on("error", () => {}); // pg_restore exiting early closes its stdin: its own exit code tells
-  let dumpErr = "";
-  let restoreErr = "";
-  dump.stderr!.on("data", (d) => (dumpErr = truncateTail(dumpErr + d, OUTPUT_LIMIT * 2)));
-  restore.stderr!.on("data", (d) => (restoreErr = truncateTail(restoreErr + d, OUTPUT_LIMIT * 2)));
-  restore.stdout!.resume();
-  const exit = (p: ReturnType<typeof spawn>) =>
-    new Promise<number | null>((resolve, reject) => {
-      p.on("error", (err) => {
+// Only the owner of an extension may comment on it; an allowlisted untrusted
+// extension is created by the superuser, so its COMMENT fails harmlessly.
+export const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/];
+
+/** A running pg_dump or pg_restore. */
+export class PgToolRun {
+  private stderrTail = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly name: "pg_dump" | "pg_restore", readonly child: ChildProcess, readonly secret: string) {
+    child.stderr!.on("data", (d) => (this.stderrTail = truncateTail(this.stderrTail + d, OUTPUT_LIMIT * 2)));
+    this.exited = new Promise((resolve, reject) => {
+      child.on("error", (err) => {
         const e = err as NodeJS.ErrnoException;
-        if (e.code === "ENOENT") reject(new PermanentError(`${path.basename(String(p.spawnfile))} is not installed`));
-        else if (e.name === "AbortError") reject(new TransientError("copy interrupted: the job was stopped"));
+        if (e.code === "ENOENT") reject(new PermanentError(`${name} is not installed`));
+        else if (e.name === "AbortError") reject(new TransientError(`${name} was stopped: the job was interrupted`));
         else reject(err);
       });
-      p.on("close", (code) => resolve(code));
+      child.on("close", (code) => resolve(code));
     });
-  const [dumpCode, restoreCode] = await Promise.all([exit(dump), exit(restore)]);
-  const stderr = truncateTail(scrubSecrets(`${dumpErr}${restoreErr}`, secrets), OUTPUT_LIMIT);
-  const exitCode = dumpCode !== 0 ? dumpCode : restoreCode;
-  await recordToolOutput(ctx.db, ctx.job.id, ctx.job.lease_token!, { exitCode, stdout: "", stderr });
-  if (dumpCode !== 0) {
-    throw classify(`pg_dump exited with code ${dumpCode}: ${lastLine(dumpErr, secrets)}`, dumpErr);
   }
-  if (restoreCode !== 0) {
-    // pg_restore continues past errors and exits 1 at the end: fail unless every error is tolerated.
-    const errors = restoreErr.split("\n").filter((l) => /^pg_restore: error:/.test(l) && !/errors ignored on restore/.test(l));
-    const fatal = errors.filter((l) => !(o.tolerate ?? []).some((re) => re.test(l)));
-    if (fatal.length > 0 || errors.length === 0) {
-      throw classify(`pg_restore exited with code ${restoreCode}: ${scrubSecrets(fatal[0] ?? lastLine(restoreErr, secrets), secrets)}`, restoreErr);
-    }
+
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  get stdout(): Readable {
+    return this.child.stdout!;
+  }
+
+  get stdin(): Writable {
+    return this.child.stdin!;
   }
 }
 
-function lastLine(text: string, secrets: string[]): string {
-  return scrubSecrets(text.trim().split("\n").filter(Boolean).pop() ?? "", secrets);
+function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean): PgToolRun {
+  ctx.addSecret(e.password);
+  const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e)], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PGPASSWORD: e.password, PGCONNECT_TIMEOUT: "10", PGAPPNAME: "capydb", LANG: "C.UTF-8" },
+    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    signal: ctx.signal,
+  });
+  if (stdin) child.stdin!.on("error", () => {}); // an early exit closes stdin: the exit code tells
+  return new PgToolRun(name, child, e.password);
+}
+
+/** pg_dump in custom format to stdout (uncompressed unless `compress` is given). */
+export function startDump(ctx: JobContext, source: PgEndpoint, opts: { snapshot?: string; schemaOnly?: boolean; compress?: number; binDir: string | null }): PgToolRun {
+  const args = ["--format=custom", `--compress=${opts.compress ?? 0}`];
+  if (opts.snapshot) args.push(`--snapshot=${opts.snapshot}`);
+  if (opts.schemaOnly) args.push("--schema-only");
+  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false);
+}
+
+/**
+ * pg_restore of an archive on stdin, as the target's user with --no-owner
+ * --no-privileges: every object belongs to that user, and a tenant's archive is
+ * never restored with more rights than the tenant's own role.
+ */
+export function startRestore(ctx: JobContext, target: PgEndpoint, binDir: string | null): PgToolRun {
+  const restore = spawnTool(ctx, "pg_restore", binDir, ["--no-owner", "--no-privileges"], target, true);
+  restore.child.stdout!.resume();
+  return restore;
+}
+
+/**
+ * Waits for the tools, records their exit code and scrubbed stderr on the job, and
+ * throws a classified error when one failed. pg_restore goes on past errors and
+ * exits 1 at the end: that fails unless every error line is tolerated.
+ */
+export async function finishTools(ctx: JobContext, runs: PgToolRun[], tolerate: RegExp[] = TOLERATED_RESTORE_ERRORS): Promise<void> {
+  const codes = await Promise.all(runs.map((r) => r.exited));
+  const secrets = runs.map((r) => r.secret);
+  const stderr = truncateTail(scrubSecrets(runs.map((r) => r.stderr).join(""), secrets), OUTPUT_LIMIT);
+  const failed = runs.findIndex((r, i) => codes[i] !== 0);
+  await recordToolOutput(ctx.db, ctx.job.id, ctx.job.lease_token!, { exitCode: failed >= 0 ? codes[failed] : 0, stdout: "", stderr });
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i];
+    if (codes[i] === 0) continue;
+    if (run.name === "pg_restore" && codes[i] === 1) {
+      const errors = run.stderr.split("\n").filter((l) => /^pg_restore: error:/.test(l));
+      const fatal = errors.filter((l) => !tolerate.some((re) => re.test(l)));
+      if (errors.length > 0 && fatal.length === 0) continue;
+      const line = scrubSecrets((fatal[0] ?? lastLine(run.stderr)).replace(/^pg_restore: error: /, ""), secrets);
+      throw classify(`pg_restore exited with code 1: ${line}`, run.stderr);
+    }
+    throw classify(`${run.name} exited with code ${codes[i] ?? "null (killed)"}: ${scrubSecrets(lastLine(run.stderr), secrets)}`, run.stderr);
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").filter(Boolean).pop() ?? "";
 }
 
 function classify(message: string, stderr: string): Error {
@@ -111,3 +134,15 @@ function classify(message: string, stderr: string): Error {
     ? new TransientError(message)
     : new PermanentError(message);
 }
+
+/** pg_dump of `source` piped into pg_restore on `target`. */
+export async function dumpAndRestore(
+  ctx: JobContext,
+  o: { source: PgEndpoint; target: PgEndpoint; snapshot?: string; schemaOnly?: boolean; binDir: string | null },
+): Promise<void> {
+  const dump = startDump(ctx, o.source, { snapshot: o.snapshot, schemaOnly: o.schemaOnly, binDir: o.binDir });
+  const restore = startRestore(ctx, o.target, o.binDir);
+  dump.stdout.pipe(restore.stdin);
+  await finishTools(ctx, [dump, restore]);
+}
+

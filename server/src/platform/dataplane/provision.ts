@@ -4,6 +4,7 @@
 import type pg from "pg";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 import { scramVerifier } from "../secrets.js";
+import type { ClusterAdmin } from "./clusters.js";
 
 type Admin = pg.Pool | pg.Client;
 
@@ -95,4 +96,21 @@ export async function hardenCluster(admin: Admin, extraDatabases: string[] = [])
   for (const { datname } of rows) {
     await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(datname)} FROM PUBLIC`);
   }
+}
+
+/**
+ * Untrusted (allowlisted) extensions of `sourceDatabase` need the superuser: they
+ * are made in the target before a restore that runs as a tenant role.
+ */
+export async function precreateUntrustedExtensions(clusters: ClusterAdmin, clusterId: string, sourceDatabase: string, target: pg.Client): Promise<void> {
+  const untrusted = await clusters.withDatabase(clusterId, sourceDatabase, async (c) =>
+    (
+      await c.query<{ extname: string }>(
+        `SELECT e.extname FROM pg_extension e
+         JOIN pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
+         WHERE NOT v.trusted AND e.extname <> 'plpgsql' AND e.extnamespace = 'public'::regnamespace`,
+      )
+    ).rows,
+  );
+  for (const { extname } of untrusted) await target.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extname)} WITH SCHEMA public`);
 }

@@ -1,0 +1,106 @@
+// What backups do on the data plane: dump a project in one MVCC snapshot to the
+// blob store while counting its rows in that same snapshot, and restore an archive
+// from the blob store into a database as a tenant role, checking its sha256.
+import crypto from "node:crypto";
+import { Transform } from "node:stream";
+import pg from "pg";
+import type { AppContext } from "../context.js";
+import type { JobContext } from "../platform/jobs/worker.js";
+import { PermanentError } from "../platform/jobs/errors.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { endpointFromUrl, finishTools, startDump, startRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
+
+export type RowCounts = Record<string, number>;
+
+/** Exact row counts of every user table (leaf tables; extension-owned tables excluded). */
+export async function countRows(client: pg.Client): Promise<RowCounts> {
+  const { rows } = await client.query<{ nspname: string; relname: string }>(
+    `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     ORDER BY 1, 2`,
+  );
+  const counts: RowCounts = {};
+  for (const r of rows) {
+    const { rows: n } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(r.nspname)}.${quoteIdent(r.relname)}`);
+    counts[`${r.nspname}.${r.relname}`] = Number(n[0].n);
+  }
+  return counts;
+}
+
+export interface DumpResult {
+  sizeBytes: number;
+  sha256: string;
+  rowCounts: RowCounts;
+  snapshotAt: Date;
+}
+
+/**
+ * pg_dump -Fc of the database streamed into the blob store under `key`. The dump
+ * reads an exported snapshot, and the row counts are taken in the transaction
+ * that exported it, at the same time: both see exactly the same data.
+ */
+export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, key: string): Promise<DumpResult> {
+  const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, database), application_name: "capydb-backup" });
+  holder.on("error", () => {});
+  await holder.connect();
+  try {
+    await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
+    const dump = startDump(job, endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database)), {
+      snapshot: snap.rows[0].id,
+      compress: 6,
+      binDir: ctx.config.pgBinDir,
+    });
+    const put = ctx.blobs.put(key, dump.stdout);
+    const [stored, rowCounts] = await Promise.all([put, countRows(holder), finishTools(job, [dump])]).catch(async (err: unknown) => {
+      // A partial dump must not stay in the blob store.
+      dump.child.kill("SIGTERM");
+      await put.catch(() => {});
+      await ctx.blobs.delete(key).catch(() => {});
+      throw err;
+    });
+    await holder.query("COMMIT");
+    return { sizeBytes: stored.sizeBytes, sha256: stored.sha256, rowCounts, snapshotAt: snap.rows[0].at };
+  } finally {
+    await holder.end().catch(() => {});
+  }
+}
+
+/**
+ * Streams the archive at `key` into pg_restore on `target` (run as the target's
+ * role), hashing the bytes on the way: a blob whose sha256 differs from the one
+ * recorded at backup time fails with a clear error.
+ */
+export async function restoreFromBlob(ctx: AppContext, job: JobContext, key: string, expectedSha256: string | null, target: PgEndpoint): Promise<void> {
+  const source = await ctx.blobs.get(key);
+  const hash = crypto.createHash("sha256");
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const restore = startRestore(job, target, ctx.config.pgBinDir);
+  source.on("error", (err) => restore.stdin.destroy(err));
+  source.pipe(hasher).pipe(restore.stdin);
+  let restoreError: unknown = null;
+  await finishTools(job, [restore]).catch((err) => (restoreError = err));
+  const actual = hash.digest("hex");
+  if (expectedSha256 && actual !== expectedSha256) {
+    throw new PermanentError(`backup archive is corrupted: its sha256 is ${actual.slice(0, 12)}…, the backup recorded ${expectedSha256.slice(0, 12)}…`);
+  }
+  if (restoreError) throw restoreError;
+}
+
+/** The differences between two sets of row counts, described for a person. */
+export function compareRowCounts(expected: RowCounts, actual: RowCounts): string | null {
+  const problems: string[] = [];
+  for (const [table, n] of Object.entries(expected)) {
+    if (!(table in actual)) problems.push(`${table} is missing`);
+    else if (actual[table] !== n) problems.push(`${table} has ${actual[table]} rows, expected ${n}`);
+  }
+  for (const table of Object.keys(actual)) if (!(table in expected)) problems.push(`${table} was not in the backup`);
+  return problems.length ? problems.slice(0, 5).join("; ") + (problems.length > 5 ? ` (and ${problems.length - 5} more)` : "") : null;
+}

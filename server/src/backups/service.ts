@@ -1,0 +1,174 @@
+// Backups and their schedules: rows, API objects, and the operations routes call.
+import type { Backup, ScheduledBackup } from "@capydb/api";
+import type { z } from "zod";
+import type { PutScheduledBackupRequest } from "@capydb/api";
+import type { AppContext } from "../context.js";
+import type { Principal } from "../http/auth.js";
+import { canAccess } from "../http/auth.js";
+import { conflict, notFound } from "../http/errors.js";
+import { inTransaction, type Queryable } from "../platform/store/db.js";
+import { newId } from "../platform/secrets.js";
+import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
+import type { JobRow } from "../platform/jobs/types.js";
+import type { ProjectRow } from "../projects/service.js";
+import type { RowCounts } from "./dataplane.js";
+
+export const DEFAULT_RETENTION_DAYS = 7;
+
+export interface BackupRow {
+  id: string;
+  project_id: string;
+  organization_id: string;
+  label: string | null;
+  state: Backup["state"];
+  database_name: string;
+  backup_key: string | null;
+  size_bytes: number | null;
+  sha256: string | null;
+  row_counts: RowCounts | null;
+  snapshot_at: Date | null;
+  verification_state: Backup["verification_state"];
+  verification_error: string | null;
+  verified_at: Date | null;
+  error: string | null;
+  pinned: boolean;
+  scheduled_backup_id: string | null;
+  created_by_job_id: string | null;
+  completed_at: Date | null;
+  created_at: Date;
+}
+
+export interface ScheduleRow {
+  id: string;
+  project_id: string;
+  organization_id: string;
+  label: string | null;
+  cron_hour: number;
+  cron_minute: number;
+  is_active: boolean;
+  retention_days: number;
+  last_run_at: Date | null;
+  last_job_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export const toApiBackup = (r: BackupRow): Backup => ({
+  id: r.id,
+  project_id: r.project_id,
+  label: r.label,
+  state: r.state,
+  database_name: r.database_name,
+  backup_key: r.backup_key,
+  size_bytes: r.size_bytes,
+  verification_state: r.verification_state,
+  verification_error: r.verification_error,
+  verified_at: iso(r.verified_at),
+  created_at: r.created_at.toISOString(),
+});
+
+export const toApiSchedule = (r: ScheduleRow): ScheduledBackup => ({
+  id: r.id,
+  organization_id: r.organization_id,
+  project_id: r.project_id,
+  label: r.label,
+  cron_hour: r.cron_hour,
+  cron_minute: r.cron_minute,
+  is_active: r.is_active,
+  retention_days: r.retention_days,
+  last_run_at: iso(r.last_run_at),
+  last_job_id: r.last_job_id,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
+
+export async function loadBackup(db: Queryable, id: string): Promise<BackupRow | null> {
+  return (await db.query<BackupRow>("SELECT * FROM backups WHERE id = $1", [id])).rows[0] ?? null;
+}
+
+export async function backupFor(ctx: AppContext, principal: Principal, id: string): Promise<BackupRow> {
+  const row = await loadBackup(ctx.db, id);
+  if (!row || !canAccess(principal, row.organization_id, row.project_id)) throw notFound(`backup ${id} not found`);
+  return row;
+}
+
+export async function listBackups(db: Queryable, projectId: string): Promise<BackupRow[]> {
+  return (await db.query<BackupRow>("SELECT * FROM backups WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
+}
+
+/** Inserts a pending backup row; the job that fills it is enqueued by the caller. */
+export async function insertBackup(
+  tx: Queryable,
+  project: ProjectRow,
+  input: { label: string | null; scheduledBackupId?: string | null; createdByJobId?: string | null; pinned?: boolean },
+): Promise<BackupRow> {
+  const { rows } = await tx.query<BackupRow>(
+    `INSERT INTO backups (id, project_id, organization_id, label, state, database_name, scheduled_backup_id, created_by_job_id, pinned)
+     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) RETURNING *`,
+    [newId("bkp"), project.id, project.organization_id, input.label, project.database_name, input.scheduledBackupId ?? null, input.createdByJobId ?? null, input.pinned ?? false],
+  );
+  return rows[0];
+}
+
+function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, type: string, payload: Record<string, unknown>, lockedResource: string, jobId = newId("job")) {
+  return enqueueJob(tx, {
+    id: jobId, type, payload, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
+    lockedResource, maxAttempts: ctx.config.jobMaxAttempts,
+  });
+}
+
+export async function createBackup(ctx: AppContext, project: ProjectRow, label: string | null, opts: { scheduledBackupId?: string | null; pinned?: boolean; tx?: Queryable } = {}): Promise<{ backup: BackupRow; job: JobRow }> {
+  if (project.state !== "ready") throw conflict(`project is ${project.state}: backups can be taken once it is ready`);
+  const run = async (tx: Queryable) => {
+    const backup = await insertBackup(tx, project, { label, scheduledBackupId: opts.scheduledBackupId, pinned: opts.pinned });
+    const job = await enqueueBackupJob(tx, ctx, project, "backup.create", { backup_id: backup.id }, `backups:${project.id}`);
+    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
+    return { backup, job };
+  };
+  return opts.tx ? run(opts.tx) : inTransaction(ctx.db, run);
+}
+
+export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
+  if (project.state !== "ready") throw conflict(`project is ${project.state}`);
+  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be restored`);
+  if (backup.verification_state === "failed") throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`);
+  return inTransaction(ctx.db, async (tx) => {
+    const job = await enqueueBackupJob(tx, ctx, project, "backup.restore", { backup_id: backup.id }, `project:${project.id}`);
+    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
+    return job;
+  });
+}
+
+export async function verifyBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
+  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be verified`);
+  return inTransaction(ctx.db, (tx) => enqueueBackupJob(tx, ctx, project, "backup.verify", { backup_id: backup.id }, `backups:${project.id}`));
+}
+
+export async function listSchedules(db: Queryable, projectId: string): Promise<ScheduleRow[]> {
+  return (await db.query<ScheduleRow>("SELECT * FROM scheduled_backups WHERE project_id = $1 ORDER BY created_at", [projectId])).rows;
+}
+
+/**
+ * Creates or replaces the project's default schedule. A slot is due only from the
+ * moment the schedule (or its new time, or its activation) takes effect.
+ */
+export async function putDefaultSchedule(ctx: AppContext, project: ProjectRow, body: z.infer<typeof PutScheduledBackupRequest>): Promise<ScheduleRow> {
+  if (project.state === "deleting" || project.state === "deleted") throw conflict(`project is ${project.state}`);
+  const { rows } = await ctx.db.query<ScheduleRow>(
+    `INSERT INTO scheduled_backups (id, project_id, organization_id, name, label, cron_hour, cron_minute, is_active, retention_days)
+     VALUES ($1, $2, $3, 'default', $4, $5, $6, $7, $8)
+     ON CONFLICT (project_id, name) DO UPDATE SET
+       label = EXCLUDED.label, retention_days = EXCLUDED.retention_days, is_active = EXCLUDED.is_active,
+       cron_hour = EXCLUDED.cron_hour, cron_minute = EXCLUDED.cron_minute,
+       effective_from = CASE
+         WHEN scheduled_backups.cron_hour <> EXCLUDED.cron_hour OR scheduled_backups.cron_minute <> EXCLUDED.cron_minute
+           OR (EXCLUDED.is_active AND NOT scheduled_backups.is_active) THEN now()
+         ELSE scheduled_backups.effective_from END,
+       updated_at = now()
+     RETURNING *`,
+    [newId("sbk"), project.id, project.organization_id, body.label ?? null, body.cron_hour, body.cron_minute, body.is_active, body.retention_days ?? DEFAULT_RETENTION_DAYS],
+  );
+  return rows[0];
+}

@@ -1,0 +1,70 @@
+// The filesystem blob store: objects under a root directory, written to a
+// temporary file, fsynced and renamed into place, so a reader never sees half an object.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { assertSafeKey, BlobNotFound, type BlobStore, type PutResult } from "./store.js";
+
+export class FilesystemBlobStore implements BlobStore {
+  readonly description: string;
+
+  constructor(private readonly root: string) {
+    this.description = `filesystem ${root}`;
+  }
+
+  private file(key: string): string {
+    assertSafeKey(key);
+    return path.join(this.root, key);
+  }
+
+  async put(key: string, body: Readable): Promise<PutResult> {
+    const target = this.file(key);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.partial-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    const hash = crypto.createHash("sha256");
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      const fd = await fs.promises.open(tmp, "r");
+      await fd.sync();
+      await fd.close();
+      await fs.promises.rename(tmp, target);
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true });
+      throw err;
+    }
+    return { sizeBytes: size, sha256: hash.digest("hex") };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.file(key);
+    try {
+      await fs.promises.access(file);
+    } catch {
+      throw new BlobNotFound(`blob ${key} not found in ${this.description}`);
+    }
+    return fs.createReadStream(file);
+  }
+
+  async stat(key: string): Promise<{ sizeBytes: number } | null> {
+    const file = this.file(key);
+    try {
+      return { sizeBytes: (await fs.promises.stat(file)).size };
+    } catch {
+      return null;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.promises.rm(this.file(key), { force: true });
+  }
+}

@@ -1,0 +1,35 @@
+// Blob storage for backups and uploaded dumps: the local filesystem by default,
+// any S3-compatible store when CAPYDB_BLOB_URL=s3://bucket/prefix. Objects are
+// streamed in and out, never buffered whole in memory.
+import type { Readable } from "node:stream";
+
+export interface PutResult {
+  sizeBytes: number;
+  /** Hex sha256 of the bytes stored, computed while streaming. */
+  sha256: string;
+}
+
+export interface BlobStore {
+  /** A short description for logs and errors ("filesystem /var/capydb/blobs", "s3://bucket/prefix"). */
+  readonly description: string;
+  /**
+   * Stores the stream under key. The object becomes visible only when the whole
+   * stream was written: a failed or interrupted put leaves nothing under key.
+   */
+  put(key: string, body: Readable): Promise<PutResult>;
+  /** Streams the object; rejects with BlobNotFound when there is none. */
+  get(key: string): Promise<Readable>;
+  /** Size of the object, or null when it does not exist. */
+  stat(key: string): Promise<{ sizeBytes: number } | null>;
+  /** Deletes the object; deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+export class BlobNotFound extends Error {}
+
+/** Keys are ours (backups/<project>/<backup>.dump): refuse anything that could escape a prefix. */
+export function assertSafeKey(key: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,500}$/.test(key) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
+    throw new Error(`invalid blob key: ${JSON.stringify(key.slice(0, 100))}`);
+  }
+}
