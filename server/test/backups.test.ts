@@ -63,6 +63,27 @@ describe("backups", () => {
     expect((await org.getBackup(backup.id)).backup.id).toBe(backup.id);
   });
 
+  it("a preview from a backup holds that backup's data, not production's", async () => {
+    const { backup } = await backupNow("for preview");
+    psql(uri, "insert into orders(total) values (-1)");
+    const { job, preview } = await org.createPreview(project.id, { source_kind: "backup", backup_id: backup.id });
+    expect(preview).toMatchObject({ source_kind: "backup", source_backup_key: backup.backup_key });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    const ready = (await org.getPreview(preview.id)).preview;
+    const snapshotAt = (await t.server.ctx.db.query("select snapshot_at from backups where id = $1", [backup.id])).rows[0].snapshot_at as Date;
+    expect(ready.source_restore_time).toBe(snapshotAt.toISOString());
+    const pv = await org.getPreviewConnectionUri(preview.id);
+    expect(psql(pv, "select count(*) from orders")).toBe("1000");
+    expect(psql(pv, "select count(*) from billing.invoices")).toBe("250");
+    expect(psql(pv, "select tableowner from pg_tables where tablename = 'orders'")).toBe(ready.role_name);
+    // reset goes back to the backup's data
+    psql(pv, "delete from orders");
+    await org.waitForJob((await org.resetPreview(preview.id)).job.id, { timeoutMs: 60_000 });
+    expect(psql(pv, "select count(*) from orders")).toBe("1000");
+    psql(uri, "delete from orders where total = -1");
+    await org.waitForJob((await org.deletePreview(preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
   it("a corrupted blob fails verification with a clear error", async () => {
     const { backup } = await backupNow();
     const file = blobFile(backup.backup_key!);

@@ -104,7 +104,9 @@ describe("preview databases", () => {
     expect(empty.preview.source_database).toBeNull();
     expect(psql(empty.uri, "select count(*) from pg_tables where schemaname = 'public'")).toBe("0");
     psql(empty.uri, "create table mine(x int)");
-    await expect(org.createPreview(project.id, { source_kind: "backup" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id/) });
+    await expect(org.createPreview(project.id, { source_kind: "backup" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: is required/) });
+    await expect(org.createPreview(project.id, { source_kind: "backup", backup_id: "bkp_nope" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: .*does not exist/) });
+    await expect(org.createPreview(project.id, { backup_id: "bkp_nope" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: only allowed/) });
   });
 
   it("the snapshot is reused while fresh, and fresh: true takes production's latest data", async () => {

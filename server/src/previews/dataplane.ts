@@ -8,6 +8,7 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
 import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
+import { restoreFromBlob } from "../backups/dataplane.js";
 
 export interface Snapshot {
   database: string;
@@ -100,6 +101,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
 export type CloneSource =
   | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string }
   | { kind: "logical"; database: string; schemaOnly: boolean }
+  | { kind: "backup"; key: string; sha256: string | null; extensionsFrom: string }
   | { kind: "empty" };
 
 /**
@@ -127,8 +129,13 @@ export async function buildPreviewDatabase(
   await ctx.clusters.withDatabase(clusterId, database, async (c) => {
     await adoptPublicSchema(c, role.name);
     if (source.kind === "logical") await precreateUntrustedExtensions(ctx.clusters, clusterId, source.database, c);
+    if (source.kind === "backup") await precreateUntrustedExtensions(ctx.clusters, clusterId, source.extensionsFrom, c);
   });
   if (source.kind === "empty") return null;
+  if (source.kind === "backup") {
+    await restoreFromBlob(ctx, job, source.key, source.sha256, await endpoint(ctx, clusterId, database, role));
+    return null;
+  }
   {
     const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, source.database) });
     holder.on("error", () => {});

@@ -7,6 +7,7 @@ import { databaseExists, dropDatabase, dropRole, ensureLoginRole } from "../plat
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { buildPreviewDatabase, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
 import { loadPreview, type PreviewRow } from "./service.js";
+import { loadBackup } from "../backups/service.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => `${p.database_name}_b`;
@@ -31,6 +32,11 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   let takenAt: Date | null = null;
   if (preview.source_kind === "empty") {
     source = { kind: "empty" };
+  } else if (preview.source_kind === "backup") {
+    const backup = await loadBackup(ctx.db, preview.source_backup_id!);
+    if (!backup || !backup.backup_key) throw new PermanentError(`backup ${preview.source_backup_id} no longer exists`);
+    source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256, extensionsFrom: project.database_name };
+    takenAt = backup.snapshot_at;
   } else if (preview.mode === "schema_only" || ctx.config.previewCloneStrategy === "logical") {
     source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only" };
   } else {

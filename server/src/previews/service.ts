@@ -12,6 +12,7 @@ import { newId, newPassword } from "../platform/secrets.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import type { ProjectRow } from "../projects/service.js";
+import { loadBackup, type BackupRow } from "../backups/service.js";
 
 export const DEFAULT_PREVIEW_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -101,11 +102,17 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
   if (project.state !== "ready") throw conflict(`project is ${project.state}: previews can be created once it is ready`);
   const sourceKind = body.source_kind ?? "project";
   const mode = body.mode ?? "full";
+  let backup: BackupRow | null = null;
   if (sourceKind === "backup") {
     if (!body.backup_id) throw badRequest("backup_id: is required when source_kind is \"backup\"");
-    throw badRequest("source_kind: previews from backups are not available yet in this version of CapyDB");
+    backup = await loadBackup(ctx.db, body.backup_id);
+    if (!backup || backup.project_id !== project.id) throw badRequest(`backup_id: backup ${body.backup_id} does not exist in this project`);
+    if (backup.state !== "completed" || !backup.backup_key) throw badRequest(`backup_id: backup ${backup.id} is ${backup.state}, not completed`);
+    if (backup.verification_state === "failed") throw badRequest(`backup_id: backup ${backup.id} failed verification and cannot be used`);
+    if (body.mode === "schema_only") throw badRequest("mode: a preview from a backup holds the backup's schema and data; omit mode");
+  } else if (body.backup_id) {
+    throw badRequest("backup_id: only allowed when source_kind is \"backup\"");
   }
-  if (body.backup_id) throw badRequest("backup_id: only allowed when source_kind is \"backup\"");
   if (sourceKind === "empty" && body.mode === "schema_only") throw badRequest("mode: an empty preview has no schema to copy; omit mode");
   const ttl = body.ttl_seconds ?? DEFAULT_PREVIEW_TTL_SECONDS;
   const id = newId("pdb");
@@ -123,10 +130,12 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
       const jobId = newId("job");
       await tx.query(
         `INSERT INTO preview_databases (id, project_id, organization_id, name, state, mode, source_kind, source_database, cluster_id,
-           database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id)
-         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13)`,
+           database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
+           source_backup_id, source_backup_key, source_restore_time)
+         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16)`,
         [id, project.id, project.organization_id, name, mode, sourceKind, sourceKind === "empty" ? null : project.database_name,
-          project.cluster_id, databaseName, `${databaseName}_owner`, ctx.box.seal(newPassword()), ttl, jobId],
+          project.cluster_id, databaseName, `${databaseName}_owner`, ctx.box.seal(newPassword()), ttl, jobId,
+          backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null],
       );
       const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, "preview.create", jobId, { fresh: body.fresh ?? false });
       return { preview: (await loadPreview(tx, id))!, job };
