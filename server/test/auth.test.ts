@@ -102,6 +102,10 @@ describe("tenant isolation", () => {
       ["DELETE", `/v1/projects/${projectB.id}/extensions/citext`],
       ["GET", `/v1/jobs/${projectB.latest_job_id}`],
       ["GET", `/v1/organizations/${orgB}/api-keys`],
+      ["GET", `/v1/projects/${projectB.id}/backups`],
+      ["POST", `/v1/projects/${projectB.id}/backups`, {}],
+      ["GET", `/v1/projects/${projectB.id}/scheduled-backups`],
+      ["PUT", `/v1/projects/${projectB.id}/scheduled-backups/default`, { cron_hour: 1, cron_minute: 2, is_active: true }],
       ["POST", `/v1/organizations/${orgB}/api-keys`, { name: "steal" }],
     ] as Array<[string, string, unknown?]>) {
       const res = await raw(method, path, keyA, body);
@@ -142,6 +146,21 @@ describe("tenant isolation", () => {
     expect((await raw("GET", `/v1/projects/${projectB.id}/preview-databases`, keyA)).status).toBe(404);
     expect((await raw("POST", `/v1/projects/${projectB.id}/preview-databases`, keyA, {})).status).toBe(404);
     expect((await b.getPreview(preview.id)).preview.state).toBe("ready");
+    await b.close();
+  });
+
+  it("backups of another organization or project answer 404", async () => {
+    const b = new CapyClient({ baseUrl: t.url, apiKey: keyB, retries: 0 });
+    await b.waitForJob((await b.createBackup(projectB.id, {})).job.id, { timeoutMs: 60_000 });
+    const backupB = (await b.listBackups(projectB.id)).backups[0];
+    for (const token of [keyA, projKeyA]) {
+      for (const [method, path] of [["GET", `/v1/backups/${backupB.id}`], ["POST", `/v1/backups/${backupB.id}/restore`], ["POST", `/v1/backups/${backupB.id}/verify`]]) {
+        expect({ path, status: (await raw(method, path, token, method === "POST" ? {} : undefined)).status }).toEqual({ path, status: 404 });
+      }
+    }
+    // a backup of B cannot seed a preview of A
+    const res = await raw("POST", `/v1/projects/${projectA.id}/preview-databases`, keyA, { source_kind: "backup", backup_id: backupB.id });
+    expect(res.status).toBe(400);
     await b.close();
   });
 

@@ -83,7 +83,7 @@ describe("contract", () => {
     expect([...catalogued].sort()).toEqual(contract.map((e) => `${e.method} ${e.path}`).sort());
   });
 
-  it("project, extension and preview endpoints return every documented field with the documented type", async () => {
+  it("project, extension, preview, backup and schedule endpoints return every documented field with the documented type", async () => {
     const doc = (m: string, p: string) => contract.find((e) => e.method === m && e.path === p)!.response;
     const created = await org.createProject({ name: "Typed" });
     expect(conformance(doc("POST", "/v1/projects"), created)).toEqual([]);
@@ -117,11 +117,26 @@ describe("contract", () => {
     const reset = await org.resetPreview(pid);
     expect(conformance(doc("POST", "/v1/preview-databases/{previewID}/reset"), reset)).toEqual([]);
     await org.waitForJob(reset.job.id, { timeoutMs: 60_000 });
+    // backups and schedules
+    const backupJob = await org.createBackup(id, { label: "typed" });
+    expect(conformance(doc("POST", "/v1/projects/{projectID}/backups"), backupJob)).toEqual([]);
+    await org.waitForJob(backupJob.job.id, { timeoutMs: 60_000 });
+    const backupsListed = await org.listBackups(id);
+    expect(backupsListed.backups[0].size_bytes).toBeGreaterThan(0);
+    expect(conformance(doc("GET", "/v1/projects/{projectID}/backups"), backupsListed)).toEqual([]);
+    const schedule = await org.putDefaultScheduledBackup(id, { cron_hour: 3, cron_minute: 30, is_active: true });
+    expect(schedule.scheduled_backup.retention_days).toBe(7);
+    expect(conformance(doc("PUT", "/v1/projects/{projectID}/scheduled-backups/default"), schedule)).toEqual([]);
+    expect(conformance(doc("GET", "/v1/projects/{projectID}/scheduled-backups"), await org.listScheduledBackups(id))).toEqual([]);
     const removed = await org.deletePreview(pid);
     expect(conformance(doc("DELETE", "/v1/preview-databases/{previewID}"), removed)).toEqual([]);
     await org.waitForJob(removed.job.id, { timeoutMs: 60_000 });
     const deleted = await org.deleteProject(id);
     expect(conformance(doc("DELETE", "/v1/projects/{projectID}"), deleted)).toEqual([]);
+    await org.waitForJob(deleted.job.id, { timeoutMs: 60_000 });
+    // a project's backups go with it
+    expect((await t.server.ctx.db.query("select count(*)::int as n from backups where project_id = $1", [id])).rows[0].n).toBe(0);
+    expect(await t.server.ctx.blobs.stat(`backups/${id}/${backupsListed.backups[0].id}.dump`)).toBeNull();
   });
 
   it("contract endpoints owned by later versions answer 501 with an error body, after authentication", async () => {

@@ -172,3 +172,13 @@ export async function putDefaultSchedule(ctx: AppContext, project: ProjectRow, b
   );
   return rows[0];
 }
+
+/** When a project goes, its schedules stop and its backups go (blobs, then rows). */
+export async function deleteProjectBackups(ctx: AppContext, projectId: string, keyOf: (b: { project_id: string; id: string }) => string): Promise<void> {
+  await ctx.db.query("UPDATE scheduled_backups SET is_active = false, updated_at = now() WHERE project_id = $1", [projectId]);
+  const { rows } = await ctx.db.query<{ id: string; project_id: string }>("SELECT id, project_id FROM backups WHERE project_id = $1", [projectId]);
+  for (const b of rows) {
+    await ctx.blobs.delete(keyOf(b));
+    await ctx.db.query("DELETE FROM backups WHERE id = $1", [b.id]);
+  }
+}

@@ -6,6 +6,8 @@ import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { adoptPublicSchema, createTenantDatabase, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "./service.js";
 import { dropProjectPreviews } from "../previews/dataplane.js";
+import { deleteProjectBackups } from "../backups/service.js";
+import { backupKey } from "../backups/jobs.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -52,6 +54,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);
         await dropRole(admin, project.role_name);
+        await deleteProjectBackups(ctx, project.id, backupKey);
         await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
         await ctx.pooler.sync(project.cluster_id);
       },
