@@ -32,6 +32,10 @@ export interface Config {
     authorizedParties: string[];
   };
   runWorkers: boolean;
+  importAllowedCidrs: string[];
+  uploadMaxBytes: number;
+  uploadUrlTtlSeconds: number;
+  publicUrl: string | null;
   blob: { url: string | null; s3Endpoint: string | null; s3Region: string | null; s3AccessKeyId: string | null; s3SecretAccessKey: string | null; s3ForcePathStyle: boolean | null };
   previewLimit: number;
   snapshotMaxAgeSeconds: number;
@@ -111,6 +115,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    importAllowedCidrs: list(env, "CAPYDB_IMPORT_ALLOWED_CIDRS", []),
+    uploadMaxBytes: int(env, "CAPYDB_UPLOAD_MAX_BYTES", 10 * 1024 ** 3, 1024),
+    uploadUrlTtlSeconds: int(env, "CAPYDB_UPLOAD_URL_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),
+    publicUrl: str(env, "CAPYDB_PUBLIC_URL")?.replace(/\/+$/, "") ?? null,
     blob: {
       url: str(env, "CAPYDB_BLOB_URL"),
       s3Endpoint: str(env, "CAPYDB_S3_ENDPOINT"),

@@ -7,6 +7,7 @@ import type { PoolerSync } from "./platform/dataplane/pooler-sync.js";
 import type { Logger } from "./platform/jobs/worker.js";
 import type { Faults } from "./platform/faults.js";
 import type { BlobStore } from "./platform/blobs/store.js";
+import type { NetGuard } from "./platform/netguard.js";
 
 export interface AppContext {
   config: Config;
@@ -19,4 +20,7 @@ export interface AppContext {
   pgbouncerAvailable: boolean;
   faults: Faults;
   blobs: BlobStore;
+  netguard: NetGuard;
+  /** The API's public base URL (signed upload URLs point here); known once listening. */
+  publicUrl: string;
 }

@@ -27,8 +27,11 @@ import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { backupJobHandlers } from "./backups/jobs.js";
+import { importJobHandlers } from "./imports/jobs.js";
 import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
 import { createBlobStore } from "./platform/blobs/index.js";
+import { NetGuard } from "./platform/netguard.js";
+import { listClusters } from "./platform/dataplane/clusters.js";
 import { expirePreviews, previewDatabases } from "./previews/service.js";
 
 export interface RunningServer {
@@ -162,6 +165,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         s3SecretAccessKey: config.blob.s3SecretAccessKey,
         s3ForcePathStyle: config.blob.s3ForcePathStyle,
       }),
+      // Tenants' source URLs never reach the control plane or any cluster of ours.
+      netguard: new NetGuard(config.importAllowedCidrs, async () => {
+        const control = new URL(controlUrl);
+        const endpoints = [{ host: control.hostname, port: Number(control.port || 5432) }];
+        for (const c of await listClusters(db)) {
+          const admin = new URL(box.open(c.admin_url_sealed));
+          endpoints.push({ host: admin.hostname, port: Number(admin.port || 5432) }, { host: c.public_host, port: c.direct_port });
+          if (c.pooled_port) endpoints.push({ host: c.public_host, port: c.pooled_port });
+        }
+        return endpoints;
+      }),
+      publicUrl: config.publicUrl ?? "",
     };
     if (pooler) {
       // Write the config before starting so PgBouncer starts with every database.
@@ -186,6 +201,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         ...extensionJobHandlers(ctx),
         ...previewJobHandlers(ctx),
         ...backupJobHandlers(ctx),
+        ...importJobHandlers(ctx),
         ...options.extraHandlers,
       };
       worker = new Worker({
@@ -211,6 +227,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+    ctx.publicUrl ||= url;
 
     let stopped = false;
     return {

@@ -16,6 +16,8 @@ export interface Endpoint {
   admin?: boolean;
   /** Unauthenticated. */
   public?: boolean;
+  /** The server's route when it differs from the documented path (a wildcard). */
+  route?: string;
   body?: z.ZodType;
   query?: z.ZodType;
   /** Success status and body schema. */
@@ -61,6 +63,7 @@ export const endpoints: Endpoint[] = [
   { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope },
   { method: "POST", path: "/v1/projects/{projectID}/imports/uploads", tag: "Imports", contract: true, summary: "Get a signed URL to upload a dump to", status: 201, response: z.object({ upload: s.Upload }) },
   { method: "POST", path: "/v1/projects/{projectID}/imports/preflight", tag: "Imports", contract: true, summary: "Check a source database before importing it", body: s.PreflightRequest, status: 200, response: z.object({ preflight: s.Preflight }) },
+  { method: "PUT", path: "/v1/uploads/{objectKey}", tag: "Imports", contract: false, public: true, route: "/v1/uploads/*", summary: "Upload a dump (custom or tar format) to a signed upload URL; authenticated by the URL's signature", status: 201, response: z.object({ object_key: z.string(), size_bytes: z.number().int(), format: z.enum(["custom", "tar"]) }) },
   // Cutovers
   { method: "GET", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "List cutover requests, newest first", status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
   { method: "POST", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "Request that a preview be promoted to production", body: s.CreateCutoverRequest, status: 201, response: cutoverEnvelope },

@@ -14,8 +14,10 @@ import { organizationRoutes } from "../organizations/routes.js";
 import { jobRoutes } from "../jobs/routes.js";
 import { previewRoutes } from "../previews/routes.js";
 import { backupRoutes } from "../backups/routes.js";
+import { importRoutes } from "../imports/routes.js";
 
-const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json"]);
+// Upload PUTs are authenticated by their URL's signature instead of a bearer token.
+const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json", "/v1/uploads/*"]);
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -103,10 +105,12 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   jobRoutes(app, ctx);
   previewRoutes(app, ctx);
   backupRoutes(app, ctx);
+  importRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
+  await app.after(); // routes of encapsulated plugins are known only once they have loaded
   for (const e of endpoints) {
-    const url = routePath(e.path);
+    const url = e.route ?? routePath(e.path);
     if (!app.hasRoute({ method: e.method, url })) {
       app.route({
         method: e.method,

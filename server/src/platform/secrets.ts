@@ -66,6 +66,12 @@ export class SecretBox {
     return `v1.${iv.toString("base64url")}.${cipher.getAuthTag().toString("base64url")}.${body.toString("base64url")}`;
   }
 
+  /** An HMAC under a key derived from the server key for one purpose (signed upload URLs). */
+  mac(purpose: string, text: string): string {
+    const key = Buffer.from(crypto.hkdfSync("sha256", this.key, Buffer.alloc(0), `capydb:${purpose}`, 32));
+    return crypto.createHmac("sha256", key).update(text).digest("hex");
+  }
+
   open(sealed: string): string {
     const [version, iv, tag, body] = sealed.split(".");
     if (version !== "v1" || !iv || !tag || body === undefined) throw new Error("sealed secret has an unknown format");

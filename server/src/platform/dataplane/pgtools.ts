@@ -16,6 +16,9 @@ export interface PgEndpoint {
   user: string;
   password: string;
   database: string;
+  /** Connect to this address (already checked) while host is kept for TLS verification. */
+  hostaddr?: string;
+  sslmode?: string;
 }
 
 export function endpointFromUrl(url: string): PgEndpoint {
@@ -73,7 +76,15 @@ export class PgToolRun {
 function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean): PgToolRun {
   ctx.addSecret(e.password);
   const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e)], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PGPASSWORD: e.password, PGCONNECT_TIMEOUT: "10", PGAPPNAME: "capydb", LANG: "C.UTF-8" },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      PGPASSWORD: e.password,
+      PGCONNECT_TIMEOUT: "10",
+      PGAPPNAME: "capydb",
+      LANG: "C.UTF-8",
+      ...(e.hostaddr ? { PGHOSTADDR: e.hostaddr } : {}),
+      ...(e.sslmode ? { PGSSLMODE: e.sslmode } : {}),
+    },
     stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
     signal: ctx.signal,
   });

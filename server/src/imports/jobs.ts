@@ -1,0 +1,86 @@
+// The import job: preflight again, copy into a new database as the project's
+// role, and swap it in by rename only when the copy succeeded.
+import type { AppContext } from "../context.js";
+import type { JobHandler } from "../platform/jobs/worker.js";
+import { PermanentError } from "../platform/jobs/errors.js";
+import { adoptPublicSchema, createTenantDatabase, dropDatabase } from "../platform/dataplane/provision.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { endpointFromUrl, finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
+import { loadProject, type ProjectRow } from "../projects/service.js";
+import { swapDatabase } from "../backups/jobs.js";
+import { NotAnArchive, sniffArchive } from "./archive.js";
+import { preflight } from "./preflight.js";
+import { sourceEndpoint } from "./source.js";
+
+const buildName = (p: ProjectRow) => `${p.database_name}_im`;
+const oldName = (p: ProjectRow) => `${p.database_name}_pre`;
+
+/** An empty database for the project's role, with the extensions an import needs made by the superuser where they must be. */
+async function prepareBuild(ctx: AppContext, project: ProjectRow, extensions: string[]): Promise<void> {
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  await dropDatabase(admin, buildName(project));
+  await createTenantDatabase(admin, buildName(project), project.role_name);
+  await ctx.clusters.withDatabase(project.cluster_id, buildName(project), async (c) => {
+    await adoptPublicSchema(c, project.role_name);
+    const trusted = await c.query<{ name: string; trusted: boolean }>(
+      `SELECT a.name, coalesce(v.trusted, false) AS trusted FROM pg_available_extensions a
+       LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY($1::text[])`,
+      [extensions],
+    );
+    // Untrusted ones were checked against the allowlist by the preflight.
+    for (const e of trusted.rows) if (!e.trusted) await c.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA public`);
+  });
+}
+
+export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
+  return {
+    "import.run": {
+      async run(job) {
+        const project = await loadProject(ctx.db, job.job.project_id!);
+        if (!project || project.state !== "ready") throw new PermanentError(`project ${job.job.project_id} is not ready`);
+        const password = ctx.box.open(project.role_password_sealed);
+        job.addSecret(password);
+        const target = { ...endpointFromUrl(await ctx.clusters.adminUrl(project.cluster_id, buildName(project))), user: project.role_name, password };
+        const payload = job.job.payload as { source_url_sealed?: string; object_key?: string; replace: boolean };
+        if (payload.source_url_sealed) {
+          const url = ctx.box.open(payload.source_url_sealed);
+          const checks = await preflight(ctx, project, url);
+          if (checks.checked) job.addSecret(checks.checked.password);
+          const failed = checks.checks.filter((c) => c.status === "fail" || (c.name === "target_empty" && c.status !== "pass" && !payload.replace));
+          if (failed.length) throw new PermanentError(`preflight failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+          await prepareBuild(ctx, project, checks.source.extensions.map((e) => e.name));
+          ctx.faults.check("import.before_copy");
+          const dump = startDump(job, sourceEndpoint(checks.checked!), { binDir: ctx.config.pgBinDir });
+          const restore = startRestore(job, target, ctx.config.pgBinDir);
+          dump.stdout.pipe(restore.stdin);
+          await finishTools(job, [dump, restore], TOLERATED_RESTORE_ERRORS);
+        } else {
+          const key = payload.object_key!;
+          let sniffed;
+          try {
+            sniffed = await sniffArchive(await ctx.blobs.get(key));
+          } catch (err) {
+            if (err instanceof NotAnArchive) throw new PermanentError(err.message);
+            throw err;
+          }
+          await prepareBuild(ctx, project, []);
+          const restore = startRestore(job, target, ctx.config.pgBinDir);
+          sniffed.stream.on("error", (err) => restore.stdin.destroy(err));
+          sniffed.stream.pipe(restore.stdin);
+          await finishTools(job, [restore], TOLERATED_RESTORE_ERRORS);
+        }
+        ctx.faults.check("import.after_copy");
+        await swapDatabase(ctx, project, buildName(project), oldName(project));
+        await ctx.pooler.sync(project.cluster_id);
+        if (payload.object_key) await ctx.blobs.delete(payload.object_key).catch(() => {});
+      },
+      async cleanup(job) {
+        // The project keeps its previous data: only the build goes.
+        const project = await loadProject(ctx.db, job.job.project_id!);
+        if (!project) return;
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        await dropDatabase(admin, buildName(project));
+      },
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// Imports: validating a request and enqueueing the job that performs it.
+import type { AppContext } from "../context.js";
+import { badRequest, conflict } from "../http/errors.js";
+import { inTransaction } from "../platform/store/db.js";
+import { newId } from "../platform/secrets.js";
+import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
+import type { JobRow } from "../platform/jobs/types.js";
+import type { ProjectRow } from "../projects/service.js";
+import { targetTableCount } from "./preflight.js";
+import { checkSource, parseSourceUrl, SourceUrlInvalid, ForbiddenTarget } from "./source.js";
+import { isProjectUpload } from "./uploads.js";
+
+export async function createImport(
+  ctx: AppContext,
+  project: ProjectRow,
+  body: { source_url?: string; object_key?: string; replace?: boolean },
+): Promise<JobRow> {
+  if (project.state !== "ready") throw conflict(`project is ${project.state}: imports run once it is ready`);
+  if (!body.source_url === !body.object_key) throw badRequest("source_url: send exactly one of source_url or object_key");
+  if (body.source_url) {
+    try {
+      // Refused addresses are refused now, not after a job was queued.
+      await checkSource(ctx.netguard, parseSourceUrl(body.source_url));
+    } catch (err) {
+      if (err instanceof SourceUrlInvalid) throw badRequest(err.message.startsWith("source_url") ? err.message : `source_url: ${err.message}`);
+      if (err instanceof ForbiddenTarget) throw badRequest(err.message);
+      // an unresolvable host fails the preflight inside the job with its message
+    }
+  } else if (!isProjectUpload(project.id, body.object_key!)) {
+    throw badRequest("object_key: not an upload of this project (get one from POST .../imports/uploads)");
+  } else if (!(await ctx.blobs.stat(body.object_key!))) {
+    throw badRequest("object_key: nothing was uploaded under this key yet (PUT the dump to the upload_url first)");
+  }
+  if (!body.replace && (await targetTableCount(ctx, project)) > 0) {
+    throw conflict('the project\'s database is not empty: send "replace": true to replace its contents with the import');
+  }
+  return inTransaction(ctx.db, async (tx) => {
+    const jobId = newId("job");
+    const payload: Record<string, unknown> = { replace: Boolean(body.replace) };
+    // The source URL carries a password: the job row holds it sealed, never in clear.
+    if (body.source_url) payload.source_url_sealed = ctx.box.seal(body.source_url);
+    else payload.object_key = body.object_key;
+    const job = await enqueueJob(tx, {
+      id: jobId, type: "import.run", payload, organizationId: project.organization_id, projectId: project.id,
+      clusterId: project.cluster_id, lockedResource: `project:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    });
+    await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
+    return job;
+  });
+}
