@@ -32,6 +32,7 @@ export interface Config {
     authorizedParties: string[];
   };
   runWorkers: boolean;
+  cutoverRollbackWindowSeconds: number;
   importAllowedCidrs: string[];
   uploadMaxBytes: number;
   uploadUrlTtlSeconds: number;
@@ -115,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
+    cutoverRollbackWindowSeconds: int(env, "CAPYDB_CUTOVER_ROLLBACK_WINDOW_SECONDS", 24 * 3600, 0),
     importAllowedCidrs: list(env, "CAPYDB_IMPORT_ALLOWED_CIDRS", []),
     uploadMaxBytes: int(env, "CAPYDB_UPLOAD_MAX_BYTES", 10 * 1024 ** 3, 1024),
     uploadUrlTtlSeconds: int(env, "CAPYDB_UPLOAD_URL_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),

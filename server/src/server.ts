@@ -28,6 +28,7 @@ import { Scheduler } from "./platform/scheduler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
+import { cutoverJobHandlers, dropExpiredPrevious } from "./cutovers/jobs.js";
 import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
 import { createBlobStore } from "./platform/blobs/index.js";
 import { NetGuard } from "./platform/netguard.js";
@@ -202,6 +203,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         ...previewJobHandlers(ctx),
         ...backupJobHandlers(ctx),
         ...importJobHandlers(ctx),
+        ...cutoverJobHandlers(ctx),
         ...options.extraHandlers,
       };
       worker = new Worker({
@@ -221,6 +223,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler.add({ name: "expire-previews", run: () => expirePreviews(ctx) });
       scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
+      scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });
       scheduler.start();
     }
     await app.listen({ host: config.host, port: config.port });

@@ -136,7 +136,7 @@ describe(`backups (${storeName} blob store)`, () => {
   });
 
   it("a restore that fails between its renames leaves the project serving its previous data", async () => {
-    const faulty = await startTestServer({ CAPYDB_FAULTS: "restore.swap.between_renames=permanent", ...blobStore.env });
+    const faulty = await startTestServer({ CAPYDB_FAULTS: "swap.between_renames=permanent", ...blobStore.env });
     try {
       const o = (await faulty.admin.createOrganization({ name: "F" })).organization.id;
       const pj = await faulty.admin.createProject({ name: "f", organization_id: o });

@@ -29,9 +29,9 @@ export type CreateCutoverBody = z.input<typeof s.CreateCutoverRequest>;
 export type CreateOrganizationBody = z.input<typeof s.CreateOrganizationRequest>;
 export type CreateApiKeyBody = z.input<typeof s.CreateApiKeyRequest>;
 // The operator's cutover actions have no schema in schemas.ts yet: these bodies stay open.
-export interface AcknowledgeCutoverBody { operator_note?: string; external_ticket_ref?: string; [field: string]: unknown }
-export interface RejectCutoverBody { reason?: string; operator_note?: string; [field: string]: unknown }
-export interface CutoverActionResult { cutover_request: Cutover; job?: s.Job }
+export type AcknowledgeCutoverBody = z.input<typeof s.AcknowledgeCutoverRequest>;
+export type RejectCutoverBody = z.input<typeof s.RejectCutoverRequest>;
+export interface CutoverActionResult { cutover_request: Cutover }
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -198,18 +198,7 @@ function redact<T>(value: T, secret: string): T {
 }
 
 // ---------------------------------------------------------------- response schemas
-const cutoverEnvelope = z.object({ cutover_request: s.CutoverRequest });
-/** Endpoints the client calls that endpoints.ts does not list yet (the operator's cutover actions). */
-const extraResponses: Record<string, z.ZodType> = {
-  "GET /v1/cutover-requests/{cutoverID}": cutoverEnvelope,
-  ...Object.fromEntries(
-    ["cancel", "acknowledge", "reject", "execute", "rollback"].map((a) => [`POST /v1/cutover-requests/{cutoverID}/${a}`, cutoverEnvelope]),
-  ),
-};
-const responseSchemas = new Map<string, z.ZodType>([
-  ...Object.entries(extraResponses),
-  ...endpoints.map((e) => [`${e.method} ${e.path}`, e.response] as const),
-]);
+const responseSchemas = new Map<string, z.ZodType>(endpoints.map((e) => [`${e.method} ${e.path}`, e.response] as const));
 const warnedEndpoints = new Set<string>();
 
 function defaultMismatchHandler(m: ResponseMismatch): void {
@@ -493,6 +482,10 @@ export class CapyClient {
   }
   createCutoverRequest(projectId: string, body: CreateCutoverBody): Promise<{ cutover_request: Cutover }> {
     return this.#call("POST", "/v1/projects/{projectID}/cutover-requests", [projectId], { body });
+  }
+  /** Every request the caller may see (all of them for operators), optionally by status. */
+  listAllCutoverRequests(options: { status?: Cutover["status"] } = {}): Promise<{ cutover_requests: Cutover[] }> {
+    return this.#call("GET", "/v1/cutover-requests", [], { query: options.status ? { status: options.status } : undefined });
   }
   getCutoverRequest(cutoverId: string): Promise<{ cutover_request: Cutover }> {
     return this.#call("GET", "/v1/cutover-requests/{cutoverID}", [cutoverId]);

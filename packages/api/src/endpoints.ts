@@ -67,6 +67,13 @@ export const endpoints: Endpoint[] = [
   // Cutovers
   { method: "GET", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "List cutover requests, newest first", status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
   { method: "POST", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "Request that a preview be promoted to production", body: s.CreateCutoverRequest, status: 201, response: cutoverEnvelope },
+  { method: "GET", path: "/v1/cutover-requests", tag: "Cutovers", contract: false, summary: "Cutover requests visible to the caller (all of them for operators), newest first", query: s.ListCutoversQuery, status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
+  { method: "GET", path: "/v1/cutover-requests/{cutoverID}", tag: "Cutovers", contract: false, summary: "Get a cutover request", status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/cancel", tag: "Cutovers", contract: false, summary: "Cancel a request that is open or acknowledged", status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/acknowledge", tag: "Cutovers", contract: false, admin: true, summary: "Operator: acknowledge a request", body: s.AcknowledgeCutoverRequest, status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/reject", tag: "Cutovers", contract: false, admin: true, summary: "Operator: reject a request", body: s.RejectCutoverRequest, status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/execute", tag: "Cutovers", contract: false, admin: true, summary: "Operator: take a pre-cutover backup and promote the preview to production", status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/rollback", tag: "Cutovers", contract: false, admin: true, summary: "Operator: swap the previous production database back, within the rollback window", status: 200, response: cutoverEnvelope },
   // Jobs
   { method: "GET", path: "/v1/jobs/{jobID}", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
   // Organizations and API keys

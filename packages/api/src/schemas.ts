@@ -298,14 +298,27 @@ export const CutoverRequest = z
     ack_by_user_id: z.string().nullable(),
     pre_cutover_backup_id: z.string().nullable(),
     promote_job_id: z.string().nullable(),
+    // additions to the published contract: why a cutover failed, and its rollback
+    failure_reason: z.string().nullable(),
+    rollback_job_id: z.string().nullable(),
+    rollback_until: nullableTimestamp,
     completed_at: nullableTimestamp,
     created_at: timestamp,
     updated_at: timestamp,
   })
   .meta({ id: "CutoverRequest" });
+export type CutoverRequest = z.infer<typeof CutoverRequest>;
 export const CreateCutoverRequest = z
   .strictObject({ preview_id: z.string().min(1), customer_note: z.string().max(2000).optional() })
   .meta({ id: "CreateCutoverRequest" });
+
+export const AcknowledgeCutoverRequest = z
+  .strictObject({ operator_note: z.string().max(2000).optional(), external_ticket_ref: z.string().max(200).optional() })
+  .meta({ id: "AcknowledgeCutoverRequest" });
+export const RejectCutoverRequest = z
+  .strictObject({ rejected_reason: z.string().trim().min(1, "must not be empty").max(2000), operator_note: z.string().max(2000).optional() })
+  .meta({ id: "RejectCutoverRequest" });
+export const ListCutoversQuery = z.strictObject({ status: CutoverStatus.optional() });
 
 // ---------------------------------------------------------------- organizations and keys (additions)
 export const Organization = z

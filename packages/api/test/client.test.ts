@@ -122,14 +122,14 @@ describe("requests", () => {
     handler = (_req, res) => json(res, 200, { cutover_request: { id: "cr_1" } });
     const c = client({ baseUrl: `${baseUrl}/api/`, validateResponses: false });
     await c.getCutoverRequest("cr_1");
-    await c.rejectCutoverRequest("cr_1", { reason: "not today" });
+    await c.rejectCutoverRequest("cr_1", { rejected_reason: "not today" });
     await c.executeCutoverRequest("cr_1");
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       "GET /api/v1/cutover-requests/cr_1",
       "POST /api/v1/cutover-requests/cr_1/reject",
       "POST /api/v1/cutover-requests/cr_1/execute",
     ]);
-    expect(JSON.parse(requests[1].body)).toEqual({ reason: "not today" });
+    expect(JSON.parse(requests[1].body)).toEqual({ rejected_reason: "not today" });
     expect(requests[2].body).toBe("");
   });
 

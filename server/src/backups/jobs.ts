@@ -84,7 +84,7 @@ async function verify(ctx: AppContext, job: JobContext, project: ProjectRow, bac
   return problem;
 }
 
-async function takeAndVerify(ctx: AppContext, job: JobContext, project: ProjectRow, backup: BackupRow): Promise<BackupRow> {
+export async function takeAndVerify(ctx: AppContext, job: JobContext, project: ProjectRow, backup: BackupRow): Promise<BackupRow> {
   const taken = await takeBackup(ctx, job, project, backup);
   const problem = await verify(ctx, job, project, taken);
   if (problem) throw new PermanentError(`backup ${taken.id} failed verification: ${problem}`);
@@ -103,23 +103,30 @@ async function setAllowConnections(admin: pg.Pool, database: string, allow: bool
   await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS ${allow}`);
 }
 
+/** Refuses new connections to a database and ends the ones it has (PgBouncer's too). */
+async function closeDatabase(ctx: AppContext, project: ProjectRow, admin: pg.Pool, database: string): Promise<void> {
+  await setAllowConnections(admin, database, false);
+  await ctx.pooler.kill(project.cluster_id, database).catch(() => {});
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
+}
+
 /**
- * Puts `built` in place of the project's database by renames: connections are
- * closed and refused for the instant of the swap, the old database is dropped
- * after. Resumable: a retry picks up where an interrupted swap stopped.
+ * Puts `built` in place of the project's database by renames: connections to both
+ * are closed and refused for the instant of the swap; the previous database ends
+ * up as `old` (dropped unless keepOld). Resumable: a retry picks up where an
+ * interrupted swap stopped.
  */
-export async function swapDatabase(ctx: AppContext, project: ProjectRow, built: string, old: string): Promise<void> {
+export async function swapDatabase(ctx: AppContext, project: ProjectRow, built: string, old: string, opts: { keepOld?: boolean } = {}): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
   const live = project.database_name;
   const liveExists = await databaseExists(admin, live);
   const builtExists = await databaseExists(admin, built);
   if (liveExists && builtExists) {
-    await setAllowConnections(admin, live, false);
-    await ctx.pooler.kill(project.cluster_id, live).catch(() => {});
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [live]);
+    await closeDatabase(ctx, project, admin, built);
+    await closeDatabase(ctx, project, admin, live);
     await dropDatabase(admin, old);
     await admin.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(old)}`);
-    ctx.faults.check("restore.swap.between_renames");
+    ctx.faults.check("swap.between_renames");
     await admin.query(`ALTER DATABASE ${quoteIdent(built)} RENAME TO ${quoteIdent(live)}`);
   } else if (!liveExists && builtExists) {
     await admin.query(`ALTER DATABASE ${quoteIdent(built)} RENAME TO ${quoteIdent(live)}`);
@@ -127,17 +134,25 @@ export async function swapDatabase(ctx: AppContext, project: ProjectRow, built: 
     throw new PermanentError(`neither ${live} nor ${built} exists: cannot complete the swap`);
   }
   await setAllowConnections(admin, live, true);
-  await dropDatabase(admin, old);
+  if (opts.keepOld) {
+    if (await databaseExists(admin, old)) await setAllowConnections(admin, old, false);
+  } else {
+    await dropDatabase(admin, old);
+  }
 }
 
 /** Undoes a half-done swap: the previous database goes back under the live name. */
-async function rollBackSwap(ctx: AppContext, project: ProjectRow, built: string, old: string): Promise<void> {
+export async function rollBackSwap(ctx: AppContext, project: ProjectRow, built: string, old: string, opts: { keepBuilt?: boolean } = {}): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
   if (!(await databaseExists(admin, project.database_name)) && (await databaseExists(admin, old))) {
     await admin.query(`ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(project.database_name)}`);
   }
   if (await databaseExists(admin, project.database_name)) await setAllowConnections(admin, project.database_name, true);
-  await dropDatabase(admin, built);
+  if (opts.keepBuilt) {
+    if (await databaseExists(admin, built)) await setAllowConnections(admin, built, true);
+  } else {
+    await dropDatabase(admin, built);
+  }
 }
 
 export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {

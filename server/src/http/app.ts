@@ -15,6 +15,7 @@ import { jobRoutes } from "../jobs/routes.js";
 import { previewRoutes } from "../previews/routes.js";
 import { backupRoutes } from "../backups/routes.js";
 import { importRoutes } from "../imports/routes.js";
+import { cutoverRoutes } from "../cutovers/routes.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token.
 const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json", "/v1/uploads/*"]);
@@ -106,6 +107,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   previewRoutes(app, ctx);
   backupRoutes(app, ctx);
   importRoutes(app, ctx);
+  cutoverRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   await app.after(); // routes of encapsulated plugins are known only once they have loaded

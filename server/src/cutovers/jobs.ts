@@ -1,0 +1,130 @@
+// The cutover jobs: execute (pre-cutover backup, then promote by rename swap) and
+// rollback (swap the previous production database back within the window).
+import type { AppContext } from "../context.js";
+import type { JobHandler } from "../platform/jobs/worker.js";
+import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
+import { scrubSecrets } from "../platform/jobs/scrub.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { databaseExists, dropDatabase, grantTenantDatabase } from "../platform/dataplane/provision.js";
+import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadPreview, type PreviewRow } from "../previews/service.js";
+import { insertBackup, loadBackup } from "../backups/service.js";
+import { rollBackSwap, swapDatabase, takeAndVerify } from "../backups/jobs.js";
+import { loadCutover, type CutoverRow } from "./service.js";
+
+const previousName = (project: ProjectRow, cut: CutoverRow) => `${project.database_name}_prev_${cut.id.slice(4, 12)}`;
+
+async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverRow; project: ProjectRow; preview: PreviewRow }> {
+  const cut = await loadCutover(ctx.db, cutoverId);
+  if (!cut) throw new PermanentError(`cutover request ${cutoverId} no longer exists`);
+  const project = await loadProject(ctx.db, cut.project_id);
+  const preview = await loadPreview(ctx.db, cut.preview_database_id);
+  if (!project || !preview) throw new PermanentError("the project or the preview no longer exists");
+  return { cut, project, preview };
+}
+
+/** Previews cloned from the old production data must not come from a stale snapshot. */
+async function forgetSnapshot(ctx: AppContext, project: ProjectRow): Promise<void> {
+  const { rows } = await ctx.db.query<{ database_name: string }>("DELETE FROM project_snapshots WHERE project_id = $1 RETURNING database_name", [project.id]);
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  for (const r of rows) await dropDatabase(admin, r.database_name);
+}
+
+export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> {
+  return {
+    "cutover.execute": {
+      async run(job) {
+        let { cut, project, preview } = await load(ctx, String(job.job.payload.cutover_id));
+        if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
+        // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
+        if (!cut.pre_cutover_backup_id) {
+          const backup = await insertBackup(ctx.db, project, { label: `pre-cutover backup for ${cut.id}`, createdByJobId: job.job.id, pinned: true });
+          await ctx.db.query("UPDATE cutover_requests SET pre_cutover_backup_id = $2, updated_at = now() WHERE id = $1", [cut.id, backup.id]);
+          cut = { ...cut, pre_cutover_backup_id: backup.id };
+        }
+        const backup = (await loadBackup(ctx.db, cut.pre_cutover_backup_id!))!;
+        try {
+          await takeAndVerify(ctx, job, project, backup);
+        } catch (err) {
+          if (err instanceof PermanentError) throw new PermanentError(`pre-cutover backup failed, nothing was changed: ${err.message}`);
+          throw err;
+        }
+        // 2. Promote: production's role takes over every object of the preview, then the rename swap.
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        const old = previousName(project, cut);
+        if (preview.state !== "promoted") {
+          if (preview.state !== "ready") throw new PermanentError(`preview is ${preview.state}; only a ready preview can be promoted`);
+          await ctx.clusters.withDatabase(project.cluster_id, preview.database_name, async (c) => {
+            await c.query(`REASSIGN OWNED BY ${quoteIdent(preview.role_name)} TO ${quoteIdent(project.role_name)}`);
+            await c.query(`DROP OWNED BY ${quoteIdent(preview.role_name)}`); // only privileges are left to drop
+          });
+          await grantTenantDatabase(admin, preview.database_name, project.role_name);
+          ctx.faults.check("cutover.before_swap");
+          await swapDatabase(ctx, project, preview.database_name, old, { keepOld: true });
+          await ctx.db.query("UPDATE preview_databases SET state = 'promoted', updated_at = now() WHERE id = $1", [preview.id]);
+          await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(preview.role_name)}`);
+        }
+        await forgetSnapshot(ctx, project);
+        await ctx.pooler.sync(project.cluster_id);
+        await ctx.db.query(
+          `UPDATE cutover_requests SET status = 'completed', completed_at = now(), previous_database_name = $2,
+             rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now() WHERE id = $1`,
+          [cut.id, old, ctx.config.cutoverRollbackWindowSeconds],
+        );
+      },
+      async cleanup(job, error) {
+        // Production keeps serving its previous data; the preview is handed back to its role.
+        const { cut, project, preview } = await load(ctx, String(job.job.payload.cutover_id));
+        if (preview.state !== "promoted") {
+          await rollBackSwap(ctx, project, preview.database_name, previousName(project, cut), { keepBuilt: true });
+          const admin = await ctx.clusters.pool(project.cluster_id);
+          if (await databaseExists(admin, preview.database_name)) {
+            await ctx.clusters.withDatabase(project.cluster_id, preview.database_name, (c) =>
+              c.query(`REASSIGN OWNED BY ${quoteIdent(project.role_name)} TO ${quoteIdent(preview.role_name)}`),
+            );
+            await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(preview.database_name)} FROM ${quoteIdent(project.role_name)}`);
+            await grantTenantDatabase(admin, preview.database_name, preview.role_name);
+          }
+        }
+        await ctx.db.query("UPDATE cutover_requests SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status = 'in_progress'", [
+          cut.id,
+          scrubSecrets(errorMessage(error)),
+        ]);
+      },
+    },
+    "cutover.rollback": {
+      async run(job) {
+        const { cut, project } = await load(ctx, String(job.job.payload.cutover_id));
+        if (cut.status === "rolled_back") return;
+        if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
+        const admin = await ctx.clusters.pool(project.cluster_id);
+        const promoted = `${project.database_name}_rb_${cut.id.slice(4, 12)}`;
+        if (await databaseExists(admin, cut.previous_database_name)) {
+          await swapDatabase(ctx, project, cut.previous_database_name, promoted);
+        } else if (!(await databaseExists(admin, promoted))) {
+          throw new PermanentError("the previous production database is gone: the rollback window has passed");
+        }
+        await dropDatabase(admin, promoted);
+        await forgetSnapshot(ctx, project);
+        await ctx.pooler.sync(project.cluster_id);
+        await ctx.db.query(
+          "UPDATE cutover_requests SET status = 'rolled_back', rolled_back_at = now(), previous_dropped_at = now(), updated_at = now() WHERE id = $1",
+          [cut.id],
+        );
+      },
+    },
+  };
+}
+
+/** The scheduler's task: previous production databases go once their rollback window has passed. */
+export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
+  const { rows } = await ctx.db.query<CutoverRow>(
+    "SELECT * FROM cutover_requests WHERE status = 'completed' AND rollback_until < now() AND previous_dropped_at IS NULL AND previous_database_name IS NOT NULL LIMIT 50",
+  );
+  for (const cut of rows) {
+    const project = await loadProject(ctx.db, cut.project_id);
+    if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
+    await ctx.db.query("UPDATE cutover_requests SET previous_dropped_at = now(), updated_at = now() WHERE id = $1", [cut.id]);
+  }
+  return rows.length;
+}
