@@ -83,7 +83,7 @@ describe("contract", () => {
     expect([...catalogued].sort()).toEqual(contract.map((e) => `${e.method} ${e.path}`).sort());
   });
 
-  it("project, extension, preview, backup and schedule endpoints return every documented field with the documented type", async () => {
+  it("project, extension, preview, backup, schedule and cutover endpoints return every documented field with the documented type", async () => {
     const doc = (m: string, p: string) => contract.find((e) => e.method === m && e.path === p)!.response;
     const created = await org.createProject({ name: "Typed" });
     expect(conformance(doc("POST", "/v1/projects"), created)).toEqual([]);
@@ -128,6 +128,11 @@ describe("contract", () => {
     expect(schedule.scheduled_backup.retention_days).toBe(7);
     expect(conformance(doc("PUT", "/v1/projects/{projectID}/scheduled-backups/default"), schedule)).toEqual([]);
     expect(conformance(doc("GET", "/v1/projects/{projectID}/scheduled-backups"), await org.listScheduledBackups(id))).toEqual([]);
+    // cutover requests (operators act with the admin key)
+    const cut = await org.createCutoverRequest(id, { preview_id: pid, customer_note: "typed" });
+    expect(conformance(doc("POST", "/v1/projects/{projectID}/cutover-requests"), cut)).toEqual([]);
+    expect(conformance(doc("GET", "/v1/projects/{projectID}/cutover-requests"), await org.listCutoverRequests(id))).toEqual([]);
+    await org.cancelCutoverRequest(cut.cutover_request.id);
     const removed = await org.deletePreview(pid);
     expect(conformance(doc("DELETE", "/v1/preview-databases/{previewID}"), removed)).toEqual([]);
     await org.waitForJob(removed.job.id, { timeoutMs: 60_000 });

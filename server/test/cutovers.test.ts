@@ -1,7 +1,10 @@
 // Operator-assisted cutovers on real PostgreSQL: request → acknowledge → execute →
 // production's unchanged connection string sees the preview's migration; rollback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { CapyClient, type Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
 
@@ -135,6 +138,33 @@ describe("cutovers", () => {
     expect((await asOther.listAllCutoverRequests()).cutover_requests.map((c) => c.id)).not.toContain(third.id);
     await asOther.close();
     await asOwn.close();
+  });
+
+  it("the operator CLI (npx capydb) creates orgs and keys and walks a cutover through", async () => {
+    const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/capydb.js");
+    // async: the server under test lives in this process
+    const cli = async (...args: string[]) =>
+      (await promisify(execFile)("node", [bin, ...args], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: t.adminKey }, encoding: "utf8" })).stdout;
+    const orgLine = await cli("orgs", "create", "CLI Corp");
+    const orgId = orgLine.split("\t")[0];
+    expect(orgId).toMatch(/^org_/);
+    expect(await cli("orgs", "list")).toContain("CLI Corp");
+    const keyOut = await cli("keys", "create", "--org", orgId, "--name", "ci");
+    const secret = /secret \(shown once\): (capy_live_\S+)/.exec(keyOut)![1];
+    expect(await cli("keys", "list", "--org", orgId)).not.toContain(secret);
+    const customer = new CapyClient({ baseUrl: t.url, apiKey: secret, retries: 0 });
+    const { project, uri, preview, previewUri } = await projectWithPreview("cli", customer);
+    psql(previewUri, "insert into users(name) values ('from-preview')");
+    const { cutover_request: req } = await customer.createCutoverRequest(project.id, { preview_id: preview.id, customer_note: "please" });
+    expect(await cli("cutovers", "list", "--status", "open")).toContain(req.id);
+    expect(await cli("cutovers", "acknowledge", req.id, "--note", "ok", "--ticket", "OPS-1")).toContain("acknowledged");
+    const executed = await cli("cutovers", "execute", req.id);
+    expect(executed).toMatch(/promote: job job_\S+ succeeded/);
+    expect(executed).toContain(`${req.id} completed`);
+    expect(psql(uri, "select count(*) from users where name = 'from-preview'")).toBe("1");
+    expect(JSON.parse(await cli("cutovers", "show", req.id, "--json")).status).toBe("completed");
+    await expect(promisify(execFile)("node", [bin, "cutovers", "execute", req.id], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: secret } })).rejects.toMatchObject({ stderr: expect.stringMatching(/403/) });
+    await customer.close();
   });
 
   it("a promote that fails midway leaves production serving its previous data, and the preview usable", async () => {

@@ -128,3 +128,17 @@ export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
   }
   return rows.length;
 }
+
+/** When a project goes, the previous production databases kept for rollback go with it. */
+export async function dropProjectCutoverLeftovers(ctx: AppContext, project: ProjectRow): Promise<void> {
+  const { rows } = await ctx.db.query<{ id: string; previous_database_name: string }>(
+    "SELECT id, previous_database_name FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
+    [project.id],
+  );
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  for (const r of rows) {
+    await dropDatabase(admin, r.previous_database_name);
+    await ctx.db.query("UPDATE cutover_requests SET previous_dropped_at = now() WHERE id = $1", [r.id]);
+  }
+  await ctx.db.query("UPDATE cutover_requests SET status = 'canceled', updated_at = now() WHERE project_id = $1 AND status IN ('open', 'acknowledged')", [project.id]);
+}

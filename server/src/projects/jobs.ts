@@ -8,6 +8,7 @@ import { loadProject, type ProjectRow } from "./service.js";
 import { dropProjectPreviews } from "../previews/dataplane.js";
 import { deleteProjectBackups } from "../backups/service.js";
 import { backupKey } from "../backups/jobs.js";
+import { dropProjectCutoverLeftovers } from "../cutovers/jobs.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -50,6 +51,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         const project = await projectOf(ctx, job);
         const admin = await ctx.clusters.pool(project.cluster_id);
+        await dropProjectCutoverLeftovers(ctx, project);
         await dropProjectPreviews(ctx, project);
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);

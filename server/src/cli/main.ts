@@ -1,0 +1,180 @@
+// The operator CLI: cutovers, organizations and API keys, through the typed client.
+//   capydb cutovers list [--status open] [--project prj_…]
+//   capydb cutovers show|acknowledge|reject|execute|rollback <id> [--note …] [--ticket …] [--reason …] [--no-wait]
+//   capydb orgs create <name> [--clerk-org org_…] | orgs list
+//   capydb keys create --org org_… --name … [--project prj_…] | keys list --org org_… | keys revoke key_…
+// Configuration: CAPYDB_API_URL (default http://127.0.0.1:8080) and CAPYDB_API_KEY
+// (default: the bootstrap key in $CAPYDB_DATA_DIR or ./.capydb).
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { CapyApiError, CapyClient, JobFailedError, type Cutover } from "@capydb/api";
+
+const USAGE = `usage:
+  capydb cutovers list [--status <status>] [--project <id>] [--json]
+  capydb cutovers show <id> [--json]
+  capydb cutovers acknowledge <id> [--note <text>] [--ticket <ref>]
+  capydb cutovers reject <id> --reason <text> [--note <text>]
+  capydb cutovers execute <id> [--no-wait]
+  capydb cutovers rollback <id> [--no-wait]
+  capydb orgs create <name> [--clerk-org <clerk org id>]
+  capydb orgs list [--json]
+  capydb keys create --org <id> --name <name> [--project <id>]
+  capydb keys list --org <id> [--json]
+  capydb keys revoke <key id>
+environment: CAPYDB_API_URL (default http://127.0.0.1:8080), CAPYDB_API_KEY (default: <data dir>/bootstrap-api-key)`;
+
+class UsageError extends Error {}
+
+function apiKey(): string {
+  if (process.env.CAPYDB_API_KEY) return process.env.CAPYDB_API_KEY;
+  const file = path.join(path.resolve(process.env.CAPYDB_DATA_DIR ?? ".capydb"), "bootstrap-api-key");
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    throw new UsageError(`no API key: set CAPYDB_API_KEY (an operator's platform-admin key) or run where ${file} exists`);
+  }
+}
+
+const out = (line = ""): void => {
+  process.stdout.write(line + "\n");
+};
+
+function printCutovers(rows: Cutover[]): void {
+  if (rows.length === 0) return out("no cutover requests");
+  out(["ID", "STATUS", "PROJECT", "PREVIEW", "REQUESTED", "NOTE"].join("\t"));
+  for (const c of rows) out([c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)].join("\t"));
+}
+
+function printCutover(c: Cutover): void {
+  for (const [k, v] of Object.entries(c)) if (v !== null) out(`${k.padEnd(24)} ${v}`);
+}
+
+async function waitFor(client: CapyClient, jobId: string, what: string): Promise<void> {
+  const started = Date.now();
+  await client.waitForJob(jobId, {
+    timeoutMs: 60 * 60 * 1000,
+    onProgress: (job) => out(`${what}: job ${job.id} ${job.state} (attempt ${job.attempts}, ${((Date.now() - started) / 1000).toFixed(1)}s)`),
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      status: { type: "string" },
+      project: { type: "string" },
+      note: { type: "string" },
+      ticket: { type: "string" },
+      reason: { type: "string" },
+      org: { type: "string" },
+      name: { type: "string" },
+      "clerk-org": { type: "string" },
+      "no-wait": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [group, command, arg] = positionals;
+  if (values.help || !group) {
+    out(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const client = new CapyClient({ baseUrl: process.env.CAPYDB_API_URL ?? "http://127.0.0.1:8080", apiKey: apiKey() });
+  const json = (v: unknown) => out(JSON.stringify(v, null, 2));
+  const need = (v: string | undefined, what: string) => {
+    if (!v) throw new UsageError(`missing ${what}\n${USAGE}`);
+    return v;
+  };
+  try {
+    switch (`${group} ${command}`) {
+      case "cutovers list": {
+        const rows = values.project
+          ? (await client.listCutoverRequests(values.project)).cutover_requests.filter((c) => !values.status || c.status === values.status)
+          : (await client.listAllCutoverRequests({ status: values.status as Cutover["status"] | undefined })).cutover_requests;
+        values.json ? json(rows) : printCutovers(rows);
+        return 0;
+      }
+      case "cutovers show": {
+        const c = (await client.getCutoverRequest(need(arg, "<id>"))).cutover_request;
+        values.json ? json(c) : printCutover(c);
+        return 0;
+      }
+      case "cutovers acknowledge": {
+        const c = (await client.acknowledgeCutoverRequest(need(arg, "<id>"), { operator_note: values.note, external_ticket_ref: values.ticket })).cutover_request;
+        out(`${c.id} acknowledged`);
+        return 0;
+      }
+      case "cutovers reject": {
+        const c = (await client.rejectCutoverRequest(need(arg, "<id>"), { rejected_reason: need(values.reason, "--reason"), operator_note: values.note })).cutover_request;
+        out(`${c.id} rejected: ${c.rejected_reason}`);
+        return 0;
+      }
+      case "cutovers execute": {
+        const c = (await client.executeCutoverRequest(need(arg, "<id>"))).cutover_request;
+        out(`${c.id} in progress: pre-cutover backup, then promote (job ${c.promote_job_id})`);
+        if (values["no-wait"]) return 0;
+        await waitFor(client, c.promote_job_id!, "promote");
+        const done = (await client.getCutoverRequest(c.id)).cutover_request;
+        out(`${done.id} ${done.status}; pre-cutover backup ${done.pre_cutover_backup_id}; rollback possible until ${done.rollback_until}`);
+        return done.status === "completed" ? 0 : 1;
+      }
+      case "cutovers rollback": {
+        const c = (await client.rollbackCutoverRequest(need(arg, "<id>"))).cutover_request;
+        out(`${c.id} rolling back (job ${c.rollback_job_id})`);
+        if (values["no-wait"]) return 0;
+        await waitFor(client, c.rollback_job_id!, "rollback");
+        out(`${c.id} ${(await client.getCutoverRequest(c.id)).cutover_request.status}`);
+        return 0;
+      }
+      case "orgs create": {
+        const o = (await client.createOrganization({ name: need(arg, "<name>"), clerk_organization_id: values["clerk-org"] })).organization;
+        values.json ? json(o) : out(`${o.id}\t${o.name}`);
+        return 0;
+      }
+      case "orgs list": {
+        const rows = (await client.listOrganizations()).organizations;
+        values.json ? json(rows) : rows.forEach((o) => out(`${o.id}\t${o.name}\t${o.clerk_organization_id ?? ""}`));
+        return 0;
+      }
+      case "keys create": {
+        const k = await client.createApiKey(need(values.org, "--org"), { name: need(values.name, "--name"), project_id: values.project });
+        if (values.json) json(k);
+        else {
+          out(`${k.api_key.id}\t${k.api_key.name}${k.api_key.project_id ? `\tproject ${k.api_key.project_id}` : ""}`);
+          out(`secret (shown once): ${k.secret}`);
+        }
+        return 0;
+      }
+      case "keys list": {
+        const rows = (await client.listApiKeys(need(values.org, "--org"))).api_keys;
+        values.json ? json(rows) : rows.forEach((k) => out(`${k.id}\t${k.prefix}…\t${k.name}\t${k.project_id ?? "organization"}\t${k.last_used_at ?? "never used"}`));
+        return 0;
+      }
+      case "keys revoke": {
+        const k = (await client.revokeApiKey(need(arg, "<key id>"))).api_key;
+        out(`${k.id} revoked`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command: ${positionals.join(" ")}\n${USAGE}`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+const isMain = process.argv[1] && /capydb(\.js)?$|cli\/main\.ts$/.test(process.argv[1]);
+if (isMain) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      if (err instanceof UsageError) process.stderr.write(err.message + "\n");
+      else if (err instanceof CapyApiError) process.stderr.write(`capydb: ${err.status}: ${err.message}\n`);
+      else if (err instanceof JobFailedError) process.stderr.write(`capydb: ${err.message}\n`);
+      else process.stderr.write(`capydb: ${(err as Error).message}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}
