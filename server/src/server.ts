@@ -25,6 +25,7 @@ import { extensionJobHandlers } from "./extensions/jobs.js";
 import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
+import { reconcile } from "./platform/reconciler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
@@ -224,6 +225,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });
+      scheduler.add({ name: "reconcile", run: () => reconcile(ctx) });
       scheduler.start();
     }
     await app.listen({ host: config.host, port: config.port });
