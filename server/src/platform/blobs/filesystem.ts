@@ -21,7 +21,11 @@ export class FilesystemBlobStore implements BlobStore {
 
   async put(key: string, body: Readable): Promise<PutResult> {
     const target = this.file(key);
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    } catch (err) {
+      throw new Error(`blob store unavailable (${this.description}): ${(err as Error).message}`);
+    }
     const tmp = `${target}.partial-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
     const hash = crypto.createHash("sha256");
     let size = 0;
@@ -40,6 +44,9 @@ export class FilesystemBlobStore implements BlobStore {
       await fs.promises.rename(tmp, target);
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });
+      const e = err as NodeJS.ErrnoException;
+      // the source failing is the caller's story; the store failing is ours to name
+      if (e.code && /^E[A-Z]+$/.test(e.code) && (e as { path?: string }).path) throw new Error(`blob store write failed (${this.description}): ${e.message}`);
       throw err;
     }
     return { sizeBytes: size, sha256: hash.digest("hex") };
