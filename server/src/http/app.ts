@@ -63,6 +63,14 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     if (!route) return; // unknown route: the not-found handler answers
     req.principal = await auth.authenticate(req);
   });
+  // Endpoints that take no body refuse one rather than silently ignore it.
+  const bodyless = new Set(endpoints.filter((e) => !e.body && !e.public).map((e) => `${e.method} ${e.route ?? routePath(e.path)}`));
+  app.addHook("preHandler", async (req) => {
+    if (!bodyless.has(`${req.method} ${req.routeOptions.url}`)) return;
+    const body = req.body;
+    const empty = body === undefined || body === null || (typeof body === "object" && !Array.isArray(body) && Object.keys(body).length === 0);
+    if (!empty) throw new HttpError(400, "body: this endpoint takes no body");
+  });
   app.addHook("onResponse", async (req, reply) => {
     const started = (req as { startedAt?: bigint }).startedAt;
     if (started) metrics.observe(req.method, req.routeOptions.url ?? "unknown", reply.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
