@@ -165,7 +165,7 @@ describe("cutovers", () => {
     expect(JSON.parse(await cli("cutovers", "show", req.id, "--json")).status).toBe("completed");
     await expect(promisify(execFile)("node", [bin, "cutovers", "execute", req.id], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: secret } })).rejects.toMatchObject({ stderr: expect.stringMatching(/403/) });
     await customer.close();
-  });
+  }, 240_000);
 
   it("a promote that fails midway leaves production serving its previous data, and the preview usable", async () => {
     const faulty = await startTestServer({ CAPYDB_FAULTS: "swap.between_renames=permanent" });
