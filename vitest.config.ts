@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "server/test/**/*.test.ts", "test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "test/bench/**"],
+    // the slow scenarios run with npm run test:reliability
+    exclude: ["**/node_modules/**", "test/bench/**", "test/reliability-slow/**"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Test files share one PostgreSQL cluster started by the global setup; each file
