@@ -158,13 +158,26 @@ export async function buildPreviewDatabase(
   }
 }
 
-/** Puts a finished build in place under the preview's name, replacing (reset) what is there. */
-export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string): Promise<void> {
+/**
+ * Puts a finished build in place under the preview's name. What was there (on a
+ * reset) is renamed aside rather than dropped, so the preview is never missing and
+ * the slow DROP (a checkpoint and unlinking every file) happens after the preview is
+ * ready. Returns the name it was renamed to, or null.
+ */
+export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string): Promise<string | null> {
   const admin = await ctx.clusters.pool(clusterId);
   if (!(await databaseExists(admin, built))) throw new PermanentError(`the copy ${built} is missing`);
-  await ctx.pooler.kill(clusterId, database).catch(() => {});
-  await dropDatabase(admin, database);
+  let aside: string | null = null;
+  if (await databaseExists(admin, database)) {
+    aside = `${database}_old`;
+    await dropDatabase(admin, aside); // a leftover of an interrupted reset
+    await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
+    await ctx.pooler.kill(clusterId, database).catch(() => {});
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
+    await admin.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(aside)}`);
+  }
   await admin.query(`ALTER DATABASE ${quoteIdent(built)} RENAME TO ${quoteIdent(database)}`);
+  return aside;
 }
 
 /** When a project goes, its previews and snapshot go with it (before its role can be dropped). */
@@ -177,6 +190,7 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
   for (const p of rows) {
     await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
     await dropDatabase(admin, `${p.database_name}_b`);
+    await dropDatabase(admin, `${p.database_name}_old`);
     await dropDatabase(admin, p.database_name);
     await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(p.role_name)}`);
     await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);

@@ -8,6 +8,9 @@ import { loadProject, type ProjectRow } from "../projects/service.js";
 import { buildPreviewDatabase, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
 import { loadPreview, type PreviewRow } from "./service.js";
 import { loadBackup } from "../backups/service.js";
+import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { newId } from "../platform/secrets.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => `${p.database_name}_b`;
@@ -50,8 +53,23 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   return takenAt ?? logicalAt;
 }
 
+async function enqueueDrop(ctx: AppContext, preview: PreviewRow, database: string): Promise<void> {
+  await enqueueJob(ctx.db, {
+    id: newId("job"), type: "database.drop", payload: { database }, organizationId: preview.organization_id, projectId: preview.project_id,
+    previewDatabaseId: preview.id, clusterId: preview.cluster_id, lockedResource: `drop:${preview.cluster_id}:${database}`, maxAttempts: ctx.config.jobMaxAttempts,
+  });
+}
+
 export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
+    "database.drop": {
+      async run(job) {
+        // Only the aside copies of previews are dropped this way.
+        const database = String(job.job.payload.database);
+        if (!/_old$/.test(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
+        await dropDatabase(await ctx.clusters.pool(job.job.cluster_id!), database);
+      },
+    },
     "preview.create": {
       async run(job) {
         const { preview, project } = await previewOf(ctx, job);
@@ -88,16 +106,25 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
-        await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
+        const aside = await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
         await ctx.db.query(
           "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
           [preview.id, at],
         );
+        // The old data goes in a job of its own, off this reset's path.
+        if (aside) await enqueueDrop(ctx, preview, aside);
       },
       async cleanup(job, error) {
-        // The old data is still in place (a build is swapped in only when complete).
+        // The old data is still in place (a build is swapped in only when complete), or
+        // aside if the swap stopped between its renames: it goes back.
         const { preview } = await previewOf(ctx, job);
-        await dropDatabase(await ctx.clusters.pool(preview.cluster_id), buildName(preview));
+        const admin = await ctx.clusters.pool(preview.cluster_id);
+        const aside = `${preview.database_name}_old`;
+        if (!(await databaseExists(admin, preview.database_name)) && (await databaseExists(admin, aside))) {
+          await admin.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(preview.database_name)}`);
+        }
+        await admin.query(`ALTER DATABASE ${quoteIdent(preview.database_name)} WITH ALLOW_CONNECTIONS true`).catch(() => {});
+        await dropDatabase(admin, buildName(preview));
         await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = $2, updated_at = now() WHERE id = $1 AND state = 'resetting'", [
           preview.id,
           `reset failed: ${scrubSecrets(errorMessage(error))}`,
@@ -110,6 +137,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(preview.cluster_id);
         await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
         await dropDatabase(admin, buildName(preview));
+        await dropDatabase(admin, `${preview.database_name}_old`);
         await dropDatabase(admin, preview.database_name);
         await dropRole(admin, preview.role_name);
         await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [preview.id]);
