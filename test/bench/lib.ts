@@ -347,7 +347,7 @@ export interface BenchServer {
   clusterAdminUrl(database?: string): string;
   /** The last lines the server wrote (stdout and stderr, kept in <data dir>/server.log). */
   output(): string;
-  /** SIGINT, wait for the exit (it stops its PostgreSQL and PgBouncer), remove the data dir. */
+  /** SIGINT, wait for the exit (it stops its PostgreSQL and PgBouncer), remove the data dir (kept when started by startServerKeepingData). */
   stop(): Promise<void>;
 }
 
@@ -368,7 +368,78 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ben
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-bench-"));
   fs.chmodSync(dataDir, 0o755);
   const [port, pgPort, pgbouncerPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const adminKey = newApiKey();
+  return launchServer({ dataDir, port, pgPort, pgbouncerPort, adminKey: newApiKey(), keepDataDir: false }, options);
+}
+
+/** Data dirs of servers started with startServerKeepingData, removed on Ctrl-C / failure (stopAllChildren). */
+const keptDataDirs = new Map<string, { current: BenchServer | null }>();
+
+/**
+ * Like startServer, but stop() leaves the data dir in place so that a later
+ * `startServerKeepingData({ reuse: previous })` restarts on the same data (same data dir, ports,
+ * admin key; `env` may change settings such as CAPYDB_PREVIEW_CLONE_STRATEGY). Remove the data
+ * dir with removeKeptDataDir once done; Ctrl-C and stopAllChildren stop the server and remove it.
+ */
+export async function startServerKeepingData(options: StartServerOptions & { reuse?: BenchServer } = {}): Promise<BenchServer> {
+  installSignalHandlers();
+  const prev = options.reuse;
+  let dataDir: string;
+  let ports: { port: number; pgPort: number; pgbouncerPort: number };
+  let adminKey: string;
+  if (prev) {
+    if (!keptDataDirs.has(prev.dataDir)) throw new Error(`${prev.dataDir} is not a kept data dir (started with startServerKeepingData and not removed)`);
+    await prev.stop();
+    dataDir = prev.dataDir;
+    ports = { port: Number(new URL(prev.url).port), pgPort: prev.pgPort, pgbouncerPort: prev.pgbouncerPort };
+    adminKey = prev.adminKey;
+  } else {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-bench-"));
+    fs.chmodSync(dataDir, 0o755);
+    const [port, pgPort, pgbouncerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    ports = { port, pgPort, pgbouncerPort };
+    adminKey = newApiKey();
+    const entry = { current: null as BenchServer | null };
+    keptDataDirs.set(dataDir, entry);
+    // On Ctrl-C or a failure: stop whatever server runs on it, then remove it.
+    const remover = {
+      stop: async () => {
+        await entry.current?.stop();
+        removeKeptDataDir(dataDir);
+        liveChildren.delete(remover);
+      },
+    };
+    liveChildren.add(remover);
+  }
+  const env = { ...(prev ? stripGenerated(prev.env) : {}), ...options.env };
+  const server = await launchServer({ dataDir, ...ports, adminKey, keepDataDir: true }, { ...options, env });
+  keptDataDirs.get(dataDir)!.current = server;
+  return server;
+}
+
+/** Removes a data dir kept by startServerKeepingData (stop its server first). */
+export function removeKeptDataDir(dataDir: string): void {
+  if (!keptDataDirs.delete(dataDir)) return;
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** A server's env without the settings launchServer derives (data dir, ports, key). */
+function stripGenerated(env: Record<string, string>): Record<string, string> {
+  const generated = new Set(["CAPYDB_DATA_DIR", "CAPYDB_HOST", "CAPYDB_PORT", "CAPYDB_PG_PORT", "CAPYDB_PGBOUNCER_PORT", "CAPYDB_BOOTSTRAP_API_KEY"]);
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !generated.has(k)));
+}
+
+interface LaunchPlan {
+  dataDir: string;
+  port: number;
+  pgPort: number;
+  pgbouncerPort: number;
+  adminKey: string;
+  /** stop() leaves the data dir (startServerKeepingData). */
+  keepDataDir: boolean;
+}
+
+async function launchServer(plan: LaunchPlan, options: StartServerOptions): Promise<BenchServer> {
+  const { dataDir, port, pgPort, pgbouncerPort, adminKey } = plan;
   const env: Record<string, string> = {
     CAPYDB_DATA_DIR: dataDir,
     CAPYDB_HOST: "127.0.0.1",
@@ -413,6 +484,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ben
           `its PostgreSQL may still run on port ${pgPort}: pg_ctl -D ${path.join(dataDir, "pg")} stop (as postgres), ` +
           `then remove ${dataDir}\n`,
       );
+      return;
+    }
+    if (plan.keepDataDir) {
+      // The reaper removes the dir when it reaps: a restart will use it again.
+      reaper.cancel();
       return;
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -529,4 +605,31 @@ export async function startBareHttpServer(): Promise<BareServer> {
   };
   liveChildren.add(bare);
   return bare;
+}
+
+// ---------------------------------------------------------------- other things a bench starts
+
+/**
+ * Registers the cleanup of something a bench started itself (a second PostgreSQL cluster, a
+ * scratch directory): stopAllChildren (a failure, Ctrl-C) runs it. With `reap`, a sidecar also
+ * sends SIGINT to `reap.pid` (for a postmaster: a fast shutdown), waits for it to exit and
+ * removes `reap.dir`, should this process die without cleaning up (SIGKILL). Answers the cleanup
+ * itself: call it when done (it runs once, however many callers).
+ */
+export function registerCleanup(stop: () => Promise<void>, reap?: { pid: number; dir: string | null }): () => Promise<void> {
+  installSignalHandlers();
+  const reaper = reap ? spawnReaper(reap.pid, reap.dir) : null;
+  let stopping: Promise<void> | null = null;
+  const entry = {
+    stop(): Promise<void> {
+      // The reaper is released either way: after a failed stop it stops the process and removes the dir itself.
+      stopping ??= stop().finally(() => {
+        reaper?.release();
+        liveChildren.delete(entry);
+      });
+      return stopping;
+    },
+  };
+  liveChildren.add(entry);
+  return () => entry.stop();
 }
