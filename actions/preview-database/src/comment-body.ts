@@ -1,0 +1,102 @@
+// The sticky pull request comment's text: one hidden marker that finds it again, the state,
+// the connection details without the password, how to reset, and a link to the run.
+import type { Cutover, PreviewDatabase } from "@capydb/api";
+import type { ConnectionInfo } from "./credentials.js";
+import { describeSource } from "./previews.js";
+
+export type CommentView =
+  | { status: "creating" | "resetting"; preview: PreviewDatabase; jobId: string | null }
+  | { status: "ready" | "reset"; preview: PreviewDatabase; connection: ConnectionInfo; verified: boolean }
+  | { status: "failed"; preview: PreviewDatabase | null; error: string }
+  | { status: "torn-down"; reason: string }
+  | { status: "cutover-requested"; preview: PreviewDatabase; cutover: Cutover };
+
+export interface CommentContext {
+  projectId: string;
+  previewName: string;
+  resetLabel: string;
+  runUrl: string | null;
+}
+
+/** Hidden in the rendered comment; one per project and preview name, so two previews on one PR keep two comments. */
+export function commentMarker(projectId: string, previewName: string): string {
+  return `<!-- capydb-preview-database project=${projectId} preview=${previewName} -->`;
+}
+
+const TITLES: Record<CommentView["status"], string> = {
+  creating: "creating…",
+  resetting: "resetting…",
+  ready: "ready",
+  reset: "reset and ready",
+  failed: "failed",
+  "torn-down": "torn down",
+  "cutover-requested": "cutover requested",
+};
+
+function code(text: string | number): string {
+  return "`" + String(text).replace(/`/g, "'") + "`";
+}
+
+/** 2025-01-08 14:05 UTC */
+export function formatInstant(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+function connectionTable(c: ConnectionInfo, p: PreviewDatabase): string[] {
+  return [
+    "| | |",
+    "| --- | --- |",
+    `| Host | ${code(c.host)} |`,
+    `| Port | ${code(c.port)} (direct)${c.pooledPort ? ` · ${code(c.pooledPort)} (pooled, PgBouncer)` : ""} |`,
+    `| Database | ${code(c.database)} |`,
+    `| User | ${code(c.user)} |`,
+    `| Password | not shown here: read it from the step's outputs (\`password\`, \`database-url\`) |`,
+    `| Data | ${describeSource(p)}${p.source_restore_time ? ` as of ${formatInstant(p.source_restore_time)}` : ""} |`,
+    `| Expires | ${formatInstant(p.ttl_expires_at)} (extended on every push) |`,
+    `| Preview id | ${code(p.id)} |`,
+  ];
+}
+
+function fence(text: string): string[] {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = "`".repeat(longest + 1);
+  return [ticks, text, ticks];
+}
+
+export function renderComment(ctx: CommentContext, view: CommentView): string {
+  const lines = [commentMarker(ctx.projectId, ctx.previewName), `### CapyDB preview database ${code(ctx.previewName)}: ${TITLES[view.status]}`, ""];
+  switch (view.status) {
+    case "creating":
+    case "resetting":
+      lines.push(
+        view.status === "creating"
+          ? `Making ${describeSource(view.preview)} for this pull request${view.jobId ? ` (job ${code(view.jobId)})` : ""}. This comment is updated when it is ready.`
+          : `Resetting the data to ${describeSource(view.preview)}${view.jobId ? ` (job ${code(view.jobId)})` : ""}. This comment is updated when it is done.`,
+      );
+      break;
+    case "ready":
+    case "reset":
+      lines.push(...connectionTable(view.connection, view.preview), "");
+      if (view.verified) lines.push("The database answered `SELECT 1` with these credentials before this comment was written.");
+      lines.push(`To reset its data to a fresh copy, add the ${code(ctx.resetLabel)} label to this pull request (the action removes it again when it runs).`);
+      break;
+    case "failed":
+      lines.push("The preview database could not be made ready:", "", ...fence(view.error), "");
+      lines.push(`Fix the cause and re-run the workflow${view.preview ? `; the preview ${code(view.preview.id)} is kept and reused` : ""}.`);
+      break;
+    case "torn-down":
+      lines.push(`The preview database was deleted: ${view.reason}. Nothing of it is left on the server.`);
+      break;
+    case "cutover-requested":
+      lines.push(
+        `Cutover request ${code(view.cutover.id)} (status: ${code(view.cutover.status)}) asks an operator to promote preview ` +
+          `${code(view.preview.id)} (database ${code(view.preview.database_name)}) to production.`,
+        "",
+        "The preview is kept until the cutover is done.",
+      );
+      break;
+  }
+  lines.push("", `<sub>${ctx.runUrl ? `Updated by [this workflow run](${ctx.runUrl})` : "Updated by the capydb/preview-database action"} · project ${code(ctx.projectId)}</sub>`);
+  return lines.join("\n");
+}

@@ -1,0 +1,37 @@
+// Errors the user sees: every failure ends as one ActionError whose message says what went
+// wrong and what to do, never an API key or a password.
+import { CapyApiError, CapyNetworkError } from "@capydb/api";
+
+/** A failure whose message is written for the workflow's author. */
+export class ActionError extends Error {
+  override readonly name = "ActionError";
+}
+
+/** An input that cannot be used: the message names it, as `name`. */
+export class InputError extends ActionError {
+  constructor(readonly input: string, problem: string) {
+    super(`Input \`${input}\`: ${problem}`);
+  }
+}
+
+/** Turns whatever was thrown into the message the step fails with. */
+export function toActionError(err: unknown, apiUrl: string | null): ActionError {
+  if (err instanceof ActionError) return err;
+  if (err instanceof CapyApiError) {
+    if (err.status === 401) {
+      return new ActionError(
+        `CapyDB rejected the API key (401: ${err.message}). Check the secret passed as \`api-key\`: it must be an org- or ` +
+          `project-scoped key (capy_live_...) that has not been revoked.`,
+      );
+    }
+    if (err.status === 403) {
+      return new ActionError(`The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`);
+    }
+    return new ActionError(`The CapyDB API answered ${err.status} to ${err.method} ${err.path}: ${err.message}`);
+  }
+  if (err instanceof CapyNetworkError) {
+    return new ActionError(`Could not reach the CapyDB API${apiUrl ? ` at ${apiUrl}` : ""}: ${err.message}. Check \`api-url\` and that the runner can reach it.`);
+  }
+  const e = err as Error;
+  return new ActionError(`Unexpected error: ${e?.stack ?? String(err)}`);
+}

@@ -1,0 +1,71 @@
+// What triggered the run, read once from the runner's environment (GITHUB_EVENT_NAME,
+// GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_SERVER_URL) through
+// @actions/github's context.
+import * as github from "@actions/github";
+
+export interface PullRequestInfo {
+  number: number;
+  /** The webhook's `action`: opened, synchronize, labeled, closed, ... */
+  action: string;
+  merged: boolean;
+  title: string;
+  htmlUrl: string;
+  /** owner/name of the head repository; null when the fork was deleted. */
+  headRepo: string | null;
+  baseRepo: string;
+  /** The head lives in another repository: the workflow has no secrets and a read-only token. */
+  fromFork: boolean;
+  /** The label just added, on `labeled`. */
+  label: string | null;
+}
+
+export interface EventInfo {
+  /** GITHUB_EVENT_NAME: pull_request, pull_request_target, workflow_dispatch, ... */
+  name: string;
+  pullRequest: PullRequestInfo | null;
+  repo: { owner: string; repo: string } | null;
+  /** Link to this workflow run, for the comment and the summary. */
+  runUrl: string | null;
+  actor: string | null;
+}
+
+interface RawPullRequest {
+  number?: number;
+  title?: string;
+  html_url?: string;
+  merged?: boolean;
+  head?: { repo?: { full_name?: string } | null };
+  base?: { repo?: { full_name?: string } };
+}
+
+export function readEvent(): EventInfo {
+  const ctx = github.context;
+  const payload = ctx.payload as { action?: string; pull_request?: RawPullRequest; label?: { name?: string } };
+  let repo: EventInfo["repo"] = null;
+  try {
+    repo = ctx.repo;
+  } catch {
+    // neither GITHUB_REPOSITORY nor a repository in the payload: no comment can be written
+  }
+  const repoName = repo ? `${repo.owner}/${repo.repo}` : null;
+  const runUrl = repoName && Number.isFinite(ctx.runId) ? `${ctx.serverUrl}/${repoName}/actions/runs/${ctx.runId}` : null;
+
+  let pullRequest: PullRequestInfo | null = null;
+  const pr = payload.pull_request;
+  if (pr && typeof pr.number === "number") {
+    const baseRepo = pr.base?.repo?.full_name ?? repoName ?? "";
+    const headRepo = pr.head?.repo?.full_name ?? null;
+    pullRequest = {
+      number: pr.number,
+      action: payload.action ?? "",
+      merged: pr.merged === true,
+      title: pr.title ?? "",
+      htmlUrl: pr.html_url ?? "",
+      headRepo,
+      baseRepo,
+      fromFork: headRepo === null || headRepo.toLowerCase() !== baseRepo.toLowerCase(),
+      label: payload.label?.name ?? null,
+    };
+  }
+  return { name: ctx.eventName ?? "", pullRequest, repo, runUrl, actor: ctx.actor ?? null };
+}

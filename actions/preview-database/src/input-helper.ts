@@ -1,0 +1,113 @@
+// Reads every input once, validates it and builds the ActionSettings. An invalid value fails
+// the step with an InputError naming the input (kebab-case, as written in the workflow).
+import * as core from "@actions/core";
+import { COMMANDS, type ActionSettings, type Command, type PreviewSource } from "./settings.js";
+import type { EventInfo } from "./event.js";
+import { InputError } from "./errors.js";
+import { formatSeconds, parseDurationSeconds } from "./durations.js";
+
+const MIN_TTL_SECONDS = 60;
+const MAX_TTL_SECONDS = 30 * 86_400;
+const PREVIEW_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+function input(name: string): string {
+  return core.getInput(name, { trimWhitespace: true });
+}
+
+function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+  const raw = input(name) || fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new InputError(name, `must be one of ${allowed.join(", ")}; got "${raw}"`);
+  return raw as T;
+}
+
+/** YAML 1.2 core booleans, as @actions/core's getBooleanInput reads them. */
+function bool(name: string, fallback: boolean): boolean {
+  const raw = input(name);
+  if (raw === "") return fallback;
+  if (["true", "True", "TRUE"].includes(raw)) return true;
+  if (["false", "False", "FALSE"].includes(raw)) return false;
+  throw new InputError(name, `must be true or false; got "${raw}"`);
+}
+
+function duration(name: string, fallback: string, min: number, max: number): number {
+  const raw = input(name) || fallback;
+  const seconds = parseDurationSeconds(raw);
+  if (seconds === null) throw new InputError(name, `must be a duration such as 7d, 12h, 30m or a number of seconds; got "${raw}"`);
+  if (seconds < min || seconds > max) throw new InputError(name, `must be between ${formatSeconds(min)} and ${formatSeconds(max)}; got "${raw}"`);
+  return seconds;
+}
+
+function required(name: string, hint: string): string {
+  const raw = input(name);
+  if (raw === "") throw new InputError(name, `is required: ${hint}`);
+  return raw;
+}
+
+function apiUrl(): string {
+  const raw = input("api-url") || process.env.CAPYDB_API_URL || "";
+  if (raw === "") throw new InputError("api-url", "is required (or set CAPYDB_API_URL in the environment): the base URL of your CapyDB server, e.g. https://capydb.example.com");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InputError("api-url", `is not a URL: "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InputError("api-url", `must be an http(s) URL; got "${raw}"`);
+  return raw.replace(/\/+$/, "");
+}
+
+function source(): PreviewSource {
+  const raw = input("source") || "project";
+  if (raw === "project" || raw === "empty") return { kind: raw };
+  const backup = /^backup:(.+)$/.exec(raw);
+  if (backup && backup[1].trim()) return { kind: "backup", backupId: backup[1].trim() };
+  throw new InputError("source", `must be project, empty or backup:<backup id>; got "${raw}"`);
+}
+
+function previewName(template: string, event: EventInfo): string | null {
+  if (template.includes("{number}") && !event.pullRequest) return null;
+  const name = template.replaceAll("{number}", String(event.pullRequest?.number ?? ""));
+  if (!PREVIEW_NAME.test(name)) {
+    throw new InputError("preview-name", `"${name}" is not a valid preview name: 1-40 lowercase letters, digits or dashes, starting with a letter or digit`);
+  }
+  return name;
+}
+
+export function getSettings(event: EventInfo): ActionSettings {
+  const apiKey = required("api-key", "pass your CapyDB API key from a secret, e.g. api-key: ${{ secrets.CAPYDB_API_KEY }}");
+  // Masked before anything else can print it (a runner masks secrets, not values from elsewhere).
+  core.setSecret(apiKey);
+  const githubToken = input("github-token");
+  if (githubToken) core.setSecret(githubToken);
+
+  const command: Command = oneOf("command", COMMANDS, "auto");
+  const template = input("preview-name") || "pr-{number}";
+  const src = source();
+  const mode = oneOf("mode", ["full", "schema-only"] as const, "full") === "schema-only" ? "schema_only" : "full";
+  if (mode === "schema_only" && src.kind !== "project") {
+    throw new InputError("mode", `schema-only copies the project's schema; it cannot be combined with source: ${src.kind === "backup" ? "backup:..." : src.kind}`);
+  }
+  const cutoverNote = input("cutover-note");
+  if (cutoverNote.length > 2000) throw new InputError("cutover-note", `must be at most 2000 characters; got ${cutoverNote.length}`);
+  const resetLabel = input("reset-label") || "capydb:reset";
+
+  return {
+    apiUrl: apiUrl(),
+    apiKey,
+    projectId: required("project-id", "the id (prj_...) of the project whose previews this workflow manages"),
+    command,
+    previewName: previewName(template, event),
+    previewNameTemplate: template,
+    source: src,
+    mode,
+    ttlSeconds: duration("ttl", "7d", MIN_TTL_SECONDS, MAX_TTL_SECONDS),
+    onPush: oneOf("on-push", ["reuse", "reset"] as const, "reuse"),
+    resetLabel,
+    comment: bool("comment", true),
+    wait: bool("wait", true),
+    timeoutMs: duration("timeout", "10m", 1, 6 * 3600) * 1000,
+    cutoverOnMerge: bool("cutover-on-merge", true),
+    cutoverNote: cutoverNote || null,
+    githubToken,
+  };
+}

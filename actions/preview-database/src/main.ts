@@ -1,0 +1,119 @@
+// Entry point: inputs → settings → plan → execution → outputs, comment and summary.
+// Thin on purpose; each step lives in the module named for it.
+import * as core from "@actions/core";
+import { CapyApiError, CapyClient, type Job, type PreviewDatabase, type Project } from "@capydb/api";
+import { readEvent, type EventInfo } from "./event.js";
+import { getSettings } from "./input-helper.js";
+import type { ActionSettings } from "./settings.js";
+import { dependabotSkip, forkSkip, planFor } from "./plan.js";
+import { execute } from "./execute.js";
+import { InputError, toActionError } from "./errors.js";
+import { Deadline } from "./deadline.js";
+import { commentMarker, renderComment, type CommentContext } from "./comment-body.js";
+import { StickyComment, createOctokit, removeLabel, type IssueTarget } from "./github-api.js";
+import { outputsOf, setOutputs } from "./outputs.js";
+import { summarizeFailure, summarizeOutcome, summarizeSkip } from "./summary.js";
+
+const VERSION = "0.1.0";
+
+async function skip(reason: string): Promise<void> {
+  core.notice(reason);
+  setOutputs({ operation: "skipped" });
+  await summarizeSkip(reason);
+}
+
+async function loadProject(client: CapyClient, projectId: string): Promise<Project> {
+  return (await client.getProject(projectId)).project;
+}
+
+/** A 404 on the project itself (from whichever project call came first) is a wrong `project-id`. */
+function projectNotFound(err: unknown, projectId: string): unknown {
+  const projectPath = `/v1/projects/${encodeURIComponent(projectId)}`;
+  const onProject = err instanceof CapyApiError && (err.path === projectPath || err.path.startsWith(`${projectPath}/`) || err.path.startsWith(`${projectPath}?`));
+  // "project prj_... not found" (and not, say, a preview or backup named in the request).
+  if (onProject && err.status === 404 && /^project\b/i.test(err.message)) {
+    return new InputError("project-id", `project ${projectId} was not found, or the API key cannot see it`);
+  }
+  return err;
+}
+
+function issueTarget(event: EventInfo): IssueTarget | null {
+  return event.pullRequest && event.repo ? { ...event.repo, issueNumber: event.pullRequest.number } : null;
+}
+
+export async function run(): Promise<void> {
+  const event = readEvent();
+  const fork = forkSkip(event) ?? dependabotSkip(event, core.getInput("api-key") !== "");
+  if (fork) return skip(fork.why);
+
+  let settings: ActionSettings | null = null;
+  let name: string | null = null;
+  let client: CapyClient | null = null;
+  let sticky: StickyComment | null = null;
+  let commentContext: CommentContext | null = null;
+  let labelToRemove: string | null = null;
+  const trace: { preview: PreviewDatabase | null; job: Job | null } = { preview: null, job: null };
+  const target = issueTarget(event);
+  let octokit: ReturnType<typeof createOctokit> | null = null;
+
+  try {
+    settings = getSettings(event);
+    const plan = planFor(settings, event);
+    if (plan.kind === "skip") return await skip(plan.why);
+    if (settings.previewName === null) {
+      throw new InputError("preview-name", `"${settings.previewNameTemplate}" needs a pull request number, and this ${event.name || "run"} has none: set preview-name`);
+    }
+    name = settings.previewName;
+    if (plan.kind === "reset") labelToRemove = plan.removeLabel;
+    core.info(`capydb/preview-database ${VERSION}: preview "${name}" of project ${settings.projectId}: ${plan.kind} (${plan.why})`);
+
+    if (target && settings.githubToken) octokit = createOctokit(settings.githubToken);
+    else if (target && (settings.comment || labelToRemove)) core.warning("No `github-token`: the pull request comment and labels are left alone");
+    if (octokit && target && settings.comment) {
+      commentContext = { projectId: settings.projectId, previewName: name, resetLabel: settings.resetLabel, runUrl: event.runUrl };
+      sticky = new StickyComment(octokit, target, commentMarker(settings.projectId, name)); // starts looking for it now
+    }
+
+    client = new CapyClient({
+      baseUrl: settings.apiUrl,
+      apiKey: settings.apiKey,
+      userAgent: `capydb-preview-database-action/${VERSION} (node ${process.versions.node})`,
+      onResponseMismatch: (m) => core.debug(`CapyDB answer to ${m.method} ${m.endpoint} differs from the client's schema: ${JSON.stringify(m.issues.slice(0, 3))}`),
+    });
+    const project = loadProject(client, settings.projectId);
+    project.catch(() => {}); // awaited where needed; a failure surfaces there
+    const comment = sticky;
+    const context = commentContext;
+    const outcome = await execute(plan, {
+      client,
+      settings,
+      event,
+      name,
+      projectId: settings.projectId,
+      project,
+      deadline: new Deadline(settings.timeoutMs),
+      trace,
+      report: (view) => void comment?.show(renderComment(context!, view)),
+    });
+
+    if (sticky && outcome.view) await sticky.show(renderComment(commentContext!, outcome.view));
+    await sticky?.settle();
+    const commentId = sticky?.id ?? null;
+    setOutputs(outputsOf(outcome, name, commentId));
+    const commentUrl = commentId && event.pullRequest?.htmlUrl ? `${event.pullRequest.htmlUrl}#issuecomment-${commentId}` : null;
+    await summarizeOutcome(name, settings.projectId, outcome, commentUrl);
+    core.info(`Done: ${outcome.operation}${outcome.preview ? ` preview ${outcome.preview.id}` : ""}`);
+  } catch (err) {
+    const error = toActionError(settings ? projectNotFound(err, settings.projectId) : err, settings?.apiUrl ?? null);
+    if (sticky && commentContext) await sticky.show(renderComment(commentContext, { status: "failed", preview: trace.preview, error: error.message }));
+    await sticky?.settle();
+    setOutputs({ "preview-id": trace.preview?.id, "preview-name": name, "job-id": trace.job?.id, "comment-id": sticky?.id }, { knownOnly: true });
+    await summarizeFailure(name, error.message);
+    core.setFailed(error.message);
+  } finally {
+    if (labelToRemove && octokit && target) await removeLabel(octokit, target, labelToRemove);
+    await client?.close().catch(() => {});
+  }
+}
+
+run().catch((err) => core.setFailed(`Unexpected error: ${(err as Error)?.stack ?? String(err)}`));

@@ -1,0 +1,32 @@
+// The action's inputs after parsing and validation: everything the rest of the action reads
+// about its configuration comes from this one object (built by input-helper.ts).
+
+export const COMMANDS = ["auto", "create", "reset", "delete", "extend", "cutover"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export type PreviewSource = { kind: "project" } | { kind: "backup"; backupId: string } | { kind: "empty" };
+
+export interface ActionSettings {
+  /** Base URL of the CapyDB API, without a trailing slash. */
+  apiUrl: string;
+  /** An org- or project-scoped API key (masked as soon as it is read). */
+  apiKey: string;
+  projectId: string;
+  command: Command;
+  /** The preview's name with `{number}` already replaced; null when it needs a pull request number and there is none. */
+  previewName: string | null;
+  /** The input as written, for messages ("pr-{number}"). */
+  previewNameTemplate: string;
+  source: PreviewSource;
+  mode: "full" | "schema_only";
+  ttlSeconds: number;
+  onPush: "reuse" | "reset";
+  resetLabel: string;
+  comment: boolean;
+  wait: boolean;
+  timeoutMs: number;
+  cutoverOnMerge: boolean;
+  /** Null: the action writes a note naming the merged pull request. */
+  cutoverNote: string | null;
+  githubToken: string;
+}
