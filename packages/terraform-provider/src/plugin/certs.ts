@@ -6,11 +6,12 @@
 //
 // An ECDSA P-256 key comes from Node's crypto in well under a millisecond, where an RSA key would
 // cost tens to hundreds; node-forge only signs RSA certificates, so we build the X.509 structure
-// with its ASN.1 encoder and sign it with Node's crypto.
+// with node-forge's ASN.1 encoder (that module alone: see types/node-forge-lib.d.ts) and sign it
+// with Node's crypto.
 import crypto from "node:crypto";
-import forge from "node-forge";
+import type forge from "node-forge";
+import asn1 from "node-forge/lib/asn1.js";
 
-const { asn1 } = forge;
 const { Class, Type } = asn1;
 
 const OID = {
@@ -38,7 +39,7 @@ const oid = (dotted: string) => asn1.create(Class.UNIVERSAL, Type.OID, false, as
 const bool = (value: boolean) => asn1.create(Class.UNIVERSAL, Type.BOOLEAN, false, value ? "\xff" : "\x00");
 const octets = (inner: forge.asn1.Asn1) => asn1.create(Class.UNIVERSAL, Type.OCTETSTRING, false, asn1.toDer(inner).getBytes());
 const bits = (bytes: string) => asn1.create(Class.UNIVERSAL, Type.BITSTRING, false, bytes);
-const utf8 = (text: string) => asn1.create(Class.UNIVERSAL, Type.UTF8, false, forge.util.encodeUtf8(text));
+const utf8 = (text: string) => asn1.create(Class.UNIVERSAL, Type.UTF8, false, Buffer.from(text, "utf8").toString("binary"));
 const utcTime = (date: Date) => asn1.create(Class.UNIVERSAL, Type.UTCTIME, false, asn1.dateToUtcTime(date));
 const binary = (buf: Buffer) => buf.toString("binary");
 

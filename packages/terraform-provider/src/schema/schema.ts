@@ -1,0 +1,111 @@
+// Schemas as we declare them, and the two forms Terraform wants: the protocol's Schema message
+// (GetProviderSchema) and the JSON of `terraform providers schema -json` (our `schema` command,
+// the input of @cdktf/provider-generator).
+import type { SchemaBlockMsg, SchemaMsg } from "../proto/messages.js";
+import { type CtyType, type ObjectValue, type Value, typeToJson } from "../cty/types.js";
+
+export interface AttributeSpec {
+  type: CtyType;
+  description: string;
+  required?: boolean;
+  optional?: boolean;
+  computed?: boolean;
+  sensitive?: boolean;
+  /** Changing it destroys and re-creates the resource. */
+  requiresReplace?: boolean;
+  /** Planned when the configuration leaves the attribute null (optional + computed only). */
+  default?: Value;
+}
+
+export interface NestedBlockSpec {
+  /** Only SINGLE nesting is used (the `timeouts` block). */
+  nesting: "single";
+  block: BlockSpec;
+}
+
+export interface BlockSpec {
+  description?: string;
+  attributes: Record<string, AttributeSpec>;
+  blocks?: Record<string, NestedBlockSpec>;
+}
+
+export interface SchemaSpec {
+  version: number;
+  block: BlockSpec;
+}
+
+/** The cty object type of a block's value (a SINGLE nested block is an object attribute). */
+export function blockType(block: BlockSpec): CtyType {
+  const object: Record<string, CtyType> = {};
+  for (const [name, a] of Object.entries(block.attributes)) object[name] = a.type;
+  for (const [name, b] of Object.entries(block.blocks ?? {})) object[name] = blockType(b.block);
+  return { object };
+}
+
+/** A value of the block's type with every attribute null. */
+export function nullObject(block: BlockSpec): ObjectValue {
+  const out: ObjectValue = {};
+  for (const name of Object.keys(block.attributes)) out[name] = null;
+  for (const name of Object.keys(block.blocks ?? {})) out[name] = null;
+  return out;
+}
+
+const NESTING_SINGLE = 1;
+
+function blockToProto(block: BlockSpec): SchemaBlockMsg {
+  return {
+    version: 0,
+    description: block.description ?? "",
+    description_kind: 0,
+    attributes: Object.entries(block.attributes).map(([name, a]) => ({
+      name,
+      type: Buffer.from(JSON.stringify(typeToJson(a.type))),
+      description: a.description,
+      description_kind: 0,
+      required: a.required ?? false,
+      optional: a.optional ?? false,
+      computed: a.computed ?? false,
+      sensitive: a.sensitive ?? false,
+    })),
+    block_types: Object.entries(block.blocks ?? {}).map(([name, b]) => ({
+      type_name: name,
+      block: blockToProto(b.block),
+      nesting: NESTING_SINGLE,
+    })),
+  };
+}
+
+export function schemaToProto(schema: SchemaSpec): SchemaMsg {
+  return { version: schema.version, block: blockToProto(schema.block) };
+}
+
+/** One block in the format of `terraform providers schema -json`. */
+export function blockToJson(block: BlockSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const attributes = Object.entries(block.attributes);
+  if (attributes.length) {
+    out.attributes = Object.fromEntries(
+      attributes.map(([name, a]) => {
+        const attr: Record<string, unknown> = { type: typeToJson(a.type) };
+        if (a.description) attr.description = a.description;
+        attr.description_kind = "plain";
+        if (a.required) attr.required = true;
+        if (a.optional) attr.optional = true;
+        if (a.computed) attr.computed = true;
+        if (a.sensitive) attr.sensitive = true;
+        return [name, attr];
+      }),
+    );
+  }
+  const blocks = Object.entries(block.blocks ?? {});
+  if (blocks.length) {
+    out.block_types = Object.fromEntries(blocks.map(([name, b]) => [name, { nesting_mode: b.nesting, block: blockToJson(b.block) }]));
+  }
+  if (block.description) out.description = block.description;
+  out.description_kind = "plain";
+  return out;
+}
+
+export function schemaToJson(schema: SchemaSpec): Record<string, unknown> {
+  return { version: schema.version, block: blockToJson(schema.block) };
+}

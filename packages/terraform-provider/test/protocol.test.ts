@@ -1,0 +1,235 @@
+// The wire formats, without Terraform: our protobuf descriptors against proto/*.proto (parsed by
+// @grpc/proto-loader), cty msgpack, the TLS certificate, planning rules and diagnostics.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as protoLoader from "@grpc/proto-loader";
+import { describe, expect, it } from "vitest";
+import { decodeJsonValue, decodeValue, encodeValue } from "../src/cty/msgpack.js";
+import { type CtyType, type ObjectValue, UNKNOWN } from "../src/cty/types.js";
+import { errorToDiagnostic } from "../src/framework/diagnostics.js";
+import { planResourceChange } from "../src/framework/resource.js";
+import { parseDuration } from "../src/framework/timeouts.js";
+import { makeServerCertificate } from "../src/plugin/certs.js";
+import { SERVICES } from "../src/plugin/server.js";
+import { type FieldDescriptor, type MessageDescriptor, decodeMessage, encodeMessage } from "../src/proto/codec.js";
+import { ALL_MESSAGES } from "../src/proto/messages.js";
+import * as m from "../src/proto/messages.js";
+import { CapyProvider } from "../src/provider.js";
+import { PROVIDER_VERSION, dataSources, resources } from "../src/registry.js";
+import { projectResource } from "../src/resources/project.js";
+import { previewDatabaseResource } from "../src/resources/preview-database.js";
+import { blockType } from "../src/schema/schema.js";
+import { createLogger } from "../src/plugin/log.js";
+
+const PROTO_DIR = fileURLToPath(new URL("../proto", import.meta.url));
+const loaded = protoLoader.loadSync(["tfplugin6.proto", "plugin.proto", "health.proto"], {
+  includeDirs: [PROTO_DIR],
+  keepCase: true,
+  longs: Number,
+  enums: Number,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+});
+
+interface FieldProto {
+  name: string;
+  number: number;
+  label: string;
+  type: string;
+  typeName: string;
+}
+
+interface DescriptorProto {
+  name: string;
+  field: FieldProto[];
+  nestedType: DescriptorProto[];
+}
+
+/** A message by full name; proto-loader lists top-level messages, nested ones live in nestedType. */
+function protoFields(name: string): FieldProto[] {
+  const parts = name.split(".");
+  for (let i = parts.length; i > 0; i--) {
+    const top = loaded[parts.slice(0, i).join(".")] as { type?: DescriptorProto } | undefined;
+    if (!top?.type) continue;
+    let type: DescriptorProto | undefined = top.type;
+    for (const nested of parts.slice(i)) type = type?.nestedType.find((n) => n.name === nested);
+    if (type) return type.field;
+  }
+  throw new Error(`${name} is not a message in proto/`);
+}
+
+function expectedType(f: FieldDescriptor): { type: string; typeName?: string } {
+  const k = f.kind;
+  if (typeof k === "string") return { type: `TYPE_${k.toUpperCase()}` };
+  if ("map" in k) return { type: "TYPE_MESSAGE" };
+  return { type: "TYPE_MESSAGE", typeName: `.${(k as MessageDescriptor).name}` };
+}
+
+describe("protobuf descriptors", () => {
+  it.each(ALL_MESSAGES.map((d) => [d.name, d] as const))("%s matches proto/", (_name, desc) => {
+    const fields = protoFields(desc.name);
+    expect(desc.fields().map((f) => f.name).sort()).toEqual(fields.map((f) => f.name).sort());
+    for (const ours of desc.fields()) {
+      const theirs = fields.find((f) => f.name === ours.name)!;
+      expect(ours.no, ours.name).toBe(theirs.number);
+      const want = expectedType(ours);
+      expect(theirs.type, ours.name).toBe(want.type);
+      // proto-loader keeps type references as written in the .proto (relative to the scope).
+      if (want.typeName) expect(want.typeName.endsWith(`.${theirs.typeName.replace(/^\./, "")}`), `${ours.name}: ${theirs.typeName}`).toBe(true);
+      const repeated = theirs.label === "LABEL_REPEATED";
+      expect(repeated, ours.name).toBe(Boolean(ours.repeated) || (typeof ours.kind === "object" && "map" in ours.kind));
+    }
+  });
+
+  it("serves exactly the methods of the services in proto/, with their paths", () => {
+    for (const [service, def] of [
+      ["tfplugin6.Provider", SERVICES.provider],
+      ["plugin.GRPCController", SERVICES.controller],
+      ["plugin.GRPCStdio", SERVICES.stdio],
+      ["grpc.health.v1.Health", SERVICES.health],
+    ] as const) {
+      const theirs = loaded[service] as Record<string, { path: string; responseStream: boolean }>;
+      expect(Object.keys(def).sort()).toEqual(Object.keys(theirs).sort());
+      for (const [name, method] of Object.entries(def)) {
+        expect(method.path).toBe(theirs[name].path);
+        expect(method.responseStream).toBe(theirs[name].responseStream);
+      }
+    }
+  });
+
+  it("encodes what protobufjs decodes, and decodes what it encodes", () => {
+    const provider = loaded["tfplugin6.Provider"] as Record<string, protoLoader.MethodDefinition<object, object>>;
+    const response = new CapyProvider(createLogger("test", () => {})).getProviderSchema();
+    const viaThem = provider.GetProviderSchema.responseDeserialize(encodeMessage(m.GetProviderSchemaResponse, response)) as Record<string, unknown>;
+    const schemas = viaThem.resource_schemas as Record<string, { block: { attributes: Array<{ name: string; type: Buffer; sensitive: boolean }> } }>;
+    expect(Object.keys(schemas).sort()).toEqual(resources.map((r) => r.typeName).sort());
+    const uri = schemas.capydb_project.block.attributes.find((a) => a.name === "connection_uri")!;
+    expect(uri.sensitive).toBe(true);
+    expect(uri.type.toString()).toBe('"string"');
+    expect(Object.keys(viaThem.data_source_schemas as object).sort()).toEqual(dataSources.map((d) => d.typeName).sort());
+
+    const request = {
+      type_name: "capydb_project",
+      prior_state: { msgpack: Buffer.from([0xc0]) },
+      proposed_new_state: { msgpack: Buffer.from([0x80]) },
+      config: { json: Buffer.from("{}") },
+      prior_private: Buffer.from("p"),
+    };
+    const decoded = decodeMessage(m.PlanResourceChangeRequest, provider.PlanResourceChange.requestSerialize(request));
+    expect(decoded).toMatchObject({ type_name: "capydb_project", prior_private: Buffer.from("p") });
+    expect((decoded.prior_state as { msgpack: Buffer }).msgpack).toEqual(Buffer.from([0xc0]));
+    expect((decoded.config as { json: Buffer }).json.toString()).toBe("{}");
+
+    const path = { steps: [{ attribute_name: "backups" }, { element_key_int: 0 }, { element_key_string: "k" }] };
+    const back = provider.PlanResourceChange.responseDeserialize(encodeMessage(m.PlanResourceChangeResponse, { requires_replace: [path] })) as {
+      requires_replace: Array<{ steps: Array<Record<string, unknown>> }>;
+    };
+    expect(back.requires_replace[0].steps.map((s) => s.selector)).toEqual(["attribute_name", "element_key_int", "element_key_string"]);
+    expect(back.requires_replace[0].steps[1].element_key_int).toBe(0);
+  });
+});
+
+describe("cty msgpack", () => {
+  const t: CtyType = { object: { a: "string", n: "number", b: "bool", l: { list: "string" }, o: { object: { x: "number" } } } };
+
+  it("writes unknown as d4 00 00, null as nil, and every attribute of an object", () => {
+    expect(Buffer.from(encodeValue("string", UNKNOWN)).toString("hex")).toBe("d40000");
+    expect(Buffer.from(encodeValue(t, null)).toString("hex")).toBe("c0");
+    const bytes = Buffer.from(encodeValue(t, { a: "x", n: UNKNOWN } as ObjectValue));
+    expect(bytes[0]).toBe(0x85); // a map of 5 entries: the missing ones as nil
+    expect(decodeValue(t, bytes)).toEqual({ a: "x", n: UNKNOWN, b: null, l: null, o: null });
+  });
+
+  it("reads unknowns with refinements, numbers in any encoding, and JSON state", () => {
+    // fixext 1 type 0 with a payload, and ext 8 type 0 with a refinement map
+    expect(decodeValue("string", Buffer.from("d40001", "hex"))).toBe(UNKNOWN);
+    expect(decodeValue("string", Buffer.from("c70300810101", "hex"))).toBe(UNKNOWN);
+    expect(decodeValue("number", Buffer.from("a3313233", "hex"))).toBe(123); // "123"
+    expect(decodeValue("number", Buffer.from("cb3ff8000000000000", "hex"))).toBe(1.5);
+    expect(decodeValue("number", Buffer.from("cf0000000100000000", "hex"))).toBe(2 ** 32);
+    expect(decodeJsonValue(t, Buffer.from('{"a":"x","n":2,"gone":true}'))).toEqual({ a: "x", n: 2, b: null, l: null, o: null });
+  });
+
+  it("round-trips every resource's state type", () => {
+    for (const r of resources) {
+      const type = blockType(r.schema.block);
+      const value = decodeValue(type, encodeValue(type, { id: "x" }));
+      expect(Object.keys(value as object).sort()).toEqual(Object.keys((type as { object: object }).object).sort());
+    }
+  });
+});
+
+describe("the plugin's TLS certificate", () => {
+  it("is for localhost, for server auth, valid from a little in the past, self-signed", () => {
+    const { der, keyPem } = makeServerCertificate();
+    const x = new crypto.X509Certificate(der);
+    expect(x.subjectAltName).toBe("DNS:localhost");
+    expect(x.keyUsage).toContain("1.3.6.1.5.5.7.3.1");
+    const from = Date.parse(x.validFrom);
+    expect(from).toBeLessThan(Date.now());
+    expect(from).toBeGreaterThan(Date.now() - 5 * 60_000);
+    expect(x.verify(x.publicKey)).toBe(true);
+    expect(x.checkPrivateKey(crypto.createPrivateKey(keyPem))).toBe(true);
+    expect(x.serialNumber).toMatch(/^[0-7]/); // positive
+  });
+});
+
+describe("planning", () => {
+  const config = (v: Record<string, unknown>): ObjectValue => ({ ...nulls(projectResource), ...v }) as ObjectValue;
+  function nulls(r: typeof projectResource): Record<string, null> {
+    return Object.fromEntries([...Object.keys(r.schema.block.attributes), ...Object.keys(r.schema.block.blocks ?? {})].map((k) => [k, null]));
+  }
+
+  it("plans computed attributes unknown on create, and an unchanged object as itself", async () => {
+    const c = config({ name: "a", statement_timeout: "30s" });
+    const created = await planResourceChange(projectResource, null, null, c, c);
+    expect(created.planned).toMatchObject({ name: "a", statement_timeout: "30s", id: UNKNOWN, region: UNKNOWN, connection_uri: UNKNOWN });
+    expect(created.requiresReplace).toEqual([]);
+
+    const prior = config({ id: "prj_1", name: "a", statement_timeout: "30s", region: "local", state: "ready", connection_uri: "postgresql://x" });
+    const same = await planResourceChange(projectResource, null, prior, prior, c);
+    expect(same.planned).toEqual(prior);
+  });
+
+  it("asks for replacement when region changes, not when statement_timeout does", async () => {
+    const prior = config({ id: "prj_1", name: "a", statement_timeout: "30s", region: "local", state: "ready" });
+    const proposed = { ...prior, statement_timeout: "45s" };
+    expect((await planResourceChange(projectResource, null, prior, proposed, config({ name: "a", statement_timeout: "45s" }))).requiresReplace).toEqual([]);
+    const moved = { ...prior, region: "eu" };
+    expect((await planResourceChange(projectResource, null, prior, moved, config({ name: "a", region: "eu" }))).requiresReplace).toEqual(["region"]);
+  });
+
+  it("makes the expiry unknown when a preview's ttl changes", async () => {
+    const base = Object.fromEntries(Object.keys(previewDatabaseResource.schema.block.attributes).map((k) => [k, null])) as ObjectValue;
+    const prior: ObjectValue = { ...base, timeouts: null, id: "pdb_1", project_id: "prj_1", ttl_seconds: 3600, ttl_expires_at: "2030-01-01T00:00:00Z", state: "ready" };
+    const plan = await planResourceChange(previewDatabaseResource, null, prior, { ...prior, ttl_seconds: 7200 }, { ...base, timeouts: null, project_id: "prj_1", ttl_seconds: 7200 });
+    expect(plan.planned.ttl_expires_at).toBe(UNKNOWN);
+    expect(plan.requiresReplace).toEqual([]);
+  });
+});
+
+describe("diagnostics and settings", () => {
+  it("points an API error at the attribute it names", () => {
+    const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), { name: "CapyApiError", status: 400, method: "POST", path: "/v1/projects/prj_1/extensions" });
+    const d = errorToDiagnostic(err, ["project_id", "name"]);
+    expect(d.summary).toBe("CapyDB API error (HTTP 400)");
+    expect(d.detail).toContain('name: extension "x" is not available on this cluster');
+    expect(d.attribute).toEqual({ steps: [{ attribute_name: "name" }] });
+    expect(errorToDiagnostic(err, ["project_id"]).attribute).toBeUndefined();
+  });
+
+  it("parses Go durations", () => {
+    expect(parseDuration("20m")).toBe(1_200_000);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("1.5s")).toBe(1500);
+    expect(parseDuration("20")).toBeUndefined();
+    expect(parseDuration("soon")).toBeUndefined();
+  });
+
+  it("states the version of package.json", () => {
+    const pkg = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(PROVIDER_VERSION).toBe(pkg.version);
+  });
+});
