@@ -3,9 +3,9 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { assertSafeKey, BlobNotFound, type BlobStore, type PutResult } from "./store.js";
+import { assertSafeKey, BlobNotFound, meteringStream, type BlobStore, type PutResult } from "./store.js";
 
 export class FilesystemBlobStore implements BlobStore {
   readonly description: string;
@@ -27,17 +27,9 @@ export class FilesystemBlobStore implements BlobStore {
       throw new Error(`blob store unavailable (${this.description}): ${(err as Error).message}`);
     }
     const tmp = `${target}.partial-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
-    const hash = crypto.createHash("sha256");
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const meter = meteringStream();
     try {
-      await pipeline(body, meter, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      await pipeline(body, meter.stream, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
       const fd = await fs.promises.open(tmp, "r");
       await fd.sync();
       await fd.close();
@@ -49,7 +41,7 @@ export class FilesystemBlobStore implements BlobStore {
       if (e.code && /^E[A-Z]+$/.test(e.code) && (e as { path?: string }).path) throw new Error(`blob store write failed (${this.description}): ${e.message}`);
       throw err;
     }
-    return { sizeBytes: size, sha256: hash.digest("hex") };
+    return meter.result();
   }
 
   async get(key: string): Promise<Readable> {

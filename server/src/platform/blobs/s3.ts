@@ -3,8 +3,7 @@
 // one PutObject for small objects and a multipart upload otherwise; S3 only makes
 // an object visible when the PutObject or CompleteMultipartUpload succeeds, and a
 // failed multipart upload is aborted, so a failed put leaves nothing under the key.
-import crypto from "node:crypto";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -15,7 +14,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { assertSafeKey, BlobNotFound, type BlobStore, type PutResult } from "./store.js";
+import { assertSafeKey, BlobNotFound, meteringStream, type BlobStore, type PutResult } from "./store.js";
 
 export interface S3BlobStoreConfig {
   bucket: string;
@@ -101,15 +100,8 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Readable): Promise<PutResult> {
     const objectKey = this.objectKey(key);
-    const hash = crypto.createHash("sha256");
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const metering = meteringStream();
+    const meter = metering.stream;
     // Forward source errors (and premature closes) into the meter, which the Upload
     // is reading: the upload then fails and aborts its multipart upload.
     let sourceError: Error | undefined;
@@ -141,7 +133,7 @@ export class S3BlobStore implements BlobStore {
       if (sourceError) throw sourceError;
       throw this.wrap(err, "put", key);
     }
-    return { sizeBytes: size, sha256: hash.digest("hex") };
+    return metering.result();
   }
 
   async get(key: string): Promise<Readable> {

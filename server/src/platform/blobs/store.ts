@@ -1,7 +1,8 @@
 // Blob storage for backups and uploaded dumps: the local filesystem by default,
 // any S3-compatible store when CAPYDB_BLOB_URL=s3://bucket/prefix. Objects are
 // streamed in and out, never buffered whole in memory.
-import type { Readable } from "node:stream";
+import crypto from "node:crypto";
+import { Transform, type Readable } from "node:stream";
 
 export interface PutResult {
   sizeBytes: number;
@@ -32,4 +33,18 @@ export function assertSafeKey(key: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,500}$/.test(key) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new Error(`invalid blob key: ${JSON.stringify(key.slice(0, 100))}`);
   }
+}
+
+/** A pass-through that hashes (sha256) and counts what streams through it. */
+export function meteringStream(): { stream: Transform; result(): PutResult } {
+  const hash = crypto.createHash("sha256");
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { stream, result: () => ({ sizeBytes: size, sha256: hash.digest("hex") }) };
 }
