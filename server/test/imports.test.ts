@@ -169,7 +169,9 @@ describe("imports", () => {
     const curl = async (url: string, file: string) =>
       (await promisify(execFile)("curl", ["-sS", "-w", "\\n%{http_code}", "-X", "PUT", "--data-binary", `@${file}`, "-H", "content-type: application/octet-stream", url], { encoding: "utf8" })).stdout;
     // tampered signature
-    expect(await curl(upload.upload_url.replace(/signature=./, "signature=0"), dump)).toMatch(/403$/);
+    const tampered = upload.upload_url.replace(/signature=(.)/, (_m, c: string) => `signature=${c === "0" ? "1" : "0"}`);
+    expect(tampered).not.toBe(upload.upload_url);
+    expect(await curl(tampered, dump)).toMatch(/403$/);
     const put = await curl(upload.upload_url, dump);
     expect(put).toMatch(/201$/);
     expect(put).toContain('"format":"custom"');

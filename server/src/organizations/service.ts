@@ -1,6 +1,6 @@
 // Organizations and API keys. Secrets are shown once at creation and stored as a hash.
 import type { ApiKey, Organization } from "@capydb/api";
-import type { Queryable } from "../platform/store/db.js";
+import { inTransaction, type Db, type Queryable } from "../platform/store/db.js";
 import { apiKeyDisplayPrefix, hashApiKey, newApiKeySecret, newId } from "../platform/secrets.js";
 
 interface OrgRow {
@@ -83,21 +83,25 @@ export async function revokeApiKey(db: Queryable, id: string): Promise<KeyRow> {
 /**
  * The bootstrap platform-admin key: CAPYDB_BOOTSTRAP_API_KEY when set (that exact
  * secret works after start), else one generated when no admin key exists yet.
- * Returns the secret only when it was generated now (to be shown once).
+ * Returns the secret only when it was generated now (to be shown once). Servers
+ * starting together take turns (a transaction-scoped advisory lock).
  */
-export async function ensureBootstrapAdminKey(db: Queryable, configured: string | null): Promise<string | null> {
-  if (configured) {
-    const hash = hashApiKey(configured);
-    const existing = await db.query("SELECT 1 FROM api_keys WHERE secret_hash = $1 AND is_platform_admin AND revoked_at IS NULL", [hash]);
-    if (!existing.rowCount) {
-      await db.query("UPDATE api_keys SET revoked_at = now() WHERE secret_hash = $1", [hash]);
-      await db.query("DELETE FROM api_keys WHERE secret_hash = $1", [hash]);
-      await createApiKey(db, { name: "bootstrap (CAPYDB_BOOTSTRAP_API_KEY)", organizationId: null, projectId: null, platformAdmin: true, secret: configured });
+export async function ensureBootstrapAdminKey(db: Db, configured: string | null): Promise<string | null> {
+  return inTransaction(db, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(7140240903)");
+    if (configured) {
+      const hash = hashApiKey(configured);
+      const existing = await tx.query("SELECT 1 FROM api_keys WHERE secret_hash = $1 AND is_platform_admin AND revoked_at IS NULL", [hash]);
+      if (!existing.rowCount) {
+        // a revoked or non-admin key with this secret is replaced by the configured admin key
+        await tx.query("DELETE FROM api_keys WHERE secret_hash = $1", [hash]);
+        await createApiKey(tx, { name: "bootstrap (CAPYDB_BOOTSTRAP_API_KEY)", organizationId: null, projectId: null, platformAdmin: true, secret: configured });
+      }
+      return null;
     }
-    return null;
-  }
-  const any = await db.query("SELECT 1 FROM api_keys WHERE is_platform_admin AND revoked_at IS NULL LIMIT 1");
-  if (any.rowCount) return null;
-  const { secret } = await createApiKey(db, { name: "bootstrap", organizationId: null, projectId: null, platformAdmin: true });
-  return secret;
+    const any = await tx.query("SELECT 1 FROM api_keys WHERE is_platform_admin AND revoked_at IS NULL LIMIT 1");
+    if (any.rowCount) return null;
+    const { secret } = await createApiKey(tx, { name: "bootstrap", organizationId: null, projectId: null, platformAdmin: true });
+    return secret;
+  });
 }
