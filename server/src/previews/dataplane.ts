@@ -164,13 +164,14 @@ export async function buildPreviewDatabase(
  * the slow DROP (a checkpoint and unlinking every file) happens after the preview is
  * ready. Returns the name it was renamed to, or null.
  */
-export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string): Promise<string | null> {
+export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string, asideName?: string): Promise<string | null> {
   const admin = await ctx.clusters.pool(clusterId);
   if (!(await databaseExists(admin, built))) throw new PermanentError(`the copy ${built} is missing`);
   let aside: string | null = null;
   if (await databaseExists(admin, database)) {
-    aside = `${database}_old`;
-    await dropDatabase(admin, aside); // a leftover of an interrupted reset
+    // A name of this job's own: an earlier reset's copy may still be being dropped.
+    aside = asideName ?? `${database}_old`;
+    await dropDatabase(admin, aside); // a leftover of this job's interrupted attempt
     await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
     await ctx.pooler.kill(clusterId, database).catch(() => {});
     await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
@@ -190,7 +191,7 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
   for (const p of rows) {
     await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
     await dropDatabase(admin, `${p.database_name}_b`);
-    await dropDatabase(admin, `${p.database_name}_old`);
+    await dropAsideCopies(admin, p.database_name);
     await dropDatabase(admin, p.database_name);
     await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(p.role_name)}`);
     await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);
@@ -198,4 +199,10 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
   const snap = await ctx.db.query<{ database_name: string }>("SELECT database_name FROM project_snapshots WHERE project_id = $1", [project.id]);
   for (const s of snap.rows) await dropDatabase(admin, s.database_name);
   await ctx.db.query("DELETE FROM project_snapshots WHERE project_id = $1", [project.id]);
+}
+
+/** A preview's copies renamed aside by resets (`<name>_old_<job>`), whatever their number. */
+export async function dropAsideCopies(admin: pg.Pool, database: string): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [`${database}_old_`]);
+  for (const r of rows) await dropDatabase(admin, r.datname);
 }

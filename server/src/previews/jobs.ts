@@ -5,7 +5,7 @@ import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { databaseExists, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
-import { buildPreviewDatabase, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
+import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
 import { loadPreview, type PreviewRow } from "./service.js";
 import { loadBackup } from "../backups/service.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
@@ -14,6 +14,8 @@ import { newId } from "../platform/secrets.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => `${p.database_name}_b`;
+/** Where a reset puts the data it replaces, until a follow-up job drops it. */
+const asideName = (p: PreviewRow, jobId: string) => `${p.database_name}_old_${jobId.slice(4, 10)}`;
 
 async function previewOf(ctx: AppContext, job: JobContext): Promise<{ preview: PreviewRow; project: ProjectRow }> {
   const preview = await loadPreview(ctx.db, job.job.preview_database_id!);
@@ -66,7 +68,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         // Only the aside copies of previews are dropped this way.
         const database = String(job.job.payload.database);
-        if (!/_old$/.test(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
+        if (!/_old_[a-z0-9]{6}$/.test(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
         await dropDatabase(await ctx.clusters.pool(job.job.cluster_id!), database);
       },
     },
@@ -106,7 +108,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
-        const aside = await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
+        const aside = await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         await ctx.db.query(
           "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
           [preview.id, at],
@@ -119,7 +121,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // aside if the swap stopped between its renames: it goes back.
         const { preview } = await previewOf(ctx, job);
         const admin = await ctx.clusters.pool(preview.cluster_id);
-        const aside = `${preview.database_name}_old`;
+        const aside = asideName(preview, job.job.id);
         if (!(await databaseExists(admin, preview.database_name)) && (await databaseExists(admin, aside))) {
           await admin.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(preview.database_name)}`);
         }
@@ -137,7 +139,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(preview.cluster_id);
         await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
         await dropDatabase(admin, buildName(preview));
-        await dropDatabase(admin, `${preview.database_name}_old`);
+        await dropAsideCopies(admin, preview.database_name);
         await dropDatabase(admin, preview.database_name);
         await dropRole(admin, preview.role_name);
         await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [preview.id]);

@@ -38,8 +38,10 @@ export async function claimJobs(db: Queryable, workerId: string, limit: number, 
        state = 'running',
        attempts = jobs.attempts + 1,
        claimed_by = $1,
-       claimed_at = now(),
-       started_at = coalesce(jobs.started_at, now()),
+       -- clock_timestamp(): the moment the row is taken, after any job it waited on
+       -- has committed (now() is this statement's start, which can be earlier)
+       claimed_at = clock_timestamp(),
+       started_at = coalesce(jobs.started_at, clock_timestamp()),
        lease_token = gen_random_uuid(),
        lease_expires_at = now() + make_interval(secs => $3),
        updated_at = now()
