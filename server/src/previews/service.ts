@@ -4,6 +4,7 @@ import { MAX_PREVIEW_TTL_SECONDS } from "@capydb/api";
 import type { z } from "zod";
 import type { CreatePreviewRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
+import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { badRequest, conflict, notFound } from "../http/errors.js";
@@ -186,9 +187,7 @@ export async function deletePreview(ctx: AppContext, preview: PreviewRow): Promi
 }
 
 export function previewConnectionUri(ctx: AppContext, p: PreviewRow, pooled: boolean): string {
-  const password = ctx.box.open(p.role_password_sealed);
-  const port = pooled ? p.pooled_port : p.direct_port;
-  return `postgresql://${encodeURIComponent(p.role_name)}:${encodeURIComponent(password)}@${p.public_host}:${port}/${encodeURIComponent(p.database_name)}?sslmode=${p.ssl_mode}`;
+  return tenantConnectionUri(ctx.box, p, pooled);
 }
 
 /** Live preview databases of a cluster, for the PgBouncer config. */

@@ -1,6 +1,7 @@
 // Projects: rows, API objects, and the operations the routes call.
 import type { Project, CreateProjectRequest, UpdateProjectRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
+import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound } from "../http/errors.js";
@@ -206,9 +207,7 @@ export async function deleteProject(ctx: AppContext, project: ProjectRow): Promi
 }
 
 export function connectionUri(ctx: AppContext, project: ProjectRow, pooled: boolean): string {
-  const password = ctx.box.open(project.role_password_sealed);
-  const port = pooled ? project.pooled_port : project.direct_port;
-  return `postgresql://${encodeURIComponent(project.role_name)}:${encodeURIComponent(password)}@${project.public_host}:${port}/${encodeURIComponent(project.database_name)}?sslmode=${project.ssl_mode}`;
+  return tenantConnectionUri(ctx.box, project, pooled);
 }
 
 /** Live project databases of a cluster, for the PgBouncer config. */
