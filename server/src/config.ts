@@ -8,6 +8,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | null;
+  /** How long startup waits for the control-plane database to accept connections. */
+  databaseWaitSeconds: number;
   clusterAdminUrl: string | null;
   pgbouncerEnabled: boolean;
   pgBinDir: string | null;
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, "CAPYDB_PORT", 8080, 0, 65535),
     dataDir,
     databaseUrl: str(env, "CAPYDB_DATABASE_URL"),
+    databaseWaitSeconds: int(env, "CAPYDB_DATABASE_WAIT_SECONDS", 60, 0, 3600),
     clusterAdminUrl: str(env, "CAPYDB_CLUSTER_ADMIN_URL"),
     pgbouncerEnabled: bool(env, "CAPYDB_PGBOUNCER", true),
     pgBinDir: str(env, "CAPYDB_PG_BIN_DIR"),

@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
 import type { AppContext } from "./context.js";
 import { buildApp } from "./http/app.js";
-import { createDb, type Db } from "./platform/store/db.js";
+import { createDb, waitForDatabase, type Db } from "./platform/store/db.js";
 import { migrate } from "./platform/store/migrate.js";
 import { SecretBox, loadSecretKey } from "./platform/secrets.js";
 import { startLocalCluster, type LocalCluster } from "./platform/dataplane/local-cluster.js";
@@ -111,6 +111,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const poolerDir = path.join(config.dataDir, "pgbouncer");
   let pooler: PgBouncerPooler | null = null;
   try {
+    await waitForDatabase(db, config.databaseWaitSeconds * 1000, bootLog);
     await migrate(db);
     const clusters = new ClusterAdmin(db, box);
     const adminUrl = new URL(clusterAdminUrl);

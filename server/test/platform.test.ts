@@ -1,10 +1,12 @@
 // Platform endpoints and start-up behaviour: health, metrics, concurrent starts, bootstrap keys.
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { startTestServer, testServerEnv, type TestServer } from "../../test/harness/server.js";
+import { freePort } from "../../test/harness/ports.js";
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -42,6 +44,36 @@ describe("platform", () => {
     expect(rows.every((r) => r.n === 1)).toBe(true);
     expect(controlUrl).toContain("capy_ctl_");
     for (const s of servers) expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
+
+  it("waits at startup for a control-plane database that is not accepting connections yet, and gives up after CAPYDB_DATABASE_WAIT_SECONDS", async () => {
+    const { env } = await testServerEnv();
+    const real = new URL(env.CAPYDB_DATABASE_URL);
+    const port = await freePort();
+    const late = new URL(real);
+    late.port = String(port);
+    env.CAPYDB_DATABASE_URL = late.toString();
+    env.CAPYDB_PGBOUNCER = "false";
+    // Nothing listens on the port yet: every attempt is refused until the proxy below
+    // (standing in for a database that finishes starting) forwards to the real one.
+    const booting = startServer(loadConfig(env));
+    await new Promise((r) => setTimeout(r, 1500));
+    const proxy = net.createServer((socket) => {
+      const upstream = net.connect(Number(real.port), real.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on("error", () => upstream.destroy());
+      upstream.on("error", () => socket.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", () => r()));
+    const server = await booting;
+    cleanup.push(async () => { await server.stop(); proxy.close(); });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+
+    const nowhere = new URL(real);
+    nowhere.port = String(await freePort());
+    const started = Date.now();
+    await expect(startServer(loadConfig({ ...env, CAPYDB_DATABASE_URL: nowhere.toString(), CAPYDB_DATABASE_WAIT_SECONDS: "1" }))).rejects.toThrow(/ECONNREFUSED|connect/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   it("generates a bootstrap admin key once when none is configured, written with mode 0600", async () => {

@@ -56,7 +56,9 @@ export async function testServerEnv(extra: Record<string, string> = {}): Promise
     CAPYDB_PGBOUNCER_PORT: String(await freePort()),
     CAPYDB_BOOTSTRAP_API_KEY: adminKey,
     CAPYDB_LOG_LEVEL: "error",
-    CAPYDB_JOB_RETRY_BASE_MS: "100",
+    // Short enough for quick tests, long enough (0.25 + 0.5 + 1 + 2 s across five attempts)
+    // that a job rides out a few seconds of a stalled disk on a loaded CI machine.
+    CAPYDB_JOB_RETRY_BASE_MS: "250",
     ...extra,
   };
   return { env, controlUrl, dataDir, adminKey };

@@ -8,6 +8,7 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
+import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
 import { endpointFromUrl, finishTools, startDump, startRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 
 export type RowCounts = Record<string, number>;
@@ -42,7 +43,7 @@ export interface DumpResult {
  * that exported it, at the same time: both see exactly the same data.
  */
 export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, key: string): Promise<DumpResult> {
-  const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, database), application_name: "capydb-backup" });
+  const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, database), application_name: "capydb-backup", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
   holder.on("error", () => {});
   await holder.connect();
   try {

@@ -5,6 +5,7 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
+import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
 import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
 import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
@@ -65,7 +66,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     });
     // Export an MVCC snapshot of production and dump exactly it: taken_at is the
     // instant whose data the snapshot holds. Production is only read (AccessShare locks).
-    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(project.cluster_id, project.database_name), application_name: "capydb-snapshot" });
+    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(project.cluster_id, project.database_name), application_name: "capydb-snapshot", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
     holder.on("error", () => {});
     await holder.connect();
     let takenAt: Date;
@@ -137,7 +138,7 @@ export async function buildPreviewDatabase(
     return null;
   }
   {
-    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, source.database) });
+    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, source.database), application_name: "capydb-snapshot", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
     holder.on("error", () => {});
     await holder.connect();
     try {

@@ -3,6 +3,14 @@ import pg from "pg";
 import type { Db, Queryable } from "../store/db.js";
 import { newId, type SecretBox } from "../secrets.js";
 
+/**
+ * Jobs connect to the data plane with more patience than API requests have for the
+ * control plane (which answer 503 within five seconds): a job that waits fifteen
+ * seconds through a stalled disk or a busy postmaster still succeeds, and a cluster
+ * that is really down fails the attempt, which is retried as transient.
+ */
+export const DATA_PLANE_CONNECT_TIMEOUT_MS = 15_000;
+
 export interface ClusterRow {
   id: string;
   name: string;
@@ -81,7 +89,7 @@ export class ClusterAdmin {
   async pool(clusterId: string): Promise<pg.Pool> {
     let pool = this.pools.get(clusterId);
     if (!pool) {
-      pool = new pg.Pool({ connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: 5000, application_name: "capydb-admin" });
+      pool = new pg.Pool({ connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin" });
       pool.on("error", () => {});
       this.pools.set(clusterId, pool);
     }
@@ -90,7 +98,7 @@ export class ClusterAdmin {
 
   /** Runs fn on a fresh admin connection to one database of the cluster. */
   async withDatabase<T>(clusterId: string, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: await this.adminUrl(clusterId, database), connectionTimeoutMillis: 5000, application_name: "capydb-admin" });
+    const client = new pg.Client({ connectionString: await this.adminUrl(clusterId, database), connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin" });
     client.on("error", () => {});
     await client.connect();
     try {

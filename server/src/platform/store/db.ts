@@ -50,3 +50,26 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const msg = e.message ?? "";
   return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i.test(msg);
 }
+
+/**
+ * Waits until the database accepts a connection and answers a query: startup must
+ * not fail because the database is still starting, restarting, or briefly stalled.
+ * Attempts that fail with "unavailable" errors are retried with capped backoff until
+ * `waitMs` has passed; any other error (bad password, unknown database) fails at once.
+ */
+export async function waitForDatabase(db: Db, waitMs: number, log: (msg: string) => void = () => {}): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let delay = 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.query("SELECT 1");
+      if (attempt > 1) log(`the control-plane database answers (after ${attempt} attempts)`);
+      return;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || Date.now() + delay > deadline) throw err;
+      log(`waiting for the control-plane database: ${(err as Error).message}; retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
