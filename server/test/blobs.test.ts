@@ -9,6 +9,7 @@ import type { Server } from "node:http";
 import { Readable } from "node:stream";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
 import {
   BlobNotFound,
   createBlobStore,
@@ -189,6 +190,29 @@ describe.each(kinds)("$name blob store", ({ name, setup }) => {
       expect(requests.some((r) => r.startsWith("POST ") && r.includes("broken.dump?uploads"))).toBe(true);
       expect(requests.some((r) => r.startsWith("DELETE ") && r.includes("broken.dump?uploadId="))).toBe(true);
     }
+  });
+
+  it("a file target (filesystem only) is written by a child process, visible only on commit, gone on abort", async () => {
+    if (!h.store.fileTarget) {
+      expect(name).toBe("s3"); // S3 objects stream through the server
+      return;
+    }
+    const target = await h.store.fileTarget("backups/p1/direct.dump");
+    // a child process writes the object through the descriptor, as pg_dump does
+    const child = spawn("head", ["-c", String(3 * MB), "/dev/urandom"], { stdio: ["ignore", target.fd, "ignore"] });
+    await new Promise((resolve) => child.on("close", resolve));
+    expect(await h.store.stat("backups/p1/direct.dump")).toBeNull();
+    const stored = await target.commit();
+    expect(stored.sizeBytes).toBe(3 * MB);
+    const back = await readAll(await h.store.get("backups/p1/direct.dump"));
+    expect(crypto.createHash("sha256").update(back).digest("hex")).toBe(stored.sha256);
+    expect(await h.leftovers()).toEqual([]);
+
+    const dropped = await h.store.fileTarget("backups/p1/dropped.dump");
+    fs.writeSync(dropped.fd, "half an object");
+    await dropped.abort();
+    expect(await h.store.stat("backups/p1/dropped.dump")).toBeNull();
+    expect(await h.leftovers()).toEqual([]);
   });
 
   it("a failed put over an existing object keeps the old object", async () => {

@@ -38,9 +38,15 @@ export interface DumpResult {
 }
 
 /**
- * pg_dump -Fc of the database streamed into the blob store under `key`. The dump
- * reads an exported snapshot, and the row counts are taken in the transaction
- * that exported it, at the same time: both see exactly the same data.
+ * pg_dump -Fc of the database into the blob store under `key`. The dump reads an
+ * exported snapshot, and the row counts are taken in the transaction that exported
+ * it, at the same time: both see exactly the same data.
+ *
+ * Where the blob store is a local directory, pg_dump writes the object's file itself
+ * (hashed once complete); otherwise its output streams through us into the store.
+ * The counts run without parallel workers or JIT: they share the machine with the
+ * dump, and on a small machine parallel workers slow the dump more than they speed
+ * the counts.
  */
 export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, key: string): Promise<DumpResult> {
   const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, database), application_name: "capydb-backup", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
@@ -49,16 +55,26 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
   try {
     await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
-    const dump = startDump(job, endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database)), {
-      snapshot: snap.rows[0].id,
-      compress: 6,
-      binDir: ctx.config.pgBinDir,
-    });
-    const put = ctx.blobs.put(key, dump.stdout);
-    const [stored, rowCounts] = await Promise.all([put, countRows(holder), finishTools(job, [dump])]).catch(async (err: unknown) => {
+    await holder.query("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
+    const file = ctx.blobs.fileTarget ? await ctx.blobs.fileTarget(key) : null;
+    let dump: ReturnType<typeof startDump>;
+    try {
+      dump = startDump(job, endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database)), {
+        snapshot: snap.rows[0].id,
+        compress: 6,
+        binDir: ctx.config.pgBinDir,
+        stdoutFd: file?.fd,
+      });
+    } catch (err) {
+      await file?.abort();
+      throw err;
+    }
+    const put = file ? finishTools(job, [dump]).then(() => file.commit()) : Promise.all([ctx.blobs.put(key, dump.stdout), finishTools(job, [dump])]).then(([stored]) => stored);
+    const [stored, rowCounts] = await Promise.all([put, countRows(holder)]).catch(async (err: unknown) => {
       // A partial dump must not stay in the blob store.
       dump.child.kill("SIGTERM");
       await put.catch(() => {});
+      await file?.abort().catch(() => {});
       await ctx.blobs.delete(key).catch(() => {});
       throw err;
     });

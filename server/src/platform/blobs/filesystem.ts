@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { assertSafeKey, BlobNotFound, meteringStream, type BlobStore, type PutResult } from "./store.js";
+import { assertSafeKey, BlobNotFound, meteringStream, type BlobStore, type FileTarget, type PutResult } from "./store.js";
 
 export class FilesystemBlobStore implements BlobStore {
   readonly description: string;
@@ -19,14 +19,56 @@ export class FilesystemBlobStore implements BlobStore {
     return path.join(this.root, key);
   }
 
-  async put(key: string, body: Readable): Promise<PutResult> {
+  private async partialFile(key: string): Promise<{ target: string; tmp: string }> {
     const target = this.file(key);
     try {
       await fs.promises.mkdir(path.dirname(target), { recursive: true });
     } catch (err) {
       throw new Error(`blob store unavailable (${this.description}): ${(err as Error).message}`);
     }
-    const tmp = `${target}.partial-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    return { target, tmp: `${target}.partial-${process.pid}-${crypto.randomBytes(4).toString("hex")}` };
+  }
+
+  async fileTarget(key: string): Promise<FileTarget> {
+    const { target, tmp } = await this.partialFile(key);
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, "wx", 0o600);
+    } catch (err) {
+      throw new Error(`blob store write failed (${this.description}): ${(err as Error).message}`);
+    }
+    let open = true;
+    const close = () => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    };
+    return {
+      fd,
+      async commit() {
+        try {
+          await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+          close();
+          const meter = meteringStream();
+          await pipeline(fs.createReadStream(tmp), meter.stream, async function* (chunks) {
+            for await (const _ of chunks); // only the hash and the size are wanted
+          });
+          await fs.promises.rename(tmp, target);
+          return meter.result();
+        } catch (err) {
+          close();
+          await fs.promises.rm(tmp, { force: true });
+          throw err;
+        }
+      },
+      async abort() {
+        close();
+        await fs.promises.rm(tmp, { force: true });
+      },
+    };
+  }
+
+  async put(key: string, body: Readable): Promise<PutResult> {
+    const { target, tmp } = await this.partialFile(key);
     const meter = meteringStream();
     try {
       await pipeline(body, meter.stream, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));

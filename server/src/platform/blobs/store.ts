@@ -24,6 +24,21 @@ export interface BlobStore {
   stat(key: string): Promise<{ sizeBytes: number } | null>;
   /** Deletes the object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Where the store is a local directory: a new file that a child process can write
+   * the object into directly (its stdout), skipping a trip through this process.
+   * Like put, the object becomes visible only on commit.
+   */
+  fileTarget?(key: string): Promise<FileTarget>;
+}
+
+export interface FileTarget {
+  /** Open for writing, exclusively ours. */
+  readonly fd: number;
+  /** Closes the file, hashes it, makes it durable and visible under its key. */
+  commit(): Promise<PutResult>;
+  /** Closes and removes the file: nothing appears under the key. */
+  abort(): Promise<void>;
 }
 
 export class BlobNotFound extends Error {}

@@ -1,5 +1,5 @@
 // pg_dump and pg_restore for jobs: streams between the tools, the blob store and
-// each other (never buffered whole, never on disk), passwords passed in the
+// each other (never buffered whole in memory), passwords passed in the
 // environment only, output captured, scrubbed and recorded on the job, failures
 // classified.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -73,7 +73,7 @@ export class PgToolRun {
   }
 }
 
-function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean): PgToolRun {
+function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean, stdoutFd?: number): PgToolRun {
   ctx.addSecret(e.password);
   const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e)], {
     env: {
@@ -85,19 +85,26 @@ function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: stri
       ...(e.hostaddr ? { PGHOSTADDR: e.hostaddr } : {}),
       ...(e.sslmode ? { PGSSLMODE: e.sslmode } : {}),
     },
-    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    stdio: [stdin ? "pipe" : "ignore", stdoutFd ?? "pipe", "pipe"],
     signal: ctx.signal,
   });
   if (stdin) child.stdin!.on("error", () => {}); // an early exit closes stdin: the exit code tells
   return new PgToolRun(name, child, e.password);
 }
 
-/** pg_dump in custom format to stdout (uncompressed unless `compress` is given). */
-export function startDump(ctx: JobContext, source: PgEndpoint, opts: { snapshot?: string; schemaOnly?: boolean; compress?: number; binDir: string | null }): PgToolRun {
+/**
+ * pg_dump in custom format (uncompressed unless `compress` is given) to stdout: a
+ * pipe to read, or the file descriptor `stdoutFd` written by pg_dump itself.
+ */
+export function startDump(
+  ctx: JobContext,
+  source: PgEndpoint,
+  opts: { snapshot?: string; schemaOnly?: boolean; compress?: number; binDir: string | null; stdoutFd?: number },
+): PgToolRun {
   const args = ["--format=custom", `--compress=${opts.compress ?? 0}`];
   if (opts.snapshot) args.push(`--snapshot=${opts.snapshot}`);
   if (opts.schemaOnly) args.push("--schema-only");
-  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false);
+  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, opts.stdoutFd);
 }
 
 /**
