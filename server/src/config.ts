@@ -43,6 +43,10 @@ export interface Config {
   previewLimit: number;
   snapshotMaxAgeSeconds: number;
   previewCloneStrategy: "file_copy" | "wal_log" | "logical";
+  /** Keep one clone of each project's snapshot ready, so creates and resets take it by a rename. */
+  previewSpares: boolean;
+  /** Refresh snapshots in use shortly before they reach their maximum age. */
+  snapshotRefreshAhead: boolean;
   schedulerIntervalMs: number;
   /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
   faults: string | null;
@@ -135,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     previewLimit: int(env, "CAPYDB_PREVIEW_LIMIT", 20, 1, 10000),
     snapshotMaxAgeSeconds: int(env, "CAPYDB_SNAPSHOT_MAX_AGE_SECONDS", 3600, 0),
     previewCloneStrategy: cloneStrategy(str(env, "CAPYDB_PREVIEW_CLONE_STRATEGY") ?? "file_copy"),
+    previewSpares: bool(env, "CAPYDB_PREVIEW_SPARES", true),
+    snapshotRefreshAhead: bool(env, "CAPYDB_SNAPSHOT_REFRESH_AHEAD", true),
     schedulerIntervalMs: int(env, "CAPYDB_SCHEDULER_INTERVAL_MS", 10_000, 50),
     faults: str(env, "CAPYDB_FAULTS"),
     runScheduler: bool(env, "CAPYDB_RUN_SCHEDULER", true),

@@ -27,6 +27,7 @@ import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
 import { reconcile } from "./platform/reconciler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
+import { enqueueSnapshotRefreshes } from "./previews/spares.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
 import { cutoverJobHandlers, dropExpiredPrevious } from "./cutovers/jobs.js";
@@ -223,6 +224,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (config.runScheduler) {
       scheduler = new Scheduler(controlUrl, config.schedulerIntervalMs, app.log);
       scheduler.add({ name: "expire-previews", run: () => expirePreviews(ctx) });
+      scheduler.add({ name: "refresh-snapshots", run: () => enqueueSnapshotRefreshes(ctx) });
       scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });

@@ -115,10 +115,19 @@ describe(`backups (${storeName} blob store)`, () => {
   it("restore brings back the data as it was, keeps the connection string, and takes a safety backup first", async () => {
     const { backup } = await backupNow("good state");
     psql(uri, "delete from orders where id > 10; drop table billing.invoices; create table junk(x int)");
+    // a preview now snapshots the damaged data ...
+    const damaged = await org.createPreview(project.id, {});
+    await org.waitForJob(damaged.job.id, { timeoutMs: 60_000 });
+    expect(psql(await org.getPreviewConnectionUri(damaged.preview.id), "select count(*) from orders")).toBe("10");
     const before = (await org.listBackups(project.id)).backups.length;
     const { job } = await org.restoreBackup(backup.id);
     await org.waitForJob(job.id, { timeoutMs: 120_000 });
     expect(await org.getConnectionUri(project.id)).toBe(uri);
+    // ... and a preview made after the restore holds the restored data, not that stale snapshot
+    const restored = await org.createPreview(project.id, {});
+    await org.waitForJob(restored.job.id, { timeoutMs: 60_000 });
+    expect(psql(await org.getPreviewConnectionUri(restored.preview.id), "select count(*) from orders")).toBe("1000");
+    for (const p of [damaged, restored]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
     expect(psql(uri, "select count(*) from orders")).toBe("1000");
     expect(psql(uri, "select count(*) from billing.invoices")).toBe("250");
     expect(psql(uri, "select count(*) from pg_tables where tablename = 'junk'")).toBe("0");

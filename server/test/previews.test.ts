@@ -124,6 +124,97 @@ describe("preview databases", () => {
     for (const p of [a, b, c]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
   });
 
+  it("a spare clone of the snapshot is made in the background and the next create or reset takes it by a rename", async () => {
+    const spareJobsDone = async () => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const { rows } = await t.server.ctx.db.query("select state from jobs where type = 'preview.spare' and project_id = $1 and state in ('pending', 'running')", [project.id]);
+        if (rows.length === 0) break;
+        if (Date.now() > deadline) throw new Error("spare jobs did not finish");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const failed = await t.server.ctx.db.query("select error from jobs where type = 'preview.spare' and project_id = $1 and state = 'failed'", [project.id]);
+      expect(failed.rows).toEqual([]);
+    };
+    const spare = async () => {
+      const { rows } = await adminQuery<{ oid: number; datname: string; datallowconn: boolean; datacl: string | null }>(
+        "postgres", "select oid::int, datname, datallowconn, datacl::text from pg_database where starts_with(datname, $1)", [`${project.database_name}_spare`]);
+      return rows;
+    };
+    const a = await readyPreview();
+    await spareJobsDone();
+    const [first] = await spare();
+    expect(first).toBeDefined();
+    // nobody can connect to a spare: not the project's role, not PUBLIC
+    expect(first.datallowconn).toBe(false);
+    expect(first.datacl ?? "").not.toMatch(/(^|[{,])=/); // no grant to PUBLIC
+    const toSpare = new URL(prodUri);
+    toSpare.pathname = "/" + first.datname;
+    expect(() => psql(toSpare.toString(), "select 1")).toThrow(/not currently accepting connections|permission denied/);
+
+    // the next create is the spare, renamed: same database (oid), the snapshot's data, owned by the preview's role
+    const b = await readyPreview();
+    const bOid = (await adminQuery<{ oid: number }>("postgres", "select oid::int from pg_database where datname = $1", [b.preview.database_name])).rows[0].oid;
+    expect(bOid).toBe(first.oid);
+    expect(b.preview.source_restore_time).toBe(a.preview.source_restore_time);
+    expect(psql(b.uri, "select count(*) from customers")).toBe(psql(a.uri, "select count(*) from customers"));
+    expect(psql(b.uri, "select count(*) from pg_tables where schemaname = 'public' and tableowner <> current_user")).toBe("0");
+    psql(b.uri, "create table mine(x int); drop table customers cascade");
+    const toB = new URL(prodUri);
+    toB.pathname = "/" + b.preview.database_name;
+    expect(() => psql(toB.toString(), "select 1")).toThrow(/permission denied for database/);
+
+    // a reset takes the next spare: the table dropped above is back, the URI is the same
+    await spareJobsDone();
+    const [second] = await spare();
+    expect(second.oid).not.toBe(first.oid);
+    await org.waitForJob((await org.resetPreview(b.preview.id)).job.id, { timeoutMs: 60_000 });
+    expect((await adminQuery<{ oid: number }>("postgres", "select oid::int from pg_database where datname = $1", [b.preview.database_name])).rows[0].oid).toBe(second.oid);
+    expect(psql(b.uri, "select count(*) > 0 from customers")).toBe("t");
+
+    // a refreshed snapshot (fresh: true) is cloned directly; the stale spare is dropped, never taken
+    await spareJobsDone();
+    const [third] = await spare();
+    const c = await readyPreview({ fresh: true });
+    const cOid = (await adminQuery<{ oid: number }>("postgres", "select oid::int from pg_database where datname = $1", [c.preview.database_name])).rows[0].oid;
+    expect(cOid).not.toBe(third.oid);
+    await spareJobsDone();
+    const after = await spare();
+    expect(after.map((r) => r.oid)).not.toContain(third.oid);
+    expect(after).toHaveLength(1);
+    for (const p of [a, b, c]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("a snapshot in use is refreshed in the background before its maximum age; one not used for a day is left alone", async () => {
+    const snapshotRow = async () =>
+      (await t.server.ctx.db.query<{ generation: number; taken_at: Date }>("select generation, taken_at from project_snapshots where project_id = $1", [project.id])).rows[0];
+    const a = await readyPreview();
+    const before = await snapshotRow();
+    psql(prodUri, "insert into customers(email) values ('background@example.com')");
+    // 55 minutes old: within the 1 hour maximum age, but inside the 10 minute refresh lead
+    await t.server.ctx.db.query("update project_snapshots set taken_at = taken_at - interval '55 minutes' where project_id = $1", [project.id]);
+    const refreshed = async () =>
+      (await t.server.ctx.db.query("select state from jobs where type = 'snapshot.refresh' and project_id = $1", [project.id])).rows.map((r) => r.state);
+    const deadline = Date.now() + 60_000;
+    while (!(await refreshed()).includes("succeeded") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await refreshed()).toEqual(["succeeded"]);
+    const now = await snapshotRow();
+    expect(now.generation).toBe(before.generation + 1);
+    // the next create finds the refreshed snapshot ready: it holds the new row without refreshing anything itself
+    const b = await readyPreview();
+    expect(Date.parse(b.preview.source_restore_time!)).toBe(now.taken_at.getTime());
+    expect((await snapshotRow()).generation).toBe(now.generation);
+    expect(psql(b.uri, "select count(*) from customers where email = 'background@example.com'")).toBe("1");
+    expect(psql(a.uri, "select count(*) from customers where email = 'background@example.com'")).toBe("0");
+
+    // not cloned from for a day: no refresh, however close to its maximum age
+    await t.server.ctx.db.query(
+      "update project_snapshots set taken_at = taken_at - interval '55 minutes', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
+    await new Promise((r) => setTimeout(r, 2000)); // several scheduler ticks (every 300 ms)
+    expect((await snapshotRow()).generation).toBe(now.generation);
+    for (const p of [a, b]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
   it("production stays writable by another session while a fresh preview is created (no lock waits)", async () => {
     const writer = new pg.Client({ connectionString: prodUri });
     await writer.connect();

@@ -8,6 +8,7 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
 import { endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
+import { forgetSnapshot } from "../previews/dataplane.js";
 import { compareRowCounts, countRows, dumpToBlob, restoreFromBlob } from "./dataplane.js";
 import { insertBackup, loadBackup, type BackupRow } from "./service.js";
 
@@ -190,6 +191,8 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
           await restoreFromBlob(ctx, job, source.backup_key!, source.sha256, await asProjectRole(ctx, job, project, built));
         }
         await swapDatabase(ctx, project, built, old);
+        // Previews made from now on must hold the restored data, not a snapshot of the replaced one.
+        await forgetSnapshot(ctx, project);
         await ctx.pooler.sync(project.cluster_id);
       },
       async cleanup(job) {

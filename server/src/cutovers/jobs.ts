@@ -11,6 +11,7 @@ import { loadPreview, type PreviewRow } from "../previews/service.js";
 import { insertBackup, loadBackup } from "../backups/service.js";
 import { rollBackSwap, swapDatabase, takeAndVerify } from "../backups/jobs.js";
 import { loadCutover, type CutoverRow } from "./service.js";
+import { forgetSnapshot } from "../previews/dataplane.js";
 
 const previousName = (project: ProjectRow, cut: CutoverRow) => `${project.database_name}_prev_${cut.id.slice(4, 12)}`;
 
@@ -23,12 +24,6 @@ async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverR
   return { cut, project, preview };
 }
 
-/** Previews cloned from the old production data must not come from a stale snapshot. */
-async function forgetSnapshot(ctx: AppContext, project: ProjectRow): Promise<void> {
-  const { rows } = await ctx.db.query<{ database_name: string }>("DELETE FROM project_snapshots WHERE project_id = $1 RETURNING database_name", [project.id]);
-  const admin = await ctx.clusters.pool(project.cluster_id);
-  for (const r of rows) await dropDatabase(admin, r.database_name);
-}
 
 export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {

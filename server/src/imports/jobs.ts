@@ -7,6 +7,7 @@ import { adoptPublicSchema, createTenantDatabase, dropDatabase } from "../platfo
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { endpointFromUrl, finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
+import { forgetSnapshot } from "../previews/dataplane.js";
 import { swapDatabase } from "../backups/jobs.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";
 import { preflight } from "./preflight.js";
@@ -71,6 +72,8 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         }
         ctx.faults.check("import.after_copy");
         await swapDatabase(ctx, project, buildName(project), oldName(project));
+        // Previews made from now on must hold the imported data, not a snapshot of the replaced one.
+        await forgetSnapshot(ctx, project);
         await ctx.pooler.sync(project.cluster_id);
         if (payload.object_key) await ctx.blobs.delete(payload.object_key).catch(() => {});
       },

@@ -58,6 +58,7 @@ export async function reconcile(ctx: AppContext): Promise<Removal[]> {
       `SELECT database_name AS name FROM projects WHERE cluster_id = $1 AND state IN ('provisioning', 'ready')
        UNION ALL SELECT database_name FROM preview_databases WHERE cluster_id = $1 AND state IN ('creating', 'ready', 'resetting')
        UNION ALL SELECT database_name FROM project_snapshots WHERE cluster_id = $1
+       UNION ALL SELECT database_name FROM preview_spares WHERE cluster_id = $1
        UNION ALL SELECT previous_database_name FROM cutover_requests WHERE previous_database_name IS NOT NULL AND previous_dropped_at IS NULL`,
       [clusterId],
     )).rows;

@@ -3,16 +3,24 @@
 import pg from "pg";
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
-import { PermanentError } from "../platform/jobs/errors.js";
+import { PermanentError, TransientError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
-import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
+import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, grantTenantDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
+import { dropSpare } from "./spares.js";
 import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
 import { restoreFromBlob } from "../backups/dataplane.js";
 
+export interface SnapshotRow {
+  database_name: string;
+  generation: number;
+  taken_at: Date;
+}
+
 export interface Snapshot {
   database: string;
+  generation: number;
   takenAt: Date;
 }
 
@@ -39,21 +47,35 @@ async function withSnapshotLock<T>(ctx: AppContext, projectId: string, fn: () =>
 
 /**
  * The project's snapshot database, refreshed when missing, older than the maximum
- * age, or when `freshSince` asks for data newer than that instant.
+ * age, or when `freshSince` asks for data newer than that instant. A snapshot that is
+ * fresh enough is answered without waiting for the snapshot lock, so a create never
+ * queues behind a background refresh; `use` records that a clone is made from it
+ * (snapshots in use are refreshed ahead of their maximum age).
  */
-export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: ProjectRow, freshSince: Date | null): Promise<Snapshot> {
-  return withSnapshotLock(ctx, project.id, async () => {
-    const admin = await ctx.clusters.pool(project.cluster_id);
-    const { rows } = await ctx.db.query<{ database_name: string; generation: number; taken_at: Date }>(
-      "SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1",
+export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: ProjectRow, freshSince: Date | null, opts: { use?: boolean } = {}): Promise<Snapshot> {
+  const use = opts.use ?? true;
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  const usable = async (): Promise<SnapshotRow | null> => {
+    const { rows } = await ctx.db.query<SnapshotRow>(
+      use
+        ? "UPDATE project_snapshots SET last_used_at = now() WHERE project_id = $1 RETURNING database_name, generation, taken_at"
+        : "SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1",
       [project.id],
     );
     const current = rows[0];
-    if (current && (await databaseExists(admin, current.database_name))) {
-      const ageSeconds = (Date.now() - current.taken_at.getTime()) / 1000;
-      const freshEnough = freshSince ? current.taken_at >= freshSince : ageSeconds <= ctx.config.snapshotMaxAgeSeconds;
-      if (freshEnough) return { database: current.database_name, takenAt: current.taken_at };
-    }
+    if (!current || !(await databaseExists(admin, current.database_name))) return null;
+    const ageSeconds = (Date.now() - current.taken_at.getTime()) / 1000;
+    const freshEnough = freshSince ? current.taken_at >= freshSince : ageSeconds <= ctx.config.snapshotMaxAgeSeconds;
+    return freshEnough ? current : null;
+  };
+  const found = await usable();
+  if (found) return { database: found.database_name, generation: found.generation, takenAt: found.taken_at };
+  return withSnapshotLock(ctx, project.id, async () => {
+    // Another job may have refreshed it while we waited for the lock.
+    const again = await usable();
+    if (again) return { database: again.database_name, generation: again.generation, takenAt: again.taken_at };
+    const { rows } = await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id]);
+    const current = rows[0];
     const generation = (current?.generation ?? 0) + 1;
     const database = `${project.database_name}_snap${generation}`;
     const password = ctx.box.open(project.role_password_sealed);
@@ -93,14 +115,15 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
          taken_at = EXCLUDED.taken_at, created_at = now()`,
       [project.id, project.cluster_id, database, generation, takenAt],
     );
-    // The previous generation goes; DROP waits for clones still reading it.
+    // The previous generation goes, and its spare with it; DROP waits for clones still reading it.
+    await dropSpare(ctx, project, generation);
     if (current && current.database_name !== database) await dropDatabase(admin, current.database_name);
-    return { database, takenAt };
+    return { database, generation, takenAt };
   });
 }
 
 export type CloneSource =
-  | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string }
+  | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string; /** a spare clone of the template already renamed to the target */ spareTaken: boolean }
   | { kind: "logical"; database: string; schemaOnly: boolean }
   | { kind: "backup"; key: string; sha256: string | null; extensionsFrom: string }
   | { kind: "empty" };
@@ -120,9 +143,20 @@ export async function buildPreviewDatabase(
   source: CloneSource,
 ): Promise<Date | null> {
   const admin = await ctx.clusters.pool(clusterId);
+  if (source.kind === "template" && source.spareTaken) {
+    await grantTenantDatabase(admin, database, role.name);
+    await ctx.clusters.withDatabase(clusterId, database, (c) => c.query(`REASSIGN OWNED BY ${quoteIdent(source.fromRole)} TO ${quoteIdent(role.name)}`));
+    return null;
+  }
   await dropDatabase(admin, database); // a leftover of an interrupted attempt
   if (source.kind === "template") {
-    await createTenantDatabase(admin, database, role.name, { template: source.template, strategy: source.strategy });
+    try {
+      await createTenantDatabase(admin, database, role.name, { template: source.template, strategy: source.strategy });
+    } catch (err) {
+      // A refresh replaced the snapshot between our reading it and cloning it: the next attempt clones the new one.
+      if ((err as { code?: string }).code === "3D000") throw new TransientError(`the snapshot ${source.template} was replaced while the clone started; trying again`);
+      throw err;
+    }
     await ctx.clusters.withDatabase(clusterId, database, (c) => c.query(`REASSIGN OWNED BY ${quoteIdent(source.fromRole)} TO ${quoteIdent(role.name)}`));
     return null;
   }
@@ -197,9 +231,20 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
     await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(p.role_name)}`);
     await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);
   }
-  const snap = await ctx.db.query<{ database_name: string }>("SELECT database_name FROM project_snapshots WHERE project_id = $1", [project.id]);
-  for (const s of snap.rows) await dropDatabase(admin, s.database_name);
-  await ctx.db.query("DELETE FROM project_snapshots WHERE project_id = $1", [project.id]);
+  await forgetSnapshot(ctx, project);
+}
+
+/**
+ * Drops the project's snapshot and spare: after production's data was replaced (a
+ * restore, an import, a cutover), previews must not be cloned from the old data.
+ */
+export async function forgetSnapshot(ctx: AppContext, project: ProjectRow): Promise<void> {
+  await withSnapshotLock(ctx, project.id, async () => {
+    await dropSpare(ctx, project);
+    const { rows } = await ctx.db.query<{ database_name: string }>("DELETE FROM project_snapshots WHERE project_id = $1 RETURNING database_name", [project.id]);
+    const admin = await ctx.clusters.pool(project.cluster_id);
+    for (const r of rows) await dropDatabase(admin, r.database_name);
+  });
 }
 
 /** A preview's copies renamed aside by resets (`<name>_old_<job>`), whatever their number. */

@@ -11,6 +11,7 @@ import { loadBackup } from "../backups/service.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { newId } from "../platform/secrets.js";
+import { makeSpare, refreshSnapshot, requestSpare, SNAPSHOT_REFRESH_JOB, SPARE_JOB, takeSpare } from "./spares.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => `${p.database_name}_b`;
@@ -47,11 +48,18 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   } else {
     const snapshot = await ensureSnapshot(ctx, job, project, fresh ? job.job.created_at : null);
     takenAt = snapshot.takenAt;
-    source = { kind: "template", template: snapshot.database, strategy: ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY", fromRole: project.role_name };
+    const spareTaken = await takeSpare(ctx, project, snapshot.generation, buildName(preview));
+    if (spareTaken) job.log.info({ job_id: job.job.id }, "took the project's spare clone of its snapshot");
+    source = {
+      kind: "template", template: snapshot.database, strategy: ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY",
+      fromRole: project.role_name, spareTaken,
+    };
   }
   ctx.faults.check("preview.build.before_copy");
   const logicalAt = await buildPreviewDatabase(ctx, job, preview.cluster_id, buildName(preview), role, source);
   ctx.faults.check("preview.build.after_copy");
+  // The next create or reset finds a spare ready (made in the background, after this copy).
+  if (source.kind === "template") await requestSpare(ctx, project);
   return takenAt ?? logicalAt;
 }
 
@@ -70,6 +78,16 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const database = String(job.job.payload.database);
         if (!/_old_[a-z0-9]{6}$/.test(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
         await dropDatabase(await ctx.clusters.pool(job.job.cluster_id!), database);
+      },
+    },
+    [SNAPSHOT_REFRESH_JOB]: {
+      async run(job) {
+        job.log.info({ job_id: job.job.id }, await refreshSnapshot(ctx, job));
+      },
+    },
+    [SPARE_JOB]: {
+      async run(job) {
+        job.log.info({ job_id: job.job.id }, await makeSpare(ctx, job));
       },
     },
     "preview.create": {

@@ -1,0 +1,155 @@
+// Work done ahead of need, so that a preview create or reset waits for neither a copy
+// nor a snapshot refresh:
+// - a spare: one clone of a project's current snapshot, made in the background, that
+//   the next create or reset takes by a rename (milliseconds) instead of copying the
+//   data (seconds per gigabyte) while the user waits;
+// - snapshots in use (cloned from within the last day) are refreshed in the background
+//   shortly before they reach CAPYDB_SNAPSHOT_MAX_AGE_SECONDS.
+//
+// A spare is valid only for the snapshot generation it was cloned from: a refreshed
+// snapshot makes it stale, and a stale spare is never taken, only dropped. Nobody can
+// connect to a spare (datallowconn = false, CONNECT revoked from PUBLIC) until the job
+// that takes it renames it to the preview's build name and grants the preview's role.
+import type { AppContext } from "../context.js";
+import type { JobContext } from "../platform/jobs/worker.js";
+import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
+import { newId } from "../platform/secrets.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
+import { loadProject, type ProjectRow } from "../projects/service.js";
+import { ensureSnapshot, type SnapshotRow } from "./dataplane.js";
+
+export const SPARE_JOB = "preview.spare";
+
+const spareName = (project: ProjectRow, generation: number) => `${project.database_name}_spare${generation}`;
+
+/**
+ * Takes the project's spare if it was cloned from snapshot `generation`: the row is
+ * deleted first (so two jobs never take the same spare) and the database is renamed
+ * to `target`. Answers false when there is no usable spare; the caller then clones.
+ */
+export async function takeSpare(ctx: AppContext, project: ProjectRow, generation: number, target: string): Promise<boolean> {
+  if (!ctx.config.previewSpares) return false;
+  const { rows } = await ctx.db.query<{ database_name: string }>(
+    "DELETE FROM preview_spares WHERE project_id = $1 AND generation = $2 RETURNING database_name",
+    [project.id, generation],
+  );
+  if (rows.length === 0) return false;
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  const spare = rows[0].database_name;
+  if (!(await databaseExists(admin, spare))) return false;
+  await dropDatabase(admin, target); // a leftover of an interrupted attempt
+  await admin.query(`ALTER DATABASE ${quoteIdent(spare)} RENAME TO ${quoteIdent(target)}`);
+  await admin.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS true`);
+  return true;
+}
+
+/** Asks for a spare to be made for the project, unless one is already on its way. */
+export async function requestSpare(ctx: AppContext, project: ProjectRow): Promise<void> {
+  if (!ctx.config.previewSpares || ctx.config.previewCloneStrategy === "logical") return;
+  const pending = await ctx.db.query("SELECT 1 FROM jobs WHERE type = $1 AND project_id = $2 AND state = 'pending' LIMIT 1", [SPARE_JOB, project.id]);
+  if (pending.rowCount) return;
+  await enqueueJob(ctx.db, {
+    id: newId("job"), type: SPARE_JOB, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
+    lockedResource: `spare:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+  });
+}
+
+/** Drops the project's spare, whatever its generation (the snapshot went or was replaced). */
+export async function dropSpare(ctx: AppContext, project: ProjectRow, keepGeneration?: number): Promise<void> {
+  const { rows } = await ctx.db.query<{ database_name: string }>(
+    "DELETE FROM preview_spares WHERE project_id = $1 AND generation IS DISTINCT FROM $2 RETURNING database_name",
+    [project.id, keepGeneration ?? null],
+  );
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  for (const r of rows) await dropDatabase(admin, r.database_name);
+}
+
+/**
+ * The spare job: clones the current snapshot (if it is still fresh) into a database
+ * nobody can connect to, and records it. A snapshot refreshed meanwhile makes the new
+ * clone stale: it is dropped at once instead of recorded.
+ */
+export async function makeSpare(ctx: AppContext, job: JobContext): Promise<string> {
+  const project = await loadProject(ctx.db, job.job.project_id!);
+  if (!project || project.state !== "ready") return "the project is gone or not ready: no spare";
+  if (!ctx.config.previewSpares || ctx.config.previewCloneStrategy === "logical") return "spares are turned off";
+  const current = async () =>
+    (await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id])).rows[0];
+  const snapshot = await current();
+  if (!snapshot) return "the project has no snapshot: no spare";
+  if ((Date.now() - snapshot.taken_at.getTime()) / 1000 > ctx.config.snapshotMaxAgeSeconds) {
+    return "the snapshot is older than its maximum age: the next preview refreshes it and asks for a spare again";
+  }
+  await dropSpare(ctx, project, snapshot.generation); // a spare of an older snapshot
+  const existing = await ctx.db.query<{ database_name: string }>("SELECT database_name FROM preview_spares WHERE project_id = $1", [project.id]);
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  if (existing.rows[0] && (await databaseExists(admin, existing.rows[0].database_name))) return "a spare is ready already";
+
+  const name = spareName(project, snapshot.generation);
+  await dropDatabase(admin, name); // a leftover of an interrupted attempt
+  const strategy = ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY";
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(snapshot.database_name)} STRATEGY ${strategy} ALLOW_CONNECTIONS false`);
+  } catch (err) {
+    // The snapshot was replaced (and dropped) while we waited for it: nothing to clone.
+    if ((await current())?.generation !== snapshot.generation) return "the snapshot was refreshed meanwhile: no spare of the old one";
+    throw err;
+  }
+  await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`);
+  const recorded = await ctx.db.query(
+    `INSERT INTO preview_spares (project_id, cluster_id, database_name, generation)
+     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM project_snapshots WHERE project_id = $1 AND generation = $4)
+     ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation, created_at = now()`,
+    [project.id, project.cluster_id, name, snapshot.generation],
+  );
+  if (!recorded.rowCount) {
+    await dropDatabase(admin, name);
+    return "the snapshot was refreshed meanwhile: the spare of the old one was dropped";
+  }
+  return `spare ${name} is ready`;
+}
+
+export const SNAPSHOT_REFRESH_JOB = "snapshot.refresh";
+/** A snapshot counts as in use when a create or reset cloned from it this recently. */
+const IN_USE_SECONDS = 24 * 3600;
+
+/** How long before its maximum age a snapshot in use is refreshed. */
+export function refreshLeadSeconds(maxAgeSeconds: number): number {
+  return Math.min(maxAgeSeconds / 5, 600);
+}
+
+/**
+ * The scheduler's task: a refresh job for every snapshot in use that is about to
+ * reach its maximum age (one job per project at a time).
+ */
+export async function enqueueSnapshotRefreshes(ctx: AppContext): Promise<number> {
+  if (!ctx.config.snapshotRefreshAhead || ctx.config.previewCloneStrategy === "logical") return 0;
+  const maxAge = ctx.config.snapshotMaxAgeSeconds;
+  if (maxAge === 0) return 0; // every clone refreshes: nothing to do ahead
+  const { rows } = await ctx.db.query<{ project_id: string; organization_id: string; cluster_id: string }>(
+    `SELECT s.project_id, p.organization_id, p.cluster_id FROM project_snapshots s JOIN projects p ON p.id = s.project_id
+     WHERE p.state = 'ready'
+       AND s.taken_at < now() - make_interval(secs => $1)
+       AND s.last_used_at > now() - make_interval(secs => $2)
+       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.type = $3 AND j.project_id = s.project_id AND j.state IN ('pending', 'running'))
+     LIMIT 50`,
+    [maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, SNAPSHOT_REFRESH_JOB],
+  );
+  for (const r of rows) {
+    await enqueueJob(ctx.db, {
+      id: newId("job"), type: SNAPSHOT_REFRESH_JOB, organizationId: r.organization_id, projectId: r.project_id, clusterId: r.cluster_id,
+      lockedResource: `snapshot:${r.project_id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    });
+  }
+  return rows.length;
+}
+
+/** The refresh job: a new snapshot generation (unless one newer than the job exists), then a spare of it. */
+export async function refreshSnapshot(ctx: AppContext, job: JobContext): Promise<string> {
+  const project = await loadProject(ctx.db, job.job.project_id!);
+  if (!project || project.state !== "ready") return "the project is gone or not ready: no refresh";
+  const snapshot = await ensureSnapshot(ctx, job, project, job.job.created_at, { use: false });
+  await requestSpare(ctx, project);
+  return `snapshot generation ${snapshot.generation} holds the data of ${snapshot.takenAt.toISOString()}`;
+}
