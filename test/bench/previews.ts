@@ -10,6 +10,10 @@
 //
 // One CapyDB server (embedded PostgreSQL + PgBouncer) on one data dir: the projects are filled
 // once with `pgbench -i`, then the server is restarted on the same data dir for each strategy.
+// The strategies are measured with spares off (every create and reset clones while the user
+// waits); a last phase measures the default, where a spare clone made in the background after
+// each create or reset is taken by a rename (the bench waits for that background job to finish
+// before the next measured operation, and reports how long it ran).
 // "Ready" is POST preview → job succeeded (polled every 20 ms) → GET connection-uri → a new
 // connection as the preview's role answering `SELECT 1`. Every measured operation starts after
 // an unmeasured CHECKPOINT, `sync -f` and a 2 s pause (BENCH_SETTLE_MS), so each pays only for
@@ -128,6 +132,8 @@ interface SizeFigures {
   warmupMs: number;
   api: Record<Strategy, ApiRun[]>;
   reset: ApiRun[];
+  /** With CAPYDB_PREVIEW_SPARES on (the default): the create and the reset take a spare made in the background. */
+  spare: { create: ApiRun[]; reset: ApiRun[]; taken: number; attempts: number; refillMs: number[] };
   bareFileCopy: number[];
   /** DROP DATABASE of the bare FILE_COPY clone (what a reset pays for the old copy, and a delete). */
   bareDrop: number[];
@@ -151,6 +157,7 @@ function newFigures(scale: number, project: SizeFigures["project"]): SizeFigures
     warmupMs: NaN,
     api: { file_copy: [], wal_log: [], logical: [] },
     reset: [],
+    spare: { create: [], reset: [], taken: 0, attempts: 0, refillMs: [] },
     bareFileCopy: [],
     bareDrop: [],
     bareReset: [],
@@ -311,6 +318,33 @@ class Phase {
       if (m[2].startsWith(`DROP DATABASE IF EXISTS ${quoteIdent(database)} `)) dropMs += Number(m[1]);
     }
     return { cloneMs, dropMs };
+  }
+
+  /** Waits until no spare job of the project is pending or running; answers the last one's run time (ms). */
+  async waitForSpare(projectId: string): Promise<number> {
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    for (;;) {
+      const { rows } = await this.control.query<{ state: string; claimed_at: Date | null; completed_at: Date | null; error: string | null }>(
+        "SELECT state, claimed_at, completed_at, error FROM jobs WHERE type = 'preview.spare' AND project_id = $1 ORDER BY created_at DESC LIMIT 1",
+        [projectId],
+      );
+      const last = rows[0];
+      if (last && last.state === "failed") throw new Error(`the spare job failed: ${last.error}`);
+      if (!last || last.state === "succeeded") return last?.claimed_at && last.completed_at ? last.completed_at.getTime() - last.claimed_at.getTime() : NaN;
+      if (Date.now() > deadline) throw new Error("the spare job did not finish");
+      await sleep(50);
+    }
+  }
+
+  /** The oid of the project's spare database, or null when it has none. */
+  async spareOid(database: string): Promise<number | null> {
+    const { rows } = await this.su.query<{ oid: number }>("SELECT oid::int AS oid FROM pg_database WHERE starts_with(datname, $1)", [`${database}_spare`]);
+    return rows[0]?.oid ?? null;
+  }
+
+  async databaseOid(database: string): Promise<number | null> {
+    const { rows } = await this.su.query<{ oid: number }>("SELECT oid::int AS oid FROM pg_database WHERE datname = $1", [database]);
+    return rows[0]?.oid ?? null;
   }
 
   async deletePreview(previewId: string): Promise<void> {
@@ -491,7 +525,9 @@ export async function main(): Promise<void> {
     `${knobs.length ? knobs.join(" ") + " " : ""}npx tsx test/bench/previews.ts`,
   );
 
-  const env = { CAPYDB_SNAPSHOT_MAX_AGE_SECONDS: "86400", CAPYDB_PREVIEW_CLONE_STRATEGY: "file_copy" };
+  // Cold clones first (spares off: each create and reset copies while the user waits), then
+  // the default (a spare made in the background is taken by a rename).
+  const env = { CAPYDB_SNAPSHOT_MAX_AGE_SECONDS: "86400", CAPYDB_PREVIEW_CLONE_STRATEGY: "file_copy", CAPYDB_PREVIEW_SPARES: "false", CAPYDB_SNAPSHOT_REFRESH_AHEAD: "false" };
   let server: BenchServer | null = null;
   let phase: Phase | null = null;
   const figures: SizeFigures[] = [];
@@ -581,6 +617,36 @@ export async function main(): Promise<void> {
         }
       }
     }
+
+    // ---- the default: file_copy with spares
+    await phase.close();
+    phase = null;
+    log("restarting the server on the same data dir with spares on (CAPYDB_PREVIEW_SPARES=true, the default)");
+    server = await startServerKeepingData({ reuse: server, env: { ...env, CAPYDB_PREVIEW_SPARES: "true" } });
+    phase = await Phase.open(server, orgKey);
+    for (const f of figures) {
+      log(`s=${f.scale}: spares warm-up preview (asks for the first spare)`);
+      const warm = await phase.createPreview(f.project.id);
+      await phase.waitForSpare(f.project.id);
+      await phase.deletePreview(warm.previewId);
+      for (let i = 0; i < runs; i++) {
+        log(`s=${f.scale}: spares run ${i + 1}/${runs}`);
+        await phase.settle();
+        let spare = await phase.spareOid(f.project.database);
+        const { run, previewId, database } = await phase.createPreview(f.project.id);
+        f.spare.create.push(run);
+        f.spare.attempts++;
+        if (spare !== null && spare === (await phase.databaseOid(database))) f.spare.taken++;
+        f.spare.refillMs.push(await phase.waitForSpare(f.project.id));
+        await phase.settle();
+        spare = await phase.spareOid(f.project.database);
+        f.spare.reset.push(await phase.resetPreview(previewId, database));
+        f.spare.attempts++;
+        if (spare !== null && spare === (await phase.databaseOid(database))) f.spare.taken++;
+        f.spare.refillMs.push(await phase.waitForSpare(f.project.id));
+        await phase.deletePreview(previewId);
+      }
+    }
   } finally {
     await phase?.close();
     if (server) {
@@ -616,8 +682,10 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
     printTable(
       ["method", "runs", "seconds (median)", "min", "max", "× bare FILE_COPY"],
       [
-        row("API preview ready, file_copy (POST → succeeded → SELECT 1)", apiFc),
-        row("API reset ready, file_copy (POST reset → succeeded → SELECT 1)", f.reset.map((r) => r.totalMs)),
+        row("API preview ready, default: a spare taken by rename (POST → succeeded → SELECT 1)", f.spare.create.map((r) => r.totalMs)),
+        row("API reset ready, default: a spare taken by rename", f.spare.reset.map((r) => r.totalMs)),
+        row("API preview ready, file_copy cloned while waiting (spares off)", apiFc),
+        row("API reset ready, file_copy cloned while waiting (spares off)", f.reset.map((r) => r.totalMs)),
         row("API preview ready, wal_log", f.api.wal_log.map((r) => r.totalMs)),
         row("API preview ready, logical (pg_dump | pg_restore as the preview role)", f.api.logical.map((r) => r.totalMs)),
         row("floor: bare CREATE DATABASE TEMPLATE snapshot STRATEGY FILE_COPY", f.bareFileCopy),
@@ -639,6 +707,10 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
           `${fmt(median(runsOf.map((r) => r.totalMs - r.cloneMs - r.dropMs)), 0)} ms`
         : "");
     out(`\nWhere the time goes (medians, server clock for the job's stages):\n`);
+    out(
+      `- ${parts("API preview, spare", f.spare.create)}\n- ${parts("API reset, spare", f.spare.reset)}\n` +
+        `- the spare was taken in ${f.spare.taken} of ${f.spare.attempts} creates and resets; the background job that makes the next one ran ${sec(median(f.spare.refillMs))} s (median), after the preview was ready\n`,
+    );
     out(`- ${parts("API preview, file_copy", f.api.file_copy)}\n`);
     out(`- ${parts("API reset, file_copy", f.reset)}\n`);
     out(`- ${parts("API preview, wal_log", f.api.wal_log)}\n`);
@@ -668,8 +740,10 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
   const big = bySize.get(BIG_SCALE);
   const small = bySize.get(SMALL_SCALE);
   for (const [label, pick] of [
-    ["preview ready", (f: SizeFigures) => f.api.file_copy.map((r) => r.totalMs)],
-    ["reset ready", (f: SizeFigures) => f.reset.map((r) => r.totalMs)],
+    ["preview ready (default, spare)", (f: SizeFigures) => f.spare.create.map((r) => r.totalMs)],
+    ["reset ready (default, spare)", (f: SizeFigures) => f.spare.reset.map((r) => r.totalMs)],
+    ["preview ready (spares off)", (f: SizeFigures) => f.api.file_copy.map((r) => r.totalMs)],
+    ["reset ready (spares off)", (f: SizeFigures) => f.reset.map((r) => r.totalMs)],
   ] as const) {
     if (big) {
       const v = median(pick(big));
