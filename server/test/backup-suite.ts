@@ -207,7 +207,7 @@ describe(`backups (${storeName} blob store)`, () => {
     }
   });
 
-  it("retention deletes old backups (blob and row) but keeps the newest verified one and pinned ones", async () => {
+  it("retention deletes old backups (blob and row) but keeps the newest verified one, pinned ones, and those live previews were made from", async () => {
     // wait for scheduled backups of the previous test to settle
     for (let i = 0; i < 100; i++) {
       const { rows } = await t.server.ctx.db.query("select count(*)::int as n from jobs where type like 'backup.%' and state in ('pending','running')");
@@ -219,13 +219,25 @@ describe(`backups (${storeName} blob store)`, () => {
     const newestVerified = all.find((b) => b.verification_state === "verified")!;
     const pinned = all[all.length - 1];
     await t.server.ctx.db.query("update backups set pinned = true where id = $1", [pinned.id]);
+    const source = all.find((b) => b.id !== newestVerified.id && b.id !== pinned.id && b.state === "completed" && b.verification_state === "verified")!;
+    expect(source).toBeDefined();
+    const fromBackup = await org.createPreview(project.id, { source_kind: "backup", backup_id: source.id });
+    await org.waitForJob(fromBackup.job.id, { timeoutMs: 60_000 });
     await t.server.ctx.db.query("update backups set created_at = now() - interval '10 days' where project_id = $1", [project.id]);
-    const deadline = Date.now() + 15_000;
-    let left = all;
-    while (Date.now() < deadline && left.length > 2) {
-      await new Promise((r) => setTimeout(r, 200));
-      left = (await org.listBackups(project.id)).backups;
-    }
+    const remaining = async (n: number) => {
+      const deadline = Date.now() + 15_000;
+      let left = (await org.listBackups(project.id)).backups;
+      while (Date.now() < deadline && left.length > n) {
+        await new Promise((r) => setTimeout(r, 200));
+        left = (await org.listBackups(project.id)).backups;
+      }
+      return left;
+    };
+    expect((await remaining(3)).map((b) => b.id).sort()).toEqual([newestVerified.id, pinned.id, source.id].sort());
+    // the preview still resets from its backup; once it is deleted, its backup goes too
+    await org.waitForJob((await org.resetPreview(fromBackup.preview.id)).job.id, { timeoutMs: 60_000 });
+    await org.waitForJob((await org.deletePreview(fromBackup.preview.id)).job.id, { timeoutMs: 60_000 });
+    const left = await remaining(2);
     expect(left.map((b) => b.id).sort()).toEqual([newestVerified.id, pinned.id].sort());
     for (const b of all) {
       if (!b.backup_key) continue;

@@ -59,6 +59,8 @@ export async function applyRetention(ctx: AppContext): Promise<number> {
      JOIN scheduled_backups s ON s.project_id = b.project_id AND s.name = 'default'
      WHERE b.created_at < now() - make_interval(days => s.retention_days)
        AND b.state IN ('completed', 'failed') AND NOT b.pinned
+       -- a live preview made from a backup resets from it: it stays while the preview lives
+       AND NOT EXISTS (SELECT 1 FROM preview_databases p WHERE p.source_backup_id = b.id AND p.state IN ('creating', 'ready', 'resetting'))
        AND b.id IS DISTINCT FROM (
          SELECT v.id FROM backups v WHERE v.project_id = b.project_id AND v.verification_state = 'verified'
          ORDER BY v.created_at DESC LIMIT 1)
