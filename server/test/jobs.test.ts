@@ -436,6 +436,29 @@ describe("job engine", () => {
     expect(calls.get(kept.id)).toBe(1);
   });
 
+  it("a job whose worker died on its last attempt gets its cleanup run once, then fails, without running again", async () => {
+    const type = "test.last-attempt";
+    const job = await enqueue({ type, maxAttempts: 1 });
+    // A worker claims it with a one-second lease and dies (it never completes, fails or renews).
+    const [claimed] = await claimJobs(db, "worker-that-died", 1, 1, [type]);
+    expect(claimed).toMatchObject({ id: job.id, state: "running", attempts: 1 });
+    const calls: string[] = [];
+    await startWorker({
+      [type]: {
+        async run() {
+          calls.push("run");
+        },
+        async cleanup(ctx, error) {
+          calls.push(`cleanup: ${(error as Error).message}`);
+          expect(ctx.job.cleanup_only).toBe(true);
+        },
+      },
+    });
+    const failed = await waitForState(job.id, ["failed", "succeeded"], 20_000);
+    expect(failed).toMatchObject({ state: "failed", attempts: 1, error: "the worker running this job stopped (lease expired) on its last attempt", lease_token: null });
+    expect(calls).toEqual(["cleanup: the worker running this job stopped (lease expired) on its last attempt"]);
+  });
+
   it("completes a batch of jobs only where each lease still holds", async () => {
     const type = "test.batch-complete";
     const jobs = [await enqueue({ type }), await enqueue({ type }), await enqueue({ type, lockedResource: "preview:batch" })];

@@ -13,6 +13,8 @@ export interface JobRow {
   locked_resource: string | null;
   attempts: number;
   max_attempts: number;
+  /** Rescued after its last attempt: only the handler's cleanup is left to run. */
+  cleanup_only: boolean;
   run_at: Date;
   lease_token: string | null;
   lease_expires_at: Date | null;

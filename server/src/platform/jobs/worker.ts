@@ -137,7 +137,9 @@ export class Worker {
     if (this.stopping) return;
     try {
       const rescued = await rescueExpiredJobs(this.opts.db);
-      for (const r of rescued) this.opts.log.warn({ job_id: r.id, state: r.state }, "rescued a job whose lease expired");
+      for (const r of rescued) {
+        this.opts.log.warn({ job_id: r.id, cleanup_only: r.cleanup_only }, r.cleanup_only ? "rescued a job whose lease expired on its last attempt: its cleanup runs next" : "rescued a job whose lease expired");
+      }
       if (rescued.length) this.nudge();
       if (!this.listener) await this.listen();
     } catch {
@@ -216,6 +218,27 @@ export class Worker {
       },
     };
     const started = Date.now();
+    if (job.cleanup_only) {
+      // Its worker died on the last attempt: undo the half-made work, then fail it.
+      const error = job.error ?? "the worker running this job stopped (lease expired) on its last attempt";
+      try {
+        if (handler.cleanup) {
+          try {
+            await handler.cleanup(ctx, new Error(error));
+          } catch (cleanupErr) {
+            // As after any failed job: logged, and the reconciler removes what is left on the data plane.
+            log.error({ job_id: job.id, err: scrubSecrets(errorMessage(cleanupErr), secrets) }, "cleanup after a failed job failed");
+          }
+        }
+        await failJob(db, { jobId: job.id, leaseToken, error, classification: "transient", retryInMs: null }).catch((e) =>
+          log.error({ job_id: job.id, err: errorMessage(e) }, "could not record a job failure"),
+        );
+        log.warn({ job_id: job.id, type: job.type, err: error }, "job failed on its last attempt; its cleanup ran");
+      } finally {
+        clearInterval(renewTimer);
+      }
+      return;
+    }
     try {
       await handler.run(ctx);
       if (abort.signal.aborted && lostLease) throw new Error("lease lost");

@@ -36,7 +36,8 @@ export async function claimJobs(db: Queryable, workerId: string, limit: number, 
      )
      UPDATE jobs SET
        state = 'running',
-       attempts = jobs.attempts + 1,
+       -- a cleanup-only pass is not another attempt at the work
+       attempts = jobs.attempts + CASE WHEN jobs.cleanup_only THEN 0 ELSE 1 END,
        claimed_by = $1,
        -- clock_timestamp(): the moment the row is taken, after any job it waited on
        -- has committed (now() is this statement's start, which can be earlier)
