@@ -215,6 +215,27 @@ describe.each(kinds)("$name blob store", ({ name, setup }) => {
     expect(await h.leftovers()).toEqual([]);
   });
 
+  it("sweeping abandoned partial objects (filesystem only) removes those whose writer process is gone, and nothing else", async () => {
+    if (!h.store.sweepAbandoned) {
+      expect(name).toBe("s3"); // incomplete multipart uploads are the bucket's lifecycle rule's to abort
+      return;
+    }
+    const store = h.store as FilesystemBlobStore;
+    await store.put("backups/p2/kept.dump", Readable.from([Buffer.from("complete")]));
+    const dead = spawn("true");
+    await new Promise((resolve) => dead.on("close", resolve));
+    const root = (store as unknown as { root: string }).root;
+    const orphan = path.join(root, "backups/p2/b9.dump.partial-" + dead.pid + "-0123abcd");
+    const live = path.join(root, "backups/p2/b8.dump.partial-" + process.pid + "-4567cdef");
+    fs.writeFileSync(orphan, "half");
+    fs.writeFileSync(live, "being written");
+    expect(await store.sweepAbandoned()).toEqual(["backups/p2/b9.dump.partial-" + dead.pid + "-0123abcd"]);
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(fs.existsSync(live)).toBe(true);
+    expect((await readAll(await store.get("backups/p2/kept.dump"))).toString()).toBe("complete");
+    fs.rmSync(live);
+  });
+
   it("a failed put over an existing object keeps the old object", async () => {
     await h.store.put("keep", Readable.from([Buffer.from("old contents")]));
     await expect(h.store.put("keep", streamOf(payload, { failAfter: 6 * MB }))).rejects.toThrow(/source exploded/);

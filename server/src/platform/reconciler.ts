@@ -1,6 +1,7 @@
 // The reconciler: removes what half-done work left behind on the data plane (a build
 // database of a job whose worker died, the database and role of a preview or project
-// that failed or was deleted while a worker crashed), and says what it removed.
+// that failed or was deleted while a worker crashed) and in the blob store (a partial
+// blob of a killed server), and says what it removed.
 // It touches only names derived from our own projects, and only what was seen
 // orphaned on two passes with no job of that project created or started in
 // between (so a build that a new job has just begun is never taken for debris).
@@ -10,7 +11,7 @@ import { dropDatabase } from "./dataplane/provision.js";
 
 export interface Removal {
   cluster_id: string;
-  kind: "database" | "role";
+  kind: "database" | "role" | "blob";
   name: string;
   reason: string;
 }
@@ -99,6 +100,10 @@ export async function reconcile(ctx: AppContext): Promise<Removal[]> {
         }
       }
     }
+  }
+  // Partial blobs of puts whose process died (the blob store knows its writers).
+  for (const name of (await ctx.blobs.sweepAbandoned?.().catch(() => [] as string[])) ?? []) {
+    removed.push({ cluster_id: "-", kind: "blob", name, reason: "a partial blob whose writer process is gone" });
   }
   // Candidates that are no longer there (their job finished them) are forgotten.
   for (const key of [...sightings.keys()]) if (!seen.has(key)) sightings.delete(key);

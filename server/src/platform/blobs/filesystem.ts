@@ -105,7 +105,35 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
+  async sweepAbandoned(): Promise<string[]> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(this.root, { withFileTypes: true, recursive: true });
+    } catch {
+      return []; // no blobs yet, or the directory is unavailable (the next put says so)
+    }
+    const removed: string[] = [];
+    for (const entry of entries) {
+      const m = /\.partial-(\d+)-[0-9a-f]{8}$/.exec(entry.name);
+      if (!entry.isFile() || !m) continue;
+      if (processAlive(Number(m[1]))) continue; // still being written (by this or another server process on the host)
+      const file = path.join(entry.parentPath, entry.name);
+      await fs.promises.rm(file, { force: true });
+      removed.push(path.relative(this.root, file));
+    }
+    return removed;
+  }
+
   async delete(key: string): Promise<void> {
     await fs.promises.rm(this.file(key), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

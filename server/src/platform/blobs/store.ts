@@ -30,6 +30,12 @@ export interface BlobStore {
    * Like put, the object becomes visible only on commit.
    */
   fileTarget?(key: string): Promise<FileTarget>;
+  /**
+   * Removes partial objects whose writer is gone (a server killed mid-put) and
+   * answers their names. Stores that clean up after themselves (S3: abort incomplete
+   * multipart uploads with a lifecycle rule) do not have it.
+   */
+  sweepAbandoned?(): Promise<string[]>;
 }
 
 export interface FileTarget {
