@@ -444,7 +444,8 @@ class Bench {
 
   /**
    * The server's dump step with bare tools: a REPEATABLE READ transaction exports its snapshot,
-   * pg_dump --snapshot dumps it to `file` while count(*) of every table runs in that transaction.
+   * pg_dump --snapshot dumps it to `file` while count(*) of every table runs in that transaction
+   * (without parallel workers or JIT, as the server counts).
    */
   bareDumpWithCounts(file: string): Promise<BareStep> {
     fs.rmSync(file, { force: true });
@@ -453,6 +454,7 @@ class Bench {
       try {
         await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         const { rows } = await holder.query<{ id: string }>("SELECT pg_export_snapshot() AS id");
+        await holder.query("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
         await Promise.all([runTool(path.join(pgBinDir(), "pg_dump"), this.dumpArgs(file, rows[0].id), libpqEnv(this.server.clusterAdminUrl())), countAllRows(holder)]);
         await holder.query("COMMIT");
       } finally {
