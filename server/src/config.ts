@@ -22,6 +22,8 @@ export interface Config {
   defaultRegion: string;
   logLevel: string;
   bodyLimitBytes: number;
+  /** How long a valid API key is trusted without a lookup (0: look up every request). */
+  apiKeyCacheSeconds: number;
   workerConcurrency: number;
   jobLeaseSeconds: number;
   jobRetryBaseMs: number;
@@ -111,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultRegion: str(env, "CAPYDB_DEFAULT_REGION") ?? "local",
     logLevel: str(env, "CAPYDB_LOG_LEVEL") ?? "info",
     bodyLimitBytes: int(env, "CAPYDB_BODY_LIMIT_BYTES", 1024 * 1024, 1024),
+    apiKeyCacheSeconds: int(env, "CAPYDB_API_KEY_CACHE_SECONDS", 5, 0, 300),
     workerConcurrency: int(env, "CAPYDB_WORKER_CONCURRENCY", 4, 0, 256),
     jobLeaseSeconds: int(env, "CAPYDB_JOB_LEASE_SECONDS", 30, 1, 3600),
     jobRetryBaseMs: int(env, "CAPYDB_JOB_RETRY_BASE_MS", 1000, 0, 3_600_000),

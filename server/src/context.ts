@@ -8,6 +8,7 @@ import type { Logger } from "./platform/jobs/worker.js";
 import type { Faults } from "./platform/faults.js";
 import type { BlobStore } from "./platform/blobs/store.js";
 import type { NetGuard } from "./platform/netguard.js";
+import type { ApiKeyCache } from "./http/auth.js";
 
 export interface AppContext {
   config: Config;
@@ -21,6 +22,8 @@ export interface AppContext {
   faults: Faults;
   blobs: BlobStore;
   netguard: NetGuard;
+  /** Recently seen valid API keys (a revoke evicts here). */
+  apiKeyCache: ApiKeyCache;
   /** The API's public base URL (signed upload URLs point here); known once listening. */
   publicUrl: string;
 }

@@ -28,6 +28,7 @@ import { Scheduler } from "./platform/scheduler.js";
 import { reconcile } from "./platform/reconciler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { enqueueSnapshotRefreshes } from "./previews/spares.js";
+import { ApiKeyCache } from "./http/auth.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
 import { cutoverJobHandlers, dropExpiredPrevious } from "./cutovers/jobs.js";
@@ -160,6 +161,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),
       faults: new Faults(config.faults),
+      apiKeyCache: new ApiKeyCache(config.apiKeyCacheSeconds * 1000),
       blobs: createBlobStore({
         blobUrl: config.blob.url,
         dataDir: config.dataDir,

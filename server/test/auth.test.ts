@@ -1,10 +1,13 @@
 // Authentication and tenant isolation against the real server and real Postgres.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { CapyClient, type Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { loadConfig } from "../src/config.js";
+import { startServer } from "../src/server.js";
 
 let t: TestServer;
 let jwks: http.Server;
@@ -80,6 +83,26 @@ describe("API keys", () => {
     const after = await raw("GET", "/v1/projects", secret);
     expect(after.status).toBe(401);
     expect(after.body.error).toMatch(/revoked|invalid/);
+  });
+
+  it("a key revoked through one server stops working on another server of the same control plane within CAPYDB_API_KEY_CACHE_SECONDS", async () => {
+    const other = await startServer(loadConfig({ ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-other", CAPYDB_PGBOUNCER: "false", CAPYDB_API_KEY_CACHE_SECONDS: "1" }));
+    try {
+      const { api_key, secret } = await t.admin.createApiKey(orgA, { name: "revoke-elsewhere" });
+      const onOther = async () => (await fetch(other.url + "/v1/projects", { headers: { authorization: `Bearer ${secret}` } })).status;
+      expect(await onOther()).toBe(200); // now remembered by the other server
+      await t.admin.revokeApiKey(api_key.id);
+      const revokedAt = Date.now();
+      let status = await onOther();
+      while (status === 200 && Date.now() - revokedAt < 5000) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await onOther();
+      }
+      expect(status).toBe(401); // within 5 s, for a 1 s cache: not kept alive by being used
+    } finally {
+      await other.stop();
+      fs.rmSync(t.dataDir + "-other", { recursive: true, force: true });
+    }
   });
 
   it("admin endpoints answer 403 to organization and project keys", async () => {

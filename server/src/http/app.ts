@@ -52,7 +52,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const clerk = c.jwksUrl || c.publicKeyPem
     ? createClerkVerifier({ jwksUrl: c.jwksUrl ?? undefined, publicKeyPem: c.publicKeyPem ?? undefined, issuer: c.issuer ?? undefined, authorizedParties: c.authorizedParties })
     : null;
-  const auth = new Authenticator(ctx.db, clerk);
+  const auth = new Authenticator(ctx.db, clerk, ctx.apiKeyCache);
   const metrics = createMetrics(ctx.db);
   const openapi = buildOpenApiDocument();
 

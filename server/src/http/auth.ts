@@ -26,8 +26,41 @@ interface KeyRow {
   last_used_at: Date | null;
 }
 
+/**
+ * Valid API keys seen in the last few seconds, by secret hash, so most requests skip
+ * the key lookup. A revoke evicts the key at once in the process that revoked it;
+ * other server processes stop accepting it within the TTL. Only keys that were found
+ * are kept (a stream of invalid keys cannot grow it), and at most `max` of them.
+ */
+export class ApiKeyCache {
+  private readonly byHash = new Map<string, { row: KeyRow; until: number }>();
+
+  constructor(private readonly ttlMs = 5000, private readonly max = 10_000) {}
+
+  get(hash: string): KeyRow | null {
+    const hit = this.byHash.get(hash);
+    if (!hit) return null;
+    if (hit.until < Date.now()) {
+      this.byHash.delete(hash);
+      return null;
+    }
+    return hit.row;
+  }
+
+  set(hash: string, row: KeyRow): void {
+    if (this.ttlMs <= 0) return;
+    this.byHash.delete(hash);
+    if (this.byHash.size >= this.max) this.byHash.delete(this.byHash.keys().next().value!);
+    this.byHash.set(hash, { row, until: Date.now() + this.ttlMs });
+  }
+
+  evict(keyId: string): void {
+    for (const [hash, hit] of this.byHash) if (hit.row.id === keyId) this.byHash.delete(hash);
+  }
+}
+
 export class Authenticator {
-  constructor(private readonly db: Db, private readonly clerk: ClerkVerifier | null) {}
+  constructor(private readonly db: Db, private readonly clerk: ClerkVerifier | null, private readonly keys: ApiKeyCache = new ApiKeyCache(0)) {}
 
   async authenticate(req: FastifyRequest): Promise<Principal> {
     const header = req.headers.authorization;
@@ -41,16 +74,22 @@ export class Authenticator {
   }
 
   private async fromApiKey(secret: string): Promise<Principal> {
-    // A named statement: planned once per connection, not on every request.
-    const { rows } = await this.db.query<KeyRow>({
-      name: "auth_api_key",
-      text: "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
-      values: [hashApiKey(secret)],
-    });
-    const key = rows[0];
-    if (!key) throw unauthorized("invalid or revoked API key");
+    const hash = hashApiKey(secret);
+    let key = this.keys.get(hash);
+    if (!key) {
+      // A named statement: planned once per connection, not on every request.
+      const { rows } = await this.db.query<KeyRow>({
+        name: "auth_api_key",
+        text: "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+        values: [hash],
+      });
+      key = rows[0] ?? null;
+      if (!key) throw unauthorized("invalid or revoked API key");
+      this.keys.set(hash, key);
+    }
     // last_used_at at minute resolution: one write a minute per key, not one per request.
     if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > 60_000) {
+      key.last_used_at = new Date();
       this.db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [key.id]).catch(() => {});
     }
     if (key.is_platform_admin) return { kind: "admin", actorKind: "api_key", actorId: key.id };

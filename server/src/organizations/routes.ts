@@ -60,6 +60,8 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
       throw notFound(`API key ${keyId} not found`);
     }
     if (p.kind === "project") throw forbidden("a project-scoped API key cannot revoke keys");
-    return { api_key: orgs.toApiKey(await orgs.revokeApiKey(ctx.db, keyId)) };
+    const revoked = await orgs.revokeApiKey(ctx.db, keyId);
+    ctx.apiKeyCache.evict(keyId);
+    return { api_key: orgs.toApiKey(revoked) };
   });
 }
