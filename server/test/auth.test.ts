@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { CapyClient, type Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
@@ -86,7 +87,10 @@ describe("API keys", () => {
   });
 
   it("a key revoked through one server stops working on another server of the same control plane within CAPYDB_API_KEY_CACHE_SECONDS", async () => {
-    const other = await startServer(loadConfig({ ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-other", CAPYDB_PGBOUNCER: "false", CAPYDB_API_KEY_CACHE_SECONDS: "1" }));
+    // A second server process of the same deployment: same control plane, same server key.
+    fs.mkdirSync(t.dataDir + "-other", { recursive: true });
+    fs.copyFileSync(path.join(t.dataDir, "secret-key"), path.join(t.dataDir + "-other", "secret-key"));
+    const other = await startServer(loadConfig({ ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-other", CAPYDB_PGBOUNCER: "false", CAPYDB_API_KEY_CACHE_SECONDS: "1", CAPYDB_RUN_WORKERS: "false", CAPYDB_RUN_SCHEDULER: "false" }));
     try {
       const { api_key, secret } = await t.admin.createApiKey(orgA, { name: "revoke-elsewhere" });
       const onOther = async () => (await fetch(other.url + "/v1/projects", { headers: { authorization: `Bearer ${secret}` } })).status;

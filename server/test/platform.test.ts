@@ -76,6 +76,15 @@ describe("platform", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
+  it("a server whose secret key differs from the control plane's refuses to start, and the running one keeps working", async () => {
+    const stranger = { ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-stranger", CAPYDB_PGBOUNCER: "false", CAPYDB_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") };
+    cleanup.push(async () => fs.rmSync(stranger.CAPYDB_DATA_DIR, { recursive: true, force: true }));
+    await expect(startServer(loadConfig(stranger))).rejects.toThrow(/same CAPYDB_SECRET_KEY/);
+    const created = await t.admin.createOrganization({ name: "still works" });
+    const { job } = await t.admin.createProject({ name: "after", organization_id: created.organization.id });
+    expect((await t.admin.waitForJob(job.id, { timeoutMs: 30_000 })).state).toBe("succeeded");
+  });
+
   it("generates a bootstrap admin key once when none is configured, written with mode 0600", async () => {
     const { env } = await testServerEnv();
     delete env.CAPYDB_BOOTSTRAP_API_KEY;

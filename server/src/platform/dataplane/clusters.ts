@@ -36,6 +36,18 @@ export interface RegisterClusterInput {
 
 /** Registers a cluster or updates the one of that name (its admin URL is sealed at rest). */
 export async function registerCluster(db: Queryable, box: SecretBox, input: RegisterClusterInput): Promise<ClusterRow> {
+  // A server with another key would re-seal the row and lock every other server out of it.
+  const existing = (await db.query<{ admin_url_sealed: string }>("SELECT admin_url_sealed FROM clusters WHERE name = $1", [input.name])).rows[0];
+  if (existing) {
+    try {
+      box.open(existing.admin_url_sealed);
+    } catch {
+      throw new Error(
+        "this server's secret key is not the one the control plane's secrets were sealed with: every server of one control plane " +
+          "needs the same CAPYDB_SECRET_KEY (or a copy of the first server's <data dir>/secret-key)",
+      );
+    }
+  }
   const { rows } = await db.query<ClusterRow>(
     `INSERT INTO clusters (id, name, region, admin_url_sealed, public_host, direct_port, pooled_port, ssl_mode, is_default)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
