@@ -10,6 +10,8 @@ export interface Config {
   databaseUrl: string | null;
   /** How long startup waits for the control-plane database to accept connections. */
   databaseWaitSeconds: number;
+  /** Connections of the control-plane pool. */
+  databasePoolSize: number;
   clusterAdminUrl: string | null;
   pgbouncerEnabled: boolean;
   pgBinDir: string | null;
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: str(env, "CAPYDB_DATABASE_URL"),
     databaseWaitSeconds: int(env, "CAPYDB_DATABASE_WAIT_SECONDS", 60, 0, 3600),
+    databasePoolSize: int(env, "CAPYDB_DATABASE_POOL_SIZE", 32, 2, 1000),
     clusterAdminUrl: str(env, "CAPYDB_CLUSTER_ADMIN_URL"),
     pgbouncerEnabled: bool(env, "CAPYDB_PGBOUNCER", true),
     pgBinDir: str(env, "CAPYDB_PG_BIN_DIR"),

@@ -108,7 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clusterAdminUrl = local.adminUrl;
   }
 
-  const db: Db = createDb(controlUrl);
+  const db: Db = createDb(controlUrl, { max: config.databasePoolSize });
   let worker: Worker | null = null;
   const poolerDir = path.join(config.dataDir, "pgbouncer");
   let pooler: PgBouncerPooler | null = null;
