@@ -107,3 +107,15 @@ describe("platform", () => {
     expect((await fetch(`${t.url}/v1/organizations`, { headers: { authorization: `Bearer ${t.adminKey}` } })).status).toBe(200);
   });
 });
+
+describe("configuration", () => {
+  it("every CAPYDB_* setting the server reads is in the README's configuration table", () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const source = fs.readFileSync(path.join(here, "../src/config.ts"), "utf8");
+    const readme = fs.readFileSync(path.join(here, "../../README.md"), "utf8");
+    const settings = [...new Set([...source.matchAll(/"(CAPYDB_[A-Z0-9_]+)"/g)].map((m) => m[1]))];
+    expect(settings.length).toBeGreaterThan(30);
+    const rows = readme.split("\n").filter((line) => line.startsWith("| `CAPYDB_"));
+    expect(settings.filter((name) => !rows.some((row) => row.split("|")[1].includes(`\`${name}\``)))).toEqual([]);
+  });
+});
