@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import pg from "pg";
 import { CapyClient, type Project, type PreviewDatabase } from "@capydb/api";
-import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { adminQuery, adminUrl, startTestServer, type TestServer } from "../../test/harness/server.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -228,16 +228,21 @@ describe("preview databases", () => {
         writes++;
       }
     })();
+    // One watching connection, one query at a time: a timer opening a connection per tick
+    // piles connections up on a slow machine until the shared cluster refuses everyone.
+    const observer = new pg.Client({ connectionString: adminUrl("postgres") });
+    await observer.connect();
     const waits: string[] = [];
-    const watcher = setInterval(async () => {
-      const r = await adminQuery("postgres", "select wait_event_type from pg_stat_activity where pid = $1", [pid]).catch(() => null);
-      if (r?.rows[0]?.wait_event_type === "Lock") waits.push("Lock");
-    }, 20);
-    const p = await readyPreview({ fresh: true });
-    stop = true;
-    clearInterval(watcher);
-    await loop;
-    await writer.end();
+    const watcher = (async () => {
+      while (!stop) {
+        const r = await observer.query("select wait_event_type from pg_stat_activity where pid = $1", [pid]);
+        if (r.rows[0]?.wait_event_type === "Lock") waits.push("Lock");
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })();
+    const p = await readyPreview({ fresh: true }).finally(() => { stop = true; });
+    await Promise.all([loop, watcher]);
+    await Promise.all([writer.end(), observer.end()]);
     expect(writes).toBeGreaterThan(10);
     expect(waits).toEqual([]);
     await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });

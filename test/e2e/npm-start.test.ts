@@ -1,7 +1,7 @@
 // `npm start` as a new user runs it: the embedded default, from nothing, then again on
 // the same data directory. Real processes, real PostgreSQL, real PgBouncer, real psql.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -42,13 +42,12 @@ async function interrupt(proc: ChildProcess): Promise<string> {
   return exited;
 }
 
+/** Whether a postgres of this data directory still runs. pgrep exits 1 for "none"; anything else is its own error. */
 function pgRunning(): boolean {
-  try {
-    execFileSync("pgrep", ["-f", `-D ${path.join(dataDir, "pg")}|${path.join(dataDir, "pg")}`]);
-    return true;
-  } catch {
-    return false;
-  }
+  const r = spawnSync("pgrep", ["-f", "--", path.join(dataDir, "pg")], { encoding: "utf8" });
+  if (r.status === 0) return true;
+  if (r.status === 1) return false;
+  throw new Error(`pgrep failed (${r.status ?? r.signal}): ${r.stderr}`);
 }
 
 afterAll(async () => {
@@ -81,6 +80,7 @@ describe("npm start (embedded default)", () => {
     expect(execFileSync("psql", [pooled, "-XAtc", "select body from notes"], { encoding: "utf8" }).trim()).toBe("kept");
     await admin.close();
 
+    expect(pgRunning()).toBe(true); // the check below can see a running cluster
     expect(["130", "SIGINT", "0"]).toContain(await interrupt(first.proc));
     expect(first.output()).toContain("stopping PostgreSQL");
     expect(first.output()).not.toMatch(/error while stopping/);
