@@ -110,6 +110,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const db: Db = createDb(controlUrl, { max: config.databasePoolSize });
   let worker: Worker | null = null;
+  const apiKeyCache = new ApiKeyCache(config.apiKeyCacheSeconds * 1000);
   const poolerDir = path.join(config.dataDir, "pgbouncer");
   let pooler: PgBouncerPooler | null = null;
   try {
@@ -161,7 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),
       faults: new Faults(config.faults),
-      apiKeyCache: new ApiKeyCache(config.apiKeyCacheSeconds * 1000),
+      apiKeyCache,
       blobs: createBlobStore({
         blobUrl: config.blob.url,
         dataDir: config.dataDir,
@@ -201,6 +202,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const app = await buildApp(ctx);
     ctx.log = app.log;
+    // Revocations made through other server processes evict cached keys here at once.
+    await apiKeyCache.follow(controlUrl, app.log);
     if (config.runWorkers && config.workerConcurrency > 0) {
       const handlers: Record<string, JobHandler> = {
         ...projectJobHandlers(ctx),
@@ -250,6 +253,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         if (stopped) return;
         stopped = true;
         await app.close();
+        await apiKeyCache.stop();
         await scheduler?.stop();
         await worker?.stop();
         await clusters.close();
@@ -261,6 +265,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     };
   } catch (err) {
+    await apiKeyCache.stop().catch(() => {});
     await worker?.stop().catch(() => {});
     await db.end().catch(() => {});
     throw err;

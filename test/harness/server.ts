@@ -86,12 +86,12 @@ export async function startTestServer(extra: Record<string, string> = {}, option
   };
 }
 
-/** Runs a query on a database of the harness cluster as the superuser. */
 /** The test cluster's superuser URL for one database. */
 export function adminUrl(database: string): string {
   return withDatabase(inject("pgAdminUrl"), database);
 }
 
+/** Runs a query on a database of the harness cluster as the superuser. */
 export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
   const c = new pg.Client({ connectionString: adminUrl(database) });
   await c.connect();

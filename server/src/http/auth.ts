@@ -1,8 +1,10 @@
 // Who is calling: an API key (platform admin, organization or project scope) or
 // a Clerk session token mapped to the CapyDB organization linked to its Clerk org.
 import type { FastifyRequest } from "fastify";
+import pg from "pg";
 import type { Db } from "../platform/store/db.js";
 import { API_KEY_PREFIX, hashApiKey, newId } from "../platform/secrets.js";
+import { API_KEY_REVOKED_CHANNEL } from "../organizations/service.js";
 import { ClerkTokenError, looksLikeJwt, type ClerkVerifier } from "./clerk.js";
 import { forbidden, unauthorized, unavailable } from "./errors.js";
 
@@ -26,16 +28,29 @@ interface KeyRow {
   last_used_at: Date | null;
 }
 
+type Log = { warn(obj: object, msg: string): void };
+
 /**
  * Valid API keys seen in the last few seconds, by secret hash, so most requests skip
- * the key lookup. A revoke evicts the key at once in the process that revoked it;
- * other server processes stop accepting it within the TTL. Only keys that were found
- * are kept (a stream of invalid keys cannot grow it), and at most `max` of them.
+ * the key lookup. A revoke evicts the key at once in every server process of the
+ * control plane: the revoking one directly, the others through a LISTEN on
+ * API_KEY_REVOKED_CHANNEL. While that listening connection is down (notifications may
+ * be missed) the cache is emptied and entries live at most the TTL. Only keys that were
+ * found are kept (a stream of invalid keys cannot grow it), and at most `max` of them.
  */
 export class ApiKeyCache {
   private readonly byHash = new Map<string, { row: KeyRow; until: number }>();
+  /** Bumped by every eviction: a lookup that started before one must not store what it read. */
+  private epoch = 0;
+  private listener: pg.Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(private readonly ttlMs = 5000, private readonly max = 10_000) {}
+
+  get generation(): number {
+    return this.epoch;
+  }
 
   get(hash: string): KeyRow | null {
     const hit = this.byHash.get(hash);
@@ -47,15 +62,69 @@ export class ApiKeyCache {
     return hit.row;
   }
 
-  set(hash: string, row: KeyRow): void {
-    if (this.ttlMs <= 0) return;
+  /** Remembers a key read from the database, unless an eviction happened since `readAt` (a generation). */
+  set(hash: string, row: KeyRow, readAt = this.epoch): void {
+    if (this.ttlMs <= 0 || readAt !== this.epoch) return;
     this.byHash.delete(hash);
     if (this.byHash.size >= this.max) this.byHash.delete(this.byHash.keys().next().value!);
     this.byHash.set(hash, { row, until: Date.now() + this.ttlMs });
   }
 
   evict(keyId: string): void {
+    this.epoch++;
     for (const [hash, hit] of this.byHash) if (hit.row.id === keyId) this.byHash.delete(hash);
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.byHash.clear();
+  }
+
+  /** Whether revocations made by other processes reach this cache at once right now. */
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+
+  /** Follows revocations made by other server processes; reconnects by itself. */
+  async follow(databaseUrl: string, log: Log, retryMs = 1000): Promise<void> {
+    if (this.ttlMs <= 0 || this.stopped) return;
+    const client = new pg.Client({ connectionString: databaseUrl, application_name: "capydb-key-listen" });
+    let lost = false;
+    const onLost = (why: string) => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === client) this.listener = null;
+      this.clear(); // revocations may be missed until we listen again
+      client.end().catch(() => {});
+      if (this.stopped) return;
+      log.warn({ err: why }, "lost the API key revocation listener; cached keys dropped, reconnecting");
+      this.reconnectTimer = setTimeout(() => void this.follow(databaseUrl, log, Math.min(retryMs * 2, 30_000)), retryMs);
+      this.reconnectTimer.unref();
+    };
+    client.on("error", (err) => onLost(err.message));
+    client.on("end", () => onLost("connection ended"));
+    client.on("notification", (n) => {
+      if (n.channel === API_KEY_REVOKED_CHANNEL && n.payload) this.evict(n.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${API_KEY_REVOKED_CHANNEL}`);
+    } catch (err) {
+      onLost((err as Error).message);
+      return;
+    }
+    if (lost) return;
+    // Anything cached before this point may have been revoked while nobody listened.
+    this.clear();
+    this.listener = client;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const l = this.listener;
+    this.listener = null;
+    await l?.end().catch(() => {});
   }
 }
 
@@ -77,6 +146,7 @@ export class Authenticator {
     const hash = hashApiKey(secret);
     let key = this.keys.get(hash);
     if (!key) {
+      const readAt = this.keys.generation;
       // A named statement: planned once per connection, not on every request.
       const { rows } = await this.db.query<KeyRow>({
         name: "auth_api_key",
@@ -85,7 +155,7 @@ export class Authenticator {
       });
       key = rows[0] ?? null;
       if (!key) throw unauthorized("invalid or revoked API key");
-      this.keys.set(hash, key);
+      this.keys.set(hash, key, readAt);
     }
     // last_used_at at minute resolution: one write a minute per key, not one per request.
     if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > 60_000) {

@@ -3,6 +3,9 @@ import type { ApiKey, Organization } from "@capydb/api";
 import { inTransaction, type Db, type Queryable } from "../platform/store/db.js";
 import { apiKeyDisplayPrefix, hashApiKey, newApiKeySecret, newId } from "../platform/secrets.js";
 
+/** The channel a revoke notifies (payload: the key's id) when it commits; every server's key cache listens. */
+export const API_KEY_REVOKED_CHANNEL = "capydb_api_key_revoked";
+
 interface OrgRow {
   id: string;
   name: string;
@@ -77,7 +80,11 @@ export async function loadApiKey(db: Queryable, id: string): Promise<KeyRow | nu
 }
 
 export async function revokeApiKey(db: Queryable, id: string): Promise<KeyRow> {
-  return (await db.query<KeyRow>("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *", [id])).rows[0];
+  // The notification reaches every server's key cache when this statement commits.
+  const { rows } = await db.query<KeyRow>(
+    `WITH revoked AS (UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *)
+     SELECT revoked.* FROM revoked, LATERAL pg_notify('${API_KEY_REVOKED_CHANNEL}', revoked.id) AS notified`, [id]);
+  return rows[0];
 }
 
 /**
