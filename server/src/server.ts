@@ -27,7 +27,7 @@ import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
 import { reconcile } from "./platform/reconciler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
-import { enqueueSnapshotRefreshes } from "./previews/spares.js";
+import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.js";
 import { ApiKeyCache } from "./http/auth.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
@@ -230,6 +230,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler = new Scheduler(controlUrl, config.schedulerIntervalMs, app.log);
       scheduler.add({ name: "expire-previews", run: () => expirePreviews(ctx) });
       scheduler.add({ name: "refresh-snapshots", run: () => enqueueSnapshotRefreshes(ctx) });
+      scheduler.add({ name: "drop-idle-snapshots", run: () => dropIdleSnapshots(ctx) });
       scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });

@@ -20,6 +20,26 @@ async function readyPreview(body: Parameters<CapyClient["createPreview"]>[1] = {
   return { preview: (await org.getPreview(preview.id)).preview, uri: await org.getPreviewConnectionUri(preview.id) };
 }
 
+/** Waits for the project's background jobs of one type (spares, snapshot refreshes); none may have failed. */
+const backgroundJobsDone = async (type = "preview.spare") => {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { rows } = await t.server.ctx.db.query("select state from jobs where type = $2 and project_id = $1 and state in ('pending', 'running')", [project.id, type]);
+    if (rows.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`${type} jobs did not finish`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const failed = await t.server.ctx.db.query("select error from jobs where type = $2 and project_id = $1 and state = 'failed'", [project.id, type]);
+  expect(failed.rows).toEqual([]);
+};
+const spareJobsDone = () => backgroundJobsDone("preview.spare");
+/** The project's spare databases on the cluster. */
+const spare = async () => {
+  const { rows } = await adminQuery<{ oid: number; datname: string; datallowconn: boolean; datacl: string | null }>(
+    "postgres", "select oid::int, datname, datallowconn, datacl::text from pg_database where starts_with(datname, $1)", [`${project.database_name}_spare`]);
+  return rows;
+};
+
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "300", CAPYDB_PREVIEW_LIMIT: "15" });
   const orgId = (await t.admin.createOrganization({ name: "Previews" })).organization.id;
@@ -125,22 +145,6 @@ describe("preview databases", () => {
   });
 
   it("a spare clone of the snapshot is made in the background and the next create or reset takes it by a rename", async () => {
-    const spareJobsDone = async () => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const { rows } = await t.server.ctx.db.query("select state from jobs where type = 'preview.spare' and project_id = $1 and state in ('pending', 'running')", [project.id]);
-        if (rows.length === 0) break;
-        if (Date.now() > deadline) throw new Error("spare jobs did not finish");
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const failed = await t.server.ctx.db.query("select error from jobs where type = 'preview.spare' and project_id = $1 and state = 'failed'", [project.id]);
-      expect(failed.rows).toEqual([]);
-    };
-    const spare = async () => {
-      const { rows } = await adminQuery<{ oid: number; datname: string; datallowconn: boolean; datacl: string | null }>(
-        "postgres", "select oid::int, datname, datallowconn, datacl::text from pg_database where starts_with(datname, $1)", [`${project.database_name}_spare`]);
-      return rows;
-    };
     const a = await readyPreview();
     await spareJobsDone();
     const [first] = await spare();
@@ -199,7 +203,7 @@ describe("preview databases", () => {
     while (!(await refreshed()).includes("succeeded") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(await refreshed()).toEqual(["succeeded"]);
     const now = await snapshotRow();
-    expect(now.generation).toBe(before.generation + 1);
+    expect(now.generation).toBeGreaterThan(before.generation);
     // the next create finds the refreshed snapshot ready: it holds the new row without refreshing anything itself
     const b = await readyPreview();
     expect(Date.parse(b.preview.source_restore_time!)).toBe(now.taken_at.getTime());
@@ -212,6 +216,38 @@ describe("preview databases", () => {
       "update project_snapshots set taken_at = taken_at - interval '55 minutes', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
     await new Promise((r) => setTimeout(r, 2000)); // several scheduler ticks (every 300 ms)
     expect((await snapshotRow()).generation).toBe(now.generation);
+    for (const p of [a, b]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("a snapshot past its maximum age that nobody cloned from for a day is dropped with its spare; previews made from it stay", async () => {
+    const snapshotRow = async () =>
+      (await t.server.ctx.db.query<{ generation: number; database_name: string }>("select generation, database_name from project_snapshots where project_id = $1", [project.id])).rows[0];
+    // A snapshot of now, so no refresh-ahead is due; one the test before made due has run.
+    const a = await readyPreview({ fresh: true });
+    await spareJobsDone();
+    await backgroundJobsDone("snapshot.refresh");
+    const before = await snapshotRow();
+    const [spareDb] = await spare();
+    expect(spareDb).toBeDefined();
+    expect(await databaseExists(before.database_name)).toBe(true);
+
+    await t.server.ctx.db.query(
+      "update project_snapshots set taken_at = now() - interval '2 hours', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
+    const deadline = Date.now() + 20_000;
+    while ((await snapshotRow()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await snapshotRow()).toBeUndefined();
+    expect(await databaseExists(before.database_name)).toBe(false);
+    expect(await spare()).toEqual([]);
+    expect((await t.server.ctx.db.query("select 1 from preview_spares where project_id = $1", [project.id])).rowCount).toBe(0);
+    // the preview made from it is a database of its own
+    expect(psql(a.uri, "select count(*) > 0 from customers")).toBe("t");
+
+    // the next create takes a new snapshot generation and gets production's data
+    const b = await readyPreview();
+    const after = await snapshotRow();
+    expect(after.generation).toBeGreaterThan(before.generation);
+    expect(psql(b.uri, "select count(*) from customers")).toBe(psql(prodUri, "select count(*) from customers"));
+    await spareJobsDone();
     for (const p of [a, b]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
   });
 

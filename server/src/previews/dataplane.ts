@@ -34,13 +34,29 @@ export async function endpoint(ctx: AppContext, clusterId: string, database: str
  * Runs fn while holding the project's snapshot lock (a session advisory lock on the
  * control-plane database), so one refresh runs at a time per project.
  */
-async function withSnapshotLock<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T> {
+export async function withSnapshotLock<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T> {
   const client = await ctx.db.connect();
   try {
     await client.query("SELECT pg_advisory_lock(hashtext('capydb:snapshot:' || $1))", [projectId]);
     return await fn();
   } finally {
     await client.query("SELECT pg_advisory_unlock(hashtext('capydb:snapshot:' || $1))", [projectId]).catch(() => {});
+    client.release();
+  }
+}
+
+/** Like withSnapshotLock, but gives up at once (answering null) when someone holds the lock. */
+export async function ifSnapshotLockFree<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T | null> {
+  const client = await ctx.db.connect();
+  try {
+    const got = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('capydb:snapshot:' || $1)) AS ok", [projectId]);
+    if (!got.rows[0].ok) return null;
+    try {
+      return await fn();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext('capydb:snapshot:' || $1))", [projectId]).catch(() => {});
+    }
+  } finally {
     client.release();
   }
 }
@@ -76,7 +92,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     if (again) return { database: again.database_name, generation: again.generation, takenAt: again.taken_at };
     const { rows } = await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id]);
     const current = rows[0];
-    const generation = (current?.generation ?? 0) + 1;
+    const generation = (await ctx.db.query<{ g: number }>("SELECT nextval('snapshot_generations')::int AS g")).rows[0].g;
     const database = `${project.database_name}_snap${generation}`;
     const password = ctx.box.open(project.role_password_sealed);
     job.addSecret(password);

@@ -6,6 +6,9 @@
 // - snapshots in use (cloned from within the last day) are refreshed in the background
 //   shortly before they reach CAPYDB_SNAPSHOT_MAX_AGE_SECONDS.
 //
+// - snapshots nobody clones from any more are dropped with their spare (see
+//   dropIdleSnapshots), so a project whose previews are gone gets its disk back.
+//
 // A spare is valid only for the snapshot generation it was cloned from: a refreshed
 // snapshot makes it stale, and a stale spare is never taken, only dropped. Nobody can
 // connect to a spare (datallowconn = false, CONNECT revoked from PUBLIC) until the job
@@ -17,7 +20,7 @@ import { newId } from "../platform/secrets.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
-import { ensureSnapshot, type SnapshotRow } from "./dataplane.js";
+import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
 
 export const SPARE_JOB = "preview.spare";
 
@@ -152,4 +155,36 @@ export async function refreshSnapshot(ctx: AppContext, job: JobContext): Promise
   const snapshot = await ensureSnapshot(ctx, job, project, job.job.created_at, { use: false });
   await requestSpare(ctx, project);
   return `snapshot generation ${snapshot.generation} holds the data of ${snapshot.takenAt.toISOString()}`;
+}
+
+/**
+ * The scheduler's task: a snapshot past its maximum age that nobody cloned from for a
+ * day serves nobody (the next create refreshes it anyway, and refresh-ahead has stopped
+ * for it), so it is dropped together with its spare, giving their disk back. Previews
+ * made from it are databases of their own and stay. Decided again under the snapshot
+ * lock, so a refresh or clone starting meanwhile wins; a few per scheduler tick.
+ */
+export async function dropIdleSnapshots(ctx: AppContext): Promise<number> {
+  const idle = (maxAge: string, inUse: string) =>
+    `taken_at < now() - make_interval(secs => ${maxAge}) AND last_used_at < now() - make_interval(secs => ${inUse})`;
+  const params = [ctx.config.snapshotMaxAgeSeconds, IN_USE_SECONDS];
+  const { rows } = await ctx.db.query<{ project_id: string }>(
+    `SELECT project_id FROM project_snapshots WHERE ${idle("$1", "$2")} LIMIT 5`, params);
+  let dropped = 0;
+  for (const { project_id } of rows) {
+    const project = await loadProject(ctx.db, project_id);
+    if (!project) continue;
+    // A refresh holding the lock means the snapshot is in use after all: leave it.
+    await ifSnapshotLockFree(ctx, project.id, async () => {
+      const gone = await ctx.db.query<{ database_name: string }>(
+        `DELETE FROM project_snapshots WHERE project_id = $1 AND ${idle("$2", "$3")} RETURNING database_name`, [project.id, ...params]);
+      if (!gone.rowCount) return; // used or refreshed meanwhile
+      await dropSpare(ctx, project);
+      const admin = await ctx.clusters.pool(project.cluster_id);
+      for (const r of gone.rows) await dropDatabase(admin, r.database_name);
+      ctx.log.info({ project_id: project.id, database: gone.rows[0].database_name }, "dropped a snapshot nobody cloned from for a day, and its spare");
+      dropped++;
+    });
+  }
+  return dropped;
 }
