@@ -97,13 +97,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("CAPYDB_BOOTSTRAP_API_KEY must look like capy_live_ followed by at least 32 characters of [A-Za-z0-9_-]");
   }
   const dataDir = path.resolve(str(env, "CAPYDB_DATA_DIR") ?? "./.capydb");
+  // A running job can hold a control-plane connection while it waits for a lock (a
+  // snapshot refresh, say) and need another to go on; API requests need their own.
+  const poolSize = int(env, "CAPYDB_DATABASE_POOL_SIZE", 32, 2, 1000);
+  const concurrency = int(env, "CAPYDB_WORKER_CONCURRENCY", 4, 0, 256);
+  if (poolSize < 2 * concurrency + 4) {
+    throw new ConfigError(
+      `CAPYDB_DATABASE_POOL_SIZE must be at least 2 × CAPYDB_WORKER_CONCURRENCY + 4 (${2 * concurrency + 4} for ${concurrency} jobs at once; it is ${poolSize}): ` +
+      "a job may hold one control-plane connection while it waits for a lock and need a second to go on, and API requests need their own");
+  }
   return {
     host: str(env, "CAPYDB_HOST") ?? "127.0.0.1",
     port: int(env, "CAPYDB_PORT", 8080, 0, 65535),
     dataDir,
     databaseUrl: str(env, "CAPYDB_DATABASE_URL"),
     databaseWaitSeconds: int(env, "CAPYDB_DATABASE_WAIT_SECONDS", 60, 0, 3600),
-    databasePoolSize: int(env, "CAPYDB_DATABASE_POOL_SIZE", 32, 2, 1000),
+    databasePoolSize: poolSize,
     clusterAdminUrl: str(env, "CAPYDB_CLUSTER_ADMIN_URL"),
     pgbouncerEnabled: bool(env, "CAPYDB_PGBOUNCER", true),
     pgBinDir: str(env, "CAPYDB_PG_BIN_DIR"),
@@ -117,7 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: str(env, "CAPYDB_LOG_LEVEL") ?? "info",
     bodyLimitBytes: int(env, "CAPYDB_BODY_LIMIT_BYTES", 1024 * 1024, 1024),
     apiKeyCacheSeconds: int(env, "CAPYDB_API_KEY_CACHE_SECONDS", 5, 0, 300),
-    workerConcurrency: int(env, "CAPYDB_WORKER_CONCURRENCY", 4, 0, 256),
+    workerConcurrency: concurrency,
     jobLeaseSeconds: int(env, "CAPYDB_JOB_LEASE_SECONDS", 30, 1, 3600),
     jobRetryBaseMs: int(env, "CAPYDB_JOB_RETRY_BASE_MS", 1000, 0, 3_600_000),
     jobMaxAttempts: int(env, "CAPYDB_JOB_MAX_ATTEMPTS", 5, 1, 100),

@@ -118,4 +118,11 @@ describe("configuration", () => {
     const rows = readme.split("\n").filter((line) => line.startsWith("| `CAPYDB_"));
     expect(settings.filter((name) => !rows.some((row) => row.split("|")[1].includes(`\`${name}\``)))).toEqual([]);
   });
+
+  it("refuses a control-plane pool too small for the worker concurrency, naming both settings", () => {
+    expect(() => loadConfig({ CAPYDB_WORKER_CONCURRENCY: "20", CAPYDB_DATABASE_POOL_SIZE: "32" }))
+      .toThrow(/CAPYDB_DATABASE_POOL_SIZE must be at least 2 × CAPYDB_WORKER_CONCURRENCY \+ 4 \(44 for 20 jobs at once; it is 32\)/);
+    expect(loadConfig({ CAPYDB_WORKER_CONCURRENCY: "20", CAPYDB_DATABASE_POOL_SIZE: "44" }).databasePoolSize).toBe(44);
+    expect(loadConfig({}).workerConcurrency).toBe(4);
+  });
 });
