@@ -30,6 +30,7 @@ export interface Config {
   jobLeaseSeconds: number;
   jobRetryBaseMs: number;
   jobMaxAttempts: number;
+  restoreJobs: number;
   extensionAllowlist: string[];
   clerk: {
     jwksUrl: string | null;
@@ -130,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLeaseSeconds: int(env, "CAPYDB_JOB_LEASE_SECONDS", 30, 1, 3600),
     jobRetryBaseMs: int(env, "CAPYDB_JOB_RETRY_BASE_MS", 1000, 0, 3_600_000),
     jobMaxAttempts: int(env, "CAPYDB_JOB_MAX_ATTEMPTS", 5, 1, 100),
+    restoreJobs: int(env, "CAPYDB_RESTORE_JOBS", 2, 1, 64),
     extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),
     clerk: {
       jwksUrl: str(env, "CAPYDB_CLERK_JWKS_URL"),

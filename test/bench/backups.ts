@@ -308,6 +308,8 @@ interface BareRun {
   dump: BareStep;
   dumpWithCounts: BareStep;
   restore: BareStep;
+  /** pg_restore --jobs=N of the same file, N = the server's CAPYDB_RESTORE_JOBS in this run. */
+  restoreParallel: BareStep;
 }
 
 /** The application_name of the bench's own count(*) in an exported snapshot (as the server's "capydb-backup"). */
@@ -464,14 +466,15 @@ class Bench {
     });
   }
 
-  /** CREATE DATABASE + pg_restore of `file` (timed), then count(*) of every table and DROP DATABASE (timed apart). */
-  bareRestore(file: string): Promise<BareStep> {
+  /** CREATE DATABASE + pg_restore of `file` with `jobs` workers (timed), then count(*) of every table and DROP DATABASE (timed apart). */
+  bareRestore(file: string, jobs = 1): Promise<BareStep> {
     const target = `bench_restore_${randomSuffix(4)}`;
     let restoreMs = 0;
     return this.measure(async () => {
       const t0 = performance.now();
       await this.su.query(`CREATE DATABASE ${quoteIdent(target)}`);
-      await runTool(path.join(pgBinDir(), "pg_restore"), ["--no-owner", "--no-privileges", "--dbname", target, file], libpqEnv(this.server.clusterAdminUrl()));
+      const parallel = jobs > 1 ? [`--jobs=${jobs}`] : [];
+      await runTool(path.join(pgBinDir(), "pg_restore"), ["--no-owner", "--no-privileges", ...parallel, "--dbname", target, file], libpqEnv(this.server.clusterAdminUrl()));
       restoreMs = performance.now() - t0;
       const t1 = performance.now();
       const inside = await connect(this.server.clusterAdminUrl(), target);
@@ -494,7 +497,8 @@ export async function main(): Promise<void> {
   const scale = envInt("BENCH_SCALE", DEFAULT_SCALE);
   const runs = envInt("BENCH_RUNS", 1);
   const settleMs = envInt("BENCH_SETTLE_MS", 2000);
-  const knobs = [scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
+  const restoreJobs = envInt("BENCH_RESTORE_JOBS", 2);
+  const knobs = [restoreJobs !== 2 ? `BENCH_RESTORE_JOBS=${restoreJobs}` : "", scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
   printHeader(
     "Backups: API backup + verification vs bare pg_dump -Fc --compress=6 and bare pg_restore",
     `${knobs.length ? knobs.join(" ") + " " : ""}npx tsx test/bench/backups.ts`,
@@ -510,7 +514,8 @@ export async function main(): Promise<void> {
   let control: pg.Client | null = null;
   try {
     log("starting a CapyDB server (embedded PostgreSQL, fresh data dir)");
-    server = await startServer();
+    log(`the server restores with CAPYDB_RESTORE_JOBS=${restoreJobs} (BENCH_RESTORE_JOBS)`);
+    server = await startServer({ env: { CAPYDB_RESTORE_JOBS: String(restoreJobs) } });
     admin = new CapyClient({ baseUrl: server.url, apiKey: server.adminKey, retries: 0 });
     const { organization } = await admin.createOrganization({ name: `bench-backups-${randomSuffix()}` });
     const { secret } = await admin.createApiKey(organization.id, { name: "bench-backups" });
@@ -543,14 +548,16 @@ export async function main(): Promise<void> {
       const dump = await step("bare pg_dump", () => bench.bareDump(dumpFile));
       if (i % 2 === 0) a = await step("API backup + verification", () => bench.apiBackup(`bench run ${i + 1}`));
       const restore = await step("bare pg_restore (+ counts, DROP)", () => bench.bareRestore(dumpFile));
+      const restoreParallel = await step(`bare pg_restore --jobs=${restoreJobs} (+ counts, DROP)`, () => bench.bareRestore(dumpFile, restoreJobs));
       api.push(a!);
-      bare.push({ dump, dumpWithCounts, restore });
+      bare.push({ dump, dumpWithCounts, restore, restoreParallel });
       log(
         `run ${i + 1}: API ${fmt(a!.totalMs / 1000, 1)} s (backup ${fmt(a!.backupMs / 1000, 1)} s, verification ${fmt(a!.verifyMs / 1000, 1)} s); ` +
-          `bare pg_dump ${fmt(dump.ms / 1000, 1)} s (with counts ${fmt(dumpWithCounts.ms / 1000, 1)} s), bare pg_restore ${fmt(restore.ms / 1000, 1)} s`,
+          `bare pg_dump ${fmt(dump.ms / 1000, 1)} s (with counts ${fmt(dumpWithCounts.ms / 1000, 1)} s), bare pg_restore ${fmt(restore.ms / 1000, 1)} s ` +
+          `(--jobs=${restoreJobs}: ${fmt(restoreParallel.ms / 1000, 1)} s)`,
       );
     }
-    report(scale, loadSeconds, dbBytes, api, bare);
+    report(scale, loadSeconds, dbBytes, api, bare, restoreJobs);
   } finally {
     await su?.end().catch(() => {});
     await control?.end().catch(() => {});
@@ -560,7 +567,7 @@ export async function main(): Promise<void> {
   }
 }
 
-function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun[], bare: BareRun[]): void {
+function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun[], bare: BareRun[], restoreJobs: number): void {
   const out = (text: string) => process.stdout.write(text);
   const n = api.length;
   const med = (values: number[]) => median(values);
@@ -569,6 +576,7 @@ function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun
   const dump = bare.map((b) => b.dump);
   const dumpC = bare.map((b) => b.dumpWithCounts);
   const restore = bare.map((b) => b.restore);
+  const restoreP = bare.map((b) => b.restoreParallel);
   out(
     `Database: pgbench -i -s ${scale} through the project's connection URI (loaded in ${fmt(loadSeconds, 1)} s), ` +
       `pg_database_size ${fmt(dbBytes / MB, 1)} MB; archive ${fmt(med(api.map((a) => a.archiveBytes)) / MB, 1)} MB (API), ` +
@@ -588,6 +596,7 @@ function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun
     row("bare pg_dump -Fc --compress=6 to a file", dump.map((d) => d.ms)),
     row("bare pg_dump --snapshot + count(*) of every table in that snapshot, at once (the server's dump step, bare)", dumpC.map((d) => d.ms)),
     row("bare CREATE DATABASE + pg_restore --no-owner --no-privileges (1 job)", restore.map((r) => r.ms)),
+    row(`bare CREATE DATABASE + pg_restore --no-owner --no-privileges --jobs=${restoreJobs} (what the server runs)`, restoreP.map((r) => r.ms)),
     row("  then: count(*) of every table of the restored copy", restore.map((r) => r.countMs), false),
     row("  then: DROP DATABASE of the restored copy", restore.map((r) => r.dropMs), false),
     row("bare pg_dump + pg_restore + counts + DROP (the job's steps, bare, without the snapshot counts)", bare.map((b) => b.dump.ms + b.restore.ms + b.restore.countMs + b.restore.dropMs)),
@@ -597,11 +606,12 @@ function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun
   const countsRatio = med(dumpC.map((d) => d.ms)) / med(dump.map((d) => d.ms));
   const overCounts = med(api.map((a) => a.backupMs)) / med(dumpC.map((d) => d.ms));
   const verifyRatio = med(api.map((a) => a.verifyMs)) / med(restore.map((r) => r.ms));
+  const verifyRatioP = med(api.map((a) => a.verifyMs)) / med(restoreP.map((r) => r.ms));
   const jobRatio = med(api.map((a) => a.totalMs)) / med(bare.map((b) => b.dump.ms + b.restore.ms));
   out(
     `\nRatios (of medians): backup part / bare pg_dump = ${fmt(backupRatio, 2)}× ` +
       `(bare pg_dump with the snapshot counts / bare pg_dump = ${fmt(countsRatio, 2)}×; backup part / that = ${fmt(overCounts, 2)}×); ` +
-      `verification part / bare pg_restore = ${fmt(verifyRatio, 2)}×; whole job / (bare pg_dump + bare pg_restore) = ${fmt(jobRatio, 2)}×.\n`,
+      `verification part / bare pg_restore = ${fmt(verifyRatio, 2)}× (/ bare pg_restore --jobs=${restoreJobs} = ${fmt(verifyRatioP, 2)}×); whole job / (bare pg_dump + bare pg_restore) = ${fmt(jobRatio, 2)}×.\n`,
   );
   out(`Goal: backup ≤ ${GOAL_BACKUP_RATIO}× bare pg_dump: ${backupRatio <= GOAL_BACKUP_RATIO ? "MET" : "NOT MET"} (${fmt(backupRatio, 2)}×).\n`);
   out(`Goal: verification ≤ ${GOAL_VERIFY_RATIO}× bare pg_restore: ${verifyRatio <= GOAL_VERIFY_RATIO ? "MET" : "NOT MET"} (${fmt(verifyRatio, 2)}×).\n`);

@@ -2,14 +2,16 @@
 // blob store while counting its rows in that same snapshot, and restore an archive
 // from the blob store into a database as a tenant role, checking its sha256.
 import crypto from "node:crypto";
-import { Transform } from "node:stream";
+import fs from "node:fs";
+import type { Readable } from "node:stream";
 import pg from "pg";
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
-import { endpointFromUrl, finishTools, startDump, startRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
+import { endpointFromUrl, finishTools, startDump, startRestore, type PgEndpoint, type PgToolRun } from "../platform/dataplane/pgtools.js";
+import { meteringStream } from "../platform/blobs/store.js";
 
 export type RowCounts = Record<string, number>;
 
@@ -86,29 +88,52 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
 }
 
 /**
- * Streams the archive at `key` into pg_restore on `target` (run as the target's
- * role), hashing the bytes on the way: a blob whose sha256 differs from the one
- * recorded at backup time fails with a clear error.
+ * Restores the archive at `key` into `target` with pg_restore (run as the target's
+ * role), checking the archive's sha256 against the one recorded at backup time: a
+ * blob that differs fails with a clear error. A store with local files lets
+ * pg_restore read the file itself with CAPYDB_RESTORE_JOBS parallel workers while
+ * the file is hashed beside it; any other store streams the archive through here.
  */
 export async function restoreFromBlob(ctx: AppContext, job: JobContext, key: string, expectedSha256: string | null, target: PgEndpoint): Promise<void> {
-  const source = await ctx.blobs.get(key);
-  const hash = crypto.createHash("sha256");
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const restore = startRestore(job, target, ctx.config.pgBinDir);
-  source.on("error", (err) => restore.stdin.destroy(err));
-  source.pipe(hasher).pipe(restore.stdin);
+  const file = ctx.blobs.localFile ? await ctx.blobs.localFile(key) : null;
+  let restore: PgToolRun;
+  /** The archive's sha256, or null when pg_restore stopped before reading all of it. */
+  let hashed: Promise<string | null>;
+  if (file) {
+    restore = startRestore(job, target, ctx.config.pgBinDir, { file, jobs: ctx.config.restoreJobs });
+    hashed = sha256OfStream(fs.createReadStream(file));
+  } else {
+    const source = await ctx.blobs.get(key);
+    restore = startRestore(job, target, ctx.config.pgBinDir);
+    const meter = meteringStream();
+    const read = new Promise<boolean>((resolve) => {
+      meter.stream.on("finish", () => resolve(true)); // every byte went through the hash
+      source.on("error", (err) => {
+        restore.stdin.destroy(err);
+        resolve(false);
+      });
+    });
+    source.pipe(meter.stream).pipe(restore.stdin);
+    hashed = restore.exited.catch(() => null).then(async () => {
+      // pg_restore may stop early (a corrupted archive): hash the rest, so the error says which it is
+      meter.stream.unpipe(restore.stdin);
+      meter.stream.resume();
+      return (await read) ? meter.result().sha256 : null;
+    });
+  }
   let restoreError: unknown = null;
   await finishTools(job, [restore]).catch((err) => (restoreError = err));
-  const actual = hash.digest("hex");
-  if (expectedSha256 && actual !== expectedSha256) {
+  const actual = await hashed;
+  if (expectedSha256 && actual && actual !== expectedSha256) {
     throw new PermanentError(`backup archive is corrupted: its sha256 is ${actual.slice(0, 12)}…, the backup recorded ${expectedSha256.slice(0, 12)}…`);
   }
   if (restoreError) throw restoreError;
+}
+
+async function sha256OfStream(stream: Readable): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
 
 /** The differences between two sets of row counts, described for a person. */

@@ -87,13 +87,17 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Readable> {
+    return fs.createReadStream(await this.localFile(key));
+  }
+
+  async localFile(key: string): Promise<string> {
     const file = this.file(key);
     try {
-      await fs.promises.access(file);
+      await fs.promises.access(file, fs.constants.R_OK);
     } catch {
       throw new BlobNotFound(`blob ${key} not found in ${this.description}`);
     }
-    return fs.createReadStream(file);
+    return file;
   }
 
   async stat(key: string): Promise<{ sizeBytes: number } | null> {

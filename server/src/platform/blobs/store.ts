@@ -31,6 +31,12 @@ export interface BlobStore {
    */
   fileTarget?(key: string): Promise<FileTarget>;
   /**
+   * Where the store is a local directory: the object's own file, for a child process
+   * to read directly (pg_restore --jobs needs a seekable file, not a pipe). Rejects
+   * with BlobNotFound when there is none.
+   */
+  localFile?(key: string): Promise<string>;
+  /**
    * Removes partial objects whose writer is gone (a server killed mid-put) and
    * answers their names. Stores that clean up after themselves (S3: abort incomplete
    * multipart uploads with a lifecycle rule) do not have it.

@@ -73,9 +73,12 @@ export class PgToolRun {
   }
 }
 
-function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean, stdoutFd?: number): PgToolRun {
+function spawnTool(
+  ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean,
+  opts: { stdoutFd?: number; inputFile?: string } = {},
+): PgToolRun {
   ctx.addSecret(e.password);
-  const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e)], {
+  const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e), ...(opts.inputFile ? ["--", opts.inputFile] : [])], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       PGPASSWORD: e.password,
@@ -85,7 +88,7 @@ function spawnTool(ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: stri
       ...(e.hostaddr ? { PGHOSTADDR: e.hostaddr } : {}),
       ...(e.sslmode ? { PGSSLMODE: e.sslmode } : {}),
     },
-    stdio: [stdin ? "pipe" : "ignore", stdoutFd ?? "pipe", "pipe"],
+    stdio: [stdin ? "pipe" : "ignore", opts.stdoutFd ?? "pipe", "pipe"],
     signal: ctx.signal,
   });
   if (stdin) child.stdin!.on("error", () => {}); // an early exit closes stdin: the exit code tells
@@ -104,16 +107,19 @@ export function startDump(
   const args = ["--format=custom", `--compress=${opts.compress ?? 0}`];
   if (opts.snapshot) args.push(`--snapshot=${opts.snapshot}`);
   if (opts.schemaOnly) args.push("--schema-only");
-  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, opts.stdoutFd);
+  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { stdoutFd: opts.stdoutFd });
 }
 
 /**
- * pg_restore of an archive on stdin, as the target's user with --no-owner
- * --no-privileges: every object belongs to that user, and a tenant's archive is
- * never restored with more rights than the tenant's own role.
+ * pg_restore of an archive on stdin, or of the custom-format archive `file` read by
+ * pg_restore itself with `jobs` parallel workers, as the target's user with
+ * --no-owner --no-privileges: every object belongs to that user, and a tenant's
+ * archive is never restored with more rights than the tenant's own role.
  */
-export function startRestore(ctx: JobContext, target: PgEndpoint, binDir: string | null): PgToolRun {
-  const restore = spawnTool(ctx, "pg_restore", binDir, ["--no-owner", "--no-privileges"], target, true);
+export function startRestore(ctx: JobContext, target: PgEndpoint, binDir: string | null, opts: { file?: string; jobs?: number } = {}): PgToolRun {
+  const args = ["--no-owner", "--no-privileges"];
+  if (opts.file && opts.jobs && opts.jobs > 1) args.push(`--jobs=${opts.jobs}`);
+  const restore = spawnTool(ctx, "pg_restore", binDir, args, target, !opts.file, { inputFile: opts.file });
   restore.child.stdout!.resume();
   return restore;
 }
