@@ -10,6 +10,10 @@
 //     counts of the restored copy and DROP DATABASE of it.
 //
 //   npx tsx test/bench/backups.ts        (BENCH_SCALE=66 pgbench scale, BENCH_RUNS=1, BENCH_SETTLE_MS=2000)
+//   BENCH_DATA=tables npx tsx test/bench/backups.ts
+//       eight tables of 1,000,000 rows (BENCH_ROWS) with a primary key and two indexes each
+//       (~1.4 GB), instead of pgbench's one big table: what pg_restore --jobs
+//       (BENCH_RESTORE_JOBS, the server's CAPYDB_RESTORE_JOBS, default 2) can parallelise.
 //
 // The job is split into its backup part and its verification part by the server's own
 // timestamps (one clock): the job's claimed_at, the backup row's completed_at (written when the
@@ -119,6 +123,25 @@ export async function loadPgbench(url: string, scale: number): Promise<number> {
     // A project's role has statement_timeout = 30s by default: a load at scale 66 takes longer.
     PGOPTIONS: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0",
   });
+  return (performance.now() - t0) / 1000;
+}
+
+/** Eight tables of `rows` rows, a primary key and two secondary indexes each; answers seconds. */
+export async function loadTables(url: string, rows: number): Promise<number> {
+  const t0 = performance.now();
+  const client = new pg.Client({ connectionString: url, options: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0" });
+  await client.connect();
+  try {
+    for (let i = 0; i < 8; i++) {
+      await client.query(`CREATE TABLE t${i} (id bigserial PRIMARY KEY, a int, b text, c timestamptz DEFAULT now())`);
+      await client.query(`INSERT INTO t${i} (a, b) SELECT g, md5(g::text) FROM generate_series(1, ${rows}) g`);
+      await client.query(`CREATE INDEX ON t${i} (a)`);
+      await client.query(`CREATE INDEX ON t${i} (b)`);
+      await client.query(`VACUUM ANALYZE t${i}`);
+    }
+  } finally {
+    await client.end();
+  }
   return (performance.now() - t0) / 1000;
 }
 
@@ -498,7 +521,9 @@ export async function main(): Promise<void> {
   const runs = envInt("BENCH_RUNS", 1);
   const settleMs = envInt("BENCH_SETTLE_MS", 2000);
   const restoreJobs = envInt("BENCH_RESTORE_JOBS", 2);
-  const knobs = [restoreJobs !== 2 ? `BENCH_RESTORE_JOBS=${restoreJobs}` : "", scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
+  const tables = process.env.BENCH_DATA === "tables";
+  const rows = envInt("BENCH_ROWS", 1_000_000);
+  const knobs = [tables ? "BENCH_DATA=tables" : "", tables && rows !== 1_000_000 ? `BENCH_ROWS=${rows}` : "", restoreJobs !== 2 ? `BENCH_RESTORE_JOBS=${restoreJobs}` : "", scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
   printHeader(
     "Backups: API backup + verification vs bare pg_dump -Fc --compress=6 and bare pg_restore",
     `${knobs.length ? knobs.join(" ") + " " : ""}npx tsx test/bench/backups.ts`,
@@ -525,8 +550,10 @@ export async function main(): Promise<void> {
     su = await connect(server.clusterAdminUrl());
     control = await connect(server.clusterAdminUrl("capydb"));
 
-    log(`pgbench -i -s ${scale} into ${project.database_name} (as ${project.role_name}, through the project's connection URI)`);
-    const loadSeconds = await loadPgbench(await org.getConnectionUri(project.id), scale);
+    const data = tables ? `8 tables of ${rows.toLocaleString("en-US")} rows with a primary key and 2 indexes each` : `pgbench -i -s ${scale}`;
+    log(`${data} into ${project.database_name} (as ${project.role_name}, through the project's connection URI)`);
+    const uri = await org.getConnectionUri(project.id);
+    const loadSeconds = tables ? await loadTables(uri, rows) : await loadPgbench(uri, scale);
     const dbBytes = await databaseSize(su, project.database_name);
     log(`loaded in ${fmt(loadSeconds, 1)} s: pg_database_size ${fmt(dbBytes / MB, 1)} MB`);
     const bench = new Bench(server, org, su, control, project.id, project.database_name, settleMs);
@@ -557,7 +584,7 @@ export async function main(): Promise<void> {
           `(--jobs=${restoreJobs}: ${fmt(restoreParallel.ms / 1000, 1)} s)`,
       );
     }
-    report(scale, loadSeconds, dbBytes, api, bare, restoreJobs);
+    report(data, loadSeconds, dbBytes, api, bare, restoreJobs);
   } finally {
     await su?.end().catch(() => {});
     await control?.end().catch(() => {});
@@ -567,7 +594,7 @@ export async function main(): Promise<void> {
   }
 }
 
-function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun[], bare: BareRun[], restoreJobs: number): void {
+function report(data: string, loadSeconds: number, dbBytes: number, api: ApiRun[], bare: BareRun[], restoreJobs: number): void {
   const out = (text: string) => process.stdout.write(text);
   const n = api.length;
   const med = (values: number[]) => median(values);
@@ -578,7 +605,7 @@ function report(scale: number, loadSeconds: number, dbBytes: number, api: ApiRun
   const restore = bare.map((b) => b.restore);
   const restoreP = bare.map((b) => b.restoreParallel);
   out(
-    `Database: pgbench -i -s ${scale} through the project's connection URI (loaded in ${fmt(loadSeconds, 1)} s), ` +
+    `Database: ${data} through the project's connection URI (loaded in ${fmt(loadSeconds, 1)} s), ` +
       `pg_database_size ${fmt(dbBytes / MB, 1)} MB; archive ${fmt(med(api.map((a) => a.archiveBytes)) / MB, 1)} MB (API), ` +
       `${fmt(med(dump.map((d) => d.bytes)) / MB, 1)} MB (bare pg_dump). ` +
       `${n} run${n === 1 ? "" : "s"}${n > 1 ? " (medians; the API goes after the bare dumps in odd runs, before them in even ones)" : " (bare dumps, then API, then bare restore)"}; ` +
