@@ -233,8 +233,10 @@ describe("preview databases", () => {
 
     await t.server.ctx.db.query(
       "update project_snapshots set taken_at = now() - interval '2 hours', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
+    // the row goes first (nobody clones from it any more), then the spare and the snapshot database
+    const gone = async () => !(await snapshotRow()) && !(await databaseExists(before.database_name)) && (await spare()).length === 0;
     const deadline = Date.now() + 20_000;
-    while ((await snapshotRow()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while (!(await gone()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(await snapshotRow()).toBeUndefined();
     expect(await databaseExists(before.database_name)).toBe(false);
     expect(await spare()).toEqual([]);
