@@ -86,6 +86,29 @@ export async function startTestServer(extra: Record<string, string> = {}, option
   };
 }
 
+/**
+ * After a server started as a process (from testServerEnv) has exited: stops the PgBouncer
+ * it started — a daemon that outlives the server on purpose, so apps' pooled connections
+ * survive a control-plane restart — and removes its data directory.
+ */
+export async function removeServerProcessLeftovers(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, "pgbouncer", "pgbouncer.pid");
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : 0;
+  if (pid > 0) {
+    try {
+      process.kill(pid, "SIGINT");
+      for (let i = 0; i < 50; i++) {
+        process.kill(pid, 0); // throws once it is gone
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
 /** The test cluster's superuser URL for one database. */
 export function adminUrl(database: string): string {
   return withDatabase(inject("pgAdminUrl"), database);

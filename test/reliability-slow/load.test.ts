@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CapyClient } from "@capydb/api";
-import { testServerEnv } from "../harness/server.js";
+import { removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -17,11 +17,13 @@ const RATE = Number(process.env.LOAD_RATE ?? 100); // requests per second
 let server: ChildProcess;
 let url: string;
 let key: string;
+let dataDir: string;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
 beforeAll(async () => {
   const base = await testServerEnv();
+  dataDir = base.dataDir;
   const env: Record<string, string> = { ...base.env, CAPYDB_PORT: String(await freePort()), CAPYDB_LOG_LEVEL: "warn", CAPYDB_PREVIEW_LIMIT: "100" };
   server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], { env: { ...process.env, ...env }, stdio: "ignore" });
   url = `http://127.0.0.1:${env.CAPYDB_PORT}`;
@@ -31,8 +33,13 @@ beforeAll(async () => {
   }
   key = env.CAPYDB_BOOTSTRAP_API_KEY;
 }, 60_000);
-afterAll(() => {
-  server?.kill("SIGTERM");
+afterAll(async () => {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  if (dataDir) await removeServerProcessLeftovers(dataDir);
 });
 
 describe("load", () => {

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { endpoints, CapyClient } from "@capydb/api";
-import { adminQuery, testServerEnv } from "../harness/server.js";
+import { adminQuery, removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -85,8 +85,12 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  server?.kill("SIGTERM");
-  await new Promise((r) => server?.once("exit", r));
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server!.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  if (env) await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
 });
 
 const scoped = endpoints.filter((e) => !e.public && /\{\w+\}/.test(e.path));

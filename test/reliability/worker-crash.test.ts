@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { CapyClient, type Job } from "@capydb/api";
-import { adminQuery, testServerEnv } from "../harness/server.js";
+import { adminQuery, removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 
 const run = promisify(execFile);
@@ -40,7 +40,12 @@ beforeAll(async () => {
   env = { ...base.env, CAPYDB_PORT: String(await freePort()), CAPYDB_JOB_LEASE_SECONDS: "3", CAPYDB_SCHEDULER_INTERVAL_MS: "500", CAPYDB_LOG_LEVEL: "warn" };
 });
 afterAll(async () => {
-  if (server && server.exitCode === null) server.kill("SIGKILL");
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server!.once("exit", r));
+    server.kill("SIGKILL");
+    await exited;
+  }
+  if (env) await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
 });
 
 describe("worker crash", () => {
