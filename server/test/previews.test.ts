@@ -222,10 +222,11 @@ describe("preview databases", () => {
   it("a snapshot past its maximum age that nobody cloned from for a day is dropped with its spare; previews made from it stay", async () => {
     const snapshotRow = async () =>
       (await t.server.ctx.db.query<{ generation: number; database_name: string }>("select generation, database_name from project_snapshots where project_id = $1", [project.id])).rows[0];
-    // A snapshot of now, so no refresh-ahead is due; one the test before made due has run.
+    // A snapshot of now, so no refresh-ahead is due; one the test before made due has run
+    // (first: a refresh replaces the spare, and asks for a new one).
     const a = await readyPreview({ fresh: true });
-    await spareJobsDone();
     await backgroundJobsDone("snapshot.refresh");
+    await spareJobsDone();
     const before = await snapshotRow();
     const [spareDb] = await spare();
     expect(spareDb).toBeDefined();
