@@ -9,6 +9,12 @@ import { startTestServer, testServerEnv, type TestServer } from "../../test/harn
 import { freePort } from "../../test/harness/ports.js";
 
 const cleanup: Array<() => Promise<unknown>> = [];
+/** A server environment whose data directory goes at the end (after the servers using it stopped). */
+async function serverEnv() {
+  const made = await testServerEnv();
+  cleanup.unshift(async () => fs.rmSync(made.env.CAPYDB_DATA_DIR, { recursive: true, force: true }));
+  return made;
+}
 afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn().catch(() => {});
 });
@@ -32,9 +38,10 @@ describe("platform", () => {
   });
 
   it("two servers starting at once on one control-plane database apply each migration once", async () => {
-    const { env, controlUrl } = await testServerEnv();
+    const { env, controlUrl } = await serverEnv();
     const second: Record<string, string> = { ...env, CAPYDB_DATA_DIR: env.CAPYDB_DATA_DIR + "-b", CAPYDB_PGBOUNCER: "false" };
     fs.mkdirSync(second.CAPYDB_DATA_DIR, { recursive: true, mode: 0o755 });
+    cleanup.unshift(async () => fs.rmSync(second.CAPYDB_DATA_DIR, { recursive: true, force: true }));
     // both servers share the server key, as a scaled-out deployment does
     second.CAPYDB_SECRET_KEY = env.CAPYDB_SECRET_KEY = Buffer.alloc(32, 7).toString("base64");
     const servers: RunningServer[] = await Promise.all([startServer(loadConfig({ ...env, CAPYDB_PGBOUNCER: "false" })), startServer(loadConfig(second))]);
@@ -47,7 +54,7 @@ describe("platform", () => {
   });
 
   it("waits at startup for a control-plane database that is not accepting connections yet, and gives up after CAPYDB_DATABASE_WAIT_SECONDS", async () => {
-    const { env } = await testServerEnv();
+    const { env } = await serverEnv();
     const real = new URL(env.CAPYDB_DATABASE_URL);
     const port = await freePort();
     const late = new URL(real);
@@ -86,7 +93,7 @@ describe("platform", () => {
   });
 
   it("generates a bootstrap admin key once when none is configured, written with mode 0600", async () => {
-    const { env } = await testServerEnv();
+    const { env } = await serverEnv();
     delete env.CAPYDB_BOOTSTRAP_API_KEY;
     env.CAPYDB_PGBOUNCER = "false";
     const first = await startServer(loadConfig(env));
