@@ -114,6 +114,11 @@ export class ApiKeyCache {
       return;
     }
     if (lost) return;
+    if (this.stopped) {
+      // stopped while this (re)connect was under way: keep nothing open
+      await client.end().catch(() => {});
+      return;
+    }
     // Anything cached before this point may have been revoked while nobody listened.
     this.clear();
     this.listener = client;
