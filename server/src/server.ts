@@ -16,6 +16,7 @@ import { ClusterAdmin, registerCluster } from "./platform/dataplane/clusters.js"
 import { PoolerSync } from "./platform/dataplane/pooler-sync.js";
 import { PgBouncerPooler, findPgBouncer } from "./platform/dataplane/pooler.js";
 import { hardenCluster } from "./platform/dataplane/provision.js";
+import { hideOtherSessions } from "./platform/dataplane/privileged.js";
 import { postgresOsUser } from "./platform/dataplane/pg-binaries.js";
 import { quoteIdent } from "./platform/dataplane/sql.js";
 import { Worker, type JobHandler } from "./platform/jobs/worker.js";
@@ -31,6 +32,7 @@ import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.j
 import { ApiKeyCache } from "./http/auth.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
+import { uploadJobHandlers } from "./imports/uploads.js";
 import { cutoverJobHandlers, dropExpiredPrevious } from "./cutovers/jobs.js";
 import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
 import { createBlobStore } from "./platform/blobs/index.js";
@@ -152,6 +154,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const controlDbName = decodeURIComponent(new URL(controlUrl).pathname.slice(1));
     const sameCluster = new URL(controlUrl).host === adminUrl.host;
     await hardenCluster(await clusters.pool(cluster.id), sameCluster ? [controlDbName] : []);
+    await hideOtherSessions(clusters, cluster.id, "template1");
 
     const ctx: AppContext = {
       config,
@@ -211,6 +214,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         ...previewJobHandlers(ctx),
         ...backupJobHandlers(ctx),
         ...importJobHandlers(ctx),
+        ...uploadJobHandlers(ctx),
         ...cutoverJobHandlers(ctx),
         ...options.extraHandlers,
       };
@@ -221,6 +225,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         concurrency: config.workerConcurrency,
         leaseSeconds: config.jobLeaseSeconds,
         retryBaseMs: config.jobRetryBaseMs,
+        limits: {
+          maxRuntimeSeconds: config.jobMaxRuntimeSeconds,
+          maxRuntimeByType: config.jobMaxRuntimeByType,
+          maxRunningPerOrganization: config.jobMaxRunningPerOrganization,
+        },
         log: app.log,
       });
       await worker.start();

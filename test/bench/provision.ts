@@ -1,7 +1,7 @@
 // Provisioning latency: POST /v1/projects until its job succeeds (the project is `ready`),
 // next to floors measured in the same run on the same PostgreSQL cluster through `pg`:
 //   - bare DDL: `CREATE ROLE ... LOGIN; CREATE DATABASE ... OWNER ...` on one open connection;
-//   - the job's own DDL (ensureLoginRole + createTenantDatabase + adoptPublicSchema from server/src, SCRAM verifier
+//   - the job's own DDL (ensureLoginRole + createTenantDatabase from server/src + the ALTER SCHEMA of adoptPublicSchema, SCRAM verifier
 //     included), to separate what PostgreSQL costs from what the job queue, PgBouncer sync and
 //     the API add.
 //
@@ -13,7 +13,7 @@
 import crypto from "node:crypto";
 import pg from "pg";
 import { CapyClient, type Job } from "@capydb/api";
-import { adoptPublicSchema, createTenantDatabase, ensureLoginRole } from "../../server/src/platform/dataplane/provision.js";
+import { createTenantDatabase, ensureLoginRole } from "../../server/src/platform/dataplane/provision.js";
 import { quoteIdent } from "../../server/src/platform/dataplane/sql.js";
 import { envInt, fmt, printHeader, printTable, randomSuffix, runIfMain, startServer, summarize, type BenchServer } from "./lib.js";
 
@@ -61,7 +61,7 @@ async function jobDdl(admin: pg.Client, i: number): Promise<number> {
   await createTenantDatabase(admin, name, name + "_owner");
   const inside = new pg.Client({ connectionString: adminUrlFor(admin, name) });
   await inside.connect();
-  await adoptPublicSchema(inside, name + "_owner");
+  await inside.query(`ALTER SCHEMA public OWNER TO "${name}_owner"`); // what privileged.ts adoptPublicSchema runs
   await inside.end();
   return performance.now() - started;
 }

@@ -24,7 +24,8 @@ export default async function setup(project: TestProject) {
     dir: path.join(root, "pg"),
     port: await freePort(),
     // A throwaway cluster: durability is not what these tests measure.
-    settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "500" },
+    // log_connections: the security tests read who logged in to which database as whom.
+    settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "500", log_connections: "on" },
   });
   const stopWatching = await watchConnections(cluster.adminUrl, 500);
   project.provide("pgAdminUrl", cluster.adminUrl);

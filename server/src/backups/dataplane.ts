@@ -9,24 +9,32 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
-import { endpointFromUrl, finishTools, startDump, startRestore, type PgEndpoint, type PgToolRun } from "../platform/dataplane/pgtools.js";
+import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform/dataplane/tenant-session.js";
+import { finishTools, startDump, startRestore, type PgEndpoint, type PgToolRun } from "../platform/dataplane/pgtools.js";
 import { meteringStream } from "../platform/blobs/store.js";
 
 export type RowCounts = Record<string, number>;
 
-/** Exact row counts of every user table (leaf tables; extension-owned tables excluded). */
+/**
+ * Exact row counts of every user table (leaf tables; extension-owned tables
+ * excluded), on a session as the tenant's own role (tenant-session.ts): a count plans
+ * the tenant's index predicates and a catalog query can meet the tenant's operators,
+ * so whatever of the tenant's code runs, runs with the tenant's rights. Names and
+ * operators are qualified all the same, so the tenant cannot make the counts lie by
+ * accident of its search_path.
+ */
 export async function countRows(client: pg.Client): Promise<RowCounts> {
   const { rows } = await client.query<{ nspname: string; relname: string }>(
-    `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.relkind OPERATOR(pg_catalog.=) 'r' AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])
+       AND NOT pg_catalog.starts_with(n.nspname::pg_catalog.text, 'pg_toast') AND NOT pg_catalog.starts_with(n.nspname::pg_catalog.text, 'pg_temp')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                         AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
      ORDER BY 1, 2`,
   );
   const counts: RowCounts = {};
   for (const r of rows) {
-    const { rows: n } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(r.nspname)}.${quoteIdent(r.relname)}`);
+    const { rows: n } = await client.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${quoteIdent(r.nspname)}.${quoteIdent(r.relname)}`);
     counts[`${r.nspname}.${r.relname}`] = Number(n[0].n);
   }
   return counts;
@@ -50,10 +58,10 @@ export interface DumpResult {
  * dump, and on a small machine parallel workers slow the dump more than they speed
  * the counts.
  */
-export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, key: string): Promise<DumpResult> {
-  const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, database), application_name: "capydb-backup", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
-  holder.on("error", () => {});
-  await holder.connect();
+export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, login: TenantLogin, key: string): Promise<DumpResult> {
+  job.addSecret(login.password);
+  // The dump and the counts run as the tenant's role: the tenant's code is never run with more rights.
+  const holder = await openTenantSession(ctx.clusters, clusterId, database, login, { applicationName: "capydb-backup", statementTimeoutSeconds: 6 * 3600 });
   try {
     await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
@@ -61,7 +69,7 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
     const file = ctx.blobs.fileTarget ? await ctx.blobs.fileTarget(key) : null;
     let dump: ReturnType<typeof startDump>;
     try {
-      dump = startDump(job, endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database)), {
+      dump = startDump(job, await tenantEndpoint(ctx.clusters, clusterId, database, login), {
         snapshot: snap.rows[0].id,
         compress: 6,
         binDir: ctx.config.pgBinDir,

@@ -5,8 +5,9 @@ import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
-import { endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
+import { databaseExists, dropDatabase, platformExtensionsOf, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import type { PgEndpoint } from "../platform/dataplane/pgtools.js";
+import { tenantEndpoint, withTenantSession, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { forgetSnapshot } from "../previews/dataplane.js";
 import { compareRowCounts, countRows, dumpToBlob, restoreFromBlob } from "./dataplane.js";
@@ -26,22 +27,22 @@ async function backupOf(ctx: AppContext, job: JobContext): Promise<BackupRow> {
   return backup;
 }
 
-/** A database on the project's cluster, reached as the project's role (restores never run as a superuser). */
-async function asProjectRole(ctx: AppContext, job: JobContext, project: ProjectRow, database: string): Promise<PgEndpoint> {
+/** The project's own role: everything backups do inside its databases logs in as it. */
+export function projectLogin(ctx: AppContext, job: JobContext, project: ProjectRow): TenantLogin {
   const password = ctx.box.open(project.role_password_sealed);
   job.addSecret(password);
-  return { ...endpointFromUrl(await ctx.clusters.adminUrl(project.cluster_id, database)), user: project.role_name, password };
+  return { role: project.role_name, password };
 }
 
-/** An empty database for the project's role, ready for pg_restore to run as that role. */
-async function prepareTarget(ctx: AppContext, project: ProjectRow, database: string): Promise<void> {
-  const admin = await ctx.clusters.pool(project.cluster_id);
-  await dropDatabase(admin, database);
-  await createTenantDatabase(admin, database, project.role_name);
-  await ctx.clusters.withDatabase(project.cluster_id, database, async (c) => {
-    await adoptPublicSchema(c, project.role_name);
-    await precreateUntrustedExtensions(ctx.clusters, project.cluster_id, project.database_name, c);
-  });
+/** A database on the project's cluster, reached as the project's role (restores never run as a superuser). */
+async function asProjectRole(ctx: AppContext, job: JobContext, project: ProjectRow, database: string): Promise<PgEndpoint> {
+  return tenantEndpoint(ctx.clusters, project.cluster_id, database, projectLogin(ctx, job, project));
+}
+
+/** An empty database for the project's role (with production's platform-made extensions), ready for pg_restore as that role. */
+async function prepareTarget(ctx: AppContext, job: JobContext, project: ProjectRow, database: string): Promise<void> {
+  const extensions = await platformExtensionsOf(ctx.clusters, project.cluster_id, project.database_name, projectLogin(ctx, job, project));
+  await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, database, project.role_name, extensions);
 }
 
 /** Dumps the project into the blob store and records the result on the backup row. */
@@ -50,7 +51,7 @@ async function takeBackup(ctx: AppContext, job: JobContext, project: ProjectRow,
   await ctx.db.query("UPDATE backups SET state = 'running' WHERE id = $1", [backup.id]);
   const key = backupKey(backup);
   ctx.faults.check("backup.before_dump");
-  const result = await dumpToBlob(ctx, job, project.cluster_id, project.database_name, key);
+  const result = await dumpToBlob(ctx, job, project.cluster_id, project.database_name, projectLogin(ctx, job, project), key);
   const { rows } = await ctx.db.query<BackupRow>(
     `UPDATE backups SET state = 'completed', backup_key = $2, size_bytes = $3, sha256 = $4, row_counts = $5, snapshot_at = $6,
        completed_at = now(), error = NULL WHERE id = $1 RETURNING *`,
@@ -68,9 +69,10 @@ async function verify(ctx: AppContext, job: JobContext, project: ProjectRow, bac
   const admin = await ctx.clusters.pool(project.cluster_id);
   let problem: string | null = null;
   try {
-    await prepareTarget(ctx, project, scratch);
+    await prepareTarget(ctx, job, project, scratch);
     await restoreFromBlob(ctx, job, backup.backup_key!, backup.sha256, await asProjectRole(ctx, job, project, scratch));
-    const counts = await ctx.clusters.withDatabase(project.cluster_id, scratch, (c) => countRows(c));
+    // The restored data is the tenant's: counted as the tenant's role, like the backup's own counts.
+    const counts = await withTenantSession(ctx.clusters, project.cluster_id, scratch, projectLogin(ctx, job, project), (c) => countRows(c), { applicationName: "capydb-verify", statementTimeoutSeconds: 6 * 3600 });
     problem = compareRowCounts(backup.row_counts ?? {}, counts);
   } catch (err) {
     if (err instanceof PermanentError) problem = err.message;
@@ -187,7 +189,7 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         const admin = await ctx.clusters.pool(project.cluster_id);
         // A retry after the swap's first rename must not rebuild: the build is all there is.
         if (await databaseExists(admin, project.database_name)) {
-          await prepareTarget(ctx, project, built);
+          await prepareTarget(ctx, job, project, built);
           await restoreFromBlob(ctx, job, source.backup_key!, source.sha256, await asProjectRole(ctx, job, project, built));
         }
         await swapDatabase(ctx, project, built, old);

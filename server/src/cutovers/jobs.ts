@@ -6,6 +6,7 @@ import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { databaseExists, dropDatabase, grantTenantDatabase } from "../platform/dataplane/provision.js";
+import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { loadPreview, type PreviewRow } from "../previews/service.js";
 import { insertBackup, loadBackup } from "../backups/service.js";
@@ -49,15 +50,13 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const old = previousName(project, cut);
         if (preview.state !== "promoted") {
           if (preview.state !== "ready") throw new PermanentError(`preview is ${preview.state}; only a ready preview can be promoted`);
-          await ctx.clusters.withDatabase(project.cluster_id, preview.database_name, async (c) => {
-            await c.query(`REASSIGN OWNED BY ${quoteIdent(preview.role_name)} TO ${quoteIdent(project.role_name)}`);
-            await c.query(`DROP OWNED BY ${quoteIdent(preview.role_name)}`); // only privileges are left to drop
-          });
+          await reassignOwned(ctx.clusters, project.cluster_id, preview.database_name, preview.role_name, project.role_name);
+          await dropOwned(ctx.clusters, project.cluster_id, preview.database_name, preview.role_name); // only privileges are left to drop
           await grantTenantDatabase(admin, preview.database_name, project.role_name);
           ctx.faults.check("cutover.before_swap");
           await swapDatabase(ctx, project, preview.database_name, old, { keepOld: true });
           await ctx.db.query("UPDATE preview_databases SET state = 'promoted', updated_at = now() WHERE id = $1", [preview.id]);
-          await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(preview.role_name)}`);
+          await dropTenantRole(ctx.clusters, project.cluster_id, preview.role_name);
         }
         await forgetSnapshot(ctx, project);
         await ctx.pooler.sync(project.cluster_id);
@@ -74,9 +73,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await rollBackSwap(ctx, project, preview.database_name, previousName(project, cut), { keepBuilt: true });
           const admin = await ctx.clusters.pool(project.cluster_id);
           if (await databaseExists(admin, preview.database_name)) {
-            await ctx.clusters.withDatabase(project.cluster_id, preview.database_name, (c) =>
-              c.query(`REASSIGN OWNED BY ${quoteIdent(project.role_name)} TO ${quoteIdent(preview.role_name)}`),
-            );
+            await reassignOwned(ctx.clusters, project.cluster_id, preview.database_name, project.role_name, preview.role_name);
             await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(preview.database_name)} FROM ${quoteIdent(project.role_name)}`);
             await grantTenantDatabase(admin, preview.database_name, preview.role_name);
           }

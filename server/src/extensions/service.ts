@@ -3,6 +3,7 @@ import type { Extension } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { badRequest, conflict } from "../http/errors.js";
 import type { ProjectRow } from "../projects/service.js";
+import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 
 interface AvailableRow {
   name: string;
@@ -19,16 +20,19 @@ function requireReady(project: ProjectRow): void {
 
 export async function listExtensions(ctx: AppContext, project: ProjectRow): Promise<Extension[]> {
   requireReady(project);
-  const rows = await ctx.clusters.withDatabase(project.cluster_id, project.database_name, async (c) =>
+  // Read as the project's own role: nothing here needs more.
+  const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
+  const rows = await withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) =>
     (
       await c.query<AvailableRow>(
         `SELECT a.name, a.default_version, a.comment, a.installed_version,
                 coalesce(v.trusted, false) AS trusted, coalesce(v.superuser, true) AS superuser
-         FROM pg_available_extensions a
-         LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version
+         FROM pg_catalog.pg_available_extensions a
+         LEFT JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) a.name AND v.version OPERATOR(pg_catalog.=) a.default_version
          ORDER BY a.name`,
       )
     ).rows,
+    { applicationName: "capydb-extensions", statementTimeoutSeconds: 30 },
   );
   return rows.map((r) => ({
     name: r.name,

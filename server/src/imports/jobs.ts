@@ -3,9 +3,9 @@
 import type { AppContext } from "../context.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
-import { adoptPublicSchema, createTenantDatabase, dropDatabase } from "../platform/dataplane/provision.js";
-import { quoteIdent } from "../platform/dataplane/sql.js";
-import { endpointFromUrl, finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
+import { dropDatabase, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { tenantEndpoint } from "../platform/dataplane/tenant-session.js";
+import { finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { forgetSnapshot } from "../previews/dataplane.js";
 import { swapDatabase } from "../backups/jobs.js";
@@ -16,21 +16,21 @@ import { sourceEndpoint } from "./source.js";
 const buildName = (p: ProjectRow) => `${p.database_name}_im`;
 const oldName = (p: ProjectRow) => `${p.database_name}_pre`;
 
-/** An empty database for the project's role, with the extensions an import needs made by the superuser where they must be. */
+/**
+ * An empty database for the project's role. The source's untrusted extensions (the
+ * preflight checked them against the allowlist) are made by the platform in schema
+ * public, where the source's dump expects them: safe because the database is new
+ * and no tenant can connect to it yet (checked by the privileged module).
+ */
 async function prepareBuild(ctx: AppContext, project: ProjectRow, extensions: string[]): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
-  await dropDatabase(admin, buildName(project));
-  await createTenantDatabase(admin, buildName(project), project.role_name);
-  await ctx.clusters.withDatabase(project.cluster_id, buildName(project), async (c) => {
-    await adoptPublicSchema(c, project.role_name);
-    const trusted = await c.query<{ name: string; trusted: boolean }>(
-      `SELECT a.name, coalesce(v.trusted, false) AS trusted FROM pg_available_extensions a
-       LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY($1::text[])`,
-      [extensions],
-    );
-    // Untrusted ones were checked against the allowlist by the preflight.
-    for (const e of trusted.rows) if (!e.trusted) await c.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA public`);
-  });
+  const { rows } = await admin.query<{ name: string; trusted: boolean }>(
+    `SELECT a.name, coalesce(v.trusted, false) AS trusted FROM pg_available_extensions a
+     LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY($1::text[])`,
+    [extensions],
+  );
+  const untrusted = rows.filter((e) => !e.trusted && ctx.config.extensionAllowlist.includes(e.name)).map((e) => ({ name: e.name, schema: "public" }));
+  await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, buildName(project), project.role_name, untrusted);
 }
 
 export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
@@ -41,7 +41,7 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         if (!project || project.state !== "ready") throw new PermanentError(`project ${job.job.project_id} is not ready`);
         const password = ctx.box.open(project.role_password_sealed);
         job.addSecret(password);
-        const target = { ...endpointFromUrl(await ctx.clusters.adminUrl(project.cluster_id, buildName(project))), user: project.role_name, password };
+        const target = await tenantEndpoint(ctx.clusters, project.cluster_id, buildName(project), { role: project.role_name, password });
         const payload = job.job.payload as { source_url_sealed?: string; object_key?: string; replace: boolean };
         if (payload.source_url_sealed) {
           const url = ctx.box.open(payload.source_url_sealed);
@@ -78,11 +78,17 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         if (payload.object_key) await ctx.blobs.delete(payload.object_key).catch(() => {});
       },
       async cleanup(job) {
-        // The project keeps its previous data: only the build goes.
-        const project = await loadProject(ctx.db, job.job.project_id!);
-        if (!project) return;
-        const admin = await ctx.clusters.pool(project.cluster_id);
-        await dropDatabase(admin, buildName(project));
+        // The project keeps its previous data: only the build goes, and the uploaded
+        // dump with it (the upload was single-use: nothing else will import it).
+        const { object_key } = job.job.payload as { object_key?: string };
+        try {
+          const project = await loadProject(ctx.db, job.job.project_id!);
+          if (!project) return;
+          const admin = await ctx.clusters.pool(project.cluster_id);
+          await dropDatabase(admin, buildName(project));
+        } finally {
+          if (object_key) await ctx.blobs.delete(object_key);
+        }
       },
     },
   };

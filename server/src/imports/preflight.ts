@@ -2,6 +2,7 @@
 // each check pass | warn | fail with a detail they can act on.
 import type { AppContext } from "../context.js";
 import type { ProjectRow } from "../projects/service.js";
+import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 import { checkSource, describeConnectError, parseSourceUrl, sourceClient, SourceUrlInvalid, UnresolvableHost, type CheckedSource } from "./source.js";
 
 export interface Check {
@@ -34,8 +35,14 @@ async function targetInfo(ctx: AppContext, project: ProjectRow) {
 
 /** Project databases hold user tables when not empty: the count, for the "target is empty" check. */
 export async function targetTableCount(ctx: AppContext, project: ProjectRow): Promise<number> {
-  return ctx.clusters.withDatabase(project.cluster_id, project.database_name, async (c) =>
-    Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0].n),
+  // Read as the project's own role: a catalog query in a tenant's database is never run as a superuser.
+  const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
+  return withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) =>
+    Number((await c.query<{ n: string }>(
+      `SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_tables
+       WHERE schemaname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])`,
+    )).rows[0].n),
+    { applicationName: "capydb-import", statementTimeoutSeconds: 30 },
   );
 }
 

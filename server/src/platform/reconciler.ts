@@ -6,6 +6,7 @@
 // orphaned on two passes with no job of that project created or started in
 // between (so a build that a new job has just begun is never taken for debris).
 import type { AppContext } from "../context.js";
+import { dropTenantRole } from "./dataplane/privileged.js";
 import { quoteIdent } from "./dataplane/sql.js";
 import { dropDatabase } from "./dataplane/provision.js";
 
@@ -93,7 +94,7 @@ export async function reconcile(ctx: AppContext): Promise<Removal[]> {
         seen.add(key);
         if (!(await confirmedOrphan(ctx, key, r.owner, now))) continue;
         try {
-          await admin.query(`DROP ROLE ${quoteIdent(r.role)}`);
+          await dropTenantRole(ctx.clusters, clusterId, r.role);
           removed.push({ cluster_id: clusterId, kind: "role", name: r.role, reason: "role of a deleted or failed database" });
         } catch {
           // still owns something somewhere: a later pass, once its database is gone

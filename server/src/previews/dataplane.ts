@@ -1,14 +1,15 @@
 // What previews do on the data plane: the per-project snapshot database, clones
 // of it, logical copies, and handing a clone's objects to the preview's role.
-import pg from "pg";
+import type pg from "pg";
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError, TransientError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "../platform/dataplane/clusters.js";
-import { adoptPublicSchema, createTenantDatabase, databaseExists, dropDatabase, grantTenantDatabase, precreateUntrustedExtensions } from "../platform/dataplane/provision.js";
+import { createTenantDatabase, databaseExists, dropDatabase, grantTenantDatabase, platformExtensionsOf, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
+import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { dropSpare } from "./spares.js";
-import { dumpAndRestore, endpointFromUrl, type PgEndpoint } from "../platform/dataplane/pgtools.js";
+import { dumpAndRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
 import { restoreFromBlob } from "../backups/dataplane.js";
 
@@ -24,10 +25,27 @@ export interface Snapshot {
   takenAt: Date;
 }
 
-/** Connection details of a role on the cluster, for pg_dump / pg_restore. */
-export async function endpoint(ctx: AppContext, clusterId: string, database: string, role?: { name: string; password: string }): Promise<PgEndpoint> {
-  const admin = endpointFromUrl(await ctx.clusters.adminUrl(clusterId, database));
-  return role ? { ...admin, user: role.name, password: role.password } : admin;
+/** Connection details of a tenant role on the cluster, for pg_dump / pg_restore. */
+async function endpoint(ctx: AppContext, clusterId: string, database: string, role: { name: string; password: string }): Promise<PgEndpoint> {
+  return tenantEndpoint(ctx.clusters, clusterId, database, { role: role.name, password: role.password });
+}
+
+/**
+ * Exports an MVCC snapshot of `database` in a session as the tenant's role and runs
+ * fn with its id while the session holds it; answers the instant the snapshot shows
+ * and fn's result. Production is only read (AccessShare locks).
+ */
+async function withExportedSnapshot<T>(ctx: AppContext, clusterId: string, database: string, login: TenantLogin, fn: (snapshot: string) => Promise<T>): Promise<{ at: Date; result: T }> {
+  const holder = await openTenantSession(ctx.clusters, clusterId, database, login, { applicationName: "capydb-snapshot", statementTimeoutSeconds: 6 * 3600 });
+  try {
+    await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.now() AS at");
+    const result = await fn(snap.rows[0].id);
+    await holder.query("COMMIT");
+    return { at: snap.rows[0].at, result };
+  } finally {
+    await holder.end().catch(() => {});
+  }
 }
 
 /**
@@ -96,32 +114,15 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     const database = `${project.database_name}_snap${generation}`;
     const password = ctx.box.open(project.role_password_sealed);
     job.addSecret(password);
-    await dropDatabase(admin, database); // a leftover of an interrupted refresh
-    await createTenantDatabase(admin, database, project.role_name);
-    await ctx.clusters.withDatabase(project.cluster_id, database, async (c) => {
-      await adoptPublicSchema(c, project.role_name);
-      await precreateUntrustedExtensions(ctx.clusters, project.cluster_id, project.database_name, c);
-    });
-    // Export an MVCC snapshot of production and dump exactly it: taken_at is the
-    // instant whose data the snapshot holds. Production is only read (AccessShare locks).
-    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(project.cluster_id, project.database_name), application_name: "capydb-snapshot", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
-    holder.on("error", () => {});
-    await holder.connect();
-    let takenAt: Date;
-    try {
-      await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
-      takenAt = snap.rows[0].at;
-      await dumpAndRestore(job, {
-        source: await endpoint(ctx, project.cluster_id, project.database_name),
-        target: await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password }),
-        snapshot: snap.rows[0].id,
-        binDir: ctx.config.pgBinDir,
-      });
-      await holder.query("COMMIT");
-    } finally {
-      await holder.end().catch(() => {});
-    }
+    const login = { role: project.role_name, password };
+    await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, database, project.role_name,
+      await platformExtensionsOf(ctx.clusters, project.cluster_id, project.database_name, login));
+    // Dump exactly the exported snapshot, as the project's role: taken_at is the instant whose data the snapshot holds.
+    const source = await endpoint(ctx, project.cluster_id, project.database_name, { name: project.role_name, password });
+    const target = await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password });
+    const { at: takenAt } = await withExportedSnapshot(ctx, project.cluster_id, project.database_name, login, (snapshot) =>
+      dumpAndRestore(job, { source, target, snapshot, binDir: ctx.config.pgBinDir }),
+    );
     // Nobody may connect to a snapshot: that is what lets it serve as a template at any time.
     await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(project.role_name)}`);
     await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
@@ -140,8 +141,8 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
 
 export type CloneSource =
   | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string; /** a spare clone of the template already renamed to the target */ spareTaken: boolean }
-  | { kind: "logical"; database: string; schemaOnly: boolean }
-  | { kind: "backup"; key: string; sha256: string | null; extensionsFrom: string }
+  | { kind: "logical"; database: string; schemaOnly: boolean; /** the source's own role: the copy reads it as that role */ login: TenantLogin }
+  | { kind: "backup"; key: string; sha256: string | null; /** whose platform-made extensions the target needs (production, read as its role) */ extensionsFrom: { database: string; login: TenantLogin } }
   | { kind: "empty" };
 
 /**
@@ -161,11 +162,11 @@ export async function buildPreviewDatabase(
   const admin = await ctx.clusters.pool(clusterId);
   if (source.kind === "template" && source.spareTaken) {
     await grantTenantDatabase(admin, database, role.name);
-    await ctx.clusters.withDatabase(clusterId, database, (c) => c.query(`REASSIGN OWNED BY ${quoteIdent(source.fromRole)} TO ${quoteIdent(role.name)}`));
+    await reassignOwned(ctx.clusters, clusterId, database, source.fromRole, role.name);
     return null;
   }
-  await dropDatabase(admin, database); // a leftover of an interrupted attempt
   if (source.kind === "template") {
+    await dropDatabase(admin, database); // a leftover of an interrupted attempt
     try {
       await createTenantDatabase(admin, database, role.name, { template: source.template, strategy: source.strategy });
     } catch (err) {
@@ -173,40 +174,26 @@ export async function buildPreviewDatabase(
       if ((err as { code?: string }).code === "3D000") throw new TransientError(`the snapshot ${source.template} was replaced while the clone started; trying again`);
       throw err;
     }
-    await ctx.clusters.withDatabase(clusterId, database, (c) => c.query(`REASSIGN OWNED BY ${quoteIdent(source.fromRole)} TO ${quoteIdent(role.name)}`));
+    await reassignOwned(ctx.clusters, clusterId, database, source.fromRole, role.name);
     return null;
   }
-  await createTenantDatabase(admin, database, role.name);
-  await ctx.clusters.withDatabase(clusterId, database, async (c) => {
-    await adoptPublicSchema(c, role.name);
-    if (source.kind === "logical") await precreateUntrustedExtensions(ctx.clusters, clusterId, source.database, c);
-    if (source.kind === "backup") await precreateUntrustedExtensions(ctx.clusters, clusterId, source.extensionsFrom, c);
-  });
+  const extensions =
+    source.kind === "logical" ? await platformExtensionsOf(ctx.clusters, clusterId, source.database, source.login)
+    : source.kind === "backup" ? await platformExtensionsOf(ctx.clusters, clusterId, source.extensionsFrom.database, source.extensionsFrom.login)
+    : [];
+  await prepareEmptyTenantDatabase(ctx.clusters, clusterId, database, role.name, extensions);
   if (source.kind === "empty") return null;
   if (source.kind === "backup") {
     await restoreFromBlob(ctx, job, source.key, source.sha256, await endpoint(ctx, clusterId, database, role));
     return null;
   }
-  {
-    const holder = new pg.Client({ connectionString: await ctx.clusters.adminUrl(clusterId, source.database), application_name: "capydb-snapshot", connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS });
-    holder.on("error", () => {});
-    await holder.connect();
-    try {
-      await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
-      await dumpAndRestore(job, {
-        source: await endpoint(ctx, clusterId, source.database),
-        target: await endpoint(ctx, clusterId, database, role),
-        snapshot: snap.rows[0].id,
-        schemaOnly: source.schemaOnly,
-        binDir: ctx.config.pgBinDir,
-      });
-      await holder.query("COMMIT");
-      return snap.rows[0].at;
-    } finally {
-      await holder.end().catch(() => {});
-    }
-  }
+  job.addSecret(source.login.password);
+  const from = await endpoint(ctx, clusterId, source.database, { name: source.login.role, password: source.login.password });
+  const to = await endpoint(ctx, clusterId, database, role);
+  const { at } = await withExportedSnapshot(ctx, clusterId, source.database, source.login, (snapshot) =>
+    dumpAndRestore(job, { source: from, target: to, snapshot, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir }),
+  );
+  return at;
 }
 
 /**
@@ -244,7 +231,7 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
     await dropDatabase(admin, `${p.database_name}_b`);
     await dropAsideCopies(admin, p.database_name);
     await dropDatabase(admin, p.database_name);
-    await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(p.role_name)}`);
+    await dropTenantRole(ctx.clusters, project.cluster_id, p.role_name);
     await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);
   }
   await forgetSnapshot(ctx, project);

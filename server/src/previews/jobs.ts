@@ -3,7 +3,9 @@ import type { AppContext } from "../context.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
-import { databaseExists, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
+import { databaseExists, dropDatabase, ensureLoginRole } from "../platform/dataplane/provision.js";
+import { dropTenantRole } from "../platform/dataplane/privileged.js";
+import { projectLogin } from "../backups/jobs.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
 import { loadPreview, type PreviewRow } from "./service.js";
@@ -41,10 +43,10 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   } else if (preview.source_kind === "backup") {
     const backup = await loadBackup(ctx.db, preview.source_backup_id!);
     if (!backup || !backup.backup_key) throw new PermanentError(`backup ${preview.source_backup_id} no longer exists`);
-    source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256, extensionsFrom: project.database_name };
+    source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256, extensionsFrom: { database: project.database_name, login: projectLogin(ctx, job, project) } };
     takenAt = backup.snapshot_at;
   } else if (preview.mode === "schema_only" || ctx.config.previewCloneStrategy === "logical") {
-    source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only" };
+    source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only", login: projectLogin(ctx, job, project) };
   } else {
     const snapshot = await ensureSnapshot(ctx, job, project, fresh ? job.job.created_at : null);
     takenAt = snapshot.takenAt;
@@ -114,7 +116,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(preview.cluster_id);
         await dropDatabase(admin, buildName(preview));
         await dropDatabase(admin, preview.database_name);
-        await dropRole(admin, preview.role_name);
+        await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
         await ctx.db.query("UPDATE preview_databases SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [preview.id, scrubSecrets(errorMessage(error))]);
         await ctx.pooler.sync(preview.cluster_id).catch(() => {});
       },
@@ -159,7 +161,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropDatabase(admin, buildName(preview));
         await dropAsideCopies(admin, preview.database_name);
         await dropDatabase(admin, preview.database_name);
-        await dropRole(admin, preview.role_name);
+        await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
         await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [preview.id]);
         await ctx.pooler.sync(preview.cluster_id);
       },

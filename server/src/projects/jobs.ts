@@ -3,7 +3,8 @@ import type { AppContext } from "../context.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
-import { adoptPublicSchema, createTenantDatabase, dropDatabase, dropRole, ensureLoginRole } from "../platform/dataplane/provision.js";
+import { createTenantDatabase, dropDatabase, ensureLoginRole, grantTenantDatabase } from "../platform/dataplane/provision.js";
+import { adoptPublicSchema, dropTenantRole } from "../platform/dataplane/privileged.js";
 import { loadProject, type ProjectRow } from "./service.js";
 import { dropProjectPreviews } from "../previews/dataplane.js";
 import { deleteProjectBackups } from "../backups/service.js";
@@ -28,8 +29,10 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // Each step checks what exists, so a retried or rescued job finishes the work.
         await ensureLoginRole(admin, project.role_name, password, project);
         ctx.faults.check("project.create.after_role");
-        await createTenantDatabase(admin, project.database_name, project.role_name);
-        await ctx.clusters.withDatabase(project.cluster_id, project.database_name, (c) => adoptPublicSchema(c, project.role_name));
+        // Schema public is handed to the role before the role may connect.
+        await createTenantDatabase(admin, project.database_name, project.role_name, undefined, { grant: false });
+        await adoptPublicSchema(ctx.clusters, project.cluster_id, project.database_name, project.role_name);
+        await grantTenantDatabase(admin, project.database_name, project.role_name);
         ctx.faults.check("project.create.after_database");
         await ctx.pooler.sync(project.cluster_id);
         await ctx.db.query("UPDATE projects SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'provisioning'", [project.id]);
@@ -39,7 +42,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const project = await projectOf(ctx, job);
         const admin = await ctx.clusters.pool(project.cluster_id);
         await dropDatabase(admin, project.database_name);
-        await dropRole(admin, project.role_name);
+        await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
         await ctx.db.query("UPDATE projects SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [
           project.id,
           scrubSecrets(errorMessage(error)),
@@ -55,7 +58,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropProjectPreviews(ctx, project);
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);
-        await dropRole(admin, project.role_name);
+        await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
         await deleteProjectBackups(ctx, project.id, backupKey);
         await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
         await ctx.pooler.sync(project.cluster_id);

@@ -11,6 +11,15 @@ import { newId, type SecretBox } from "../secrets.js";
  */
 export const DATA_PLANE_CONNECT_TIMEOUT_MS = 15_000;
 
+/**
+ * Settings of every platform session on a data-plane cluster: names resolve in
+ * pg_catalog (then our own pg_temp) only, and no statement waits for a lock, or runs,
+ * without end. A CREATE DATABASE of a big template or a DROP that unlinks many files
+ * can take minutes, hence the generous statement limit; lock waits are short because
+ * a tenant can hold a lock for ever.
+ */
+export const ADMIN_SESSION_OPTIONS = "-c search_path=pg_catalog,pg_temp -c lock_timeout=60s -c statement_timeout=3600s -c idle_in_transaction_session_timeout=3600s";
+
 export interface ClusterRow {
   id: string;
   name: string;
@@ -91,33 +100,47 @@ export class ClusterAdmin {
     return rows[0] ?? null;
   }
 
-  async adminUrl(clusterId: string, database?: string): Promise<string> {
-    const url = new URL(this.box.open((await this.cluster(clusterId)).admin_url_sealed));
-    if (database) url.pathname = "/" + encodeURIComponent(database);
+  /** The superuser URL of the cluster's maintenance database (never a tenant database: see privileged.ts). */
+  async adminUrl(clusterId: string): Promise<string> {
+    return this.box.open((await this.cluster(clusterId)).admin_url_sealed);
+  }
+
+  /**
+   * Where tenant databases of the cluster are reached from the platform (the admin
+   * URL's host and port), for sessions that log in as a tenant's own role.
+   */
+  async tenantAddress(clusterId: string): Promise<{ host: string; port: number }> {
+    const url = new URL(await this.adminUrl(clusterId));
+    return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 5432) };
+  }
+
+  /**
+   * A superuser URL for one database of the cluster. Only privileged.ts may call this
+   * (a test fails otherwise): a superuser session inside a tenant's database is where a
+   * tenant's planted functions and operators wait for one.
+   */
+  async privilegedUrl(clusterId: string, database: string): Promise<string> {
+    const url = new URL(await this.adminUrl(clusterId));
+    url.pathname = "/" + encodeURIComponent(database);
     return url.toString();
   }
 
-  /** The cluster's maintenance-database pool (CREATE/DROP DATABASE, roles). */
+  /**
+   * The cluster's maintenance-database pool (CREATE/DROP DATABASE, roles): a database
+   * of the platform's, where no tenant can connect. Its sessions resolve names in
+   * pg_catalog only and wait for locks a bounded time.
+   */
   async pool(clusterId: string): Promise<pg.Pool> {
     let pool = this.pools.get(clusterId);
     if (!pool) {
-      pool = new pg.Pool({ connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin" });
+      pool = new pg.Pool({
+        connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin",
+        options: ADMIN_SESSION_OPTIONS,
+      });
       pool.on("error", () => {});
       this.pools.set(clusterId, pool);
     }
     return pool;
-  }
-
-  /** Runs fn on a fresh admin connection to one database of the cluster. */
-  async withDatabase<T>(clusterId: string, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: await this.adminUrl(clusterId, database), connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin" });
-    client.on("error", () => {});
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end().catch(() => {});
-    }
   }
 
   async close(): Promise<void> {

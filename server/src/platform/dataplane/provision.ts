@@ -1,10 +1,12 @@
 // Databases and login roles on a data-plane cluster: the isolation every project
 // and preview gets. All DDL is built with quoted identifiers and literals; role
 // passwords are sent as SCRAM verifiers so the plaintext never reaches Postgres.
-import type pg from "pg";
+import pg from "pg";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 import { scramVerifier } from "../secrets.js";
 import type { ClusterAdmin } from "./clusters.js";
+import { adoptPublicSchema, precreateExtensions, PLATFORM_EXTENSION_SCHEMA, type ExtensionPlacement } from "./privileged.js";
+import { withTenantSession, type TenantLogin } from "./tenant-session.js";
 
 type Admin = pg.Pool | pg.Client;
 
@@ -28,11 +30,33 @@ export async function ensureLoginRole(admin: Admin, role: string, password: stri
   await applyRoleSettings(admin, role, settings);
 }
 
+/**
+ * Applies a role's settings all or nothing (one transaction: a setting Postgres
+ * refuses leaves the others as they were). The role's search_path default lists the
+ * platform's extension schema, where untrusted extensions enabled later live.
+ */
 export async function applyRoleSettings(admin: Admin, role: string, s: RoleSettings): Promise<void> {
   const r = quoteIdent(role);
-  await admin.query(`ALTER ROLE ${r} WITH CONNECTION LIMIT ${Number(s.max_connections) | 0}`);
-  await admin.query(`ALTER ROLE ${r} SET statement_timeout = ${quoteLiteral(s.statement_timeout)}`);
-  await admin.query(`ALTER ROLE ${r} SET idle_in_transaction_session_timeout = ${quoteLiteral(s.idle_transaction_timeout)}`);
+  const statements = [
+    `ALTER ROLE ${r} WITH CONNECTION LIMIT ${Number(s.max_connections) | 0}`,
+    `ALTER ROLE ${r} SET statement_timeout = ${quoteLiteral(s.statement_timeout)}`,
+    `ALTER ROLE ${r} SET idle_in_transaction_session_timeout = ${quoteLiteral(s.idle_transaction_timeout)}`,
+    `ALTER ROLE ${r} SET search_path = "$user", public, ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)}`,
+  ];
+  const pooled = admin instanceof pg.Pool;
+  const client = pooled ? await admin.connect() : admin;
+  try {
+    await client.query("BEGIN");
+    try {
+      for (const sql of statements) await client.query(sql);
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  } finally {
+    if (pooled) (client as pg.PoolClient).release();
+  }
 }
 
 /**
@@ -41,19 +65,24 @@ export async function applyRoleSettings(admin: Admin, role: string, s: RoleSetti
  * owns no shared object and its objects can be handed to another role with
  * REASSIGN OWNED (previews) without touching any database's ownership. CONNECT
  * and TEMPORARY are taken from PUBLIC (a new database lets every role connect
- * and create temp tables until then) and given, with CREATE, to the tenant.
+ * and create temp tables until then) and given, with CREATE, to the tenant — unless
+ * `grant: false`: privileged setup that needs a database no tenant has touched
+ * (extensions, schema ownership) runs first, then grantTenantDatabase.
  */
 export async function createTenantDatabase(
   admin: Admin,
   database: string,
   role: string,
   clone?: { template: string; strategy: "FILE_COPY" | "WAL_LOG" },
+  opts: { grant?: boolean } = {},
 ): Promise<void> {
   if (!(await databaseExists(admin, database))) {
     const from = clone ? ` TEMPLATE ${quoteIdent(clone.template)} STRATEGY ${clone.strategy}` : "";
     await admin.query(`CREATE DATABASE ${quoteIdent(database)}${from}`);
   }
-  await grantTenantDatabase(admin, database, role);
+  // CREATE DATABASE gives PUBLIC CONNECT: taken away at once, whether or not the tenant gets it now.
+  await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+  if (opts.grant ?? true) await grantTenantDatabase(admin, database, role);
 }
 
 export async function grantTenantDatabase(admin: Admin, database: string, role: string): Promise<void> {
@@ -61,18 +90,9 @@ export async function grantTenantDatabase(admin: Admin, database: string, role: 
   await admin.query(`GRANT CONNECT, TEMPORARY, CREATE ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`);
 }
 
-/** Inside a new empty tenant database: the tenant's role owns schema public. */
-export async function adoptPublicSchema(db: pg.Client, role: string): Promise<void> {
-  await db.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
-}
-
 /** Terminates sessions and drops the database if it exists. */
 export async function dropDatabase(admin: Admin, database: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-}
-
-export async function dropRole(admin: Admin, role: string): Promise<void> {
-  await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
 }
 
 export async function databaseExists(admin: Admin, database: string): Promise<boolean> {
@@ -99,18 +119,36 @@ export async function hardenCluster(admin: Admin, extraDatabases: string[] = [])
 }
 
 /**
- * Untrusted (allowlisted) extensions of `sourceDatabase` need the superuser: they
- * are made in the target before a restore that runs as a tenant role.
+ * The untrusted extensions (made by the platform) of a tenant database and their
+ * schemas, read as the tenant's role: what a copy of it needs made before its restore.
  */
-export async function precreateUntrustedExtensions(clusters: ClusterAdmin, clusterId: string, sourceDatabase: string, target: pg.Client): Promise<void> {
-  const untrusted = await clusters.withDatabase(clusterId, sourceDatabase, async (c) =>
+export async function platformExtensionsOf(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin): Promise<ExtensionPlacement[]> {
+  return withTenantSession(clusters, clusterId, database, login, async (c) =>
     (
-      await c.query<{ extname: string }>(
-        `SELECT e.extname FROM pg_extension e
-         JOIN pg_available_extension_versions v ON v.name = e.extname AND v.version = e.extversion
-         WHERE NOT v.trusted AND e.extname <> 'plpgsql' AND e.extnamespace = 'public'::regnamespace`,
+      await c.query<ExtensionPlacement>(
+        `SELECT e.extname AS name, n.nspname AS schema FROM pg_catalog.pg_extension e
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+         JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) e.extname AND v.version OPERATOR(pg_catalog.=) e.extversion
+         WHERE NOT v.trusted AND e.extname OPERATOR(pg_catalog.<>) 'plpgsql' AND n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['public', $1]::pg_catalog.name[])
+         ORDER BY e.oid`,
+        [PLATFORM_EXTENSION_SCHEMA],
       )
     ).rows,
   );
-  for (const { extname } of untrusted) await target.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extname)} WITH SCHEMA public`);
+}
+
+/**
+ * A new, empty database for a tenant role, ready for pg_restore to run as that role:
+ * made without grants, the platform's untrusted extensions created and schema public
+ * handed to the role while no tenant can connect, then CONNECT given.
+ */
+export async function prepareEmptyTenantDatabase(
+  clusters: ClusterAdmin, clusterId: string, database: string, role: string, extensions: ExtensionPlacement[] = [],
+): Promise<void> {
+  const admin = await clusters.pool(clusterId);
+  await dropDatabase(admin, database); // a leftover of an interrupted attempt
+  await createTenantDatabase(admin, database, role, undefined, { grant: false });
+  await precreateExtensions(clusters, clusterId, database, extensions);
+  await adoptPublicSchema(clusters, clusterId, database, role);
+  await grantTenantDatabase(admin, database, role);
 }

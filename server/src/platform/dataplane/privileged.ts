@@ -1,0 +1,229 @@
+// The reviewed module: the only code that opens a superuser session inside a tenant's
+// database (a test fails when anything else does). Each exported operation is one of
+// the few statements that cannot be done as the tenant's role, and each executes no
+// tenant code:
+//
+// - ALTER SCHEMA public OWNER TO <role>, in a database we just made (from template1,
+//   before any tenant could connect): no tenant objects exist yet.
+// - CREATE EXTENSION of an allow-listed untrusted extension: in a database we just
+//   made (before any tenant could connect, checked: no tenant objects), or, in a
+//   live database, only into the platform's schema capydb_extensions, which the
+//   tenant can use but not create in, so the extension script's search_path
+//   (capydb_extensions, pg_temp; pg_catalog first) reaches nothing a tenant wrote.
+// - DROP EXTENSION of such an extension (no CASCADE): drops its own objects only.
+// - REASSIGN OWNED BY / DROP OWNED BY: catalog changes (owners, ACLs); tenants cannot
+//   create event triggers, the only code these could fire.
+// - before DROP ROLE, DROP OWNED BY the role in the other databases that granted it
+//   something (found through pg_shdepend): revokes those grants only.
+//
+// Every session here resolves names in pg_catalog (then our own pg_temp, never
+// searched for functions or operators) with timeouts, and every query of ours is
+// schema-qualified, operators included, against catalogs (no tenant index, no tenant
+// function can be planned into it).
+import pg from "pg";
+import type { ClusterAdmin } from "./clusters.js";
+import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "./clusters.js";
+import { quoteIdent } from "./sql.js";
+
+/** Untrusted extensions enabled on a live database go here (a schema the tenant cannot create in). */
+export const PLATFORM_EXTENSION_SCHEMA = "capydb_extensions";
+
+export const PRIVILEGED_APPLICATION_NAME = "capydb-privileged";
+
+const SESSION_OPTIONS = "-c search_path=pg_catalog,pg_temp -c lock_timeout=30s -c statement_timeout=900s -c idle_in_transaction_session_timeout=900s";
+
+async function withPrivilegedSession<T>(clusters: ClusterAdmin, clusterId: string, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: await clusters.privilegedUrl(clusterId, database),
+    application_name: PRIVILEGED_APPLICATION_NAME,
+    connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
+    options: SESSION_OPTIONS,
+  });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export class UnsafeDatabaseError extends Error {}
+
+/**
+ * Refuses to go on in a database that already holds objects a tenant made: the
+ * operations that assume a fresh database (no tenant has connected yet) check it.
+ */
+async function assertFresh(c: pg.Client, database: string): Promise<void> {
+  const { rows } = await c.query<{ n: string }>(
+    `SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                 AND d.objid OPERATOR(pg_catalog.=) k.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
+          OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                 AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
+          OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator o WHERE o.oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                                 AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')) AS n`,
+  );
+  if (Number(rows[0].n) > 0) throw new UnsafeDatabaseError(`refusing privileged setup of ${database}: it already holds objects a tenant made`);
+}
+
+/** In a database we just made: the tenant's role owns schema public (and no other tenant can see its sessions). */
+export async function adoptPublicSchema(clusters: ClusterAdmin, clusterId: string, database: string, role: string): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(role)}`);
+  });
+}
+
+export interface ExtensionPlacement {
+  name: string;
+  /** public (only in a fresh database) or the platform's extension schema. */
+  schema: string;
+}
+
+/**
+ * Creates allow-listed untrusted extensions in a database we just made, before any
+ * tenant could connect to it (checked), in the schema each had where it comes from.
+ */
+export async function precreateExtensions(clusters: ClusterAdmin, clusterId: string, database: string, extensions: ExtensionPlacement[]): Promise<void> {
+  if (extensions.length === 0) return;
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await assertFresh(c, database);
+    for (const e of extensions) {
+      const schema = e.schema === "public" ? "public" : PLATFORM_EXTENSION_SCHEMA;
+      if (schema === PLATFORM_EXTENSION_SCHEMA) await ensurePlatformSchema(c);
+      await c.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA ${quoteIdent(schema)} CASCADE`);
+    }
+  });
+}
+
+/** The platform's extension schema: owned by a superuser, usable by anyone who can connect (only the tenant can). */
+async function ensurePlatformSchema(c: pg.Client): Promise<void> {
+  const { rows } = await c.query<{ super: boolean }>(
+    `SELECT r.rolsuper AS super FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_authid r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name`,
+    [PLATFORM_EXTENSION_SCHEMA],
+  );
+  if (rows[0] && !rows[0].super) {
+    throw new UnsafeDatabaseError(`schema ${PLATFORM_EXTENSION_SCHEMA} was made by the project, not the platform: rename or drop it, then enable the extension again`);
+  }
+  if (!rows[0]) await c.query(`CREATE SCHEMA ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)}`);
+  await c.query(`GRANT USAGE ON SCHEMA ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)} TO PUBLIC`);
+}
+
+/**
+ * Enables an allow-listed untrusted extension in a live tenant database: into the
+ * platform's schema, never public (the tenant's objects there could capture the
+ * script's unqualified calls: CVE-2018-1058 / CVE-2023-39417 class). Extensions it
+ * requires must live in a platform schema too, or not exist yet (made alongside).
+ */
+export async function enableUntrustedExtension(clusters: ClusterAdmin, clusterId: string, database: string, name: string): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const requires = await c.query<{ name: string; schema: string | null; super: boolean | null }>(
+      `SELECT req.name, n.nspname AS schema, r.rolsuper AS super
+       FROM pg_catalog.pg_available_extension_versions v
+       CROSS JOIN LATERAL pg_catalog.unnest(v.requires) AS req(name)
+       LEFT JOIN pg_catalog.pg_extension e ON e.extname OPERATOR(pg_catalog.=) req.name
+       LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+       LEFT JOIN pg_catalog.pg_authid r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+       WHERE v.name OPERATOR(pg_catalog.=) $1::pg_catalog.name
+         AND v.version OPERATOR(pg_catalog.=) (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name OPERATOR(pg_catalog.=) $1::pg_catalog.name)`,
+      [name],
+    );
+    const unsafe = requires.rows.filter((r) => r.schema !== null && r.schema !== "pg_catalog" && !r.super);
+    if (unsafe.length) {
+      throw new UnsafeDatabaseError(
+        `extension "${name}" needs ${unsafe.map((r) => `"${r.name}"`).join(", ")}, installed in schema ${unsafe.map((r) => r.schema).join(", ")} which the project owns: ` +
+          "the platform does not run an extension's script with the project's objects on its search path",
+      );
+    }
+    await ensurePlatformSchema(c);
+    await c.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)} WITH SCHEMA ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)} CASCADE`);
+  });
+}
+
+/**
+ * Drops an extension the platform made (owned by a superuser). No CASCADE: when the
+ * tenant's objects depend on it, Postgres's refusal (2BP01) is the answer.
+ */
+export async function disableUntrustedExtension(clusters: ClusterAdmin, clusterId: string, database: string, name: string): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const { rows } = await c.query<{ super: boolean }>(
+      `SELECT r.rolsuper AS super FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_authid r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+       WHERE e.extname OPERATOR(pg_catalog.=) $1::pg_catalog.name`,
+      [name],
+    );
+    if (!rows[0] || !rows[0].super) return; // not there, or the tenant's own (dropped as the tenant)
+    await c.query(`DROP EXTENSION IF EXISTS ${quoteIdent(name)}`);
+  });
+}
+
+/** Hands every object of `from` in the database to `to` (a clone becoming a preview's; a preview becoming production). */
+export async function reassignOwned(clusters: ClusterAdmin, clusterId: string, database: string, from: string, to: string): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(`REASSIGN OWNED BY ${quoteIdent(from)} TO ${quoteIdent(to)}`);
+  });
+}
+
+/** Revokes what `role` was granted in the database (and drops what it still owns there). */
+export async function dropOwned(clusters: ClusterAdmin, clusterId: string, database: string, role: string): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(`DROP OWNED BY ${quoteIdent(role)}`);
+  });
+}
+
+/**
+ * Drops a tenant role. Another tenant may have granted it something in a database of
+ * theirs (GRANT SELECT ... TO "<your preview's role>"), which would make DROP ROLE fail
+ * for ever: those grants are found through pg_shdepend and revoked first, in each
+ * database that holds one. Databases nobody may connect to (a previous production
+ * kept for rollback) are opened for the instant of the revoke.
+ */
+export async function dropTenantRole(clusters: ClusterAdmin, clusterId: string, role: string): Promise<void> {
+  const admin = await clusters.pool(clusterId);
+  const { rows } = await admin.query<{ datname: string; datallowconn: boolean }>(
+    `SELECT DISTINCT d.datname, d.datallowconn FROM pg_catalog.pg_shdepend s
+     JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid
+     WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+       AND s.refobjid OPERATOR(pg_catalog.=) (SELECT a.oid FROM pg_catalog.pg_authid a WHERE a.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name)
+       AND NOT d.datistemplate`,
+    [role],
+  );
+  for (const db of rows) {
+    if (!db.datallowconn) await admin.query(`ALTER DATABASE ${quoteIdent(db.datname)} WITH ALLOW_CONNECTIONS true`);
+    try {
+      await dropOwned(clusters, clusterId, db.datname, role);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "3D000") throw err; // dropped meanwhile: nothing left to revoke there
+    } finally {
+      if (!db.datallowconn) await admin.query(`ALTER DATABASE ${quoteIdent(db.datname)} WITH ALLOW_CONNECTIONS false`).catch(() => {});
+    }
+  }
+  // Grants on shared objects (a database's CONNECT) go from any database: the maintenance one is ours.
+  if ((await admin.query("SELECT 1 FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name", [role])).rowCount) {
+    await admin.query(`DROP OWNED BY ${quoteIdent(role)}`);
+  }
+  await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+}
+
+/**
+ * Functions that show every session of the cluster (database, role, application name,
+ * client address of other tenants' connections): taken from PUBLIC. Done in template1,
+ * every database we create inherits it (clones inherit it from theirs). Tenants lose
+ * pg_stat_activity and the pg_stat_progress_* views, even for their own sessions.
+ */
+const SESSION_ACTIVITY_FUNCTIONS = [
+  "pg_stat_get_activity(integer)", "pg_stat_get_backend_idset()", "pg_stat_get_backend_pid(integer)", "pg_stat_get_backend_dbid(integer)",
+  "pg_stat_get_backend_userid(integer)", "pg_stat_get_backend_activity(integer)", "pg_stat_get_backend_client_addr(integer)",
+  "pg_stat_get_backend_client_port(integer)", "pg_stat_get_backend_start(integer)", "pg_stat_get_backend_activity_start(integer)",
+  "pg_stat_get_backend_xact_start(integer)", "pg_stat_get_backend_wait_event(integer)", "pg_stat_get_backend_wait_event_type(integer)",
+  "pg_stat_get_progress_info(text)",
+];
+
+/** In a platform database (template1): tenants' databases made from it show no other session. */
+export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: string, database: "template1"): Promise<void> {
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    for (const f of SESSION_ACTIVITY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
+  });
+}

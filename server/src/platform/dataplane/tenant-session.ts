@@ -1,0 +1,74 @@
+// Sessions inside a tenant's database that log in as the tenant's own role.
+//
+// Everything in a tenant database may have been written by an attacker: functions
+// folded by the planner, operators found through search_path, index predicates,
+// triggers. So the platform's own work in one (row counts, catalog reads, dumps,
+// trusted extensions) logs in as the tenant's role, with the tenant's password: any
+// tenant code it meets runs with the tenant's rights and nothing more. Not SET ROLE
+// or SET SESSION AUTHORIZATION on a superuser session: tenant code can undo both
+// (RESET ROLE). The few statements that must be privileged live in privileged.ts.
+import pg from "pg";
+import type { ClusterAdmin } from "./clusters.js";
+import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "./clusters.js";
+import type { PgEndpoint } from "./pgtools.js";
+
+/** A tenant role and its password (a project's or a preview's). */
+export interface TenantLogin {
+  role: string;
+  password: string;
+}
+
+export interface TenantSessionOptions {
+  /**
+   * Longest statement, and longest idle time inside a transaction (default 15 min: an
+   * exact count of a big table takes a while; a session holding an exported snapshot
+   * for a dump asks for more).
+   */
+  statementTimeoutSeconds?: number;
+  applicationName?: string;
+}
+
+/**
+ * Options of a platform session as a tenant role. The role's own defaults (it may
+ * set them for itself) are overridden: our statements wait for locks a bounded time
+ * and end. The search_path only makes our qualified names unambiguous: a tenant's
+ * code runs as the tenant whatever the path.
+ */
+function sessionOptions(o: TenantSessionOptions): string {
+  const statement = o.statementTimeoutSeconds ?? 900;
+  return `-c search_path=pg_catalog,pg_temp -c lock_timeout=30s -c statement_timeout=${statement}s -c idle_in_transaction_session_timeout=${statement}s`;
+}
+
+/** Connection details of a tenant role for pg_dump / pg_restore. */
+export async function tenantEndpoint(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin): Promise<PgEndpoint> {
+  const { host, port } = await clusters.tenantAddress(clusterId);
+  return { host, port, database, user: login.role, password: login.password };
+}
+
+/** Opens a session as the tenant role; the caller ends it. */
+export async function openTenantSession(
+  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions = {},
+): Promise<pg.Client> {
+  const { host, port } = await clusters.tenantAddress(clusterId);
+  const client = new pg.Client({
+    host, port, database, user: login.role, password: login.password,
+    application_name: opts.applicationName ?? "capydb-tenant",
+    connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
+    options: sessionOptions(opts),
+  });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/** Runs fn in a session as the tenant role, ended afterwards. */
+export async function withTenantSession<T>(
+  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, fn: (c: pg.Client) => Promise<T>, opts: TenantSessionOptions = {},
+): Promise<T> {
+  const client = await openTenantSession(clusters, clusterId, database, login, opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,79 @@
+// Attack: tenant A grants something to tenant B's roles (which it can name: role names
+// are visible cluster-wide) — a table privilege, default privileges — and so makes
+// B's DROP ROLE fail for ever ("role ... cannot be dropped because some objects depend
+// on it"): B's preview and project deletes never finish and the stuck preview counts
+// against B's limit. Deletes must always finish, whatever another tenant granted, even
+// while A holds its table locked.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import pg from "pg";
+import { CapyClient, type Project } from "@capydb/api";
+import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
+
+let t: TestServer;
+let a: CapyClient;
+let b: CapyClient;
+
+const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtqv", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+const roleExists = async (role: string) => (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [role])).rowCount === 1;
+
+async function tenant(name: string): Promise<CapyClient> {
+  const orgId = (await t.admin.createOrganization({ name })).organization.id;
+  return new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name })).secret, retries: 0 });
+}
+
+async function project(client: CapyClient, name: string): Promise<{ project: Project; uri: string }> {
+  const created = await client.createProject({ name });
+  await client.waitForJob(created.job.id, { timeoutMs: 60_000 });
+  return { project: (await client.getProject(created.project.id)).project as Project, uri: await client.getConnectionUri(created.project.id) };
+}
+
+beforeAll(async () => {
+  t = await startTestServer({ CAPYDB_JOB_MAX_ATTEMPTS: "2" });
+  a = await tenant("Granter");
+  b = await tenant("Victim");
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await t?.stop();
+});
+
+describe("grants from another tenant", () => {
+  it("never block the deletes of a preview or a project, even while the granter holds its table locked", async () => {
+    const attacker = await project(a, "granter");
+    const victim = await project(b, "victim");
+    psql(victim.uri, "create table notes(id int)");
+    const pv = await b.createPreview(victim.project.id, { name: "pr-1" });
+    await b.waitForJob(pv.job.id, { timeoutMs: 60_000 });
+    const preview = (await b.getPreview(pv.preview.id)).preview;
+
+    // A, with only its own connection string, ties B's roles to its database.
+    psql(attacker.uri, "create table bait(id int); create sequence bait_seq; create schema lure");
+    for (const role of [preview.role_name, victim.project.role_name]) {
+      psql(attacker.uri, `grant select, insert on bait to "${role}"; grant usage on sequence bait_seq to "${role}"; grant usage on schema lure to "${role}"`);
+      psql(attacker.uri, `alter default privileges grant select on tables to "${role}"`);
+    }
+    const dependents = await adminQuery("postgres", "select count(*)::int as n from pg_shdepend where refobjid = (select oid from pg_roles where rolname = $1)", [preview.role_name]);
+    expect(dependents.rows[0].n).toBeGreaterThan(0);
+
+    // ...and holds its table locked while B deletes.
+    const holder = new pg.Client({ connectionString: attacker.uri });
+    await holder.connect();
+    await holder.query("begin; lock table bait in access exclusive mode");
+    try {
+      await b.waitForJob((await b.deletePreview(preview.id)).job.id, { timeoutMs: 60_000 });
+      expect(await roleExists(preview.role_name)).toBe(false);
+      expect((await b.getPreview(preview.id)).preview.state).toBe("deleted");
+
+      await b.waitForJob((await b.deleteProject(victim.project.id)).job.id, { timeoutMs: 60_000 });
+      expect(await roleExists(victim.project.role_name)).toBe(false);
+    } finally {
+      await holder.query("rollback").catch(() => {});
+      await holder.end();
+    }
+    // A's own objects are untouched; only its grants to B's roles are gone.
+    expect(psql(attacker.uri, "select count(*) from bait")).toBe("0");
+    expect(psql(attacker.uri, "select coalesce(array_to_string(relacl, ','), '') from pg_class where relname = 'bait'")).not.toContain(preview.role_name);
+  });
+});
