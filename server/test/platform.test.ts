@@ -22,14 +22,15 @@ afterAll(async () => {
 describe("platform", () => {
   let t: TestServer;
 
-  it("serves /healthz and Prometheus /metrics without authentication", async () => {
+  it("serves /healthz without authentication, and Prometheus /metrics to a platform-admin key", async () => {
     t = await startTestServer();
     cleanup.push(() => t.stop());
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
     await fetch(`${t.url}/v1/projects`, { headers: { authorization: `Bearer ${t.adminKey}` } });
-    const metrics = await fetch(`${t.url}/metrics`);
+    const metrics = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+    expect(metrics.status).toBe(200);
     expect(metrics.headers.get("content-type")).toMatch(/text\/plain/);
     const text = await metrics.text();
     expect(text).toMatch(/capydb_http_requests_total\{method="GET",route="\/v1\/projects",status="200"\} \d+/);

@@ -9,8 +9,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CapyApiError, CapyClient, JobFailedError, type Cutover } from "@capydb/api";
+import { TerminalText, json, line, row } from "./terminal-text.js";
 
-const USAGE = `usage:
+// Everything printed is TerminalText (see terminal-text.ts): most of what this CLI shows was
+// written by tenants, and an escape sequence in it must not reach the operator's terminal.
+const USAGE = line`usage:
   capydb cutovers list [--status <status>] [--project <id>] [--json]
   capydb cutovers show <id> [--json]
   capydb cutovers acknowledge <id> [--note <text>] [--ticket <ref>]
@@ -24,7 +27,11 @@ const USAGE = `usage:
   capydb keys revoke <key id>
 environment: CAPYDB_API_URL (default http://127.0.0.1:8080), CAPYDB_API_KEY (default: <data dir>/bootstrap-api-key)`;
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(readonly terminal: TerminalText) {
+    super(terminal.text);
+  }
+}
 
 function apiKey(): string {
   if (process.env.CAPYDB_API_KEY) return process.env.CAPYDB_API_KEY;
@@ -32,29 +39,41 @@ function apiKey(): string {
   try {
     return fs.readFileSync(file, "utf8").trim();
   } catch {
-    throw new UsageError(`no API key: set CAPYDB_API_KEY (an operator's platform-admin key) or run where ${file} exists`);
+    throw new UsageError(line`no API key: set CAPYDB_API_KEY (an operator's platform-admin key) or run where ${file} exists`);
   }
 }
 
-const out = (line = ""): void => {
-  process.stdout.write(line + "\n");
+const out = (text: TerminalText): void => {
+  process.stdout.write(text.text + "\n");
+};
+const fail = (text: TerminalText): void => {
+  process.stderr.write(text.text + "\n");
 };
 
 function printCutovers(rows: Cutover[]): void {
-  if (rows.length === 0) return out("no cutover requests");
-  out(["ID", "STATUS", "PROJECT", "PREVIEW", "REQUESTED", "NOTE"].join("\t"));
-  for (const c of rows) out([c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)].join("\t"));
+  if (rows.length === 0) return out(line`no cutover requests`);
+  out(row("ID", "STATUS", "PROJECT", "PREVIEW", "REQUESTED", "NOTE"));
+  for (const c of rows) out(row(c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)));
 }
 
 function printCutover(c: Cutover): void {
-  for (const [k, v] of Object.entries(c)) if (v !== null) out(`${k.padEnd(24)} ${v}`);
+  for (const [k, v] of Object.entries(c)) if (v !== null) out(line`${k.padEnd(24)} ${v}`);
+}
+
+/** A failed job's error on one line, then its stderr tail a line at a time (indented, each escaped). */
+function printJobFailure(err: JobFailedError): void {
+  const { job } = err;
+  fail(job.error ? line`capydb: job ${job.id} (${job.type}) ${job.state}: ${job.error}` : line`capydb: job ${job.id} (${job.type}) ${job.state}`);
+  if (!err.stderrTail) return;
+  fail(line`--- last stderr ---`);
+  for (const l of err.stderrTail.split(/\r?\n/)) fail(line`  ${l}`);
 }
 
 async function waitFor(client: CapyClient, jobId: string, what: string): Promise<void> {
   const started = Date.now();
   await client.waitForJob(jobId, {
     timeoutMs: 60 * 60 * 1000,
-    onProgress: (job) => out(`${what}: job ${job.id} ${job.state} (attempt ${job.attempts}, ${((Date.now() - started) / 1000).toFixed(1)}s)`),
+    onProgress: (job) => out(line`${what}: job ${job.id} ${job.state} (attempt ${job.attempts}, ${((Date.now() - started) / 1000).toFixed(1)}s)`),
   });
 }
 
@@ -82,9 +101,9 @@ export async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const client = new CapyClient({ baseUrl: process.env.CAPYDB_API_URL ?? "http://127.0.0.1:8080", apiKey: apiKey() });
-  const json = (v: unknown) => out(JSON.stringify(v, null, 2));
+  const printJson = (v: unknown) => out(json(v));
   const need = (v: string | undefined, what: string) => {
-    if (!v) throw new UsageError(`missing ${what}\n${USAGE}`);
+    if (!v) throw new UsageError(line`missing ${what}\n${USAGE}`);
     return v;
   };
   try {
@@ -93,72 +112,72 @@ export async function run(argv: string[]): Promise<number> {
         const rows = values.project
           ? (await client.listCutoverRequests(values.project)).cutover_requests.filter((c) => !values.status || c.status === values.status)
           : (await client.listAllCutoverRequests({ status: values.status as Cutover["status"] | undefined })).cutover_requests;
-        values.json ? json(rows) : printCutovers(rows);
+        values.json ? printJson(rows) : printCutovers(rows);
         return 0;
       }
       case "cutovers show": {
         const c = (await client.getCutoverRequest(need(arg, "<id>"))).cutover_request;
-        values.json ? json(c) : printCutover(c);
+        values.json ? printJson(c) : printCutover(c);
         return 0;
       }
       case "cutovers acknowledge": {
         const c = (await client.acknowledgeCutoverRequest(need(arg, "<id>"), { operator_note: values.note, external_ticket_ref: values.ticket })).cutover_request;
-        out(`${c.id} acknowledged`);
+        out(line`${c.id} acknowledged`);
         return 0;
       }
       case "cutovers reject": {
         const c = (await client.rejectCutoverRequest(need(arg, "<id>"), { rejected_reason: need(values.reason, "--reason"), operator_note: values.note })).cutover_request;
-        out(`${c.id} rejected: ${c.rejected_reason}`);
+        out(line`${c.id} rejected: ${c.rejected_reason}`);
         return 0;
       }
       case "cutovers execute": {
         const c = (await client.executeCutoverRequest(need(arg, "<id>"))).cutover_request;
-        out(`${c.id} in progress: pre-cutover backup, then promote (job ${c.promote_job_id})`);
+        out(line`${c.id} in progress: pre-cutover backup, then promote (job ${c.promote_job_id})`);
         if (values["no-wait"]) return 0;
         await waitFor(client, c.promote_job_id!, "promote");
         const done = (await client.getCutoverRequest(c.id)).cutover_request;
-        out(`${done.id} ${done.status}; pre-cutover backup ${done.pre_cutover_backup_id}; rollback possible until ${done.rollback_until}`);
+        out(line`${done.id} ${done.status}; pre-cutover backup ${done.pre_cutover_backup_id}; rollback possible until ${done.rollback_until}`);
         return done.status === "completed" ? 0 : 1;
       }
       case "cutovers rollback": {
         const c = (await client.rollbackCutoverRequest(need(arg, "<id>"))).cutover_request;
-        out(`${c.id} rolling back (job ${c.rollback_job_id})`);
+        out(line`${c.id} rolling back (job ${c.rollback_job_id})`);
         if (values["no-wait"]) return 0;
         await waitFor(client, c.rollback_job_id!, "rollback");
-        out(`${c.id} ${(await client.getCutoverRequest(c.id)).cutover_request.status}`);
+        out(line`${c.id} ${(await client.getCutoverRequest(c.id)).cutover_request.status}`);
         return 0;
       }
       case "orgs create": {
         const o = (await client.createOrganization({ name: need(arg, "<name>"), clerk_organization_id: values["clerk-org"] })).organization;
-        values.json ? json(o) : out(`${o.id}\t${o.name}`);
+        values.json ? printJson(o) : out(row(o.id, o.name));
         return 0;
       }
       case "orgs list": {
         const rows = (await client.listOrganizations()).organizations;
-        values.json ? json(rows) : rows.forEach((o) => out(`${o.id}\t${o.name}\t${o.clerk_organization_id ?? ""}`));
+        values.json ? printJson(rows) : rows.forEach((o) => out(row(o.id, o.name, o.clerk_organization_id)));
         return 0;
       }
       case "keys create": {
         const k = await client.createApiKey(need(values.org, "--org"), { name: need(values.name, "--name"), project_id: values.project });
-        if (values.json) json(k);
+        if (values.json) printJson(k);
         else {
-          out(`${k.api_key.id}\t${k.api_key.name}${k.api_key.project_id ? `\tproject ${k.api_key.project_id}` : ""}`);
-          out(`secret (shown once): ${k.secret}`);
+          out(k.api_key.project_id ? row(k.api_key.id, k.api_key.name, `project ${k.api_key.project_id}`) : row(k.api_key.id, k.api_key.name));
+          out(line`secret (shown once): ${k.secret}`);
         }
         return 0;
       }
       case "keys list": {
         const rows = (await client.listApiKeys(need(values.org, "--org"))).api_keys;
-        values.json ? json(rows) : rows.forEach((k) => out(`${k.id}\t${k.prefix}…\t${k.name}\t${k.project_id ?? "organization"}\t${k.last_used_at ?? "never used"}`));
+        values.json ? printJson(rows) : rows.forEach((k) => out(row(k.id, `${k.prefix}…`, k.name, k.project_id ?? "organization", k.last_used_at ?? "never used")));
         return 0;
       }
       case "keys revoke": {
         const k = (await client.revokeApiKey(need(arg, "<key id>"))).api_key;
-        out(`${k.id} revoked`);
+        out(line`${k.id} revoked`);
         return 0;
       }
       default:
-        throw new UsageError(`unknown command: ${positionals.join(" ")}\n${USAGE}`);
+        throw new UsageError(line`unknown command: ${positionals.join(" ")}\n${USAGE}`);
     }
   } finally {
     await client.close();
@@ -170,10 +189,10 @@ if (isMain) {
   run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
-      if (err instanceof UsageError) process.stderr.write(err.message + "\n");
-      else if (err instanceof CapyApiError) process.stderr.write(`capydb: ${err.status}: ${err.message}\n`);
-      else if (err instanceof JobFailedError) process.stderr.write(`capydb: ${err.message}\n`);
-      else process.stderr.write(`capydb: ${(err as Error).message}\n`);
+      if (err instanceof UsageError) fail(err.terminal);
+      else if (err instanceof CapyApiError) fail(line`capydb: ${err.status}: ${err.message}`);
+      else if (err instanceof JobFailedError) printJobFailure(err);
+      else fail(line`capydb: ${(err as Error).message}`);
       process.exit(err instanceof UsageError ? 2 : 1);
     },
   );

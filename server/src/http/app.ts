@@ -2,7 +2,7 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
 import type { AppContext } from "../context.js";
-import { Authenticator } from "./auth.js";
+import { Authenticator, requireAdmin } from "./auth.js";
 import { createClerkVerifier } from "./clerk.js";
 import { HttpError, notImplemented } from "./errors.js";
 import { createMetrics } from "./metrics.js";
@@ -18,7 +18,8 @@ import { importRoutes } from "../imports/routes.js";
 import { cutoverRoutes } from "../cutovers/routes.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token.
-const PUBLIC_ROUTES = new Set(["/healthz", "/metrics", "/v1/openapi.json", "/v1/uploads/*"]);
+// /metrics is not public: it reports platform-wide figures (see its route).
+const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*"]);
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -53,7 +54,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     ? createClerkVerifier({ jwksUrl: c.jwksUrl ?? undefined, publicKeyPem: c.publicKeyPem ?? undefined, issuer: c.issuer ?? undefined, authorizedParties: c.authorizedParties })
     : null;
   const auth = new Authenticator(ctx.db, clerk, ctx.apiKeyCache);
-  const metrics = createMetrics(ctx.db);
+  const metrics = createMetrics(ctx.db, { refreshSeconds: ctx.config.metricsRefreshSeconds });
   const openapi = buildOpenApiDocument();
 
   app.addHook("onRequest", async (req) => {
@@ -102,7 +103,11 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       return { error: "the control-plane database is unavailable" };
     }
   });
-  app.get("/metrics", async (_req, reply) => {
+  // Platform-wide job counts and traffic: for the operator's Prometheus, which sends a
+  // platform-admin key (`authorization: { credentials_file: … }`). Tenants' keys get the 403
+  // of every operator endpoint; without a key, 401.
+  app.get("/metrics", async (req, reply) => {
+    requireAdmin(req.principal!);
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
   });
