@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { childEnv } from "./child-env.js";
 
 export class PgBinariesNotFound extends Error {}
 
@@ -21,7 +22,7 @@ export function findPgBinDir(configured: string | null): string {
     return configured;
   }
   try {
-    const dir = execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dir = execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: childEnv() }).trim();
     if (hasServerBinaries(dir)) return dir;
   } catch {
     // pg_config is not on the PATH: look in the usual places
@@ -67,8 +68,8 @@ export function postgresOsUser(env: NodeJS.ProcessEnv = process.env): OsUser | n
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return null;
   const name = env.CAPYDB_PG_OS_USER || "postgres";
   try {
-    const uid = Number(execFileSync("id", ["-u", name], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", name], { encoding: "utf8" }).trim());
+    const uid = Number(execFileSync("id", ["-u", name], { encoding: "utf8", env: childEnv() }).trim());
+    const gid = Number(execFileSync("id", ["-g", name], { encoding: "utf8", env: childEnv() }).trim());
     return { name, uid, gid };
   } catch {
     throw new PgBinariesNotFound(

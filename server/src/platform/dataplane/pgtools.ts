@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pgTool } from "./pg-binaries.js";
+import { childEnv, NO_PASSFILE } from "./child-env.js";
 import { recordToolOutput } from "../jobs/sql/record-tool-output.js";
 import { PermanentError, TransientError } from "../jobs/errors.js";
 import { scrubSecrets, truncateTail } from "../jobs/scrub.js";
@@ -24,7 +25,7 @@ export interface PgEndpoint {
 export function endpointFromUrl(url: string): PgEndpoint {
   const u = new URL(url);
   return {
-    host: u.hostname,
+    host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(u.port || 5432),
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
@@ -32,22 +33,82 @@ export function endpointFromUrl(url: string): PgEndpoint {
   };
 }
 
-function connArgs(e: PgEndpoint): string[] {
-  return ["--host", e.host, "--port", String(e.port), "--username", e.user, "--dbname", e.database, "--no-password"];
+/**
+ * A libpq keyword/value connection string with every value single-quoted and its
+ * backslashes and quotes escaped, so no value (a tenant's database name, say) can
+ * add or change a keyword.
+ */
+export function conninfo(params: Record<string, string | number | undefined>): string {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== "")
+    .map(([k, v]) => `${k}='${String(v).replace(/[\\']/g, (c) => "\\" + c)}'`)
+    .join(" ");
 }
+
+/**
+ * How a tool finds its server. A bare `--dbname NAME` is read by libpq as a whole
+ * connection string when NAME contains "=" (a database really named
+ * "hostaddr=10.0.0.5 port=5432 dbname=internal" sends the tool elsewhere). So the
+ * tools get one quoted keyword/value string: libpq expands only that first dbname
+ * and never the dbname inside it, which stays a literal name. Not PG* variables
+ * (which libpq never expands either): pg_restore connects only when given
+ * --dbname, so a connection string reaches it on the command line anyway, and one
+ * form for both tools is one thing to get right. The password is not in it (argv
+ * is public): it goes in PGPASSWORD, and PGPASSFILE points nowhere so a source
+ * given without a password is never offered one from our ~/.pgpass.
+ */
+function connArgs(e: PgEndpoint): string[] {
+  const target = conninfo({
+    host: e.host,
+    hostaddr: e.hostaddr,
+    port: e.port,
+    user: e.user,
+    dbname: e.database,
+    sslmode: e.sslmode,
+    connect_timeout: 10,
+    application_name: "capydb",
+    // A server that vanishes (a dropped network path) ends the run instead of hanging it.
+    keepalives: 1,
+    keepalives_idle: 30,
+    keepalives_interval: 10,
+    keepalives_count: 3,
+  });
+  return [`--dbname=${target}`, "--no-password"];
+}
+
+/**
+ * How long pg_dump waits for each table's ACCESS SHARE lock before giving up, when
+ * the caller passes no lockWaitSeconds (config.toolLockWaitSeconds,
+ * CAPYDB_TOOL_LOCK_WAIT_SECONDS). Without it a tenant (or an import source) holding
+ * ACCESS EXCLUSIVE in an open transaction keeps a worker forever. Session timeouts
+ * given through PGOPTIONS (statement_timeout, lock_timeout,
+ * idle_in_transaction_session_timeout) would not hold: pg_dump and pg_restore set
+ * all three to 0 as they start, so none is passed; a run as a whole is bounded by
+ * its job's maximum runtime.
+ */
+export const DEFAULT_LOCK_WAIT_SECONDS = 60;
 
 const OUTPUT_LIMIT = 16 * 1024;
 
 // Only the owner of an extension may comment on it; an allowlisted untrusted
 // extension is created by the superuser, so its COMMENT fails harmlessly.
-export const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/];
+// The platform's extension schema exists in every target before a restore (made by
+// the privileged module with the extensions in it): the archive's CREATE SCHEMA of it
+// fails harmlessly.
+export const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/, /schema "capydb_extensions" already exists/];
 
 /** A running pg_dump or pg_restore. */
 export class PgToolRun {
   private stderrTail = "";
   readonly exited: Promise<number | null>;
 
-  constructor(readonly name: "pg_dump" | "pg_restore", readonly child: ChildProcess, readonly secret: string) {
+  constructor(
+    readonly name: "pg_dump" | "pg_restore",
+    readonly child: ChildProcess,
+    readonly secret: string,
+    /** pg_dump's --lock-wait-timeout, to explain a timeout. */
+    readonly lockWaitSeconds: number | null = null,
+  ) {
     child.stderr!.on("data", (d) => (this.stderrTail = truncateTail(this.stderrTail + d, OUTPUT_LIMIT * 2)));
     this.exited = new Promise((resolve, reject) => {
       child.on("error", (err) => {
@@ -75,24 +136,17 @@ export class PgToolRun {
 
 function spawnTool(
   ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean,
-  opts: { stdoutFd?: number; inputFile?: string } = {},
+  opts: { stdoutFd?: number; inputFile?: string; lockWaitSeconds?: number } = {},
 ): PgToolRun {
   ctx.addSecret(e.password);
   const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e), ...(opts.inputFile ? ["--", opts.inputFile] : [])], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      PGPASSWORD: e.password,
-      PGCONNECT_TIMEOUT: "10",
-      PGAPPNAME: "capydb",
-      LANG: "C.UTF-8",
-      ...(e.hostaddr ? { PGHOSTADDR: e.hostaddr } : {}),
-      ...(e.sslmode ? { PGSSLMODE: e.sslmode } : {}),
-    },
+    // English messages whatever our locale: finishTools reads them.
+    env: childEnv({ PGPASSWORD: e.password || undefined, PGPASSFILE: NO_PASSFILE, LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
     stdio: [stdin ? "pipe" : "ignore", opts.stdoutFd ?? "pipe", "pipe"],
     signal: ctx.signal,
   });
   if (stdin) child.stdin!.on("error", () => {}); // an early exit closes stdin: the exit code tells
-  return new PgToolRun(name, child, e.password);
+  return new PgToolRun(name, child, e.password, opts.lockWaitSeconds ?? null);
 }
 
 /**
@@ -102,12 +156,13 @@ function spawnTool(
 export function startDump(
   ctx: JobContext,
   source: PgEndpoint,
-  opts: { snapshot?: string; schemaOnly?: boolean; compress?: number; binDir: string | null; stdoutFd?: number },
+  opts: { snapshot?: string; schemaOnly?: boolean; compress?: number; binDir: string | null; stdoutFd?: number; lockWaitSeconds?: number },
 ): PgToolRun {
-  const args = ["--format=custom", `--compress=${opts.compress ?? 0}`];
+  const lockWaitSeconds = opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+  const args = ["--format=custom", `--compress=${opts.compress ?? 0}`, `--lock-wait-timeout=${lockWaitSeconds}s`];
   if (opts.snapshot) args.push(`--snapshot=${opts.snapshot}`);
   if (opts.schemaOnly) args.push("--schema-only");
-  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { stdoutFd: opts.stdoutFd });
+  return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { stdoutFd: opts.stdoutFd, lockWaitSeconds });
 }
 
 /**
@@ -145,8 +200,46 @@ export async function finishTools(ctx: JobContext, runs: PgToolRun[], tolerate: 
       const line = scrubSecrets((fatal[0] ?? lastLine(run.stderr)).replace(/^pg_restore: error: /, ""), secrets);
       throw classify(`pg_restore exited with code 1: ${line}`, run.stderr);
     }
+    const locked = lockTimeout(run);
+    if (locked) throw new PermanentError(scrubSecrets(locked, secrets));
     throw classify(`${run.name} exited with code ${codes[i] ?? "null (killed)"}: ${scrubSecrets(lastLine(run.stderr), secrets)}`, run.stderr);
   }
+}
+
+/**
+ * pg_dump enforces --lock-wait-timeout as a statement timeout on its LOCK TABLE
+ * statements, and reports "canceling statement due to statement timeout" with
+ * "Query was: LOCK TABLE <tables> IN ACCESS SHARE MODE" (several tables when a
+ * newer pg_dump locks them in batches). Retrying at once would wait again for the
+ * same holder, so this is permanent, and says which table and why.
+ */
+function lockTimeout(run: PgToolRun): string | null {
+  if (run.name !== "pg_dump" || run.lockWaitSeconds === null) return null;
+  if (!/canceling statement due to statement timeout/.test(run.stderr)) return null;
+  const query = /Query was: LOCK TABLE (.+) IN ACCESS SHARE MODE/.exec(run.stderr);
+  if (!query) return null;
+  const tables = splitTableList(query[1]);
+  const what = tables.length === 1 ? `table ${tables[0]}` : `one of the tables ${tables.slice(0, 5).join(", ")}${tables.length > 5 ? ` (and ${tables.length - 5} more)` : ""}`;
+  return `pg_dump could not lock ${what} within ${run.lockWaitSeconds} s: another session holds a conflicting lock ` +
+    "(an ACCESS EXCLUSIVE lock from ALTER TABLE, TRUNCATE, VACUUM FULL or LOCK TABLE in an open transaction); try again once it has ended";
+}
+
+/** `a.b, "x, y"."z"` into its table names (a quoted name may hold a comma). */
+function splitTableList(list: string): string[] {
+  const names: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (const c of list) {
+    if (c === '"') quoted = !quoted;
+    if (c === "," && !quoted) {
+      names.push(current.trim());
+      current = "";
+    } else {
+      current += c;
+    }
+  }
+  names.push(current.trim());
+  return names.filter(Boolean);
 }
 
 function lastLine(text: string): string {
@@ -162,9 +255,9 @@ function classify(message: string, stderr: string): Error {
 /** pg_dump of `source` piped into pg_restore on `target`. */
 export async function dumpAndRestore(
   ctx: JobContext,
-  o: { source: PgEndpoint; target: PgEndpoint; snapshot?: string; schemaOnly?: boolean; binDir: string | null },
+  o: { source: PgEndpoint; target: PgEndpoint; snapshot?: string; schemaOnly?: boolean; binDir: string | null; lockWaitSeconds?: number },
 ): Promise<void> {
-  const dump = startDump(ctx, o.source, { snapshot: o.snapshot, schemaOnly: o.schemaOnly, binDir: o.binDir });
+  const dump = startDump(ctx, o.source, { snapshot: o.snapshot, schemaOnly: o.schemaOnly, binDir: o.binDir, lockWaitSeconds: o.lockWaitSeconds });
   const restore = startRestore(ctx, o.target, o.binDir);
   dump.stdout.pipe(restore.stdin);
   await finishTools(ctx, [dump, restore]);

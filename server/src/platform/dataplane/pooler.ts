@@ -9,6 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import type { OsUser } from "./pg-binaries.js";
+import { childEnv } from "./child-env.js";
 import { scramVerifier } from "../secrets.js";
 
 const execFileAsync = promisify(execFile);
@@ -149,7 +150,8 @@ export class PgBouncerPooler {
     if (await this.isRunning()) return;
     fs.rmSync(this.file("pgbouncer.pid"), { force: true });
     try {
-      await execFileAsync(bin, ["-d", this.file("pgbouncer.ini")], { uid: owner?.uid, gid: owner?.gid, cwd: "/" });
+      // The daemon keeps this environment for its whole life: never our secrets.
+      await execFileAsync(bin, ["-d", this.file("pgbouncer.ini")], { uid: owner?.uid, gid: owner?.gid, cwd: "/", env: childEnv() });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`pgbouncer failed to start: ${(e.stderr || e.message).trim()}`);
@@ -194,7 +196,7 @@ function writeAtomic(file: string, content: string, owner: OsUser | null): void 
 
 export function pgbouncerVersion(bin: string): string | null {
   try {
-    return execFileSync(bin, ["--version"], { encoding: "utf8" }).split("\n")[0];
+    return execFileSync(bin, ["--version"], { encoding: "utf8", env: childEnv() }).split("\n")[0];
   } catch {
     return null;
   }

@@ -4,10 +4,12 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { PermanentError, TransientError } from "./errors.js";
 import { scrubSecrets, truncateTail } from "./scrub.js";
+import { childEnv, NO_PASSFILE } from "../dataplane/child-env.js";
 
 const OUTPUT_LIMIT_BYTES = 16 * 1024;
 
 export interface ToolRunOptions {
+  /** The tool's own variables (PG*, locale): nothing else of ours reaches it. */
   env?: Record<string, string>;
   stdin?: NodeJS.ReadableStream | string;
   signal?: AbortSignal;
@@ -32,7 +34,8 @@ export function toolFailure(cmd: string, result: ToolResult): Error {
 export function runTool(cmd: string, args: string[], options: ToolRunOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...options.env },
+      // English messages (toolFailure reads them); no ~/.pgpass of ours offered to a server.
+      env: childEnv({ LC_ALL: "C.UTF-8", LANG: "C.UTF-8", PGPASSFILE: NO_PASSFILE, ...options.env }),
       stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       signal: options.signal,
     });
