@@ -105,6 +105,14 @@ describe("a trap-laden tenant database", () => {
     // The traps work: the tenant itself sets them off harmlessly (as itself).
     expect(psql(uri, "select count(*) from public.accounts where id > 0")).toBe("40");
 
+    // Extensions: a trusted one (as the tenant) and an allow-listed untrusted one (privileged
+    // module, into the platform's schema), enabled while every copy below is made.
+    await wait((await org.enableExtension(project.id, "pgcrypto")).job);
+    await wait((await org.enableExtension(project.id, "pg_stat_statements")).job);
+    expect(psql(uri, "select n.nspname || ':' || pg_get_userbyid(e.extowner) from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'pg_stat_statements'"))
+      .toBe(`capydb_extensions:${superuser()}`);
+    expect(psql(uri, "select to_regclass('pg_stat_statements') is not null")).toBe("t"); // on the role's search_path
+
     // Backups: the dump's row counts and the verification's.
     const backup = await org.createBackup(project.id, { label: "trapped" });
     await wait(backup.job);
@@ -124,26 +132,8 @@ describe("a trap-laden tenant database", () => {
     await wait(fromBackup.job);
     expectNoTrapFired("after the previews");
 
-    // Extensions: a trusted one (as the tenant) and an allow-listed untrusted one (privileged module).
-    await wait((await org.enableExtension(project.id, "pgcrypto")).job);
-    await wait((await org.enableExtension(project.id, "pg_stat_statements")).job);
-    expect(psql(uri, "select n.nspname || ':' || pg_get_userbyid(e.extowner) from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'pg_stat_statements'"))
-      .toBe(`capydb_extensions:${superuser()}`);
-    await wait((await org.disableExtension(project.id, "pg_stat_statements")).job);
-    await wait((await org.disableExtension(project.id, "pgcrypto")).job);
-
     // Settings.
     await org.updateProject(project.id, { statement_timeout: "30s" });
-
-    // Import of a dump of the trapped database itself (restored as the tenant, triggers and all).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
-    const dump = path.join(dir, "trapped.dump");
-    execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
-    const { upload } = await org.createUpload(project.id);
-    const put = await promisify(execFile)("curl", ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url], { encoding: "utf8" });
-    expect(put.stdout).toMatch(/20[01]$/);
-    await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
-    fs.rmSync(dir, { recursive: true, force: true });
 
     // Restore from the backup (a safety backup first, then a swap).
     await wait((await org.restoreBackup(taken.id)).job);
@@ -160,7 +150,20 @@ describe("a trap-laden tenant database", () => {
     // Through all of it the tenant stayed what it was, and no trap fired as a superuser.
     const role = await adminQuery("postgres", "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = $1", [project.role_name]);
     expect(role.rows[0]).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false });
-    expectNoTrapFired("after import, restore and cutover");
+    expectNoTrapFired("after restore and cutover");
+    await wait((await org.disableExtension(project.id, "pg_stat_statements")).job);
+    await wait((await org.disableExtension(project.id, "pgcrypto")).job);
+
+    // Import (an uploaded dump names no extensions the platform could make for it: after the
+    // disable) of a dump of the trapped database itself (restored as the tenant, triggers and all).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
+    const dump = path.join(dir, "trapped.dump");
+    execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
+    const { upload } = await org.createUpload(project.id);
+    const put = await promisify(execFile)("curl", ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url], { encoding: "utf8" });
+    expect(put.stdout).toMatch(/20[01]$/);
+    await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
+    fs.rmSync(dir, { recursive: true, force: true });
 
     // Deletes.
     await wait((await org.deletePreview(schemaOnly.preview.id)).job);

@@ -73,6 +73,7 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
         snapshot: snap.rows[0].id,
         compress: 6,
         binDir: ctx.config.pgBinDir,
+        lockWaitSeconds: ctx.config.toolLockWaitSeconds,
         stdoutFd: file?.fd,
       });
     } catch (err) {

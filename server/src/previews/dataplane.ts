@@ -121,7 +121,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     const source = await endpoint(ctx, project.cluster_id, project.database_name, { name: project.role_name, password });
     const target = await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password });
     const { at: takenAt } = await withExportedSnapshot(ctx, project.cluster_id, project.database_name, login, (snapshot) =>
-      dumpAndRestore(job, { source, target, snapshot, binDir: ctx.config.pgBinDir }),
+      dumpAndRestore(job, { source, target, snapshot, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds }),
     );
     // Nobody may connect to a snapshot: that is what lets it serve as a template at any time.
     await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(project.role_name)}`);
@@ -191,7 +191,9 @@ export async function buildPreviewDatabase(
   const from = await endpoint(ctx, clusterId, source.database, { name: source.login.role, password: source.login.password });
   const to = await endpoint(ctx, clusterId, database, role);
   const { at } = await withExportedSnapshot(ctx, clusterId, source.database, source.login, (snapshot) =>
-    dumpAndRestore(job, { source: from, target: to, snapshot, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir }),
+    dumpAndRestore(job, {
+      source: from, target: to, snapshot, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds,
+    }),
   );
   return at;
 }
