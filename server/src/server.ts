@@ -26,6 +26,7 @@ import { extensionJobHandlers } from "./extensions/jobs.js";
 import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
+import { hideSessionsInOlderDatabases } from "./projects/hardening.js";
 import { reconcile } from "./platform/reconciler.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.js";
@@ -244,6 +245,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });
       scheduler.add({ name: "reconcile", run: () => reconcile(ctx) });
+      scheduler.add({ name: "hide-sessions-in-older-databases", run: () => hideSessionsInOlderDatabases(ctx) });
       scheduler.start();
     }
     await app.listen({ host: config.host, port: config.port });

@@ -221,8 +221,11 @@ const SESSION_ACTIVITY_FUNCTIONS = [
   "pg_stat_get_progress_info(text)",
 ];
 
-/** In a platform database (template1): tenants' databases made from it show no other session. */
-export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: string, database: "template1"): Promise<void> {
+/**
+ * In template1 (tenants' databases made from it show no other session) or in a tenant
+ * database made before that (REVOKE on a pg_catalog function: no tenant code runs).
+ */
+export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: string, database: string): Promise<void> {
   await withPrivilegedSession(clusters, clusterId, database, async (c) => {
     for (const f of SESSION_ACTIVITY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
   });
