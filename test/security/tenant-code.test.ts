@@ -151,11 +151,9 @@ describe("a trap-laden tenant database", () => {
     const role = await adminQuery("postgres", "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = $1", [project.role_name]);
     expect(role.rows[0]).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false });
     expectNoTrapFired("after restore and cutover");
-    await wait((await org.disableExtension(project.id, "pg_stat_statements")).job);
-    await wait((await org.disableExtension(project.id, "pgcrypto")).job);
 
-    // Import (an uploaded dump names no extensions the platform could make for it: after the
-    // disable) of a dump of the trapped database itself (restored as the tenant, triggers and all).
+    // Import of an uploaded dump of the trapped database itself (restored as the tenant,
+    // triggers and all; the untrusted extension its table of contents names made first).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
     const dump = path.join(dir, "trapped.dump");
     execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
@@ -164,6 +162,13 @@ describe("a trap-laden tenant database", () => {
     expect(put.stdout).toMatch(/20[01]$/);
     await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
     fs.rmSync(dir, { recursive: true, force: true });
+
+    await wait((await org.disableExtension(project.id, "pg_stat_statements")).job);
+    await wait((await org.disableExtension(project.id, "pgcrypto")).job);
+
+    // A backup that holds an extension production no longer has still restores.
+    await wait((await org.restoreBackup(taken.id)).job);
+    expect(psql(uri, "select count(*) from pg_extension where extname = 'pg_stat_statements'")).toBe("1");
 
     // Deletes.
     await wait((await org.deletePreview(schemaOnly.preview.id)).job);

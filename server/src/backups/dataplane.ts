@@ -12,6 +12,9 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { finishTools, startDump, startRestore, type PgEndpoint, type PgToolRun } from "../platform/dataplane/pgtools.js";
 import { meteringStream } from "../platform/blobs/store.js";
+import { extensionsInArchive } from "../platform/dataplane/archive-extensions.js";
+import { platformMadeExtensions } from "../platform/dataplane/provision.js";
+import type { ExtensionPlacement } from "../platform/dataplane/privileged.js";
 
 export type RowCounts = Record<string, number>;
 
@@ -137,6 +140,13 @@ export async function restoreFromBlob(ctx: AppContext, job: JobContext, key: str
     throw new PermanentError(`backup archive is corrupted: its sha256 is ${actual.slice(0, 12)}…, the backup recorded ${expectedSha256.slice(0, 12)}…`);
   }
   if (restoreError) throw restoreError;
+}
+
+/** The untrusted, allow-listed extensions the archive at `key` creates: what a restore target needs made first. */
+export async function extensionsForArchive(ctx: AppContext, clusterId: string, key: string): Promise<ExtensionPlacement[]> {
+  const file = ctx.blobs.localFile ? await ctx.blobs.localFile(key) : null;
+  const wanted = await extensionsInArchive(ctx.config.pgBinDir, file ? { file } : { stream: await ctx.blobs.get(key) });
+  return platformMadeExtensions(await ctx.clusters.pool(clusterId), ctx.config.extensionAllowlist, wanted);
 }
 
 async function sha256OfStream(stream: Readable): Promise<string> {

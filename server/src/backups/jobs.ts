@@ -5,12 +5,12 @@ import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { databaseExists, dropDatabase, platformExtensionsOf, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { databaseExists, dropDatabase, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
 import type { PgEndpoint } from "../platform/dataplane/pgtools.js";
 import { tenantEndpoint, withTenantSession, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { forgetSnapshot } from "../previews/dataplane.js";
-import { compareRowCounts, countRows, dumpToBlob, restoreFromBlob } from "./dataplane.js";
+import { compareRowCounts, countRows, dumpToBlob, extensionsForArchive, restoreFromBlob } from "./dataplane.js";
 import { insertBackup, loadBackup, type BackupRow } from "./service.js";
 
 export const backupKey = (b: { project_id: string; id: string }) => `backups/${b.project_id}/${b.id}.dump`;
@@ -39,9 +39,9 @@ async function asProjectRole(ctx: AppContext, job: JobContext, project: ProjectR
   return tenantEndpoint(ctx.clusters, project.cluster_id, database, projectLogin(ctx, job, project));
 }
 
-/** An empty database for the project's role (with production's platform-made extensions), ready for pg_restore as that role. */
-async function prepareTarget(ctx: AppContext, job: JobContext, project: ProjectRow, database: string): Promise<void> {
-  const extensions = await platformExtensionsOf(ctx.clusters, project.cluster_id, project.database_name, projectLogin(ctx, job, project));
+/** An empty database for the project's role with the extensions the archive needs made by the platform, ready for pg_restore as that role. */
+async function prepareTarget(ctx: AppContext, project: ProjectRow, database: string, archiveKey: string): Promise<void> {
+  const extensions = await extensionsForArchive(ctx, project.cluster_id, archiveKey);
   await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, database, project.role_name, extensions);
 }
 
@@ -69,7 +69,7 @@ async function verify(ctx: AppContext, job: JobContext, project: ProjectRow, bac
   const admin = await ctx.clusters.pool(project.cluster_id);
   let problem: string | null = null;
   try {
-    await prepareTarget(ctx, job, project, scratch);
+    await prepareTarget(ctx, project, scratch, backup.backup_key!);
     await restoreFromBlob(ctx, job, backup.backup_key!, backup.sha256, await asProjectRole(ctx, job, project, scratch));
     // The restored data is the tenant's: counted as the tenant's role, like the backup's own counts.
     const counts = await withTenantSession(ctx.clusters, project.cluster_id, scratch, projectLogin(ctx, job, project), (c) => countRows(c), { applicationName: "capydb-verify", statementTimeoutSeconds: 6 * 3600 });
@@ -189,7 +189,7 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         const admin = await ctx.clusters.pool(project.cluster_id);
         // A retry after the swap's first rename must not rebuild: the build is all there is.
         if (await databaseExists(admin, project.database_name)) {
-          await prepareTarget(ctx, job, project, built);
+          await prepareTarget(ctx, project, built, source.backup_key!);
           await restoreFromBlob(ctx, job, source.backup_key!, source.sha256, await asProjectRole(ctx, job, project, built));
         }
         await swapDatabase(ctx, project, built, old);

@@ -3,7 +3,9 @@
 import type { AppContext } from "../context.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
-import { dropDatabase, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { dropDatabase, platformMadeExtensions, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import type { ExtensionPlacement } from "../platform/dataplane/privileged.js";
+import { extensionsForArchive } from "../backups/dataplane.js";
 import { tenantEndpoint } from "../platform/dataplane/tenant-session.js";
 import { finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
@@ -17,20 +19,15 @@ const buildName = (p: ProjectRow) => `${p.database_name}_im`;
 const oldName = (p: ProjectRow) => `${p.database_name}_pre`;
 
 /**
- * An empty database for the project's role. The source's untrusted extensions (the
- * preflight checked them against the allowlist) are made by the platform in schema
- * public, where the source's dump expects them: safe because the database is new
- * and no tenant can connect to it yet (checked by the privileged module).
+ * An empty database for the project's role. The untrusted, allow-listed extensions
+ * the source needs are made by the platform where the source's dump expects them
+ * (public for a source URL; what an uploaded archive's CREATE EXTENSION says):
+ * safe because the database is new and no tenant can connect to it yet (checked by
+ * the privileged module).
  */
-async function prepareBuild(ctx: AppContext, project: ProjectRow, extensions: string[]): Promise<void> {
-  const admin = await ctx.clusters.pool(project.cluster_id);
-  const { rows } = await admin.query<{ name: string; trusted: boolean }>(
-    `SELECT a.name, coalesce(v.trusted, false) AS trusted FROM pg_available_extensions a
-     LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY($1::text[])`,
-    [extensions],
-  );
-  const untrusted = rows.filter((e) => !e.trusted && ctx.config.extensionAllowlist.includes(e.name)).map((e) => ({ name: e.name, schema: "public" }));
-  await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, buildName(project), project.role_name, untrusted);
+async function prepareBuild(ctx: AppContext, project: ProjectRow, extensions: ExtensionPlacement[]): Promise<void> {
+  const made = await platformMadeExtensions(await ctx.clusters.pool(project.cluster_id), ctx.config.extensionAllowlist, extensions);
+  await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, buildName(project), project.role_name, made);
 }
 
 export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
@@ -49,9 +46,9 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
           if (checks.checked) job.addSecret(checks.checked.password);
           const failed = checks.checks.filter((c) => c.status === "fail" || (c.name === "target_empty" && c.status !== "pass" && !payload.replace));
           if (failed.length) throw new PermanentError(`preflight failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
-          await prepareBuild(ctx, project, checks.source.extensions.map((e) => e.name));
+          await prepareBuild(ctx, project, checks.source.extensions.map((e) => ({ name: e.name, schema: "public" })));
           ctx.faults.check("import.before_copy");
-          const dump = startDump(job, sourceEndpoint(checks.checked!), { binDir: ctx.config.pgBinDir });
+          const dump = startDump(job, sourceEndpoint(checks.checked!), { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds });
           const restore = startRestore(job, target, ctx.config.pgBinDir);
           dump.stdout.pipe(restore.stdin);
           await finishTools(job, [dump, restore], TOLERATED_RESTORE_ERRORS);
@@ -64,7 +61,7 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
             if (err instanceof NotAnArchive) throw new PermanentError(err.message);
             throw err;
           }
-          await prepareBuild(ctx, project, []);
+          await prepareBuild(ctx, project, await extensionsForArchive(ctx, project.cluster_id, key));
           const restore = startRestore(job, target, ctx.config.pgBinDir);
           sniffed.stream.on("error", (err) => restore.stdin.destroy(err));
           sniffed.stream.pipe(restore.stdin);

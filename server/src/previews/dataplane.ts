@@ -11,7 +11,7 @@ import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform
 import { dropSpare } from "./spares.js";
 import { dumpAndRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
-import { restoreFromBlob } from "../backups/dataplane.js";
+import { extensionsForArchive, restoreFromBlob } from "../backups/dataplane.js";
 
 export interface SnapshotRow {
   database_name: string;
@@ -142,7 +142,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
 export type CloneSource =
   | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string; /** a spare clone of the template already renamed to the target */ spareTaken: boolean }
   | { kind: "logical"; database: string; schemaOnly: boolean; /** the source's own role: the copy reads it as that role */ login: TenantLogin }
-  | { kind: "backup"; key: string; sha256: string | null; /** whose platform-made extensions the target needs (production, read as its role) */ extensionsFrom: { database: string; login: TenantLogin } }
+  | { kind: "backup"; key: string; sha256: string | null }
   | { kind: "empty" };
 
 /**
@@ -179,7 +179,7 @@ export async function buildPreviewDatabase(
   }
   const extensions =
     source.kind === "logical" ? await platformExtensionsOf(ctx.clusters, clusterId, source.database, source.login)
-    : source.kind === "backup" ? await platformExtensionsOf(ctx.clusters, clusterId, source.extensionsFrom.database, source.extensionsFrom.login)
+    : source.kind === "backup" ? await extensionsForArchive(ctx, clusterId, source.key)
     : [];
   await prepareEmptyTenantDatabase(ctx.clusters, clusterId, database, role.name, extensions);
   if (source.kind === "empty") return null;

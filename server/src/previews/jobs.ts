@@ -43,7 +43,7 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   } else if (preview.source_kind === "backup") {
     const backup = await loadBackup(ctx.db, preview.source_backup_id!);
     if (!backup || !backup.backup_key) throw new PermanentError(`backup ${preview.source_backup_id} no longer exists`);
-    source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256, extensionsFrom: { database: project.database_name, login: projectLogin(ctx, job, project) } };
+    source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256 };
     takenAt = backup.snapshot_at;
   } else if (preview.mode === "schema_only" || ctx.config.previewCloneStrategy === "logical") {
     source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only", login: projectLogin(ctx, job, project) };

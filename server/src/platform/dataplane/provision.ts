@@ -152,3 +152,23 @@ export async function prepareEmptyTenantDatabase(
   await adoptPublicSchema(clusters, clusterId, database, role);
   await grantTenantDatabase(admin, database, role);
 }
+
+/**
+ * Of the extensions an archive or a source asks for, those the platform makes before
+ * a restore: untrusted on this cluster (a trusted one the tenant's role makes itself),
+ * on the operator's allowlist, and in schema public or the platform's schema (where
+ * the privileged module puts them; an archive asking for another schema gets none).
+ */
+export async function platformMadeExtensions(admin: Admin, allowlist: string[], wanted: ExtensionPlacement[]): Promise<ExtensionPlacement[]> {
+  const candidates = wanted.filter((e) => allowlist.includes(e.name) && (e.schema === "public" || e.schema === PLATFORM_EXTENSION_SCHEMA));
+  if (candidates.length === 0) return [];
+  const { rows } = await admin.query<{ name: string }>(
+    `SELECT a.name FROM pg_catalog.pg_available_extensions a
+     JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) a.name AND v.version OPERATOR(pg_catalog.=) a.default_version
+     WHERE NOT v.trusted AND a.name OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])`,
+    [candidates.map((e) => e.name)],
+  );
+  const untrusted = new Set(rows.map((r) => r.name));
+  const seen = new Set<string>();
+  return candidates.filter((e) => untrusted.has(e.name) && !seen.has(e.name) && seen.add(e.name));
+}
