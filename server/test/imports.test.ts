@@ -117,7 +117,8 @@ describe("imports", () => {
     expect(await check(`postgresql://reader:x@127.0.0.1:${closed}/shop`, "connection")).toMatch(/connection refused by 127\.0\.0\.1:\d+/);
     expect(await check(sourceUrl.replace("/shop", "/nope"), "connection")).toMatch(/database "nope" does not exist/);
     expect(await check("postgresql://reader:x@no-such-host.invalid:5432/shop", "connection")).toMatch(/not found/);
-    expect(await check("mysql://reader:x@127.0.0.1/shop", "url")).toMatch(/postgresql:\/\//);
+    // a URL refused as written is a 400, not a failed check
+    await expect(org.preflightImport(project.id, { source_url: "mysql://reader:x@127.0.0.1/shop" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^source_url: must start with postgresql:\/\//) });
 
     psql(withDb(source.adminUrl, "shop"), "create extension file_fdw");
     expect(await check(sourceUrl, "extensions")).toMatch(/not allowed on this platform: file_fdw/);

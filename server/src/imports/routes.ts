@@ -4,7 +4,7 @@ import type { AppContext } from "../context.js";
 import { badRequest, parse, pathId } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
-import { ForbiddenTarget } from "./source.js";
+import { ForbiddenTarget, parseSourceUrl, SourceUrlInvalid } from "./source.js";
 import { preflight, toApiPreflight } from "./preflight.js";
 import { createImport } from "./service.js";
 import { createUpload, uploadRoutes } from "./uploads.js";
@@ -14,9 +14,11 @@ export function importRoutes(app: FastifyInstance, ctx: AppContext): void {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const { source_url } = parse(PreflightRequest, req.body);
     try {
+      // A URL refused as written is a 400 here as it is for an import, not a failed check.
+      parseSourceUrl(source_url);
       return { preflight: toApiPreflight(await preflight(ctx, project, source_url)) };
     } catch (err) {
-      if (err instanceof ForbiddenTarget) throw badRequest(err.message);
+      if (err instanceof SourceUrlInvalid || err instanceof ForbiddenTarget) throw badRequest(err.message);
       throw err;
     }
   });

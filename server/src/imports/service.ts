@@ -7,8 +7,8 @@ import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import type { ProjectRow } from "../projects/service.js";
 import { targetTableCount } from "./preflight.js";
-import { checkSource, parseSourceUrl, SourceUrlInvalid, ForbiddenTarget } from "./source.js";
-import { isProjectUpload } from "./uploads.js";
+import { checkSource, parseSourceUrl, SourceUrlInvalid, ForbiddenTarget, UnresolvableHost } from "./source.js";
+import { assertUploadStored, isProjectUpload, takeUploadForImport } from "./uploads.js";
 
 export async function createImport(
   ctx: AppContext,
@@ -22,14 +22,14 @@ export async function createImport(
       // Refused addresses are refused now, not after a job was queued.
       await checkSource(ctx.netguard, parseSourceUrl(body.source_url));
     } catch (err) {
-      if (err instanceof SourceUrlInvalid) throw badRequest(err.message.startsWith("source_url") ? err.message : `source_url: ${err.message}`);
-      if (err instanceof ForbiddenTarget) throw badRequest(err.message);
+      if (err instanceof SourceUrlInvalid || err instanceof ForbiddenTarget) throw badRequest(err.message);
       // an unresolvable host fails the preflight inside the job with its message
+      if (!(err instanceof UnresolvableHost)) throw err;
     }
   } else if (!isProjectUpload(project.id, body.object_key!)) {
     throw badRequest("object_key: not an upload of this project (get one from POST .../imports/uploads)");
-  } else if (!(await ctx.blobs.stat(body.object_key!))) {
-    throw badRequest("object_key: nothing was uploaded under this key yet (PUT the dump to the upload_url first)");
+  } else {
+    await assertUploadStored(ctx.db, body.object_key!);
   }
   if (!body.replace && (await targetTableCount(ctx, project)) > 0) {
     throw conflict('the project\'s database is not empty: send "replace": true to replace its contents with the import');
@@ -39,7 +39,11 @@ export async function createImport(
     const payload: Record<string, unknown> = { replace: Boolean(body.replace) };
     // The source URL carries a password: the job row holds it sealed, never in clear.
     if (body.source_url) payload.source_url_sealed = ctx.box.seal(body.source_url);
-    else payload.object_key = body.object_key;
+    else {
+      // Single use: the upload is this import's from now on (400 when it was not stored, already imported or expired).
+      await takeUploadForImport(tx, body.object_key!, jobId);
+      payload.object_key = body.object_key;
+    }
     const job = await enqueueJob(tx, {
       id: jobId, type: "import.run", payload, organizationId: project.organization_id, projectId: project.id,
       clusterId: project.cluster_id, lockedResource: `project:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,

@@ -2,109 +2,141 @@
 // and the connection made to the resolved address (no DNS rebinding), and it may
 // never reach the control plane's database or any registered cluster (that would
 // let a tenant copy another tenant's data), nor link-local or cloud metadata
-// addresses. Private, loopback and unspecified addresses are refused unless an
-// operator allowlists them (self-hosted setups import from their own network).
+// addresses. Every address that is not globally routable unicast is refused
+// unless an operator allowlists it (self-hosted setups import from their own network).
+//
+// Addresses are classified with ipaddr.js, which knows the IANA special-purpose
+// ranges. IPv6 forms that carry an IPv4 address (IPv4-mapped and -compatible,
+// IPv4-translated, NAT64, 6to4, Teredo) are judged as the IPv4 address inside:
+// `::ffff:127.0.0.1` and `64:ff9b::7f00:1` are loopback, not "some IPv6 address".
 import dns from "node:dns/promises";
 import net from "node:net";
 import os from "node:os";
+import ipaddr from "ipaddr.js";
+import { PermanentError } from "./jobs/errors.js";
 
-export class ForbiddenTarget extends Error {}
+/** Refused by the guard: a 400 at request time, a permanent failure inside a job. */
+export class ForbiddenTarget extends PermanentError {}
 export class UnresolvableHost extends Error {}
 
-interface Cidr {
-  family: 4 | 6;
-  bytes: Buffer;
-  bits: number;
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+export interface AddressVerdict {
+  /** The address as given. */
+  address: string;
+  /** The address the decision is about: the IPv4 address an IPv6 form carries, else the address itself. */
+  judged: string;
+  /** How the IPv4 address was carried inside IPv6, when it was. */
+  carrier: string | null;
+  /** The special-purpose range of the judged address ("unicast" when it has none). */
+  range: string;
+  /** Globally routable unicast: the only kind reachable without the operator's allowlist. */
+  isPublic: boolean;
 }
 
-function toBytes(ip: string): { family: 4 | 6; bytes: Buffer } {
-  if (net.isIPv4(ip)) return { family: 4, bytes: Buffer.from(ip.split(".").map(Number)) };
-  // expand IPv6, including an embedded IPv4 tail
-  let addr = ip.split("%")[0];
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
-  if (v4) {
-    const b = v4[1].split(".").map(Number);
-    addr = addr.replace(v4[1], `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`);
+/** Parses only the strict textual forms (no "127.1", "0x7f.0.0.1" or leading zeros). */
+function parseStrict(ip: string): Address | null {
+  const bare = ip.split("%")[0];
+  if (net.isIPv4(bare)) return ipaddr.IPv4.parse(bare);
+  if (!net.isIPv6(bare)) return null;
+  // ipaddr.js reads "::a.b.c.d" as IPv4-mapped; the URL parser writes the dotted tail as hex
+  // without changing the address, so what is judged is exactly what the socket connects to.
+  return ipaddr.IPv6.parse(new URL(`http://[${bare}]/`).hostname.slice(1, -1));
+}
+
+/** The IPv4 address an IPv6 address carries, and how; null when it carries none. */
+function embeddedIPv4(v6: ipaddr.IPv6): { carrier: string; inner: ipaddr.IPv4 } | null {
+  const p = v6.parts;
+  const zero = (from: number, to: number) => p.slice(from, to).every((x) => x === 0);
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  if (zero(0, 5) && p[5] === 0xffff) return { carrier: "IPv4-mapped", inner: v4(p[6], p[7]) };
+  if (zero(0, 4) && p[4] === 0xffff && p[5] === 0) return { carrier: "IPv4-translated", inner: v4(p[6], p[7]) };
+  // ::/96 without :: and ::1, which are IPv6's own unspecified and loopback addresses
+  if (zero(0, 6) && !(p[6] === 0 && p[7] <= 1)) return { carrier: "IPv4-compatible", inner: v4(p[6], p[7]) };
+  if (p[0] === 0x64 && p[1] === 0xff9b && zero(2, 6)) return { carrier: "NAT64", inner: v4(p[6], p[7]) };
+  if (p[0] === 0x2002) return { carrier: "6to4", inner: v4(p[1], p[2]) };
+  // Teredo: the client's address is stored with every bit inverted
+  if (p[0] === 0x2001 && p[1] === 0) return { carrier: "Teredo", inner: v4(~p[6] & 0xffff, ~p[7] & 0xffff) };
+  return null;
+}
+
+// IANA's global unicast block: everything else in IPv6 is reserved or special.
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR("2000::/3");
+
+/** Classifies an address without any network access. */
+export function classifyAddress(ip: string): AddressVerdict {
+  const addr = parseStrict(ip);
+  if (!addr) return { address: ip, judged: ip, carrier: null, range: "not an IP address", isPublic: false };
+  if (addr instanceof ipaddr.IPv6) {
+    const embedded = embeddedIPv4(addr);
+    if (embedded) {
+      const range = embedded.inner.range();
+      return { address: ip, judged: embedded.inner.toString(), carrier: embedded.carrier, range, isPublic: range === "unicast" };
+    }
+    let range: string = addr.range();
+    // ipaddr.js calls "unicast" whatever is in no special range, unassigned space included
+    if (range === "unicast" && !addr.match(GLOBAL_UNICAST_V6)) range = "reserved";
+    // 64:ff9b:1::/48 (RFC 8215) is a local-use NAT64 prefix: where the IPv4 address sits
+    // depends on the site, and it is never globally routable
+    return { address: ip, judged: addr.toString(), carrier: null, range, isPublic: range === "unicast" };
   }
-  const [head, tail] = addr.split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
-  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
-  const bytes = Buffer.alloc(16);
-  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g || "0", 16), i * 2));
-  return { family: 6, bytes };
+  const range = addr.range();
+  return { address: ip, judged: addr.toString(), carrier: null, range, isPublic: range === "unicast" };
 }
 
-export function parseCidr(text: string): Cidr {
-  const [ip, bitsText] = text.trim().split("/");
-  if (!net.isIP(ip)) throw new Error(`not a CIDR: ${text}`);
-  const { family, bytes } = toBytes(ip);
-  const bits = bitsText === undefined ? (family === 4 ? 32 : 128) : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) throw new Error(`not a CIDR: ${text}`);
-  return { family, bytes, bits };
-}
+// Never allowed, whatever the operator allowlists: link-local (the cloud metadata
+// service 169.254.169.254 among them), multicast, broadcast, and metadata services
+// that live at other addresses.
+const NEVER_RANGES = new Set(["linkLocal", "multicast", "broadcast"]);
+const METADATA_ADDRESSES = new Set(["fd00:ec2::254", "100.100.100.200"]); // AWS over IPv6, Alibaba Cloud
 
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged as the IPv4 address it carries. */
-function normalize(ip: string): { family: 4 | 6; bytes: Buffer } {
-  const b = toBytes(ip);
-  if (b.family === 6 && b.bytes.subarray(0, 10).every((x) => x === 0) && b.bytes[10] === 0xff && b.bytes[11] === 0xff) {
-    return { family: 4, bytes: b.bytes.subarray(12) };
+// ipaddr.js's range names, as a person reads them in an error.
+const RANGE_WORDS: Record<string, string> = {
+  linkLocal: "link-local", carrierGradeNat: "carrier-grade NAT", uniqueLocal: "unique local", deprecatedSiteLocal: "site-local",
+  rfc6052: "local-use NAT64", discard: "discard-only", as112: "AS112", as112v6: "AS112", amt: "AMT",
+};
+
+/** Addresses that reach this machine itself: loopback and unspecified. */
+const LOOPBACKISH_RANGES = new Set(["loopback", "unspecified"]);
+
+type Cidr = [Address, number];
+
+/** An allowlist entry: "10.0.0.0/8", "fd00::/8" or a single address. */
+export function parseAllowedCidr(text: string): Cidr {
+  const [ip, bitsText, extra] = text.trim().split("/");
+  const addr = parseStrict(ip);
+  const max = addr?.kind() === "ipv4" ? 32 : 128;
+  const bits = bitsText === undefined ? max : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
+  if (!addr || extra !== undefined || ip.includes("%") || !(bits >= 0 && bits <= max)) {
+    throw new Error(`CAPYDB_IMPORT_ALLOWED_CIDRS: "${text.slice(0, 60)}" is not an address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)`);
   }
-  return b;
+  // An IPv4-mapped range is the IPv4 range it maps, which is how mapped addresses are judged.
+  if (addr instanceof ipaddr.IPv6 && addr.isIPv4MappedAddress() && bits >= 96) return [addr.toIPv4Address(), bits - 96];
+  return [addr, bits];
 }
 
-export function inCidr(ip: string, cidr: Cidr): boolean {
-  const a = normalize(ip);
-  if (a.family !== cidr.family) return false;
-  let bits = cidr.bits;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a.bytes[i] & mask) !== (cidr.bytes[i] & mask)) return false;
-  }
-  return true;
+function inAny(ip: string, cidrs: Cidr[]): boolean {
+  const addr = parseStrict(ip);
+  return addr !== null && cidrs.some(([base, bits]) => base.kind() === addr.kind() && addr.match(base, bits));
 }
-
-const ALWAYS_FORBIDDEN = [
-  "169.254.0.0/16", // link-local, incl. the cloud metadata service 169.254.169.254
-  "fe80::/10",
-  "fd00:ec2::254/128", // AWS metadata over IPv6
-  "100.100.100.200/32", // Alibaba Cloud metadata
-  "224.0.0.0/4", // multicast
-  "ff00::/8",
-  "255.255.255.255/32",
-].map(parseCidr);
-
-const PRIVATE = [
-  "0.0.0.0/8", // "this host": connecting to 0.0.0.0 reaches local listeners
-  "127.0.0.0/8",
-  "10.0.0.0/8",
-  "172.16.0.0/12",
-  "192.168.0.0/16",
-  "100.64.0.0/10",
-  "::/128",
-  "::1/128",
-  "fc00::/7",
-].map(parseCidr);
-
-const LOOPBACKISH = ["0.0.0.0/8", "127.0.0.0/8", "::/128", "::1/128"].map(parseCidr);
 
 export interface ProtectedEndpoint {
   host: string;
   port: number;
 }
 
-/** Every address this machine answers on (loopback, unspecified, and its interfaces). */
-function localAddresses(): string[] {
+/** Every address this machine answers on (loopback, unspecified, and its interfaces), as judged. */
+function localAddresses(): Set<string> {
   const out = ["127.0.0.1", "0.0.0.0", "::1", "::"];
   for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) out.push(i.address);
-  return out;
+  return new Set(out.map((ip) => classifyAddress(ip).judged));
 }
 
 export class NetGuard {
   private readonly allow: Cidr[];
 
   constructor(allowCidrs: string[], private readonly protectedEndpoints: () => Promise<ProtectedEndpoint[]>) {
-    this.allow = allowCidrs.map(parseCidr);
+    this.allow = allowCidrs.map(parseAllowedCidr);
   }
 
   /**
@@ -122,33 +154,35 @@ export class NetGuard {
       }
     }
     if (addresses.length === 0) throw new UnresolvableHost(`host ${host} was not found: check the host name in source_url`);
-    const endpoints = await this.protectedEndpoints();
-    const protectedSet = new Set<string>();
-    for (const e of endpoints) {
+    const local = localAddresses();
+    const isLocal = (v: AddressVerdict) => LOOPBACKISH_RANGES.has(v.range) || local.has(v.judged);
+    // A server of ours on this machine is reachable through every local address at its port.
+    const localPorts = new Set<number>();
+    const remote = new Set<string>();
+    for (const e of await this.protectedEndpoints()) {
       const resolved = net.isIP(e.host) ? [e.host] : (await dns.lookup(e.host, { all: true }).catch(() => [])).map((a) => a.address);
-      const local = resolved.some((ip) => LOOPBACKISH.some((c) => inCidr(ip, c)) || localAddresses().includes(ip));
-      for (const ip of local ? [...resolved, ...localAddresses()] : resolved) protectedSet.add(`${normalizeText(ip)}|${e.port}`);
+      for (const v of resolved.map(classifyAddress)) {
+        if (isLocal(v)) localPorts.add(e.port);
+        else remote.add(`${v.judged}|${e.port}`);
+      }
     }
     // Every address the name resolves to must pass: a name with one bad address is refused.
     for (const ip of addresses) {
-      if (ALWAYS_FORBIDDEN.some((c) => inCidr(ip, c))) {
-        throw new ForbiddenTarget(`source_url: ${host} resolves to ${ip}, a link-local or metadata address, which is never allowed`);
+      const v = classifyAddress(ip);
+      const shown = v.carrier ? `${ip} (${v.carrier}, carrying ${v.judged})` : ip;
+      if (NEVER_RANGES.has(v.range) || METADATA_ADDRESSES.has(v.judged)) {
+        throw new ForbiddenTarget(`source_url: ${host} resolves to ${shown}, a link-local, multicast, broadcast or metadata address, which is never allowed`);
       }
-      const local = LOOPBACKISH.some((c) => inCidr(ip, c));
-      if (protectedSet.has(`${normalizeText(ip)}|${port}`) || (local && [...protectedSet].some((p) => p.endsWith(`|${port}`) && p.startsWith("127.")))) {
+      if ((isLocal(v) && localPorts.has(port)) || remote.has(`${v.judged}|${port}`)) {
         throw new ForbiddenTarget(`source_url: ${host}:${port} is this platform's own database server; import from your own server instead`);
       }
-      if (PRIVATE.some((c) => inCidr(ip, c)) && !this.allow.some((c) => inCidr(ip, c))) {
+      if (!v.isPublic && !inAny(v.judged, this.allow) && !inAny(ip, this.allow)) {
         throw new ForbiddenTarget(
-          `source_url: ${host} resolves to the private address ${ip}; imports from private networks must be allowed by the operator (CAPYDB_IMPORT_ALLOWED_CIDRS)`,
+          `source_url: ${host} resolves to ${shown}, in the ${RANGE_WORDS[v.range] ?? v.range} range, which is not publicly routable; ` +
+            "imports from private networks must be allowed by the operator (CAPYDB_IMPORT_ALLOWED_CIDRS)",
         );
       }
     }
     return addresses[0];
   }
-}
-
-function normalizeText(ip: string): string {
-  const n = normalize(ip);
-  return n.family === 4 ? [...n.bytes].join(".") : n.bytes.toString("hex");
 }
