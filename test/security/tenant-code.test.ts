@@ -104,6 +104,8 @@ describe("a trap-laden tenant database", () => {
     plantTraps(uri, project.role_name);
     // The traps work: the tenant itself sets them off harmlessly (as itself).
     expect(psql(uri, "select count(*) from public.accounts where id > 0")).toBe("40");
+    // A role may change its own password: the platform, which logs in as it, must not be locked out.
+    psql(uri, `alter role current_user password 'changed-by-the-tenant'`);
 
     // Extensions: a trusted one (as the tenant) and an allow-listed untrusted one (privileged
     // module, into the platform's schema), enabled while every copy below is made.

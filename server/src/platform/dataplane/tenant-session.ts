@@ -11,6 +11,8 @@ import pg from "pg";
 import type { ClusterAdmin } from "./clusters.js";
 import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "./clusters.js";
 import type { PgEndpoint } from "./pgtools.js";
+import { quoteIdent, quoteLiteral } from "./sql.js";
+import { scramVerifier } from "../secrets.js";
 
 /** A tenant role and its password (a project's or a preview's). */
 export interface TenantLogin {
@@ -45,10 +47,26 @@ export async function tenantEndpoint(clusters: ClusterAdmin, clusterId: string, 
   return { host, port, database, user: login.role, password: login.password };
 }
 
-/** Opens a session as the tenant role; the caller ends it. */
+/**
+ * Opens a session as the tenant role; the caller ends it. A role may change its own
+ * password (ALTER ROLE ... PASSWORD needs no privilege for oneself), which would lock
+ * the platform's backups out of the tenant's database: the password the platform
+ * issued (and hands out in connection strings) is set again, and the login retried.
+ */
 export async function openTenantSession(
   clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions = {},
 ): Promise<pg.Client> {
+  try {
+    return await connectAs(clusters, clusterId, database, login, opts);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "28P01") throw err;
+    const admin = await clusters.pool(clusterId);
+    await admin.query(`ALTER ROLE ${quoteIdent(login.role)} WITH PASSWORD ${quoteLiteral(scramVerifier(login.password))}`);
+    return connectAs(clusters, clusterId, database, login, opts);
+  }
+}
+
+async function connectAs(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions): Promise<pg.Client> {
   const { host, port } = await clusters.tenantAddress(clusterId);
   const client = new pg.Client({
     host, port, database, user: login.role, password: login.password,
@@ -57,7 +75,12 @@ export async function openTenantSession(
     options: sessionOptions(opts),
   });
   client.on("error", () => {});
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
   return client;
 }
 
