@@ -155,7 +155,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const controlDbName = decodeURIComponent(new URL(controlUrl).pathname.slice(1));
     const sameCluster = new URL(controlUrl).host === adminUrl.host;
     await hardenCluster(await clusters.pool(cluster.id), sameCluster ? [controlDbName] : []);
-    await hideOtherSessions(clusters, cluster.id, "template1");
+    // A managed server may not let its admin change pg_catalog's ACLs: then tenants there see each other's sessions.
+    await hideOtherSessions(clusters, cluster.id, "template1").catch((err: unknown) =>
+      bootLog(`could not take session visibility from PUBLIC in template1 (${(err as Error).message}): tenants of cluster ${cluster.name} can see each other's sessions in pg_stat_activity`),
+    );
 
     const ctx: AppContext = {
       config,
