@@ -99,7 +99,8 @@ describe("preview databases", () => {
 
     // extend moves the expiry
     const before = Date.parse(ready.ttl_expires_at);
-    const extended = (await org.extendPreview(preview.id, { ttl_seconds: 30 * 24 * 3600 })).preview;
+    // (within the plan's maximum lifetime from creation: 30 days on free)
+    const extended = (await org.extendPreview(preview.id, { ttl_seconds: 29 * 24 * 3600 })).preview;
     expect(Date.parse(extended.ttl_expires_at)).toBeGreaterThan(before);
     await expect(org.extendPreview(preview.id, { ttl_seconds: 31 * 24 * 3600 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^ttl_seconds/) });
 

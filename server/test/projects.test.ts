@@ -55,7 +55,7 @@ describe("projects", () => {
     psql(pooled, "create table t(x int); insert into t values (42)");
     expect(psql(pooled, "select x from t")).toBe("42");
     const role = await adminQuery("postgres", "select rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit from pg_roles where rolname = $1", [ready.role_name]);
-    expect(role.rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolconnlimit: 100 });
+    expect(role.rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolconnlimit: 20 });
     // CONNECT and TEMPORARY are not granted to PUBLIC on the new database
     const acl = await adminQuery("postgres", "select has_database_privilege('public', $1, 'CONNECT') as c, has_database_privilege('public', $1, 'TEMPORARY') as tmp", [ready.database_name]);
     expect(acl.rows[0]).toEqual({ c: false, tmp: false });
@@ -67,8 +67,10 @@ describe("projects", () => {
 
   it("applies PATCHed settings to Postgres: statement_timeout visible in a session of the role", async () => {
     const p = await readyProject("Settings");
-    const { project } = await org.updateProject(p.id, { statement_timeout: "1500ms", idle_transaction_timeout: "30s", max_connections: 7, plan: "pro" });
-    expect(project).toMatchObject({ statement_timeout: "1500ms", idle_transaction_timeout: "30s", max_connections: 7, plan: "pro" });
+    const { project } = await org.updateProject(p.id, { statement_timeout: "1500ms", idle_transaction_timeout: "30s", max_connections: 7 });
+    expect(project).toMatchObject({ statement_timeout: "1500ms", idle_transaction_timeout: "30s", max_connections: 7, plan: "free" });
+    // the plan is the operator's
+    expect((await t.admin.updateProject(p.id, { plan: "pro" })).project.plan).toBe("pro");
     const uri = await org.getConnectionUri(p.id);
     expect(psql(uri, "show statement_timeout")).toBe("1500ms");
     expect(psql(uri, "show idle_in_transaction_session_timeout")).toBe("30s");

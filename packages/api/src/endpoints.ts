@@ -58,6 +58,7 @@ export const endpoints: Endpoint[] = [
   { method: "POST", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "Take a backup now", body: s.CreateBackupRequest, status: 202, response: jobEnvelope },
   { method: "GET", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Get a backup", status: 200, response: z.object({ backup: s.Backup }) },
   { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project (a safety backup is taken first; the swap is by rename)", status: 202, response: jobEnvelope },
+  { method: "DELETE", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Delete a backup (its archive and its record); pinned backups, backups in use and backups still being taken are kept (409)", status: 200, response: z.object({ backup: s.Backup }) },
   { method: "POST", path: "/v1/backups/{backupID}/verify", tag: "Backups", contract: false, summary: "Verify a backup again: restore it into a scratch database and compare row counts", status: 202, response: jobEnvelope },
   // Imports
   { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope },
@@ -81,6 +82,8 @@ export const endpoints: Endpoint[] = [
   { method: "GET", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "List organizations", status: 200, response: z.object({ organizations: z.array(s.Organization) }) },
   { method: "POST", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "Create an API key (the secret is shown once)", body: s.CreateApiKeyRequest, status: 201, response: z.object({ api_key: s.ApiKey, secret: z.string() }) },
   { method: "GET", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "List an organization's API keys (no secrets)", status: 200, response: z.object({ api_keys: z.array(s.ApiKey) }) },
+  { method: "GET", path: "/v1/organizations/{orgID}/quotas", tag: "Organizations", contract: false, summary: "The ceilings in force for an organization's projects, by plan (set by the platform operator)", status: 200, response: z.object({ quotas: s.OrganizationQuotas }) },
+  { method: "PUT", path: "/v1/organizations/{orgID}/quotas", tag: "Organizations", contract: false, admin: true, summary: "Operator: set an organization's own ceilings over its plans' (the body replaces the previous ones; {} removes them)", body: s.PutOrganizationQuotasRequest, status: 200, response: z.object({ quotas: s.OrganizationQuotas }) },
   { method: "DELETE", path: "/v1/api-keys/{keyID}", tag: "API keys", contract: false, summary: "Revoke an API key", status: 200, response: z.object({ api_key: s.ApiKey }) },
   // Platform
   { method: "GET", path: "/healthz", tag: "Platform", contract: false, public: true, summary: "200 when the control-plane database answers", status: 200, response: z.object({ status: z.string() }) },

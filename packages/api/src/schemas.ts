@@ -74,10 +74,41 @@ export const Project = z
   .meta({ id: "Project" });
 export type Project = z.infer<typeof Project>;
 
-/** A Postgres duration as accepted by SET statement_timeout: "0", "500ms", "30s", "5min", "2h", "1d". */
+// ---------------------------------------------------------------- text that reaches Postgres
+// Postgres cannot store NUL in text (the statement fails), and the other C0/C1 controls
+// (escape sequences, backspace, CSI) have no business in a label, an id or a URL: they are
+// refused here, once, so every field that reaches the database answers a 400 naming it.
+const NO_CONTROLS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+/** Free text (notes): newlines and tabs are fine, NUL never is. */
+const NO_NUL = /^[^\u0000]*$/;
+
+/** One line of text: no control characters (NUL, escape sequences, newlines). */
+export const singleLine = (max: number) =>
+  z.string().max(max, `must be at most ${max} characters`).regex(NO_CONTROLS, "must not contain control characters (NUL, escape sequences, newlines)");
+/** Free text over several lines: anything but NUL, which Postgres cannot store. */
+export const multiLine = (max: number) => z.string().max(max, `must be at most ${max} characters`).regex(NO_NUL, "must not contain NUL characters");
+
+// ---------------------------------------------------------------- durations
+const DURATION_UNIT_MS: Record<string, number> = { "": 1, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d{1,9})\s?(ms|s|min|h|d)?$/;
+/** Postgres keeps statement_timeout and idle_in_transaction_session_timeout in an int of milliseconds. */
+export const PG_MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Milliseconds of a duration in PgDuration's syntax ("0", "500ms", "30s", "5min", "2h", "1d"); NaN when it is not one. */
+export function pgDurationMs(value: string): number {
+  const m = DURATION.exec(value);
+  return m ? Number(m[1]) * DURATION_UNIT_MS[m[2] ?? ""] : NaN;
+}
+
+/**
+ * A Postgres duration as accepted by SET statement_timeout: "0" (none), "500ms", "30s",
+ * "5min", "2h", "1d" — at most Postgres's own limit (about 24.8 days), so a value that
+ * passes here is one ALTER ROLE ... SET accepts. Plans set lower ceilings (see /v1/organizations/{orgID}/quotas).
+ */
 export const PgDuration = z
   .string()
-  .regex(/^\d{1,9}\s?(ms|s|min|h|d)?$/, 'must be a duration such as "0", "500ms", "30s", "5min", "1h"');
+  .regex(DURATION, 'must be a duration such as "0", "500ms", "30s", "5min", "1h"')
+  .refine((v) => !(pgDurationMs(v) > PG_MAX_TIMEOUT_MS), `must be at most ${PG_MAX_TIMEOUT_MS}ms (about 24.8 days), Postgres's limit`);
 
 /**
  * Display names: letters (any script), digits, spaces, ".", "_" and "-". Quotes,
@@ -94,9 +125,13 @@ const displayName = (max: number) =>
 
 export const ProjectName = displayName(63);
 
+/** The plans of the API; their ceilings are the operator's (CAPYDB_PLANS). */
+export const PlanName = z.enum(["free", "pro", "enterprise"]);
+export type PlanName = z.infer<typeof PlanName>;
+
 const projectSettings = {
   environment: z.enum(["production", "staging", "development"]),
-  plan: z.enum(["free", "pro", "enterprise"]),
+  plan: PlanName,
   max_connections: z.number().int().min(1).max(10000),
   statement_timeout: PgDuration,
   idle_transaction_timeout: PgDuration,
@@ -106,10 +141,10 @@ const projectSettings = {
 export const CreateProjectRequest = z
   .strictObject({
     name: ProjectName,
-    organization_id: z.string().min(1).optional().describe("Platform admins only: the organization to create the project in."),
-    region: z.string().min(1).max(63).optional(),
+    organization_id: singleLine(64).min(1).optional().describe("Platform admins only: the organization to create the project in."),
+    region: singleLine(63).min(1).optional(),
     environment: projectSettings.environment.optional(),
-    plan: projectSettings.plan.optional(),
+    plan: projectSettings.plan.optional().describe("Platform admins only (others may only name the default plan, free)."),
     max_connections: projectSettings.max_connections.optional(),
     statement_timeout: projectSettings.statement_timeout.optional(),
     idle_transaction_timeout: projectSettings.idle_transaction_timeout.optional(),
@@ -122,7 +157,7 @@ export const UpdateProjectRequest = z
   .strictObject({
     name: ProjectName.optional(),
     environment: projectSettings.environment.optional(),
-    plan: projectSettings.plan.optional(),
+    plan: projectSettings.plan.optional().describe("Platform admins only (others may only repeat the current plan)."),
     max_connections: projectSettings.max_connections.optional(),
     statement_timeout: projectSettings.statement_timeout.optional(),
     idle_transaction_timeout: projectSettings.idle_transaction_timeout.optional(),
@@ -132,7 +167,7 @@ export const UpdateProjectRequest = z
 export type UpdateProjectRequest = z.infer<typeof UpdateProjectRequest>;
 
 export const ListProjectsQuery = z.strictObject({
-  organization_id: z.string().min(1).optional(),
+  organization_id: singleLine(64).min(1).optional(),
 });
 
 // ---------------------------------------------------------------- extensions
@@ -190,7 +225,7 @@ export const CreatePreviewRequest = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must be 1-40 lowercase letters, digits or dashes").optional(),
     source_kind: PreviewSourceKind.optional(),
-    backup_id: z.string().min(1).optional(),
+    backup_id: singleLine(64).min(1).optional(),
     mode: PreviewMode.optional(),
     ttl_seconds: ttlSeconds.optional(),
     fresh: z.boolean().optional(),
@@ -218,7 +253,7 @@ export const Backup = z
   .meta({ id: "Backup" });
 export type Backup = z.infer<typeof Backup>;
 
-export const CreateBackupRequest = z.strictObject({ label: z.string().max(200).optional() }).meta({ id: "CreateBackupRequest" });
+export const CreateBackupRequest = z.strictObject({ label: singleLine(200).optional() }).meta({ id: "CreateBackupRequest" });
 
 export const ScheduledBackup = z
   .object({
@@ -244,7 +279,7 @@ export const PutScheduledBackupRequest = z
     cron_minute: z.number().int().min(0).max(59),
     is_active: z.boolean(),
     retention_days: z.number().int().min(1).max(365).optional(),
-    label: z.string().max(200).optional(),
+    label: singleLine(200).optional(),
   })
   .meta({ id: "PutScheduledBackupRequest" });
 
@@ -267,11 +302,11 @@ export const Preflight = z
     target_version: z.string(),
   })
   .meta({ id: "Preflight" });
-export const PreflightRequest = z.strictObject({ source_url: z.string().min(1).max(4096) }).meta({ id: "PreflightRequest" });
+export const PreflightRequest = z.strictObject({ source_url: singleLine(4096).min(1) }).meta({ id: "PreflightRequest" });
 export const CreateImportRequest = z
   .strictObject({
-    source_url: z.string().min(1).max(4096).optional(),
-    object_key: z.string().min(1).max(512).optional(),
+    source_url: singleLine(4096).min(1).optional(),
+    object_key: singleLine(512).min(1).optional(),
     replace: z.boolean().optional(),
   })
   .meta({ id: "CreateImportRequest" });
@@ -309,14 +344,14 @@ export const CutoverRequest = z
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;
 export const CreateCutoverRequest = z
-  .strictObject({ preview_id: z.string().min(1), customer_note: z.string().max(2000).optional() })
+  .strictObject({ preview_id: singleLine(64).min(1), customer_note: multiLine(2000).optional() })
   .meta({ id: "CreateCutoverRequest" });
 
 export const AcknowledgeCutoverRequest = z
-  .strictObject({ operator_note: z.string().max(2000).optional(), external_ticket_ref: z.string().max(200).optional() })
+  .strictObject({ operator_note: multiLine(2000).optional(), external_ticket_ref: singleLine(200).optional() })
   .meta({ id: "AcknowledgeCutoverRequest" });
 export const RejectCutoverRequest = z
-  .strictObject({ rejected_reason: z.string().trim().min(1, "must not be empty").max(2000), operator_note: z.string().max(2000).optional() })
+  .strictObject({ rejected_reason: multiLine(2000).trim().min(1, "must not be empty"), operator_note: multiLine(2000).optional() })
   .meta({ id: "RejectCutoverRequest" });
 export const ListCutoversQuery = z.strictObject({ status: CutoverStatus.optional() });
 
@@ -333,7 +368,7 @@ export type Organization = z.infer<typeof Organization>;
 export const CreateOrganizationRequest = z
   .strictObject({
     name: displayName(100),
-    clerk_organization_id: z.string().min(1).max(200).optional().describe("Links a Clerk organization: its members' session tokens act on this organization."),
+    clerk_organization_id: singleLine(200).min(1).optional().describe("Links a Clerk organization: its members' session tokens act on this organization."),
   })
   .meta({ id: "CreateOrganizationRequest" });
 
@@ -350,8 +385,48 @@ export const ApiKey = z
   .meta({ id: "ApiKey" });
 export type ApiKey = z.infer<typeof ApiKey>;
 export const CreateApiKeyRequest = z
-  .strictObject({ name: displayName(100), project_id: z.string().min(1).optional() })
+  .strictObject({ name: displayName(100), project_id: singleLine(64).min(1).optional() })
   .meta({ id: "CreateApiKeyRequest" });
+
+// ---------------------------------------------------------------- quotas (additions)
+/** A ceiling on a timeout: a PgDuration other than "0". */
+const timeoutCeiling = PgDuration.refine((v) => pgDurationMs(v) > 0, 'must be more than "0" (allow_no_timeout says whether "0" is allowed)');
+
+/**
+ * The ceilings of a plan, set by the platform operator (CAPYDB_PLANS) and optionally
+ * overridden per organization by a platform admin. Tenants set their projects' settings
+ * within them; platform admins are bound only by the cluster's capacity.
+ */
+export const Quotas = z
+  .strictObject({
+    max_connections: z.number().int().min(1).max(10000).describe("Highest max_connections a tenant may set on a project."),
+    default_max_connections: z.number().int().min(1).max(10000).describe("max_connections of a project created without one (never above max_connections)."),
+    preview_max_connections: z.number().int().min(1).max(10000).describe("Connection limit of each preview's role (the project's own when that is lower)."),
+    storage_limit_bytes: z.number().int().min(1_048_576).max(Number.MAX_SAFE_INTEGER).describe("Highest storage_limit_bytes; also the default."),
+    max_statement_timeout: timeoutCeiling.describe("Longest statement_timeout a tenant may set."),
+    max_idle_transaction_timeout: timeoutCeiling.describe("Longest idle_transaction_timeout a tenant may set."),
+    allow_no_timeout: z.boolean().describe('Whether "0" (no timeout) may be set; when not, a project created without a timeout gets the longest one.'),
+    projects_per_organization: z.number().int().min(0).max(1_000_000).describe("Projects (not deleted) an organization may have."),
+    previews_per_project: z.number().int().min(0).max(10000).describe("Live preview databases per project."),
+    manual_backups_per_project: z.number().int().min(0).max(100_000).describe("Backups taken on request (not by a schedule) a project keeps; delete one to take another."),
+    max_preview_lifetime_seconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).describe("A preview expires at most this long after its creation, however often it is extended."),
+  })
+  .meta({ id: "Quotas" });
+export type Quotas = z.infer<typeof Quotas>;
+
+/** What a platform admin sets for one organization: any subset of the ceilings, over every plan. */
+export const PutOrganizationQuotasRequest = Quotas.partial().meta({ id: "PutOrganizationQuotasRequest" });
+export type QuotaOverrides = z.infer<typeof PutOrganizationQuotasRequest>;
+
+export const OrganizationQuotas = z
+  .object({
+    organization_id: z.string(),
+    overrides: Quotas.partial().describe("The ceilings a platform admin set for this organization (over every plan)."),
+    plans: z.object({ free: Quotas, pro: Quotas, enterprise: Quotas }).describe("The ceilings in force for this organization's projects, by plan."),
+    updated_at: nullableTimestamp,
+  })
+  .meta({ id: "OrganizationQuotas" });
+export type OrganizationQuotas = z.infer<typeof OrganizationQuotas>;
 
 export const ConnectionUri = z.object({ uri: z.string() }).meta({ id: "ConnectionUri" });
 export const ConnectionUriQuery = z.strictObject({ pooled: z.enum(["true", "false"]).optional() });

@@ -5,6 +5,7 @@ import { parse, pathId } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as backups from "./service.js";
+import { backupKey } from "./jobs.js";
 
 export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req) => {
@@ -23,6 +24,11 @@ export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { backupID: string } }>("/v1/backups/:backupID", async (req) => {
     const backup = await backups.backupFor(ctx, req.principal!, pathId(req.params.backupID, "bkp", "backup"));
     return { backup: backups.toApiBackup(backup) };
+  });
+
+  app.delete<{ Params: { backupID: string } }>("/v1/backups/:backupID", async (req) => {
+    const backup = await backups.backupFor(ctx, req.principal!, pathId(req.params.backupID, "bkp", "backup"));
+    return { backup: backups.toApiBackup(await backups.deleteBackup(ctx, backup, backupKey)) };
   });
 
   app.post<{ Params: { backupID: string } }>("/v1/backups/:backupID/restore", async (req, reply) => {

@@ -12,6 +12,7 @@ import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import type { ProjectRow } from "../projects/service.js";
 import type { RowCounts } from "./dataplane.js";
+import { ceilingsFor, whereSet } from "../platform/quotas.js";
 
 export const DEFAULT_RETENTION_DAYS = 7;
 
@@ -119,9 +120,15 @@ function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, t
   });
 }
 
+/**
+ * Takes a backup. One taken on request (no schedule) counts against the plan's
+ * manual_backups_per_project: past it the answer is 409, never a silent deletion of an
+ * older one (the tenant deletes one, or a schedule's retention removes old ones).
+ */
 export async function createBackup(ctx: AppContext, project: ProjectRow, label: string | null, opts: { scheduledBackupId?: string | null; pinned?: boolean; tx?: Queryable } = {}): Promise<{ backup: BackupRow; job: JobRow }> {
   if (project.state !== "ready") throw conflict(`project is ${project.state}: backups can be taken once it is ready`);
   const run = async (tx: Queryable) => {
+    if (!opts.scheduledBackupId) await refuseOverManualCeiling(ctx, tx, project);
     const backup = await insertBackup(tx, project, { label, scheduledBackupId: opts.scheduledBackupId, pinned: opts.pinned });
     const job = await enqueueBackupJob(tx, ctx, project, "backup.create", { backup_id: backup.id }, `backups:${project.id}`);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
@@ -135,6 +142,7 @@ export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup
   if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be restored`);
   if (backup.verification_state === "failed") throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`);
   return inTransaction(ctx.db, async (tx) => {
+    await keepWhileEnqueueing(tx, backup.id);
     const job = await enqueueBackupJob(tx, ctx, project, "backup.restore", { backup_id: backup.id }, `project:${project.id}`);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
     return job;
@@ -143,7 +151,56 @@ export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup
 
 export async function verifyBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
   if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be verified`);
-  return inTransaction(ctx.db, (tx) => enqueueBackupJob(tx, ctx, project, "backup.verify", { backup_id: backup.id }, `backups:${project.id}`));
+  return inTransaction(ctx.db, async (tx) => {
+    await keepWhileEnqueueing(tx, backup.id);
+    return enqueueBackupJob(tx, ctx, project, "backup.verify", { backup_id: backup.id }, `backups:${project.id}`);
+  });
+}
+
+/** A delete waits for (and then sees) a job being enqueued on the backup; a deleted backup gets none. */
+async function keepWhileEnqueueing(tx: Queryable, backupId: string): Promise<void> {
+  const { rowCount } = await tx.query("SELECT 1 FROM backups WHERE id = $1 FOR SHARE", [backupId]);
+  if (!rowCount) throw notFound(`backup ${backupId} not found`);
+}
+
+/** Backups taken on request: not by a schedule, not by a job (a restore's safety backup, a pre-cutover one). */
+const MANUAL = "scheduled_backup_id IS NULL AND created_by_job_id IS NULL AND state <> 'failed'";
+
+async function refuseOverManualCeiling(ctx: AppContext, tx: Queryable, project: ProjectRow): Promise<void> {
+  // Requests for one project take turns, so the count holds under concurrency.
+  await tx.query("SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE", [project.id]);
+  const ceilings = await ceilingsFor(tx, ctx.config.plans, project.organization_id, project.plan);
+  const most = ceilings.quotas.manual_backups_per_project;
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM backups WHERE project_id = $1 AND ${MANUAL}`, [project.id]);
+  if (rows[0].n >= most) {
+    throw conflict(
+      `manual_backups_per_project: the project keeps ${rows[0].n} backups taken on request, at most ${most} ${whereSet(ceilings, "manual_backups_per_project")}: ` +
+        "delete one first (DELETE /v1/backups/{backupID}), or let a schedule's retention remove old ones",
+    );
+  }
+}
+
+/**
+ * Deletes a backup: its record, then its archive, in one transaction (a failed blob
+ * delete keeps the record). Pinned backups (a cutover's), backups still being taken,
+ * backups a live preview resets from and backups a job is about to read are kept (409).
+ */
+export async function deleteBackup(ctx: AppContext, backup: BackupRow, keyOf: (b: { project_id: string; id: string }) => string): Promise<BackupRow> {
+  return inTransaction(ctx.db, async (tx) => {
+    const row = (await tx.query<BackupRow>("SELECT * FROM backups WHERE id = $1 FOR UPDATE", [backup.id])).rows[0];
+    if (!row) throw notFound(`backup ${backup.id} not found`);
+    if (row.pinned) throw conflict("backup is pinned (a cutover's pre-cutover backup): it is kept whatever the retention");
+    if (row.state === "pending" || row.state === "running") throw conflict(`backup is ${row.state}: it can be deleted once it is taken`);
+    const preview = await tx.query<{ id: string }>(
+      "SELECT id FROM preview_databases WHERE source_backup_id = $1 AND state IN ('creating', 'ready', 'resetting') LIMIT 1", [row.id]);
+    if (preview.rows[0]) throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`);
+    const job = await tx.query<{ id: string; type: string }>(
+      "SELECT id, type FROM jobs WHERE state IN ('pending', 'running') AND payload->>'backup_id' = $1 LIMIT 1", [row.id]);
+    if (job.rows[0]) throw conflict(`backup is in use by job ${job.rows[0].id} (${job.rows[0].type}): delete it once that job has finished`);
+    await tx.query("DELETE FROM backups WHERE id = $1", [row.id]);
+    await ctx.blobs.delete(keyOf(row));
+    return row;
+  });
 }
 
 export async function listSchedules(db: Queryable, projectId: string): Promise<ScheduleRow[]> {

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
-import { CreateApiKeyRequest, CreateOrganizationRequest } from "@capydb/api";
+import { CreateApiKeyRequest, CreateOrganizationRequest, PutOrganizationQuotasRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { canAccess, requireAdmin, type Principal } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, parse, pathId } from "../http/errors.js";
 import { loadProject } from "../projects/service.js";
 import * as orgs from "./service.js";
+import { organizationQuotas, setOrganizationQuotas } from "./quotas.js";
 
 /** Organization-level management is for admins and the organization's own org keys/users. */
 async function requireOrgAccess(ctx: AppContext, p: Principal, orgId: string): Promise<void> {
@@ -50,6 +51,22 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
     const orgId = pathId(req.params.orgID, "org", "organization");
     await requireOrgAccess(ctx, req.principal!, orgId);
     return { api_keys: (await orgs.listApiKeys(ctx.db, orgId)).map(orgs.toApiKey) };
+  });
+
+  app.get<{ Params: { orgID: string } }>("/v1/organizations/:orgID/quotas", async (req) => {
+    const orgId = pathId(req.params.orgID, "org", "organization");
+    const p = req.principal!;
+    if (p.kind === "project") throw forbidden("a project-scoped API key cannot read its organization's quotas: use an organization key");
+    if (!canAccess(p, orgId) || !(await orgs.organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
+    return { quotas: await organizationQuotas(ctx.db, ctx.config.plans, orgId) };
+  });
+
+  app.put<{ Params: { orgID: string } }>("/v1/organizations/:orgID/quotas", async (req) => {
+    requireAdmin(req.principal!);
+    const orgId = pathId(req.params.orgID, "org", "organization");
+    const body = parse(PutOrganizationQuotasRequest, req.body);
+    if (!(await orgs.organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
+    return { quotas: await setOrganizationQuotas(ctx.db, ctx.config.plans, orgId, body) };
   });
 
   app.delete<{ Params: { keyID: string } }>("/v1/api-keys/:keyID", async (req) => {

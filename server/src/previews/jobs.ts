@@ -102,7 +102,8 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (!(await databaseExists(admin, preview.database_name))) {
           const password = ctx.box.open(preview.role_password_sealed);
           job.addSecret(password);
-          await ensureLoginRole(admin, preview.role_name, password, project);
+          // A preview's role gets its own (smaller) connection limit: what admission control counted for it.
+          await ensureLoginRole(admin, preview.role_name, password, { ...project, max_connections: preview.max_connections ?? project.max_connections });
           const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
           await ctx.db.query("UPDATE preview_databases SET source_restore_time = $2, updated_at = now() WHERE id = $1", [preview.id, at]);
           await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);

@@ -12,7 +12,8 @@ import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import type { ProjectRow } from "../projects/service.js";
+import { admitConnections, slotsOf, type ProjectRow } from "../projects/service.js";
+import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
 import { loadBackup, type BackupRow } from "../backups/service.js";
 
 export const DEFAULT_PREVIEW_TTL_SECONDS = 7 * 24 * 3600;
@@ -35,6 +36,8 @@ export interface PreviewRow {
   role_password_sealed: string;
   ttl_seconds: number;
   ttl_expires_at: Date;
+  /** The connection limit of the preview's role (null on previews made before it was recorded: the project's). */
+  max_connections: number | null;
   latest_job_id: string | null;
   last_error: string | null;
   created_at: Date;
@@ -115,7 +118,15 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
     throw badRequest("backup_id: only allowed when source_kind is \"backup\"");
   }
   if (sourceKind === "empty" && body.mode === "schema_only") throw badRequest("mode: an empty preview has no schema to copy; omit mode");
-  const ttl = body.ttl_seconds ?? DEFAULT_PREVIEW_TTL_SECONDS;
+  const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
+  const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
+  if (body.ttl_seconds !== undefined && body.ttl_seconds > lifetime) {
+    throw badRequest(`ttl_seconds: a preview lives at most ${lifetime} seconds ${whereSet(ceilings, "max_preview_lifetime_seconds")}`);
+  }
+  const ttl = body.ttl_seconds ?? Math.min(DEFAULT_PREVIEW_TTL_SECONDS, lifetime);
+  // The preview's role gets at most the project's own limit.
+  const connections = Math.min(project.max_connections, ceilings.quotas.preview_max_connections);
+  const slots = await slotsOf(ctx, project.cluster_id);
   const id = newId("pdb");
   const short = id.slice(4, 12);
   const name = body.name ?? `preview-${short}`;
@@ -125,18 +136,20 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
       // Serialise creates per project so the live-preview limit holds under concurrency.
       await tx.query("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", [project.id]);
       const live = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM preview_databases WHERE project_id = $1 AND state IN ${LIVE}`, [project.id]);
-      if (live.rows[0].n >= ctx.config.previewLimit) {
-        throw conflict(`project has ${live.rows[0].n} live previews, the limit is ${ctx.config.previewLimit}: delete one first`);
+      const limit = ceilings.quotas.previews_per_project;
+      if (live.rows[0].n >= limit) {
+        throw conflict(`project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`);
       }
+      await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
       const jobId = newId("job");
       await tx.query(
         `INSERT INTO preview_databases (id, project_id, organization_id, name, state, mode, source_kind, source_database, cluster_id,
            database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
-           source_backup_id, source_backup_key, source_restore_time)
-         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16)`,
+           source_backup_id, source_backup_key, source_restore_time, max_connections)
+         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17)`,
         [id, project.id, project.organization_id, name, mode, sourceKind, sourceKind === "empty" ? null : project.database_name,
           project.cluster_id, databaseName, `${databaseName}_owner`, ctx.box.seal(newPassword()), ttl, jobId,
-          backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null],
+          backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null, connections],
       );
       const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, "preview.create", jobId, { fresh: body.fresh ?? false });
       return { preview: (await loadPreview(tx, id))!, job };
@@ -160,11 +173,32 @@ export async function resetPreview(ctx: AppContext, preview: PreviewRow, fresh: 
   });
 }
 
+/**
+ * The new expiry is ttl_seconds (default: the preview's own TTL) from now, but never past
+ * its plan's maximum lifetime from its creation: a preview cannot be kept for ever by
+ * extending it (400, saying until when it can be kept).
+ */
 export async function extendPreview(ctx: AppContext, preview: PreviewRow, ttlSeconds: number | undefined): Promise<PreviewRow> {
   if (["deleting", "deleted", "promoted"].includes(preview.state)) throw conflict(`preview is ${preview.state}`);
   const ttl = Math.min(ttlSeconds ?? preview.ttl_seconds, MAX_PREVIEW_TTL_SECONDS);
-  await ctx.db.query("UPDATE preview_databases SET ttl_expires_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1", [preview.id, ttl]);
+  const project = await ctx.db.query<{ plan: string }>("SELECT plan FROM projects WHERE id = $1", [preview.project_id]);
+  const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, preview.organization_id, project.rows[0]?.plan ?? "free");
+  const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
+  const latest = new Date(preview.created_at.getTime() + lifetime * 1000);
+  const { rows } = await ctx.db.query<{ id: string }>(
+    `UPDATE preview_databases SET ttl_expires_at = now() + make_interval(secs => $2), updated_at = now()
+     WHERE id = $1 AND now() + make_interval(secs => $2) <= $3 RETURNING id`,
+    [preview.id, ttl, latest],
+  );
+  if (!rows[0]) throw badRequest(lifetimeExceeded(ceilings, lifetime, latest));
   return (await loadPreview(ctx.db, preview.id))!;
+}
+
+function lifetimeExceeded(ceilings: Ceilings, lifetime: number, latest: Date): string {
+  const left = Math.floor((latest.getTime() - Date.now()) / 1000);
+  const advice = left >= 60 ? `ttl_seconds at most ${left} now` : "it cannot be extended any more: create a new preview";
+  return `ttl_seconds: a preview lives at most ${lifetime} seconds from its creation ${whereSet(ceilings, "max_preview_lifetime_seconds")}; ` +
+    `this one can be kept until ${latest.toISOString()} (${advice})`;
 }
 
 /**

@@ -27,7 +27,7 @@ export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.patch<{ Params: { projectID: string } }>("/v1/projects/:projectID", async (req) => {
     const project = await projects.projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const body = parse(UpdateProjectRequest, req.body);
-    return { project: projects.toApiProject(await projects.updateProject(ctx, project, body)) };
+    return { project: projects.toApiProject(await projects.updateProject(ctx, req.principal!, project, body)) };
   });
 
   app.delete<{ Params: { projectID: string } }>("/v1/projects/:projectID", async (req, reply) => {

@@ -4,12 +4,14 @@ import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { badRequest, conflict, forbidden, notFound } from "../http/errors.js";
+import { badRequest, conflict, forbidden, notFound, unavailable } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import { applyRoleSettings } from "../platform/dataplane/provision.js";
+import { applyRoleSettings, type RoleSettings } from "../platform/dataplane/provision.js";
+import { ceilingsFor, defaultSettings, settingsOverCeilings, whereSet } from "../platform/quotas.js";
+import { clusterSlots, lockClusterSlots, noRoomFor, type ClusterSlots } from "../platform/connection-slots.js";
 
 export interface ProjectRow {
   id: string;
@@ -39,14 +41,9 @@ export interface ProjectRow {
   ssl_mode: string;
 }
 
-export const PROJECT_DEFAULTS = {
-  plan: "free",
-  environment: "production",
-  max_connections: 100,
-  statement_timeout: "0",
-  idle_transaction_timeout: "0",
-  storage_limit_bytes: 10 * 1024 ** 3,
-};
+/** Tenants create projects on this plan; only a platform admin puts one on another. */
+export const DEFAULT_PLAN = "free";
+const DEFAULT_ENVIRONMENT = "production";
 
 const SELECT_PROJECT = `SELECT p.*, c.public_host, c.direct_port, c.pooled_port, c.ssl_mode FROM projects p JOIN clusters c ON c.id = p.cluster_id`;
 
@@ -131,9 +128,27 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
     }
     organizationId = principal.organizationId;
   }
+  const tenant = principal.kind !== "admin";
+  const plan = body.plan ?? DEFAULT_PLAN;
+  if (tenant && plan !== DEFAULT_PLAN) {
+    throw forbidden(`plan: only a platform operator can put a project on plan ${plan}; projects start on plan ${DEFAULT_PLAN} (ask your platform operator to change it)`);
+  }
+  const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, organizationId, plan);
+  if (tenant) {
+    const problems = settingsOverCeilings(ceilings, body);
+    if (problems.length) throw badRequest(problems.join("; "));
+  }
+  const defaults = defaultSettings(ceilings);
+  const settings = {
+    max_connections: body.max_connections ?? defaults.max_connections,
+    statement_timeout: body.statement_timeout ?? defaults.statement_timeout,
+    idle_transaction_timeout: body.idle_transaction_timeout ?? defaults.idle_transaction_timeout,
+    storage_limit_bytes: body.storage_limit_bytes ?? defaults.storage_limit_bytes,
+  };
   const region = body.region ?? ctx.config.defaultRegion;
   const cluster = await ctx.clusters.forRegion(region);
   if (!cluster) throw badRequest(`region: no cluster serves region "${region}"`);
+  const slots = await slotsOf(ctx, cluster.id);
 
   const id = newId("prj");
   const short = id.slice(4, 12);
@@ -141,20 +156,25 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   const databaseName = slug.replace(/-/g, "_");
   const roleName = `${databaseName}_owner`;
   return inTransaction(ctx.db, async (tx) => {
+    if (tenant) {
+      // Creates in one organization take turns, so the count holds under concurrency.
+      await tx.query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", [organizationId]);
+      const { rows } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM projects WHERE organization_id = $1 AND state <> 'deleted'", [organizationId]);
+      const most = ceilings.quotas.projects_per_organization;
+      if (rows[0].n >= most) {
+        throw conflict(`projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`);
+      }
+    }
+    await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
     const jobId = newId("job");
     await tx.query(
       `INSERT INTO projects (id, organization_id, name, slug, state, region, plan, environment, cluster_id, database_name, role_name,
          role_password_sealed, max_connections, statement_timeout, idle_transaction_timeout, storage_limit_bytes, latest_job_id)
        VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
-        id, organizationId, body.name, slug, region,
-        body.plan ?? PROJECT_DEFAULTS.plan,
-        body.environment ?? PROJECT_DEFAULTS.environment,
+        id, organizationId, body.name, slug, region, plan, body.environment ?? DEFAULT_ENVIRONMENT,
         cluster.id, databaseName, roleName, ctx.box.seal(newPassword()),
-        body.max_connections ?? PROJECT_DEFAULTS.max_connections,
-        body.statement_timeout ?? PROJECT_DEFAULTS.statement_timeout,
-        body.idle_transaction_timeout ?? PROJECT_DEFAULTS.idle_transaction_timeout,
-        body.storage_limit_bytes ?? PROJECT_DEFAULTS.storage_limit_bytes,
+        settings.max_connections, settings.statement_timeout, settings.idle_transaction_timeout, settings.storage_limit_bytes,
         jobId,
       ],
     );
@@ -167,24 +187,87 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   });
 }
 
-/** Settings are applied to Postgres at once (ALTER ROLE), then recorded. */
-export async function updateProject(ctx: AppContext, project: ProjectRow, body: UpdateProjectRequest): Promise<ProjectRow> {
+/** The cluster's connection slots; 503 when it cannot be reached (and was never read). */
+export async function slotsOf(ctx: AppContext, clusterId: string): Promise<ClusterSlots> {
+  try {
+    return await clusterSlots(await ctx.clusters.pool(clusterId), clusterId, ctx.config.clusterConnectionReserve);
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message, cluster_id: clusterId }, "cannot read the cluster's connection capacity");
+    throw unavailable(`cluster ${clusterId} cannot be reached to check its connection capacity; retry shortly`);
+  }
+}
+
+/**
+ * Refuses (409) `asked` connections that do not fit in what the cluster has left for
+ * tenants; `what` says whose they are. Takes the cluster's admission lock until `tx` ends.
+ */
+export async function admitConnections(tx: Queryable, slots: ClusterSlots, clusterId: string, asked: number, what: string, exceptProjectId: string | null = null): Promise<void> {
+  await lockClusterSlots(tx, clusterId);
+  const why = await noRoomFor(tx, slots, clusterId, asked, exceptProjectId);
+  if (why) throw conflict(`${what} do not fit: ${why}. Lower it, delete a preview or project, or ask the platform operator for room`);
+}
+
+/**
+ * All or nothing: every field is checked first (the plan's ceilings for tenants, the
+ * cluster's room for a higher connection limit), then the row is updated and the role's
+ * settings applied in one control-plane transaction that commits only once they were.
+ */
+export async function updateProject(ctx: AppContext, principal: Principal, project: ProjectRow, body: UpdateProjectRequest): Promise<ProjectRow> {
+  const tenant = principal.kind !== "admin";
+  if (tenant && body.plan !== undefined && body.plan !== project.plan) {
+    throw forbidden(`plan: only a platform operator can change a project's plan (it is on plan ${project.plan}; ask your platform operator)`);
+  }
   const touchesRole = body.max_connections !== undefined || body.statement_timeout !== undefined || body.idle_transaction_timeout !== undefined;
   if (touchesRole && project.state !== "ready") throw conflict(`project is ${project.state}: settings can be changed once it is ready`);
   if (project.state === "deleting" || project.state === "deleted") throw conflict(`project is ${project.state}`);
-  const next = {
-    max_connections: body.max_connections ?? project.max_connections,
-    statement_timeout: body.statement_timeout ?? project.statement_timeout,
-    idle_transaction_timeout: body.idle_transaction_timeout ?? project.idle_transaction_timeout,
-  };
-  if (touchesRole) await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, next);
-  await ctx.db.query(
-    `UPDATE projects SET name = coalesce($2, name), environment = coalesce($3, environment), plan = coalesce($4, plan),
-       max_connections = $5, statement_timeout = $6, idle_transaction_timeout = $7,
-       storage_limit_bytes = coalesce($8, storage_limit_bytes), updated_at = now()
-     WHERE id = $1`,
-    [project.id, body.name ?? null, body.environment ?? null, body.plan ?? null, next.max_connections, next.statement_timeout, next.idle_transaction_timeout, body.storage_limit_bytes ?? null],
-  );
+  if (tenant) {
+    const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
+    const problems = settingsOverCeilings(ceilings, body, project);
+    if (problems.length) throw badRequest(problems.join("; "));
+  }
+  const raises = body.max_connections !== undefined && body.max_connections > project.max_connections;
+  const slots = raises ? await slotsOf(ctx, project.cluster_id) : null;
+
+  const client = await ctx.db.connect();
+  let applied: { previous: RoleSettings } | null = null;
+  try {
+    await client.query("BEGIN");
+    const current = (await client.query<ProjectRow>("SELECT * FROM projects WHERE id = $1 FOR UPDATE", [project.id])).rows[0];
+    if (touchesRole && current.state !== "ready") throw conflict(`project is ${current.state}: settings can be changed once it is ready`);
+    if (current.state === "deleting" || current.state === "deleted") throw conflict(`project is ${current.state}`);
+    const previous = { max_connections: current.max_connections, statement_timeout: current.statement_timeout, idle_transaction_timeout: current.idle_transaction_timeout };
+    const next = {
+      max_connections: body.max_connections ?? current.max_connections,
+      statement_timeout: body.statement_timeout ?? current.statement_timeout,
+      idle_transaction_timeout: body.idle_transaction_timeout ?? current.idle_transaction_timeout,
+    };
+    if (slots && next.max_connections > current.max_connections) {
+      await admitConnections(client, slots, project.cluster_id, next.max_connections, `max_connections: ${next.max_connections} connections for this project`, project.id);
+    }
+    await client.query(
+      `UPDATE projects SET name = coalesce($2, name), environment = coalesce($3, environment), plan = coalesce($4, plan),
+         max_connections = $5, statement_timeout = $6, idle_transaction_timeout = $7,
+         storage_limit_bytes = coalesce($8, storage_limit_bytes), updated_at = now()
+       WHERE id = $1`,
+      [project.id, body.name ?? null, body.environment ?? null, body.plan ?? null, next.max_connections, next.statement_timeout, next.idle_transaction_timeout, body.storage_limit_bytes ?? null],
+    );
+    if (touchesRole) {
+      await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, next);
+      applied = { previous };
+      ctx.faults.check("project.update.after_role");
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    // The role changed but the record did not (the commit failed): put the role back.
+    if (applied) {
+      await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, applied.previous).catch((undo) =>
+        ctx.log.error({ err: (undo as Error).message, project_id: project.id }, "could not put the role's settings back after a failed update"));
+    }
+    throw err;
+  } finally {
+    client.release();
+  }
   return (await loadProject(ctx.db, project.id))!;
 }
 
