@@ -183,6 +183,18 @@ describe("pull request lifecycle", () => {
     expect(named).toHaveLength(1);
   });
 
+  it("synchronize on a preview at its plan's maximum lifetime: reused with a warning, not a failed workflow", async () => {
+    // ttl 30d is the free plan's whole lifetime: no push can extend it further
+    const opened = await onPullRequest({ fixture: "opened", number: 112, inputs: { ttl: "30d" } });
+    expectExit(opened, 0);
+    const r = await onPullRequest({ fixture: "synchronize", number: 112, inputs: { ttl: "30d" } });
+    expectExit(r, 0);
+    expect(r.outputs.operation).toBe("reused");
+    expect(r.outputs["preview-id"]).toBe(opened.outputs["preview-id"]);
+    expect(r.outputs["expires-at"]).toBe(opened.outputs["expires-at"]);
+    expect(r.stdout).toMatch(/::warning::Preview pr-112 \(\S+\) cannot be extended any more/);
+  });
+
   it("on-push: reset resets the data on synchronize", async () => {
     const opened = await onPullRequest({ fixture: "opened", number: 110 });
     expectExit(opened, 0);

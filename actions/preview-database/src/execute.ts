@@ -114,9 +114,8 @@ async function ensure(x: Execution, reset: boolean): Promise<Outcome> {
     x.trace.preview = existing;
     switch (existing.state) {
       case "ready": {
-        const { preview } = await x.client.extendPreview(existing.id, { ttl_seconds: x.settings.ttlSeconds });
+        const preview = await extendOnPush(x, existing);
         x.trace.preview = preview;
-        core.info(`Reusing preview ${x.name} (${preview.id}); it now expires at ${formatInstant(preview.ttl_expires_at)}`);
         if (!reset) return finish(x, preview, null, "reused");
         const { job } = await x.client.resetPreview(preview.id);
         x.trace.job = job;
@@ -225,6 +224,23 @@ async function remove(x: Execution, why: string): Promise<Outcome> {
     core.info(`Preview ${x.name} (${current.id}) deleted`);
   }
   return { operation: "deleted", preview: current, credentials: null, job: x.trace.job, cutover: null, view };
+}
+
+/**
+ * A push extends the preview's life; one that reached the maximum lifetime the platform
+ * operator set (a 400 on ttl_seconds) is reused as it is, with a warning: the pull
+ * request's workflow must not fail because it is old.
+ */
+async function extendOnPush(x: Execution, existing: PreviewDatabase): Promise<PreviewDatabase> {
+  try {
+    const { preview } = await x.client.extendPreview(existing.id, { ttl_seconds: x.settings.ttlSeconds });
+    core.info(`Reusing preview ${x.name} (${preview.id}); it now expires at ${formatInstant(preview.ttl_expires_at)}`);
+    return preview;
+  } catch (err) {
+    if (!(err instanceof CapyApiError && err.status === 400 && err.message.startsWith("ttl_seconds:"))) throw err;
+    core.warning(`Preview ${x.name} (${existing.id}) cannot be extended any more and expires at ${formatInstant(existing.ttl_expires_at)}: ${err.message}`);
+    return existing;
+  }
 }
 
 async function extend(x: Execution): Promise<Outcome> {
