@@ -65,6 +65,10 @@ describe("other tenants' sessions", () => {
     const spySession = await session(attacker.uri, "spy");
     try {
       expect(await spy(spySession, "watched-secret-app")).toBe("denied:42501 | denied:42501");
+      // Every role can list the shared cluster's databases and roles: their names carry nothing the victim wrote.
+      const names = (await spySession.query("select string_agg(datname, ',') as d, (select string_agg(rolname, ',') from pg_roles) as r from pg_database")).rows[0];
+      expect(names.d).toContain(victim.project.database_name);
+      expect(`${names.d},${names.r}`).not.toMatch(/watched/i);
     } finally {
       await victimSession.end();
       await spySession.end();

@@ -153,7 +153,9 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   const id = newId("prj");
   const short = id.slice(4, 12);
   const slug = `${slugify(body.name)}-${short}`;
-  const databaseName = slug.replace(/-/g, "_");
+  // Names other tenants can read (pg_database and pg_roles are visible to every role of a
+  // shared cluster) carry nothing a tenant wrote: derived from the id, not the name.
+  const databaseName = `capy_${short}`;
   const roleName = `${databaseName}_owner`;
   return inTransaction(ctx.db, async (tx) => {
     if (tenant) {
