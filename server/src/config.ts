@@ -2,6 +2,8 @@
 // Every setting is documented in the README's configuration table.
 import path from "node:path";
 import { isWellFormedApiKey } from "./platform/secrets.js";
+import { loadPlans, PlanConfigError, type PlanTable } from "./platform/quotas.js";
+import { DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION, DEFAULT_JOB_MAX_RUNTIME_SECONDS, MAX_JOB_MAX_RUNTIME_SECONDS, parseMaxRuntimeOverrides } from "./platform/jobs/limits.js";
 
 export interface Config {
   host: string;
@@ -26,11 +28,21 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long a valid API key is trusted without a lookup (0: look up every request). */
   apiKeyCacheSeconds: number;
+  /** How often /metrics reads the job counts from the control-plane database (scrapes in between reuse them). */
+  metricsRefreshSeconds: number;
   workerConcurrency: number;
   jobLeaseSeconds: number;
   jobRetryBaseMs: number;
   jobMaxAttempts: number;
+  /** A job running longer than this (summed over its attempts) is stopped, cleaned up and failed. */
+  jobMaxRuntimeSeconds: number;
+  /** Per job type, in place of jobMaxRuntimeSeconds (CAPYDB_JOB_MAX_RUNTIME=import.run=3600,...). */
+  jobMaxRuntimeByType: Record<string, number>;
+  /** Jobs of one organization running at once over every server process, so one tenant cannot hold every worker. */
+  jobMaxRunningPerOrganization: number;
   restoreJobs: number;
+  /** How long each pg_dump waits for a table's lock (--lock-wait-timeout) before the job fails. */
+  toolLockWaitSeconds: number;
   extensionAllowlist: string[];
   clerk: {
     jwksUrl: string | null;
@@ -46,6 +58,10 @@ export interface Config {
   publicUrl: string | null;
   blob: { url: string | null; s3Endpoint: string | null; s3Region: string | null; s3AccessKeyId: string | null; s3SecretAccessKey: string | null; s3ForcePathStyle: boolean | null };
   previewLimit: number;
+  /** Each plan's ceilings (CAPYDB_PLANS over the built-in plans): tenants set their projects' settings within them. */
+  plans: PlanTable;
+  /** Connection slots of each cluster that tenants' limits may not be promised, beyond the superuser-reserved ones. */
+  clusterConnectionReserve: number;
   snapshotMaxAgeSeconds: number;
   previewCloneStrategy: "file_copy" | "wal_log" | "logical";
   /** Keep one clone of each project's snapshot ready, so creates and resets take it by a rename. */
@@ -92,6 +108,23 @@ function cloneStrategy(v: string): Config["previewCloneStrategy"] {
   throw new ConfigError(`CAPYDB_PREVIEW_CLONE_STRATEGY must be file_copy, wal_log or logical, got "${v}"`);
 }
 
+function runtimeOverrides(env: NodeJS.ProcessEnv): Record<string, number> {
+  try {
+    return parseMaxRuntimeOverrides(str(env, "CAPYDB_JOB_MAX_RUNTIME") ?? "");
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function plans(env: NodeJS.ProcessEnv, previewLimit: number): PlanTable {
+  try {
+    return loadPlans(str(env, "CAPYDB_PLANS"), previewLimit);
+  } catch (err) {
+    if (err instanceof PlanConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bootstrap = str(env, "CAPYDB_BOOTSTRAP_API_KEY");
   if (bootstrap && !isWellFormedApiKey(bootstrap)) {
@@ -127,11 +160,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: str(env, "CAPYDB_LOG_LEVEL") ?? "info",
     bodyLimitBytes: int(env, "CAPYDB_BODY_LIMIT_BYTES", 1024 * 1024, 1024),
     apiKeyCacheSeconds: int(env, "CAPYDB_API_KEY_CACHE_SECONDS", 5, 0, 300),
+    metricsRefreshSeconds: int(env, "CAPYDB_METRICS_REFRESH_SECONDS", 5, 1, 3600),
     workerConcurrency: concurrency,
     jobLeaseSeconds: int(env, "CAPYDB_JOB_LEASE_SECONDS", 30, 1, 3600),
     jobRetryBaseMs: int(env, "CAPYDB_JOB_RETRY_BASE_MS", 1000, 0, 3_600_000),
     jobMaxAttempts: int(env, "CAPYDB_JOB_MAX_ATTEMPTS", 5, 1, 100),
+    jobMaxRuntimeSeconds: int(env, "CAPYDB_JOB_MAX_RUNTIME_SECONDS", DEFAULT_JOB_MAX_RUNTIME_SECONDS, 1, MAX_JOB_MAX_RUNTIME_SECONDS),
+    jobMaxRuntimeByType: runtimeOverrides(env),
+    jobMaxRunningPerOrganization: int(env, "CAPYDB_JOB_MAX_RUNNING_PER_ORG", DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION, 1, 10_000),
     restoreJobs: int(env, "CAPYDB_RESTORE_JOBS", 2, 1, 64),
+    toolLockWaitSeconds: int(env, "CAPYDB_TOOL_LOCK_WAIT_SECONDS", 60, 1, 86_400),
     extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),
     clerk: {
       jwksUrl: str(env, "CAPYDB_CLERK_JWKS_URL"),
@@ -154,6 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       s3ForcePathStyle: str(env, "CAPYDB_S3_FORCE_PATH_STYLE") === null ? null : bool(env, "CAPYDB_S3_FORCE_PATH_STYLE", true),
     },
     previewLimit: int(env, "CAPYDB_PREVIEW_LIMIT", 20, 1, 10000),
+    plans: plans(env, int(env, "CAPYDB_PREVIEW_LIMIT", 20, 1, 10000)),
+    clusterConnectionReserve: int(env, "CAPYDB_CLUSTER_CONNECTION_RESERVE", 40, 0, 100_000),
     snapshotMaxAgeSeconds: int(env, "CAPYDB_SNAPSHOT_MAX_AGE_SECONDS", 3600, 0),
     previewCloneStrategy: cloneStrategy(str(env, "CAPYDB_PREVIEW_CLONE_STRATEGY") ?? "file_copy"),
     previewSpares: bool(env, "CAPYDB_PREVIEW_SPARES", true),

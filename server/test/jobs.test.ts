@@ -2,13 +2,16 @@
 // again after its lease and its effect happens once; jobs of one resource never
 // overlap; failures are classified and retried (or not); tool output is recorded
 // without secrets; completion is lease-checked; a stopping worker hands its jobs
-// back; two workers never run a job twice.
+// back; two workers never run a job twice; a job is stopped, cleaned up and failed
+// at its maximum runtime (even one stuck where its signal cannot reach, or whose
+// worker died); an organization never has more jobs running than its cap.
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDatabase, withDatabase } from "../../test/harness/server.js";
 import { createDb, type Db } from "../src/platform/store/db.js";
@@ -20,6 +23,8 @@ import { completeJobs } from "../src/platform/jobs/sql/complete.js";
 import { PermanentError, TransientError } from "../src/platform/jobs/errors.js";
 import { Worker, type JobHandler, type Logger, type WorkerOptions } from "../src/platform/jobs/worker.js";
 import type { JobRow } from "../src/platform/jobs/types.js";
+import { DEFAULT_JOB_LIMITS, MaxRuntimeExceeded, parseMaxRuntimeOverrides, type JobLimits } from "../src/platform/jobs/limits.js";
+import { loadConfig } from "../src/config.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -543,5 +548,247 @@ describe("job engine", () => {
     // Each job ran on the worker the row says claimed it.
     const { rows: owners } = await db.query<{ id: string; claimed_by: string }>("SELECT id, claimed_by FROM jobs WHERE id = ANY($1)", [ids]);
     for (const o of owners) expect(`worker-${invocations.get(o.id)![0]}`).toBe(o.claimed_by);
+  });
+});
+
+/** The default limits with the given per-type runtimes (and other fields) in place. */
+function limitsWith(maxRuntimeByType: Record<string, number>, extra: Partial<JobLimits> = {}): JobLimits {
+  return { ...DEFAULT_JOB_LIMITS, maxRuntimeByType, ...extra };
+}
+
+const runtimeError = (type: string, seconds: number) =>
+  new RegExp(`^${type.replace(/\./g, "\\.")} exceeded its maximum runtime of ${seconds} s and was stopped \\(CAPYDB_JOB_MAX_RUNTIME_SECONDS, or CAPYDB_JOB_MAX_RUNTIME`);
+
+describe("maximum runtime", () => {
+  it("stops a job at its maximum runtime: the tool it spawned is killed, its cleanup runs, it fails for good with a clear error", { timeout: 30_000 }, async () => {
+    const type = "test.runtime-tool";
+    const runs: string[] = [];
+    const cleanups: Array<{ error: unknown; signalAborted: boolean }> = [];
+    let toolPid = 0;
+    await startWorker(
+      {
+        [type]: {
+          async run(ctx) {
+            runs.push(ctx.job.id);
+            // As pg_dump is spawned: with the job's signal.
+            const tool = spawn("sleep", ["60"], { signal: ctx.signal, stdio: "ignore" });
+            tool.on("error", () => {});
+            toolPid = tool.pid!;
+            await new Promise((resolve) => tool.on("close", resolve));
+            throw new TransientError("sleep was stopped");
+          },
+          async cleanup(ctx, error) {
+            cleanups.push({ error, signalAborted: ctx.signal.aborted });
+          },
+        },
+        // Under the default runtime (60 s here): runs to its end.
+        "test.runtime-default": {
+          async run(ctx) {
+            await sleep(1500, undefined, { signal: ctx.signal });
+          },
+        },
+      },
+      { limits: limitsWith({ [type]: 1 }, { maxRuntimeSeconds: 60 }) },
+    );
+    const job = await enqueue({ type });
+    const other = await enqueue({ type: "test.runtime-default" });
+
+    const failed = await waitForState(job.id, ["failed", "succeeded"], 15_000);
+    expect(failed).toMatchObject({ state: "failed", attempts: 1, retry_classification: "permanent", max_runtime_seconds: 1, lease_token: null });
+    expect(failed.error).toMatch(runtimeError(type, 1));
+    const ranMs = failed.completed_at!.getTime() - failed.started_at!.getTime();
+    expect(ranMs).toBeGreaterThanOrEqual(1000);
+    expect(ranMs).toBeLessThan(5000);
+    expect(failed.run_seconds).toBeGreaterThanOrEqual(1);
+    expect(() => process.kill(toolPid, 0), "the spawned tool is still alive").toThrow();
+    expect(cleanups).toHaveLength(1);
+    expect(cleanups[0].error).toBeInstanceOf(MaxRuntimeExceeded);
+    // The cleanup gets a signal of its own, not the aborted one.
+    expect(cleanups[0].signalAborted).toBe(false);
+
+    expect(await waitForState(other.id, ["failed", "succeeded"])).toMatchObject({ state: "succeeded", max_runtime_seconds: 60 });
+    // A permanent failure: never run again.
+    await sleep(500);
+    expect(runs).toEqual([job.id]);
+  });
+
+  it("gives up on a handler stuck where its signal cannot reach (a lock wait in SQL): the job fails on time, its cleanup runs, its slot takes the next job", { timeout: 30_000 }, async () => {
+    const lockKey = 4_242_001;
+    const holder = new pg.Client({ connectionString: controlUrl });
+    await holder.connect();
+    await holder.query("SELECT pg_advisory_lock($1)", [lockKey]);
+    const log = memoryLogger();
+    const cleanups: unknown[] = [];
+    const ran: string[] = [];
+    const stuckReturned = deferred();
+    try {
+      const worker = await startWorker(
+        {
+          "test.stuck": {
+            async run() {
+              // Its own connection, no query timeout: it waits as long as the lock is held, whatever the signal says.
+              const c = new pg.Client({ connectionString: controlUrl });
+              await c.connect();
+              try {
+                await c.query("SELECT pg_advisory_lock($1)", [lockKey]);
+                await c.query("SELECT pg_advisory_unlock($1)", [lockKey]);
+              } finally {
+                await c.end();
+                stuckReturned.resolve();
+              }
+            },
+            async cleanup(_ctx, error) {
+              cleanups.push(error);
+            },
+          },
+          "test.after-stuck": {
+            async run(ctx) {
+              ran.push(ctx.job.id);
+            },
+          },
+        },
+        { concurrency: 1, abortGraceMs: 500, limits: limitsWith({ "test.stuck": 1 }), log },
+      );
+      const stuck = await enqueue({ type: "test.stuck" });
+      await waitForState(stuck.id, ["running"]);
+      const next = await enqueue({ type: "test.after-stuck" });
+
+      const failed = await waitForState(stuck.id, ["failed", "succeeded"], 10_000);
+      expect(failed).toMatchObject({ state: "failed", retry_classification: "permanent" });
+      expect(failed.error).toMatch(runtimeError("test.stuck", 1));
+      // One second of runtime, half a second of grace, and the cleanup: not "whenever the lock goes".
+      expect(failed.completed_at!.getTime() - failed.started_at!.getTime()).toBeLessThan(5000);
+      expect(cleanups).toHaveLength(1);
+      expect(cleanups[0]).toBeInstanceOf(MaxRuntimeExceeded);
+
+      // The worker's only slot is free again: the next job runs while the stuck call still waits.
+      expect(await waitForState(next.id, ["failed", "succeeded"], 10_000)).toMatchObject({ state: "succeeded" });
+      expect(ran).toEqual([next.id]);
+      expect(worker.abandonedHandlers).toEqual([expect.objectContaining({ jobId: stuck.id, type: "test.stuck", phase: "run" })]);
+      expect(log.lines.join("\n")).toMatch(/a job handler did not return within 500 ms of being stopped/);
+
+      // Let the stuck call go: it returns, is forgotten, and changes nothing on its failed job.
+      await holder.query("SELECT pg_advisory_unlock($1)", [lockKey]);
+      await stuckReturned.promise;
+      await waitFor("the abandoned handler to be forgotten", () => worker.abandonedHandlers.length === 0);
+      expect(await getJob(stuck.id)).toMatchObject({ state: "failed", error: failed.error, completed_at: failed.completed_at, attempts: 1 });
+      expect(log.lines.join("\n")).toMatch(/an abandoned job handler returned at last/);
+    } finally {
+      await holder.end().catch(() => {});
+    }
+  });
+
+  it("holds a job whose worker died to the runtime it had left, and only cleans up one that has none left", { timeout: 30_000 }, async () => {
+    const spent = "test.rescued-spent";
+    const partial = "test.rescued-partial";
+    const limits = limitsWith({ [spent]: 1, [partial]: 3 });
+    const a = await enqueue({ type: spent });
+    const b = await enqueue({ type: partial });
+    // A worker claims both with a one-second lease and dies (never renews, completes or fails).
+    const claimed = await claimJobs(db, "worker-that-died", 10, 1, [spent, partial], limits);
+    expect(claimed.map((j) => [j.id, j.max_runtime_seconds, j.run_seconds]).sort()).toEqual([[a.id, 1, 0], [b.id, 3, 0]].sort());
+
+    const calls: string[] = [];
+    let spentCleanupError: unknown = null;
+    let partialRanMs = 0;
+    await startWorker(
+      {
+        [spent]: {
+          async run() {
+            calls.push("spent: run");
+          },
+          async cleanup(_ctx, error) {
+            calls.push("spent: cleanup");
+            spentCleanupError = error;
+          },
+        },
+        [partial]: {
+          async run(ctx) {
+            const t0 = Date.now();
+            try {
+              await sleep(30_000, undefined, { signal: ctx.signal });
+            } finally {
+              partialRanMs = Date.now() - t0;
+            }
+          },
+          async cleanup() {
+            calls.push("partial: cleanup");
+          },
+        },
+      },
+      { limits, leaseSeconds: 2 },
+    );
+
+    // The dead attempt ran its whole one-second lease: nothing is left of a one-second runtime.
+    const spentDone = await waitForState(a.id, ["failed", "succeeded"], 15_000);
+    expect(spentDone).toMatchObject({ state: "failed", retry_classification: "permanent" });
+    expect(spentDone.error).toMatch(runtimeError(spent, 1));
+    expect(spentDone.run_seconds).toBeGreaterThanOrEqual(0.9);
+
+    // Of three seconds, what the dead attempt left (it counts until rescued, 1 to 1.7 s here): not three more.
+    const partialDone = await waitForState(b.id, ["failed", "succeeded"], 15_000);
+    expect(partialDone).toMatchObject({ state: "failed", retry_classification: "permanent" });
+    expect(partialDone.error).toMatch(runtimeError(partial, 3));
+    expect(partialRanMs).toBeGreaterThan(1000);
+    expect(partialRanMs).toBeLessThan(2900);
+    expect(partialDone.run_seconds).toBeGreaterThanOrEqual(2.9);
+    // The spent one's run() never ran again.
+    expect(calls.sort()).toEqual(["partial: cleanup", "spent: cleanup"]);
+    expect(spentCleanupError).toBeInstanceOf(MaxRuntimeExceeded);
+  });
+});
+
+describe("per-organization cap", () => {
+  it("gives an organization only its free slots, reaches the jobs queued behind a capped organization, and leaves jobs without one uncapped", async () => {
+    const type = "test.org-cap";
+    const limits = limitsWith({}, { maxRunningPerOrganization: 2 });
+    const orgA: JobRow[] = [];
+    for (let i = 0; i < 5; i++) orgA.push(await enqueue({ type, organizationId: "org_cap_a" }));
+    const orgB = [await enqueue({ type, organizationId: "org_cap_b" }), await enqueue({ type, organizationId: "org_cap_b" })];
+    const platform = [await enqueue({ type }), await enqueue({ type }), await enqueue({ type })];
+
+    const first = await claimJobs(db, "cap-test", 10, 30, [type], limits);
+    expect(first.map((j) => j.id).sort()).toEqual([orgA[0], orgA[1], ...orgB, ...platform].map((j) => j.id).sort());
+    expect(await claimJobs(db, "cap-test", 10, 30, [type], limits)).toEqual([]);
+
+    // Older jobs of a capped organization do not stand in the way of newer ones of others.
+    const later = [await enqueue({ type }), await enqueue({ type, organizationId: "org_cap_c" })];
+    const second = await claimJobs(db, "cap-test", 2, 30, [type], limits);
+    expect(second.map((j) => j.id).sort()).toEqual(later.map((j) => j.id).sort());
+
+    // A job inserted by another writer (an older server during a deploy) is claimed, and capped, all the same.
+    await db.query("INSERT INTO jobs (id, type, organization_id) VALUES ($1, $2, 'org_cap_d'), ($3, $2, 'org_cap_d'), ($4, $2, 'org_cap_d')", [newId("job"), type, newId("job"), newId("job")]);
+    expect(await claimJobs(db, "cap-test", 10, 30, [type], limits)).toEqual([
+      expect.objectContaining({ organization_id: "org_cap_d" }), expect.objectContaining({ organization_id: "org_cap_d" }),
+    ]);
+
+    // A finished job frees its organization's slot, for the oldest of its jobs.
+    const done = await completeJobs(db, [{ jobId: first.find((j) => j.id === orgA[0].id)!.id, leaseToken: first.find((j) => j.id === orgA[0].id)!.lease_token! }]);
+    expect([...done]).toEqual([orgA[0].id]);
+    expect((await claimJobs(db, "cap-test", 10, 30, [type], limits)).map((j) => j.id)).toEqual([orgA[2].id]);
+  });
+});
+
+describe("job limit settings", () => {
+  it("reads the maximum runtimes and the per-organization cap, and refuses what an operator got wrong", () => {
+    expect(loadConfig({})).toMatchObject({ jobMaxRuntimeSeconds: 21_600, jobMaxRuntimeByType: {}, jobMaxRunningPerOrganization: 2 });
+    expect(loadConfig({ CAPYDB_JOB_MAX_RUNTIME_SECONDS: "900", CAPYDB_JOB_MAX_RUNTIME: " import.run=3600 , backup.create=7200", CAPYDB_JOB_MAX_RUNNING_PER_ORG: "3" })).toMatchObject({
+      jobMaxRuntimeSeconds: 900,
+      jobMaxRuntimeByType: { "import.run": 3600, "backup.create": 7200 },
+      jobMaxRunningPerOrganization: 3,
+    });
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME: "import.run" })).toThrow(/CAPYDB_JOB_MAX_RUNTIME: "import.run" must be job.type=seconds/);
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME: "import.run=0" })).toThrow(/from 1 to 604800/);
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME: "import.run=1h" })).toThrow(/must be job.type=seconds/);
+    expect(() => parseMaxRuntimeOverrides("import.run=60,import.run=70")).toThrow(/import.run is given twice/);
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME_SECONDS: "0" })).toThrow(/CAPYDB_JOB_MAX_RUNTIME_SECONDS must be an integer between 1 and 604800/);
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME_SECONDS: "9999999" })).toThrow(/CAPYDB_JOB_MAX_RUNTIME_SECONDS/);
+    expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNNING_PER_ORG: "0" })).toThrow(/CAPYDB_JOB_MAX_RUNNING_PER_ORG must be an integer between 1/);
+    // A per-type runtime for a type no worker runs (a typo) stops the worker from starting.
+    expect(() => new Worker({
+      db, databaseUrl: controlUrl, concurrency: 1, leaseSeconds: 10, retryBaseMs: 50, log: memoryLogger(),
+      handlers: { "import.run": { async run() {} } },
+      limits: limitsWith({ "imports.run": 60 }),
+    })).toThrow(/CAPYDB_JOB_MAX_RUNTIME names job types no worker runs: imports\.run \(known: import\.run\)/);
   });
 });

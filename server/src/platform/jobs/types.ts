@@ -15,6 +15,10 @@ export interface JobRow {
   max_attempts: number;
   /** Rescued after its last attempt: only the handler's cleanup is left to run. */
   cleanup_only: boolean;
+  /** The maximum runtime the claiming worker gave it (its type's limit), in seconds. */
+  max_runtime_seconds: number | null;
+  /** Seconds its finished (or abandoned) attempts ran, summed: what the maximum runtime is measured against. */
+  run_seconds: number;
   run_at: Date;
   lease_token: string | null;
   lease_expires_at: Date | null;

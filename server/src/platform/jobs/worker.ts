@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import pg from "pg";
 import type { Db } from "../store/db.js";
 import { claimJobs } from "./sql/claim.js";
-import { completeJobs, type CompletionInput } from "./sql/complete.js";
+import { CompletionBatcher } from "./completion-batcher.js";
 import { failJob } from "./sql/fail.js";
 import { renewLease } from "./sql/renew.js";
 import { rescueExpiredJobs } from "./sql/rescue.js";
@@ -15,6 +15,8 @@ import { recordToolOutput } from "./sql/record-tool-output.js";
 import { classifyError, errorMessage } from "./errors.js";
 import { scrubSecrets } from "./scrub.js";
 import { runTool, toolFailure, type ToolResult, type ToolRunOptions } from "./tools.js";
+import { checkRuntimeOverrideTypes, DEFAULT_JOB_LIMITS, MaxRuntimeExceeded, maxRuntimeFor, runtimeUsedUp, type JobLimits } from "./limits.js";
+import { startHandler, waitForHandler } from "./handler-wait.js";
 import type { JobRow } from "./types.js";
 
 export interface Logger {
@@ -25,7 +27,11 @@ export interface Logger {
 
 export interface JobContext {
   job: JobRow;
-  /** Aborted when the lease is lost or the worker is shutting down hard. */
+  /**
+   * Aborted when the job passes its maximum runtime, its lease is lost, or the worker
+   * is shutting down hard. A handler that does not return soon after (abortGraceMs) is
+   * given up on: its job is failed or released without it.
+   */
   signal: AbortSignal;
   db: Db;
   log: Logger;
@@ -37,7 +43,11 @@ export interface JobContext {
 
 export interface JobHandler {
   run(ctx: JobContext): Promise<void>;
-  /** Undo half-made work once the job has failed for good (permanent error or attempts exhausted). */
+  /**
+   * Undo half-made work once the job has failed for good (permanent error, attempts
+   * exhausted, maximum runtime passed). Gets a context of its own (a fresh signal,
+   * aborted after cleanupTimeoutMs); may run while an abandoned run() is still stuck.
+   */
   cleanup?(ctx: JobContext, error: unknown): Promise<void>;
 }
 
@@ -51,44 +61,29 @@ export interface WorkerOptions {
   log: Logger;
   pollIntervalMs?: number;
   workerId?: string;
+  /** Maximum runtimes and the per-organization cap (default DEFAULT_JOB_LIMITS). */
+  limits?: JobLimits;
+  /** How long a handler whose signal aborted may take to return before the worker stops waiting for it (default 10 s). */
+  abortGraceMs?: number;
+  /** How long a cleanup may run before its own signal aborts (default 5 min). */
+  cleanupTimeoutMs?: number;
 }
 
-/**
- * Coalesces the completions that arrive while one is being written into the next
- * statement: at low load a job completes at once; under load one commit (one WAL
- * flush) completes many jobs, which is what bounds a durable queue's throughput.
- */
-class CompletionBatcher {
-  private queue: Array<CompletionInput & { resolve(done: boolean): void; reject(err: unknown): void }> = [];
-  private flushing = false;
+const LAST_ATTEMPT_LOST = "the worker running this job stopped (lease expired) on its last attempt";
+// setTimeout fires at once past 2^31 - 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-  constructor(private readonly db: Db, private readonly maxBatch = 500) {}
-
-  complete(jobId: string, leaseToken: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ jobId, leaseToken, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      try {
-        const done = await completeJobs(this.db, batch);
-        for (const c of batch) c.resolve(done.has(c.jobId));
-      } catch (err) {
-        for (const c of batch) c.reject(err);
-      }
-    }
-    this.flushing = false;
-  }
+interface AbandonedHandler {
+  jobId: string;
+  type: string;
+  phase: "run" | "cleanup";
+  since: number;
 }
 
 export class Worker {
   readonly id: string;
   private running = new Map<string, { promise: Promise<void>; abort: AbortController; job: JobRow }>();
+  private abandoned = new Map<string, AbandonedHandler>();
   private stopping = false;
   private wake: (() => void) | null = null;
   private wokenWhileBusy = false;
@@ -96,10 +91,17 @@ export class Worker {
   private loopPromise: Promise<void> | null = null;
   private rescueTimer: NodeJS.Timeout | null = null;
   private readonly completions: CompletionBatcher;
+  private readonly limits: JobLimits;
+  private readonly abortGraceMs: number;
+  private readonly cleanupTimeoutMs: number;
 
   constructor(private readonly opts: WorkerOptions) {
     this.completions = new CompletionBatcher(opts.db);
     this.id = opts.workerId ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
+    this.limits = opts.limits ?? DEFAULT_JOB_LIMITS;
+    checkRuntimeOverrideTypes(this.limits, Object.keys(opts.handlers));
+    this.abortGraceMs = opts.abortGraceMs ?? 10_000;
+    this.cleanupTimeoutMs = opts.cleanupTimeoutMs ?? 300_000;
   }
 
   async start(): Promise<void> {
@@ -155,13 +157,15 @@ export class Worker {
       let claimed: JobRow[] = [];
       if (free > 0) {
         try {
-          claimed = await claimJobs(this.opts.db, this.id, free, this.opts.leaseSeconds, types);
+          claimed = await claimJobs(this.opts.db, this.id, free, this.opts.leaseSeconds, types, this.limits);
         } catch (err) {
           this.opts.log.warn({ err: errorMessage(err) }, "claiming jobs failed");
         }
       }
       for (const job of claimed) this.execute(job);
-      if (claimed.length > 0 && claimed.length === free) continue;
+      // Claim again at once: a claim cut short by an organization's cap leaves jobs of
+      // other organizations behind it that the next claim reaches.
+      if (claimed.length > 0) continue;
       if (this.wokenWhileBusy) {
         this.wokenWhileBusy = false;
         continue;
@@ -186,92 +190,151 @@ export class Worker {
     this.running.set(job.id, { promise, abort, job });
   }
 
-  private async runJob(job: JobRow, abort: AbortController): Promise<void> {
-    const { db, log, leaseSeconds } = this.opts;
-    const handler = this.opts.handlers[job.type];
-    const leaseToken = job.lease_token!;
-    const secrets = new Set<string>();
-    let lostLease = false;
-    const renewTimer = setInterval(async () => {
-      try {
-        if (!(await renewLease(db, job.id, leaseToken, leaseSeconds))) {
-          lostLease = true;
-          abort.abort(new Error("lease lost"));
-        }
-      } catch {
-        // transient: the next renewal may succeed before the lease runs out
-      }
-    }, (leaseSeconds * 1000) / 3);
-    const ctx: JobContext = {
+  private context(job: JobRow, signal: AbortSignal, secrets: Set<string>): JobContext {
+    const { db, log } = this.opts;
+    return {
       job,
-      signal: abort.signal,
+      signal,
       db,
       log,
       addSecret: (s) => {
         if (s) secrets.add(s);
       },
       runTool: async (cmd, args, options = {}) => {
-        const result = await runTool(cmd, args, { signal: abort.signal, ...options, secrets: [...secrets, ...(options.secrets ?? [])] });
-        await recordToolOutput(db, job.id, leaseToken, result);
+        const result = await runTool(cmd, args, { signal, ...options, secrets: [...secrets, ...(options.secrets ?? [])] });
+        await recordToolOutput(db, job.id, job.lease_token!, result);
         if (result.exitCode !== 0) throw toolFailure(cmd, result);
         return result;
       },
     };
-    const started = Date.now();
-    if (job.cleanup_only) {
-      // Its worker died on the last attempt: undo the half-made work, then fail it.
-      const error = job.error ?? "the worker running this job stopped (lease expired) on its last attempt";
+  }
+
+  private async runJob(job: JobRow, abort: AbortController): Promise<void> {
+    const { db, leaseSeconds } = this.opts;
+    const leaseToken = job.lease_token!;
+    const secrets = new Set<string>();
+    const lease = { lost: false };
+    const renewTimer = setInterval(async () => {
       try {
-        if (handler.cleanup) {
-          try {
-            await handler.cleanup(ctx, new Error(error));
-          } catch (cleanupErr) {
-            // As after any failed job: logged, and the reconciler removes what is left on the data plane.
-            log.error({ job_id: job.id, err: scrubSecrets(errorMessage(cleanupErr), secrets) }, "cleanup after a failed job failed");
-          }
+        if (!(await renewLease(db, job.id, leaseToken, leaseSeconds))) {
+          lease.lost = true;
+          abort.abort(new Error("lease lost"));
         }
-        await failJob(db, { jobId: job.id, leaseToken, error, classification: "transient", retryInMs: null }).catch((e) =>
-          log.error({ job_id: job.id, err: errorMessage(e) }, "could not record a job failure"),
-        );
-        log.warn({ job_id: job.id, type: job.type, err: error }, "job failed on its last attempt; its cleanup ran");
-      } finally {
-        clearInterval(renewTimer);
+      } catch {
+        // transient: the next renewal may succeed before the lease runs out
       }
-      return;
-    }
+    }, (leaseSeconds * 1000) / 3);
     try {
-      await handler.run(ctx);
-      if (abort.signal.aborted && lostLease) throw new Error("lease lost");
-      const completed = await this.completions.complete(job.id, leaseToken);
-      if (!completed) log.warn({ job_id: job.id }, "job finished after its lease was lost; another worker owns it");
-      else log.info({ job_id: job.id, type: job.type, ms: Date.now() - started }, "job succeeded");
-    } catch (err) {
-      if (lostLease) {
-        log.warn({ job_id: job.id }, "job lost its lease; leaving it to the worker that rescued it");
-        return;
-      }
-      if (this.stopping && abort.signal.aborted) {
-        await releaseJob(db, job.id, leaseToken).catch(() => {});
-        return;
-      }
-      const classification = classifyError(err);
-      const final = classification === "permanent" || job.attempts >= job.max_attempts;
-      const message = scrubSecrets(errorMessage(err), secrets);
-      if (final && handler.cleanup) {
-        try {
-          await handler.cleanup(ctx, err);
-        } catch (cleanupErr) {
-          log.error({ job_id: job.id, err: scrubSecrets(errorMessage(cleanupErr), secrets) }, "cleanup after a failed job failed");
-        }
-      }
-      const retryInMs = final ? null : this.backoffMs(job.attempts);
-      await failJob(db, { jobId: job.id, leaseToken, error: message, classification, retryInMs }).catch((e) =>
-        log.error({ job_id: job.id, err: errorMessage(e) }, "could not record a job failure"),
-      );
-      log.warn({ job_id: job.id, type: job.type, classification, final, err: message }, final ? "job failed" : "job attempt failed; will retry");
+      if (job.cleanup_only || runtimeUsedUp(job)) await this.failWithoutRunning(job, secrets);
+      else await this.attempt(job, abort, secrets, lease);
     } finally {
       clearInterval(renewTimer);
     }
+  }
+
+  /** Its worker died on its last attempt, or its earlier attempts used up its runtime: undo the half-made work, then fail it. */
+  private async failWithoutRunning(job: JobRow, secrets: Set<string>): Promise<void> {
+    const overRuntime = runtimeUsedUp(job);
+    const error = overRuntime ? new MaxRuntimeExceeded(job.type, job.max_runtime_seconds!) : new Error(job.error ?? LAST_ATTEMPT_LOST);
+    await this.cleanup(job, secrets, error);
+    await this.recordFailure(job, error.message, overRuntime ? "permanent" : "transient", null);
+    this.opts.log.warn({ job_id: job.id, type: job.type, err: error.message }, overRuntime ? "job failed: its runtime was used up; its cleanup ran" : "job failed on its last attempt; its cleanup ran");
+  }
+
+  private async attempt(job: JobRow, abort: AbortController, secrets: Set<string>, lease: { lost: boolean }): Promise<void> {
+    const { log } = this.opts;
+    const handler = this.opts.handlers[job.type];
+    const maxSeconds = job.max_runtime_seconds ?? maxRuntimeFor(this.limits, job.type);
+    // What is left of the job's runtime after its earlier attempts (a rescued job's included).
+    const budgetMs = Math.max(0, (maxSeconds - job.run_seconds) * 1000);
+    const deadline = setTimeout(() => abort.abort(new MaxRuntimeExceeded(job.type, maxSeconds)), Math.min(budgetMs, MAX_TIMER_MS));
+    const started = Date.now();
+    let failure: { error: unknown } | null = null;
+    try {
+      const work = startHandler(() => handler.run(this.context(job, abort.signal, secrets)));
+      const outcome = await waitForHandler(work, abort.signal, this.abortGraceMs);
+      if (!outcome.settled) {
+        this.abandon(job, work, "run");
+        failure = { error: abort.signal.reason };
+      }
+    } catch (err) {
+      failure = { error: err };
+    } finally {
+      clearTimeout(deadline);
+    }
+    if (lease.lost) {
+      log.warn({ job_id: job.id }, "job lost its lease; leaving it to the worker that rescued it");
+      return;
+    }
+    // A handler that still finished within the grace after its deadline did its work: keep it.
+    if (!failure) {
+      try {
+        const completed = await this.completions.complete(job.id, job.lease_token!);
+        if (!completed) log.warn({ job_id: job.id }, "job finished after its lease was lost; another worker owns it");
+        else log.info({ job_id: job.id, type: job.type, ms: Date.now() - started }, "job succeeded");
+        return;
+      } catch (err) {
+        failure = { error: err };
+      }
+    }
+    const reason: unknown = abort.signal.aborted ? abort.signal.reason : null;
+    if (this.stopping && abort.signal.aborted && !(reason instanceof MaxRuntimeExceeded)) {
+      await releaseJob(this.opts.db, job.id, job.lease_token!).catch(() => {});
+      return;
+    }
+    // Past its runtime, the handler's own error is only the echo of being stopped.
+    const err = reason instanceof MaxRuntimeExceeded ? reason : failure.error;
+    const classification = classifyError(err);
+    const final = classification === "permanent" || job.attempts >= job.max_attempts;
+    const message = scrubSecrets(errorMessage(err), secrets);
+    if (final) await this.cleanup(job, secrets, err);
+    await this.recordFailure(job, message, classification, final ? null : this.backoffMs(job.attempts));
+    log.warn({ job_id: job.id, type: job.type, classification, final, err: message }, final ? "job failed" : "job attempt failed; will retry");
+  }
+
+  /** Runs the handler's cleanup with a signal of its own, bounded by cleanupTimeoutMs (and the abort grace after it). */
+  private async cleanup(job: JobRow, secrets: Set<string>, error: unknown): Promise<void> {
+    const handler = this.opts.handlers[job.type];
+    if (!handler.cleanup) return;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`the cleanup of ${job.type} ran longer than ${this.cleanupTimeoutMs} ms`)), this.cleanupTimeoutMs);
+    try {
+      const work = startHandler(() => handler.cleanup!(this.context(job, abort.signal, secrets), error));
+      const outcome = await waitForHandler(work, abort.signal, this.abortGraceMs);
+      if (!outcome.settled) this.abandon(job, work, "cleanup");
+    } catch (cleanupErr) {
+      // As after any failed job: logged, and the reconciler removes what is left on the data plane.
+      this.opts.log.error({ job_id: job.id, err: scrubSecrets(errorMessage(cleanupErr), secrets) }, "cleanup after a failed job failed");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops waiting for a handler that ignored its abort (as pg-boss stops waiting past
+   * expireInSeconds): its job is failed or released on time and its slot freed for
+   * other jobs, while the stuck call is logged and counted until it returns.
+   */
+  private abandon(job: JobRow, work: Promise<unknown>, phase: AbandonedHandler["phase"]): void {
+    const key = `${job.id}:${phase}`;
+    const since = Date.now();
+    this.abandoned.set(key, { jobId: job.id, type: job.type, phase, since });
+    this.opts.log.error(
+      { job_id: job.id, type: job.type, organization_id: job.organization_id, phase, grace_ms: this.abortGraceMs },
+      `a job ${phase === "run" ? "handler" : "cleanup"} did not return within ${this.abortGraceMs} ms of being stopped; the worker no longer waits for it`,
+    );
+    void work
+      .then(() => {}, () => {})
+      .finally(() => {
+        this.abandoned.delete(key);
+        this.opts.log.warn({ job_id: job.id, type: job.type, phase, seconds: Math.round((Date.now() - since) / 1000) }, "an abandoned job handler returned at last");
+      });
+  }
+
+  private async recordFailure(job: JobRow, error: string, classification: "transient" | "permanent", retryInMs: number | null): Promise<void> {
+    await failJob(this.opts.db, { jobId: job.id, leaseToken: job.lease_token!, error, classification, retryInMs }).catch((e) =>
+      this.opts.log.error({ job_id: job.id, err: errorMessage(e) }, "could not record a job failure"),
+    );
   }
 
   /** Exponential backoff with jitter: base * 2^(attempt-1), capped at 5 minutes. */
@@ -298,5 +361,10 @@ export class Worker {
 
   get activeJobs(): number {
     return this.running.size;
+  }
+
+  /** Handlers (or cleanups) given up on after ignoring their abort, still running somewhere in this process. */
+  get abandonedHandlers(): AbandonedHandler[] {
+    return [...this.abandoned.values()];
   }
 }

@@ -17,7 +17,8 @@ export async function completeJobs(db: Queryable, jobs: CompletionInput[]): Prom
   const { rows } = await db.query<{ id: string }>(
     `WITH done AS (
        UPDATE jobs SET state = 'succeeded', completed_at = now(), updated_at = now(),
-         lease_token = NULL, lease_expires_at = NULL, error = NULL, retry_classification = NULL
+         lease_token = NULL, lease_expires_at = NULL, error = NULL, retry_classification = NULL,
+         run_seconds = run_seconds + greatest(0, extract(epoch FROM now() - claimed_at)::float8)
        FROM unnest($1::text[], $2::uuid[]) AS c(id, lease_token)
        WHERE jobs.id = c.id AND jobs.lease_token = c.lease_token AND jobs.state = 'running'
        RETURNING jobs.id, jobs.locked_resource

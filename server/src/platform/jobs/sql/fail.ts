@@ -22,6 +22,7 @@ export async function failJob(db: Queryable, input: FailInput): Promise<"pending
          run_at = CASE WHEN $5::float8 IS NULL THEN run_at ELSE now() + make_interval(secs => $5::float8 / 1000) END,
          completed_at = CASE WHEN $5::float8 IS NULL THEN now() END,
          error = $3, retry_classification = $4, updated_at = now(),
+         run_seconds = run_seconds + greatest(0, extract(epoch FROM clock_timestamp() - claimed_at)::float8),
          lease_token = NULL, lease_expires_at = NULL
        WHERE id = $1 AND lease_token = $2 AND state = 'running'
        RETURNING id, locked_resource, state

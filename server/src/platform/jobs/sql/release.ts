@@ -7,7 +7,9 @@ import type { Queryable } from "../../store/db.js";
 export async function releaseJob(db: Queryable, jobId: string, leaseToken: string): Promise<boolean> {
   const { rows } = await db.query(
     `WITH released AS (
+       -- the attempt is not counted, but the time it ran is (toward the maximum runtime)
        UPDATE jobs SET state = 'pending', attempts = greatest(attempts - 1, 0), run_at = now(),
+         run_seconds = run_seconds + greatest(0, extract(epoch FROM clock_timestamp() - claimed_at)::float8),
          lease_token = NULL, lease_expires_at = NULL, updated_at = now()
        WHERE id = $1 AND lease_token = $2 AND state = 'running'
        RETURNING id, locked_resource
