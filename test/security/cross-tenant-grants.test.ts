@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import pg from "pg";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
+import { readyProject, tenant } from "./tenants.js";
 
 let t: TestServer;
 let a: CapyClient;
@@ -17,21 +18,10 @@ let b: CapyClient;
 const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtqv", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 const roleExists = async (role: string) => (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [role])).rowCount === 1;
 
-async function tenant(name: string): Promise<CapyClient> {
-  const orgId = (await t.admin.createOrganization({ name })).organization.id;
-  return new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name })).secret, retries: 0 });
-}
-
-async function project(client: CapyClient, name: string): Promise<{ project: Project; uri: string }> {
-  const created = await client.createProject({ name });
-  await client.waitForJob(created.job.id, { timeoutMs: 60_000 });
-  return { project: (await client.getProject(created.project.id)).project as Project, uri: await client.getConnectionUri(created.project.id) };
-}
-
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_JOB_MAX_ATTEMPTS: "2" });
-  a = await tenant("Granter");
-  b = await tenant("Victim");
+  a = await tenant(t, "Granter");
+  b = await tenant(t, "Victim");
 });
 afterAll(async () => {
   await a?.close();
@@ -41,8 +31,8 @@ afterAll(async () => {
 
 describe("grants from another tenant", () => {
   it("never block the deletes of a preview or a project, even while the granter holds its table locked", async () => {
-    const attacker = await project(a, "granter");
-    const victim = await project(b, "victim");
+    const attacker = await readyProject(a, "granter");
+    const victim = await readyProject(b, "victim");
     psql(victim.uri, "create table notes(id int)");
     const pv = await b.createPreview(victim.project.id, { name: "pr-1" });
     await b.waitForJob(pv.job.id, { timeoutMs: 60_000 });

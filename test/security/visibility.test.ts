@@ -4,23 +4,13 @@
 // A tenant must see none of it, in a new database and in one made before the fix.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { readyProject, tenant } from "./tenants.js";
 
 let t: TestServer;
 let a: CapyClient;
 let b: CapyClient;
-
-async function tenant(name: string): Promise<CapyClient> {
-  const orgId = (await t.admin.createOrganization({ name })).organization.id;
-  return new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name })).secret, retries: 0 });
-}
-
-async function project(client: CapyClient, name: string): Promise<{ project: Project; uri: string }> {
-  const created = await client.createProject({ name });
-  await client.waitForJob(created.job.id, { timeoutMs: 60_000 });
-  return { project: (await client.getProject(created.project.id)).project as Project, uri: await client.getConnectionUri(created.project.id) };
-}
 
 async function session(uri: string, applicationName: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: uri, application_name: applicationName });
@@ -48,8 +38,8 @@ async function spy(c: pg.Client, victimApp: string): Promise<string> {
 
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "200" });
-  a = await tenant("Spy");
-  b = await tenant("Watched");
+  a = await tenant(t, "Spy");
+  b = await tenant(t, "Watched");
 });
 afterAll(async () => {
   await a?.close();
@@ -59,8 +49,8 @@ afterAll(async () => {
 
 describe("other tenants' sessions", () => {
   it("are invisible from a tenant's database", async () => {
-    const victim = await project(b, "watched-app");
-    const attacker = await project(a, "spy");
+    const victim = await readyProject(b, "watched-app");
+    const attacker = await readyProject(a, "spy");
     const victimSession = await session(victim.uri, "watched-secret-app");
     const spySession = await session(attacker.uri, "spy");
     try {
@@ -76,8 +66,8 @@ describe("other tenants' sessions", () => {
   });
 
   it("are hidden again in a database made before the platform hid them (the scheduler catches up)", async () => {
-    const victim = await project(b, "watched-old");
-    const attacker = await project(a, "spy-old");
+    const victim = await readyProject(b, "watched-old");
+    const attacker = await readyProject(a, "spy-old");
     // What a database made by the previous version looks like: PUBLIC still may call them.
     const admin = new pg.Client({ connectionString: new URL(`/${attacker.project.database_name}`, t.adminUrl).toString() });
     await admin.connect();

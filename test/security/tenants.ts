@@ -1,0 +1,17 @@
+// Tenants for the attack tests: an organization with its own key, and ready projects
+// with the connection string a tenant gets.
+import { CapyClient, type Project } from "@capydb/api";
+import type { TestServer } from "../harness/server.js";
+
+/** A new organization and a client holding its key. */
+export async function tenant(t: TestServer, name: string): Promise<CapyClient> {
+  const orgId = (await t.admin.createOrganization({ name })).organization.id;
+  return new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name })).secret, retries: 0 });
+}
+
+/** A ready project of the tenant, and its connection string. */
+export async function readyProject(client: CapyClient, name: string): Promise<{ project: Project; uri: string }> {
+  const created = await client.createProject({ name });
+  await client.waitForJob(created.job.id, { timeoutMs: 60_000 });
+  return { project: (await client.getProject(created.project.id)).project as Project, uri: await client.getConnectionUri(created.project.id) };
+}
