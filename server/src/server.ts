@@ -33,7 +33,7 @@ import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.j
 import { ApiKeyCache } from "./http/auth.js";
 import { backupJobHandlers } from "./backups/jobs.js";
 import { importJobHandlers } from "./imports/jobs.js";
-import { uploadJobHandlers } from "./imports/uploads.js";
+import { removeExpiredUploads } from "./imports/uploads.js";
 import { cutoverJobHandlers, dropExpiredPrevious } from "./cutovers/jobs.js";
 import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
 import { createBlobStore } from "./platform/blobs/index.js";
@@ -218,7 +218,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         ...previewJobHandlers(ctx),
         ...backupJobHandlers(ctx),
         ...importJobHandlers(ctx),
-        ...uploadJobHandlers(ctx),
         ...cutoverJobHandlers(ctx),
         ...options.extraHandlers,
       };
@@ -248,6 +247,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });
       scheduler.add({ name: "reconcile", run: () => reconcile(ctx) });
+      scheduler.add({ name: "upload-expiry", run: () => removeExpiredUploads(ctx) });
       scheduler.add({ name: "hide-sessions-in-older-databases", run: () => hideSessionsInOlderDatabases(ctx) });
       scheduler.start();
     }

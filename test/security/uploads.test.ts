@@ -11,13 +11,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapyClient, type Project } from "@capydb/api";
 import { adminQuery, adminUrl, startTestServer, type TestServer } from "../harness/server.js";
+import { removeExpiredUploads } from "../../server/src/imports/uploads.js";
 
 const suffix = crypto.randomBytes(4).toString("hex");
 const sourceDbs: string[] = [];
 let dir: string;
 let t: TestServer;
 let org: CapyClient;
-/** A server whose upload URLs live 2 s. */
+/** A server whose upload URLs live 2 s (and whose scheduler, which sweeps them, runs twice a second). */
 let brief: TestServer;
 let briefOrg: CapyClient;
 
@@ -60,6 +61,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
+/** The upload's row in the control plane, if any. */
+async function uploadRow(server: TestServer, key: string): Promise<{ state: string } | undefined> {
+  return (await server.server.ctx.db.query<{ state: string }>("SELECT state FROM uploads WHERE object_key = $1", [key])).rows[0];
+}
+
 let dumpA: Buffer;
 let dumpB: Buffer;
 
@@ -68,7 +74,7 @@ beforeAll(async () => {
   dumpA = await dumpWith("A");
   dumpB = await dumpWith("B");
   t = await startTestServer();
-  brief = await startTestServer({ CAPYDB_UPLOAD_URL_TTL_SECONDS: "2" });
+  brief = await startTestServer({ CAPYDB_UPLOAD_URL_TTL_SECONDS: "2", CAPYDB_SCHEDULER_INTERVAL_MS: "500" });
   for (const [server, set] of [[t, (c: CapyClient) => (org = c)], [brief, (c: CapyClient) => (briefOrg = c)]] as const) {
     const orgId = (await server.admin.createOrganization({ name: "Uploaders" })).organization.id;
     set(new CapyClient({ baseUrl: server.url, apiKey: (await server.admin.createApiKey(orgId, { name: "u" })).secret, retries: 0 }));
@@ -170,15 +176,103 @@ describe("uploads do not stay in the blob store", () => {
     response.catch(() => {}); // awaited below; a failure before then must not go unhandled
     push(dumpA.subarray(0, 1024)); // a valid archive header: the upload is under way
     // the URL expires at expires_at, and an unused upload is removed one URL lifetime later
-    await until("the upload's expiry has run", async () => {
-      const { rows } = await adminQuery(new URL(brief.controlUrl).pathname.slice(1), "SELECT state FROM jobs WHERE payload->>'object_key' = $1", [upload.object_key]);
-      return rows[0]?.state === "succeeded";
-    });
+    await until("the sweep removed the upload", async () => (await uploadRow(brief, upload.object_key)) === undefined);
     push(dumpA.subarray(1024));
     push(null);
     const res = await response;
     expect(res.status).toBe(403);
     expect((await res.json()).error).toMatch(/expired while the dump was being uploaded/);
     expect(await storedHash(brief, upload.object_key)).toBeNull();
+  });
+});
+
+describe("an upload is a record of its own, not a job", () => {
+  it("asking for a URL and using it queues no job: the platform admins' jobs hold only real work", async () => {
+    const project = await newProject(org, "nojob");
+    const { upload } = await org.createUpload(project.id);
+    expect((await put(upload.upload_url, dumpA)).status).toBe(201);
+    const { rows } = await t.server.ctx.db.query("SELECT id, type FROM jobs WHERE payload::text LIKE '%' || $1 || '%'", [upload.object_key]);
+    expect(rows).toEqual([]);
+    // (the old record was a pending job whose id was the key's random part)
+    const random = /([0-9a-f]{32})\.dump$/.exec(upload.object_key)![1];
+    await expect(t.admin.getJob(`job_${random}`)).rejects.toMatchObject({ status: 404 });
+    expect(await uploadRow(t, upload.object_key)).toEqual({ state: "stored" });
+  });
+
+  it("deleting the project removes its dumps at once, and its unused URLs take nothing more", async () => {
+    const project = await newProject(org, "deleted");
+    const stored = (await org.createUpload(project.id)).upload;
+    const unused = (await org.createUpload(project.id)).upload;
+    expect((await put(stored.upload_url, dumpA)).status).toBe(201);
+    await org.waitForJob((await org.deleteProject(project.id)).job.id, { timeoutMs: 60_000 });
+    // the URLs live an hour on this server: nothing waits for that
+    expect(await storedHash(t, stored.object_key)).toBeNull();
+    expect(await uploadRow(t, stored.object_key)).toBeUndefined();
+    expect(await uploadRow(t, unused.object_key)).toBeUndefined();
+    expect((await put(unused.upload_url, dumpB)).status).toBe(403);
+    expect(await storedHash(t, unused.object_key)).toBeNull();
+    await expect(org.createUpload(project.id)).rejects.toMatchObject({ status: 409 });
+  });
+});
+
+describe("the sweep of expired uploads", () => {
+  /** A server with no scheduler of its own: the test runs the sweep's passes itself. */
+  let quiet: TestServer;
+  let quietOrg: CapyClient;
+  beforeAll(async () => {
+    quiet = await startTestServer({ CAPYDB_RUN_SCHEDULER: "false" });
+    const orgId = (await quiet.admin.createOrganization({ name: "Swept" })).organization.id;
+    quietOrg = new CapyClient({ baseUrl: quiet.url, apiKey: (await quiet.admin.createApiKey(orgId, { name: "s" })).secret, retries: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await quietOrg?.close();
+    await quiet?.stop();
+  });
+
+  it("works a batch at a time, finishes what a dead pass took, leaves an import its dump, and two passes at once do no harm", async () => {
+    const ctx = quiet.server.ctx;
+    const db = ctx.db;
+    const project = await newProject(quietOrg, "swept");
+    const stored: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { upload } = await quietOrg.createUpload(project.id);
+      expect((await put(upload.upload_url, dumpA)).status).toBe(201);
+      stored.push(upload.object_key);
+    }
+    // a pass that died after taking this one (before removing its dump)
+    await db.query("UPDATE uploads SET state = 'expired' WHERE object_key = $1", [stored[0]]);
+    // taken by an import a worker is still running
+    const held = (await quietOrg.createUpload(project.id)).upload;
+    expect((await put(held.upload_url, dumpB)).status).toBe(201);
+    const importJob = `job_held${suffix}`;
+    await db.query("INSERT INTO jobs (id, type, state, lease_expires_at) VALUES ($1, 'import.run', 'running', now() + interval '1 hour')", [importJob]);
+    await db.query("UPDATE uploads SET state = 'imported', import_job_id = $2 WHERE object_key = $1", [held.object_key, importJob]);
+    // and 150 URLs never used
+    await db.query(
+      `INSERT INTO uploads (object_key, project_id, organization_id, state, expires_at, remove_after)
+       SELECT 'uploads/' || $1 || '/' || md5(g::text) || '.dump', $1, $2, 'open', now() + interval '1 hour', now() + interval '2 hours'
+       FROM generate_series(1, 150) g`,
+      [project.id, project.organization_id],
+    );
+    const count = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM uploads WHERE project_id = $1", [project.id])).rows[0].n;
+    expect(await count()).toBe(154);
+    // nothing is due yet
+    expect(await removeExpiredUploads(ctx)).toBe(0);
+    await db.query("UPDATE uploads SET expires_at = now() - interval '2 hours', remove_after = now() - interval '1 hour' WHERE project_id = $1", [project.id]);
+
+    expect(await removeExpiredUploads(ctx)).toBe(100);
+    expect(await count()).toBe(54);
+    const both = await Promise.all([removeExpiredUploads(ctx), removeExpiredUploads(ctx)]);
+    expect(both.every((n) => n <= 100)).toBe(true);
+    expect(await removeExpiredUploads(ctx)).toBe(0);
+    for (const key of stored) expect(await storedHash(quiet, key)).toBeNull();
+    expect((await db.query("SELECT object_key, state FROM uploads WHERE project_id = $1", [project.id])).rows).toEqual([{ object_key: held.object_key, state: "imported" }]);
+    expect(await storedHash(quiet, held.object_key)).toBe(sha(dumpB));
+
+    // the import ended without removing the dump (its cleanup failed): the sweep does it
+    await db.query("UPDATE jobs SET state = 'failed', lease_expires_at = NULL WHERE id = $1", [importJob]);
+    expect(await removeExpiredUploads(ctx)).toBe(1);
+    expect(await storedHash(quiet, held.object_key)).toBeNull();
+    expect(await count()).toBe(0);
   });
 });

@@ -14,6 +14,7 @@ import { swapDatabase } from "../backups/jobs.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";
 import { preflight } from "./preflight.js";
 import { sourceEndpoint } from "./source.js";
+import { removeImportedDump } from "./uploads.js";
 
 const buildName = (p: ProjectRow) => `${p.database_name}_im`;
 const oldName = (p: ProjectRow) => `${p.database_name}_pre`;
@@ -72,7 +73,8 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         // Previews made from now on must hold the imported data, not a snapshot of the replaced one.
         await forgetSnapshot(ctx, project);
         await ctx.pooler.sync(project.cluster_id);
-        if (payload.object_key) await ctx.blobs.delete(payload.object_key).catch(() => {});
+        // The import is done: a dump left behind by a failed removal goes with the upload's row in the sweep.
+        if (payload.object_key) await removeImportedDump(ctx, payload.object_key).catch(() => {});
       },
       async cleanup(job) {
         // The project keeps its previous data: only the build goes, and the uploaded
@@ -84,7 +86,7 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
           const admin = await ctx.clusters.pool(project.cluster_id);
           await dropDatabase(admin, buildName(project));
         } finally {
-          if (object_key) await ctx.blobs.delete(object_key);
+          if (object_key) await removeImportedDump(ctx, object_key);
         }
       },
     },

@@ -10,6 +10,7 @@ import { dropProjectPreviews } from "../previews/dataplane.js";
 import { deleteProjectBackups } from "../backups/service.js";
 import { backupKey } from "../backups/jobs.js";
 import { dropProjectCutoverLeftovers } from "../cutovers/jobs.js";
+import { deleteProjectUploads } from "../imports/uploads.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -60,6 +61,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropDatabase(admin, project.database_name);
         await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
         await deleteProjectBackups(ctx, project.id, backupKey);
+        await deleteProjectUploads(ctx, project.id);
         await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
         await ctx.pooler.sync(project.cluster_id);
       },
