@@ -29,14 +29,3 @@ CREATE INDEX uploads_sweep_idx ON uploads (remove_after);
 -- A project's deletion takes its uploads.
 CREATE INDEX uploads_project_idx ON uploads (project_id);
 
--- Until now an upload's record was its expiry job ("import.upload_expire", due at
--- remove_after, state in its payload): carried over here, and the jobs removed.
-INSERT INTO uploads (object_key, project_id, organization_id, state, expires_at, remove_after, import_job_id, created_at, updated_at)
-SELECT j.payload->>'object_key', p.id, p.organization_id, j.payload->>'state',
-       j.created_at + (j.run_at - j.created_at) / 2, j.run_at, j.payload->>'import_job_id', j.created_at, j.updated_at
-FROM jobs j
-JOIN projects p ON p.id = j.payload->>'project_id'
-WHERE j.type = 'import.upload_expire' AND j.state IN ('pending', 'running')
-  AND j.payload->>'state' IN ('open', 'receiving', 'stored', 'imported')
-ON CONFLICT (object_key) DO NOTHING;
-DELETE FROM jobs WHERE type = 'import.upload_expire';
