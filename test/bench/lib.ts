@@ -439,6 +439,10 @@ async function launchServer(plan: LaunchPlan, options: StartServerOptions): Prom
     CAPYDB_PGBOUNCER_PORT: String(pgbouncerPort),
     CAPYDB_BOOTSTRAP_API_KEY: adminKey,
     CAPYDB_LOG_LEVEL: "warn",
+    // Benchmarks make many projects and backups in one organization: the free plan's counts are
+    // lifted, and projects default to 5 connections so dozens of them fit the cluster's admitted
+    // slots. Ceilings are checks, not work: what is measured is unchanged.
+    CAPYDB_PLANS: JSON.stringify({ free: { projects_per_organization: 100_000, manual_backups_per_project: 100_000, default_max_connections: 5 } }),
     ...options.env,
   };
   // Only our CAPYDB_* settings: one exported in the shell (CAPYDB_DATABASE_URL, ...) would change what is measured.
