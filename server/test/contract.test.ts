@@ -51,7 +51,8 @@ afterAll(async () => {
 
 describe("contract", () => {
   it("the fixture is the published contract", () => {
-    const published = "/work/shared/api-reference/contract.json";
+    // the published reference sits beside the repository (../shared), where it is checked out
+    const published = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/api-reference/contract.json");
     if (fs.existsSync(published)) expect(JSON.parse(fs.readFileSync(published, "utf8"))).toEqual(contract);
     expect(contract).toHaveLength(22);
   });
