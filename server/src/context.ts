@@ -9,6 +9,7 @@ import type { Faults } from "./platform/faults.js";
 import type { BlobStore } from "./platform/blobs/store.js";
 import type { NetGuard } from "./platform/netguard.js";
 import type { ApiKeyCache } from "./http/auth.js";
+import type { Lifecycle } from "./platform/lifecycle.js";
 
 export interface AppContext {
   config: Config;
@@ -16,6 +17,8 @@ export interface AppContext {
   box: SecretBox;
   clusters: ClusterAdmin;
   pooler: PoolerSync;
+  /** Hooks between resources: a project deleted, production's data replaced, databases expected. */
+  lifecycle: Lifecycle;
   log: Logger;
   /** Whether PgBouncer is installed and running in front of the clusters. */
   pgbouncerAvailable: boolean;

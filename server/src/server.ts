@@ -27,7 +27,13 @@ import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
 import { hideSessionsInOlderDatabases } from "./projects/hardening.js";
-import { reconcile } from "./platform/reconciler.js";
+import { Reconciler } from "./platform/reconciler.js";
+import { Lifecycle } from "./platform/lifecycle.js";
+import { registerProjectLifecycle } from "./projects/lifecycle.js";
+import { registerCutoverLifecycle } from "./cutovers/lifecycle.js";
+import { registerPreviewLifecycle } from "./previews/lifecycle.js";
+import { registerBackupLifecycle } from "./backups/lifecycle.js";
+import { registerImportLifecycle } from "./imports/lifecycle.js";
 import { previewJobHandlers } from "./previews/jobs.js";
 import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.js";
 import { ApiKeyCache } from "./http/auth.js";
@@ -166,6 +172,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       box,
       clusters,
       pooler: poolerSync,
+      lifecycle: new Lifecycle(poolerSync),
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),
       faults: new Faults(config.faults),
@@ -192,6 +199,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }),
       publicUrl: config.publicUrl ?? "",
     };
+    // Hooks between resources. A deleted project's parts go in this order: cutover
+    // leftovers, previews (their roles before the project's), backups, uploads.
+    registerProjectLifecycle(ctx);
+    registerCutoverLifecycle(ctx);
+    registerPreviewLifecycle(ctx);
+    registerBackupLifecycle(ctx);
+    registerImportLifecycle(ctx);
     if (pooler) {
       // Write the config before starting so PgBouncer starts with every database.
       pooler.writeConfig([], osUser);
@@ -246,7 +260,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       scheduler.add({ name: "scheduled-backups", run: () => enqueueDueBackups(ctx) });
       scheduler.add({ name: "backup-retention", run: () => applyRetention(ctx) });
       scheduler.add({ name: "cutover-rollback-expiry", run: () => dropExpiredPrevious(ctx) });
-      scheduler.add({ name: "reconcile", run: () => reconcile(ctx) });
+      const reconciler = new Reconciler(ctx);
+      scheduler.add({ name: "reconcile", run: () => reconciler.pass() });
       scheduler.add({ name: "upload-expiry", run: () => removeExpiredUploads(ctx) });
       scheduler.add({ name: "hide-sessions-in-older-databases", run: () => hideSessionsInOlderDatabases(ctx) });
       scheduler.start();

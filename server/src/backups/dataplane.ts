@@ -9,7 +9,7 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform/dataplane/tenant-session.js";
+import { tenantEndpoint, withExportedSnapshot, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { finishTools, startDump, startRestore, type PgEndpoint, type PgToolRun } from "../platform/dataplane/pgtools.js";
 import { meteringStream } from "../platform/blobs/store.js";
 import { extensionsInArchive } from "../platform/dataplane/archive-extensions.js";
@@ -64,16 +64,13 @@ export interface DumpResult {
 export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: string, database: string, login: TenantLogin, key: string): Promise<DumpResult> {
   job.addSecret(login.password);
   // The dump and the counts run as the tenant's role: the tenant's code is never run with more rights.
-  const holder = await openTenantSession(ctx.clusters, clusterId, database, login, { applicationName: "capydb-backup", statementTimeoutSeconds: 6 * 3600 });
-  try {
-    await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_export_snapshot() AS id, now() AS at");
+  return withExportedSnapshot(ctx.clusters, clusterId, database, login, "capydb-backup", async ({ id, at, holder }) => {
     await holder.query("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
     const file = ctx.blobs.fileTarget ? await ctx.blobs.fileTarget(key) : null;
     let dump: ReturnType<typeof startDump>;
     try {
       dump = startDump(job, await tenantEndpoint(ctx.clusters, clusterId, database, login), {
-        snapshot: snap.rows[0].id,
+        snapshot: id,
         compress: 6,
         binDir: ctx.config.pgBinDir,
         lockWaitSeconds: ctx.config.toolLockWaitSeconds,
@@ -92,11 +89,8 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
       await ctx.blobs.delete(key).catch(() => {});
       throw err;
     });
-    await holder.query("COMMIT");
-    return { sizeBytes: stored.sizeBytes, sha256: stored.sha256, rowCounts, snapshotAt: snap.rows[0].at };
-  } finally {
-    await holder.end().catch(() => {});
-  }
+    return { sizeBytes: stored.sizeBytes, sha256: stored.sha256, rowCounts, snapshotAt: at };
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import { parse, pathId } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as backups from "./service.js";
-import { backupKey } from "./jobs.js";
+import { backupKey } from "./take.js";
 
 export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req) => {

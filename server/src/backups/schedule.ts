@@ -3,7 +3,7 @@
 import type { AppContext } from "../context.js";
 import { inTransaction } from "../platform/store/db.js";
 import { loadProject } from "../projects/service.js";
-import { backupKey } from "./jobs.js";
+import { backupKey } from "./take.js";
 import { createBackup } from "./service.js";
 
 interface DueRow {

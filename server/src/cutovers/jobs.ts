@@ -8,13 +8,15 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { databaseExists, dropDatabase, grantTenantDatabase } from "../platform/dataplane/provision.js";
 import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
+import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/service.js";
 import { insertBackup, loadBackup } from "../backups/service.js";
-import { rollBackSwap, swapDatabase, takeAndVerify } from "../backups/jobs.js";
+import { takeAndVerify } from "../backups/take.js";
+import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
+import { names } from "../platform/dataplane/names.js";
 import { loadCutover, type CutoverRow } from "./service.js";
-import { forgetSnapshot } from "../previews/dataplane.js";
 
-const previousName = (project: ProjectRow, cut: CutoverRow) => `${project.database_name}_prev_${cut.id.slice(4, 12)}`;
+const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
 
 async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverRow; project: ProjectRow; preview: PreviewRow }> {
   const cut = await loadCutover(ctx.db, cutoverId);
@@ -54,12 +56,11 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await dropOwned(ctx.clusters, project.cluster_id, preview.database_name, preview.role_name); // only privileges are left to drop
           await grantTenantDatabase(admin, preview.database_name, project.role_name);
           ctx.faults.check("cutover.before_swap");
-          await swapDatabase(ctx, project, preview.database_name, old, { keepOld: true });
+          await swapDatabase(ctx, project.cluster_id, project.database_name, preview.database_name, old, { keepOld: true });
           await ctx.db.query("UPDATE preview_databases SET state = 'promoted', updated_at = now() WHERE id = $1", [preview.id]);
           await dropTenantRole(ctx.clusters, project.cluster_id, preview.role_name);
         }
-        await forgetSnapshot(ctx, project);
-        await ctx.pooler.sync(project.cluster_id);
+        await ctx.lifecycle.productionReplaced(project);
         await ctx.db.query(
           `UPDATE cutover_requests SET status = 'completed', completed_at = now(), previous_database_name = $2,
              rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now() WHERE id = $1`,
@@ -70,7 +71,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // Production keeps serving its previous data; the preview is handed back to its role.
         const { cut, project, preview } = await load(ctx, String(job.job.payload.cutover_id));
         if (preview.state !== "promoted") {
-          await rollBackSwap(ctx, project, preview.database_name, previousName(project, cut), { keepBuilt: true });
+          await rollBackSwap(ctx, project.cluster_id, project.database_name, preview.database_name, previousName(project, cut), { keepBuilt: true });
           const admin = await ctx.clusters.pool(project.cluster_id);
           if (await databaseExists(admin, preview.database_name)) {
             await reassignOwned(ctx.clusters, project.cluster_id, preview.database_name, project.role_name, preview.role_name);
@@ -90,15 +91,14 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.status === "rolled_back") return;
         if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
         const admin = await ctx.clusters.pool(project.cluster_id);
-        const promoted = `${project.database_name}_rb_${cut.id.slice(4, 12)}`;
+        const promoted = names.cutoverRolledBack(project.database_name, cut.id);
         if (await databaseExists(admin, cut.previous_database_name)) {
-          await swapDatabase(ctx, project, cut.previous_database_name, promoted);
+          await swapDatabase(ctx, project.cluster_id, project.database_name, cut.previous_database_name, promoted);
         } else if (!(await databaseExists(admin, promoted))) {
           throw new PermanentError("the previous production database is gone: the rollback window has passed");
         }
         await dropDatabase(admin, promoted);
-        await forgetSnapshot(ctx, project);
-        await ctx.pooler.sync(project.cluster_id);
+        await ctx.lifecycle.productionReplaced(project);
         await ctx.db.query(
           "UPDATE cutover_requests SET status = 'rolled_back', rolled_back_at = now(), previous_dropped_at = now(), updated_at = now() WHERE id = $1",
           [cut.id],
@@ -122,7 +122,7 @@ export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
 }
 
 /** When a project goes, the previous production databases kept for rollback go with it. */
-export async function dropProjectCutoverLeftovers(ctx: AppContext, project: ProjectRow): Promise<void> {
+export async function dropProjectCutoverLeftovers(ctx: AppContext, project: ProjectRef): Promise<void> {
   const { rows } = await ctx.db.query<{ id: string; previous_database_name: string }>(
     "SELECT id, previous_database_name FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
     [project.id],

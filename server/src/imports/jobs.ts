@@ -9,15 +9,15 @@ import { extensionsForArchive } from "../backups/dataplane.js";
 import { tenantEndpoint } from "../platform/dataplane/tenant-session.js";
 import { finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
-import { forgetSnapshot } from "../previews/dataplane.js";
-import { swapDatabase } from "../backups/jobs.js";
+import { swapDatabase } from "../platform/dataplane/swap.js";
+import { names } from "../platform/dataplane/names.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";
 import { preflight } from "./preflight.js";
 import { sourceEndpoint } from "./source.js";
 import { removeImportedDump } from "./uploads.js";
 
-const buildName = (p: ProjectRow) => `${p.database_name}_im`;
-const oldName = (p: ProjectRow) => `${p.database_name}_pre`;
+const buildName = (p: ProjectRow) => names.importBuild(p.database_name);
+const oldName = (p: ProjectRow) => names.replaced(p.database_name);
 
 /**
  * An empty database for the project's role. The untrusted, allow-listed extensions
@@ -69,10 +69,9 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
           await finishTools(job, [restore], TOLERATED_RESTORE_ERRORS);
         }
         ctx.faults.check("import.after_copy");
-        await swapDatabase(ctx, project, buildName(project), oldName(project));
+        await swapDatabase(ctx, project.cluster_id, project.database_name, buildName(project), oldName(project));
         // Previews made from now on must hold the imported data, not a snapshot of the replaced one.
-        await forgetSnapshot(ctx, project);
-        await ctx.pooler.sync(project.cluster_id);
+        await ctx.lifecycle.productionReplaced(project);
         // The import is done: a dump left behind by a failed removal goes with the upload's row in the sweep.
         if (payload.object_key) await removeImportedDump(ctx, payload.object_key).catch(() => {});
       },

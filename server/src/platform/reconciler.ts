@@ -5,9 +5,11 @@
 // It touches only names derived from our own projects, and only what was seen
 // orphaned on two passes with no job of that project created or started in
 // between (so a build that a new job has just begun is never taken for debris).
+// What should exist and which roles are done with, each resource says through the
+// lifecycle hooks (server.ts); the reconciler knows only projects and jobs.
 import type { AppContext } from "../context.js";
 import { dropTenantRole } from "./dataplane/privileged.js";
-import { quoteIdent } from "./dataplane/sql.js";
+import { names } from "./dataplane/names.js";
 import { dropDatabase } from "./dataplane/provision.js";
 
 export interface Removal {
@@ -17,97 +19,82 @@ export interface Removal {
   reason: string;
 }
 
-/** First sighting (control-plane clock) of each candidate, across passes. */
-const sightings = new Map<string, Date>();
+/** One reconciler per server process (the scheduler's leader runs it). */
+export class Reconciler {
+  /** First sighting (control-plane clock) of each candidate, across passes. */
+  private readonly sightings = new Map<string, Date>();
 
-async function confirmedOrphan(ctx: AppContext, key: string, projectId: string, now: Date): Promise<boolean> {
-  const first = sightings.get(key);
-  if (!first) {
-    sightings.set(key, now);
-    return false;
-  }
-  const { rows } = await ctx.db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM jobs WHERE project_id = $1 AND (state IN ('pending', 'running') OR greatest(created_at, coalesce(started_at, created_at)) >= $2)",
-    [projectId, first],
-  );
-  if (rows[0].n > 0) {
-    sightings.delete(key);
-    return false;
-  }
-  sightings.delete(key);
-  return true;
-}
+  constructor(private readonly ctx: AppContext) {}
 
-export async function reconcile(ctx: AppContext): Promise<Removal[]> {
-  const removed: Removal[] = [];
-  const now = (await ctx.db.query<{ now: Date }>("SELECT now()")).rows[0].now;
-  const seen = new Set<string>();
-  const clusters = await ctx.db.query<{ id: string }>("SELECT id FROM clusters");
-  for (const { id: clusterId } of clusters.rows) {
-    // Projects with work in flight are left alone.
-    const busy = new Set(
-      (await ctx.db.query<{ project_id: string }>("SELECT DISTINCT project_id FROM jobs WHERE state IN ('pending', 'running') AND project_id IS NOT NULL")).rows.map((r) => r.project_id),
-    );
-    const projects = (
-      await ctx.db.query<{ id: string; database_name: string; role_name: string; state: string }>(
-        "SELECT id, database_name, role_name, state FROM projects WHERE cluster_id = $1",
-        [clusterId],
-      )
-    ).rows.filter((p) => !busy.has(p.id));
-    if (projects.length === 0) continue;
-    const expected = new Set<string>();
-    const live = (await ctx.db.query<{ name: string }>(
-      `SELECT database_name AS name FROM projects WHERE cluster_id = $1 AND state IN ('provisioning', 'ready')
-       UNION ALL SELECT database_name FROM preview_databases WHERE cluster_id = $1 AND state IN ('creating', 'ready', 'resetting')
-       UNION ALL SELECT database_name FROM project_snapshots WHERE cluster_id = $1
-       UNION ALL SELECT database_name FROM preview_spares WHERE cluster_id = $1
-       UNION ALL SELECT previous_database_name FROM cutover_requests WHERE previous_database_name IS NOT NULL AND previous_dropped_at IS NULL`,
-      [clusterId],
-    )).rows;
-    for (const r of live) expected.add(r.name);
-    const admin = await ctx.clusters.pool(clusterId);
-    const databases = (await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE NOT datistemplate")).rows.map((r) => r.datname);
-    for (const project of projects) {
-      for (const db of databases) {
-        if (expected.has(db)) continue;
-        const ours = db === project.database_name || db.startsWith(project.database_name + "_");
-        if (!ours) continue;
-        const key = `${clusterId}/db/${db}`;
-        seen.add(key);
-        if (!(await confirmedOrphan(ctx, key, project.id, now))) continue;
-        await ctx.pooler.kill(clusterId, db).catch(() => {});
-        await dropDatabase(admin, db);
-        removed.push({ cluster_id: clusterId, kind: "database", name: db, reason: `left over from work on project ${project.id} (${project.state})` });
-      }
+  private async confirmedOrphan(key: string, projectId: string, now: Date): Promise<boolean> {
+    const first = this.sightings.get(key);
+    if (!first) {
+      this.sightings.set(key, now);
+      return false;
     }
-    // Roles of previews and projects that are gone or failed.
-    const deadRoles = (await ctx.db.query<{ role: string; owner: string }>(
-      `SELECT v.role_name AS role, v.project_id AS owner FROM preview_databases v WHERE v.cluster_id = $1 AND v.state IN ('deleted', 'failed', 'promoted')
-       UNION ALL SELECT role_name, id FROM projects WHERE cluster_id = $1 AND state IN ('deleted', 'failed')`,
-      [clusterId],
-    )).rows.filter((r) => !busy.has(r.owner));
-    if (deadRoles.length) {
-      const existing = new Set((await admin.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [deadRoles.map((r) => r.role)])).rows.map((r) => r.rolname));
-      for (const r of deadRoles) {
-        if (!existing.has(r.role)) continue;
-        const key = `${clusterId}/role/${r.role}`;
-        seen.add(key);
-        if (!(await confirmedOrphan(ctx, key, r.owner, now))) continue;
-        try {
-          await dropTenantRole(ctx.clusters, clusterId, r.role);
-          removed.push({ cluster_id: clusterId, kind: "role", name: r.role, reason: "role of a deleted or failed database" });
-        } catch {
-          // still owns something somewhere: a later pass, once its database is gone
+    this.sightings.delete(key);
+    const { rows } = await this.ctx.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM jobs WHERE project_id = $1 AND (state IN ('pending', 'running') OR greatest(created_at, coalesce(started_at, created_at)) >= $2)",
+      [projectId, first],
+    );
+    return rows[0].n === 0;
+  }
+
+  /** One pass: removes confirmed debris and says what it removed. */
+  async pass(): Promise<Removal[]> {
+    const ctx = this.ctx;
+    const removed: Removal[] = [];
+    const now = (await ctx.db.query<{ now: Date }>("SELECT now()")).rows[0].now;
+    const seen = new Set<string>();
+    const clusters = await ctx.db.query<{ id: string }>("SELECT id FROM clusters");
+    for (const { id: clusterId } of clusters.rows) {
+      // Projects with work in flight are left alone.
+      const busy = new Set(
+        (await ctx.db.query<{ project_id: string }>("SELECT DISTINCT project_id FROM jobs WHERE state IN ('pending', 'running') AND project_id IS NOT NULL")).rows.map((r) => r.project_id),
+      );
+      const projects = (
+        await ctx.db.query<{ id: string; database_name: string; state: string }>("SELECT id, database_name, state FROM projects WHERE cluster_id = $1", [clusterId])
+      ).rows.filter((p) => !busy.has(p.id));
+      if (projects.length === 0) continue;
+      const expected = await ctx.lifecycle.databasesExpectedOn(clusterId);
+      const admin = await ctx.clusters.pool(clusterId);
+      const databases = (await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE NOT datistemplate")).rows.map((r) => r.datname);
+      for (const project of projects) {
+        for (const db of databases) {
+          if (expected.has(db) || !names.belongsTo(db, project.database_name)) continue;
+          const key = `${clusterId}/db/${db}`;
+          seen.add(key);
+          if (!(await this.confirmedOrphan(key, project.id, now))) continue;
+          await ctx.pooler.kill(clusterId, db).catch(() => {});
+          await dropDatabase(admin, db);
+          removed.push({ cluster_id: clusterId, kind: "database", name: db, reason: `left over from work on project ${project.id} (${project.state})` });
+        }
+      }
+      // Roles the resources are done with (deleted, failed, promoted) that still exist.
+      const retired = (await ctx.lifecycle.rolesRetiredOn(clusterId)).filter((r) => !busy.has(r.projectId));
+      if (retired.length) {
+        const existing = new Set((await admin.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [retired.map((r) => r.role)])).rows.map((r) => r.rolname));
+        for (const r of retired) {
+          if (!existing.has(r.role)) continue;
+          const key = `${clusterId}/role/${r.role}`;
+          seen.add(key);
+          if (!(await this.confirmedOrphan(key, r.projectId, now))) continue;
+          try {
+            await dropTenantRole(ctx.clusters, clusterId, r.role);
+            removed.push({ cluster_id: clusterId, kind: "role", name: r.role, reason: "role of a deleted or failed database" });
+          } catch {
+            // still owns something somewhere: a later pass, once its database is gone
+          }
         }
       }
     }
+    // Partial blobs of puts whose process died (the blob store knows its writers).
+    for (const name of (await ctx.blobs.sweepAbandoned?.().catch(() => [] as string[])) ?? []) {
+      removed.push({ cluster_id: "-", kind: "blob", name, reason: "a partial blob whose writer process is gone" });
+    }
+    // Candidates that are no longer there (their job finished them) are forgotten.
+    for (const key of [...this.sightings.keys()]) if (!seen.has(key)) this.sightings.delete(key);
+    for (const r of removed) ctx.log.warn({ reconciler: r }, `reconciler removed ${r.kind} ${r.name}: ${r.reason}`);
+    return removed;
   }
-  // Partial blobs of puts whose process died (the blob store knows its writers).
-  for (const name of (await ctx.blobs.sweepAbandoned?.().catch(() => [] as string[])) ?? []) {
-    removed.push({ cluster_id: "-", kind: "blob", name, reason: "a partial blob whose writer process is gone" });
-  }
-  // Candidates that are no longer there (their job finished them) are forgotten.
-  for (const key of [...sightings.keys()]) if (!seen.has(key)) sightings.delete(key);
-  for (const r of removed) ctx.log.warn({ reconciler: r }, `reconciler removed ${r.kind} ${r.name}: ${r.reason}`);
-  return removed;
 }

@@ -7,10 +7,12 @@ import { PermanentError, TransientError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { createTenantDatabase, databaseExists, dropDatabase, grantTenantDatabase, platformExtensionsOf, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
 import { dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
-import { openTenantSession, tenantEndpoint, type TenantLogin } from "../platform/dataplane/tenant-session.js";
-import { dropSpare } from "./spares.js";
+import { names } from "../platform/dataplane/names.js";
+import { tenantEndpoint, withExportedSnapshot, type TenantLogin } from "../platform/dataplane/tenant-session.js";
+import { dropSpare } from "./spare-store.js";
 import { dumpAndRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRef } from "../platform/lifecycle.js";
 import { extensionsForArchive, restoreFromBlob } from "../backups/dataplane.js";
 
 export interface SnapshotRow {
@@ -28,24 +30,6 @@ export interface Snapshot {
 /** Connection details of a tenant role on the cluster, for pg_dump / pg_restore. */
 async function endpoint(ctx: AppContext, clusterId: string, database: string, role: { name: string; password: string }): Promise<PgEndpoint> {
   return tenantEndpoint(ctx.clusters, clusterId, database, { role: role.name, password: role.password });
-}
-
-/**
- * Exports an MVCC snapshot of `database` in a session as the tenant's role and runs
- * fn with its id while the session holds it; answers the instant the snapshot shows
- * and fn's result. Production is only read (AccessShare locks).
- */
-async function withExportedSnapshot<T>(ctx: AppContext, clusterId: string, database: string, login: TenantLogin, fn: (snapshot: string) => Promise<T>): Promise<{ at: Date; result: T }> {
-  const holder = await openTenantSession(ctx.clusters, clusterId, database, login, { applicationName: "capydb-snapshot", statementTimeoutSeconds: 6 * 3600 });
-  try {
-    await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const snap = await holder.query<{ id: string; at: Date }>("SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.now() AS at");
-    const result = await fn(snap.rows[0].id);
-    await holder.query("COMMIT");
-    return { at: snap.rows[0].at, result };
-  } finally {
-    await holder.end().catch(() => {});
-  }
 }
 
 /**
@@ -111,7 +95,7 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     const { rows } = await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id]);
     const current = rows[0];
     const generation = (await ctx.db.query<{ g: number }>("SELECT nextval('snapshot_generations')::int AS g")).rows[0].g;
-    const database = `${project.database_name}_snap${generation}`;
+    const database = names.snapshot(project.database_name, generation);
     const password = ctx.box.open(project.role_password_sealed);
     job.addSecret(password);
     const login = { role: project.role_name, password };
@@ -120,9 +104,10 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     // Dump exactly the exported snapshot, as the project's role: taken_at is the instant whose data the snapshot holds.
     const source = await endpoint(ctx, project.cluster_id, project.database_name, { name: project.role_name, password });
     const target = await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password });
-    const { at: takenAt } = await withExportedSnapshot(ctx, project.cluster_id, project.database_name, login, (snapshot) =>
-      dumpAndRestore(job, { source, target, snapshot, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds }),
-    );
+    const takenAt = await withExportedSnapshot(ctx.clusters, project.cluster_id, project.database_name, login, "capydb-snapshot", async (snapshot) => {
+      await dumpAndRestore(job, { source, target, snapshot: snapshot.id, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds });
+      return snapshot.at;
+    });
     // Nobody may connect to a snapshot: that is what lets it serve as a template at any time.
     await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(project.role_name)}`);
     await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
@@ -190,39 +175,16 @@ export async function buildPreviewDatabase(
   job.addSecret(source.login.password);
   const from = await endpoint(ctx, clusterId, source.database, { name: source.login.role, password: source.login.password });
   const to = await endpoint(ctx, clusterId, database, role);
-  const { at } = await withExportedSnapshot(ctx, clusterId, source.database, source.login, (snapshot) =>
-    dumpAndRestore(job, {
-      source: from, target: to, snapshot, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds,
-    }),
-  );
-  return at;
-}
-
-/**
- * Puts a finished build in place under the preview's name. What was there (on a
- * reset) is renamed aside rather than dropped, so the preview is never missing and
- * the slow DROP (a checkpoint and unlinking every file) happens after the preview is
- * ready. Returns the name it was renamed to, or null.
- */
-export async function swapIntoPlace(ctx: AppContext, clusterId: string, built: string, database: string, asideName?: string): Promise<string | null> {
-  const admin = await ctx.clusters.pool(clusterId);
-  if (!(await databaseExists(admin, built))) throw new PermanentError(`the copy ${built} is missing`);
-  let aside: string | null = null;
-  if (await databaseExists(admin, database)) {
-    // A name of this job's own: an earlier reset's copy may still be being dropped.
-    aside = asideName ?? `${database}_old`;
-    await dropDatabase(admin, aside); // a leftover of this job's interrupted attempt
-    await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
-    await ctx.pooler.kill(clusterId, database).catch(() => {});
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
-    await admin.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(aside)}`);
-  }
-  await admin.query(`ALTER DATABASE ${quoteIdent(built)} RENAME TO ${quoteIdent(database)}`);
-  return aside;
+  return withExportedSnapshot(ctx.clusters, clusterId, source.database, source.login, "capydb-snapshot", async (snapshot) => {
+    await dumpAndRestore(job, {
+      source: from, target: to, snapshot: snapshot.id, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds,
+    });
+    return snapshot.at;
+  });
 }
 
 /** When a project goes, its previews and snapshot go with it (before its role can be dropped). */
-export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow): Promise<void> {
+export async function dropProjectPreviews(ctx: AppContext, project: ProjectRef): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
   const { rows } = await ctx.db.query<{ id: string; database_name: string; role_name: string }>(
     "SELECT id, database_name, role_name FROM preview_databases WHERE project_id = $1 AND state <> 'deleted'",
@@ -230,7 +192,7 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
   );
   for (const p of rows) {
     await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
-    await dropDatabase(admin, `${p.database_name}_b`);
+    await dropDatabase(admin, names.previewBuild(p.database_name));
     await dropAsideCopies(admin, p.database_name);
     await dropDatabase(admin, p.database_name);
     await dropTenantRole(ctx.clusters, project.cluster_id, p.role_name);
@@ -243,7 +205,7 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRow):
  * Drops the project's snapshot and spare: after production's data was replaced (a
  * restore, an import, a cutover), previews must not be cloned from the old data.
  */
-export async function forgetSnapshot(ctx: AppContext, project: ProjectRow): Promise<void> {
+export async function forgetSnapshot(ctx: AppContext, project: ProjectRef): Promise<void> {
   await withSnapshotLock(ctx, project.id, async () => {
     await dropSpare(ctx, project);
     const { rows } = await ctx.db.query<{ database_name: string }>("DELETE FROM project_snapshots WHERE project_id = $1 RETURNING database_name", [project.id]);
@@ -252,8 +214,8 @@ export async function forgetSnapshot(ctx: AppContext, project: ProjectRow): Prom
   });
 }
 
-/** A preview's copies renamed aside by resets (`<name>_old_<job>`), whatever their number. */
+/** A preview's copies renamed aside by resets, whatever their number. */
 export async function dropAsideCopies(admin: pg.Pool, database: string): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [`${database}_old_`]);
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [names.previewAsidePrefix(database)]);
   for (const r of rows) await dropDatabase(admin, r.datname);
 }

@@ -5,20 +5,21 @@ import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { databaseExists, dropDatabase, ensureLoginRole } from "../platform/dataplane/provision.js";
 import { dropTenantRole } from "../platform/dataplane/privileged.js";
-import { projectLogin } from "../backups/jobs.js";
+import { projectLogin } from "../projects/login.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
-import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, swapIntoPlace, type CloneSource } from "./dataplane.js";
+import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, type CloneSource } from "./dataplane.js";
+import { names } from "../platform/dataplane/names.js";
+import { restoreAside, swapAside } from "../platform/dataplane/swap.js";
 import { loadPreview, type PreviewRow } from "./service.js";
 import { loadBackup } from "../backups/service.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
-import { quoteIdent } from "../platform/dataplane/sql.js";
 import { newId } from "../platform/secrets.js";
 import { makeSpare, refreshSnapshot, requestSpare, SNAPSHOT_REFRESH_JOB, SPARE_JOB, takeSpare } from "./spares.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
-const buildName = (p: PreviewRow) => `${p.database_name}_b`;
+const buildName = (p: PreviewRow) => names.previewBuild(p.database_name);
 /** Where a reset puts the data it replaces, until a follow-up job drops it. */
-const asideName = (p: PreviewRow, jobId: string) => `${p.database_name}_old_${jobId.slice(4, 10)}`;
+const asideName = (p: PreviewRow, jobId: string) => names.previewAside(p.database_name, jobId);
 
 async function previewOf(ctx: AppContext, job: JobContext): Promise<{ preview: PreviewRow; project: ProjectRow }> {
   const preview = await loadPreview(ctx.db, job.job.preview_database_id!);
@@ -78,7 +79,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         // Only the aside copies of previews are dropped this way.
         const database = String(job.job.payload.database);
-        if (!/_old_[a-z0-9]{6}$/.test(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
+        if (!names.isPreviewAside(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
         await dropDatabase(await ctx.clusters.pool(job.job.cluster_id!), database);
       },
     },
@@ -106,7 +107,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await ensureLoginRole(admin, preview.role_name, password, { ...project, max_connections: preview.max_connections ?? project.max_connections });
           const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
           await ctx.db.query("UPDATE preview_databases SET source_restore_time = $2, updated_at = now() WHERE id = $1", [preview.id, at]);
-          await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name);
+          await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         }
         await ctx.pooler.sync(preview.cluster_id);
         await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [preview.id]);
@@ -129,7 +130,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
-        const aside = await swapIntoPlace(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
+        const aside = await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         await ctx.db.query(
           "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
           [preview.id, at],
@@ -142,11 +143,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // aside if the swap stopped between its renames: it goes back.
         const { preview } = await previewOf(ctx, job);
         const admin = await ctx.clusters.pool(preview.cluster_id);
-        const aside = asideName(preview, job.job.id);
-        if (!(await databaseExists(admin, preview.database_name)) && (await databaseExists(admin, aside))) {
-          await admin.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(preview.database_name)}`);
-        }
-        await admin.query(`ALTER DATABASE ${quoteIdent(preview.database_name)} WITH ALLOW_CONNECTIONS true`).catch(() => {});
+        await restoreAside(ctx, preview.cluster_id, preview.database_name, asideName(preview, job.job.id));
         await dropDatabase(admin, buildName(preview));
         await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = $2, updated_at = now() WHERE id = $1 AND state = 'resetting'", [
           preview.id,

@@ -1,5 +1,6 @@
 // Preview databases: rows, API objects, and the operations the routes call.
 import type { PreviewDatabase } from "@capydb/api";
+import { names } from "../platform/dataplane/names.js";
 import { MAX_PREVIEW_TTL_SECONDS } from "@capydb/api";
 import type { z } from "zod";
 import type { CreatePreviewRequest } from "@capydb/api";
@@ -130,7 +131,7 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
   const id = newId("pdb");
   const short = id.slice(4, 12);
   const name = body.name ?? `preview-${short}`;
-  const databaseName = `${project.database_name}_pv_${short}`;
+  const databaseName = names.previewDatabase(project.database_name, id);
   try {
     return await inTransaction(ctx.db, async (tx) => {
       // Serialise creates per project so the live-preview limit holds under concurrency.
@@ -148,7 +149,7 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
            source_backup_id, source_backup_key, source_restore_time, max_connections)
          VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17)`,
         [id, project.id, project.organization_id, name, mode, sourceKind, sourceKind === "empty" ? null : project.database_name,
-          project.cluster_id, databaseName, `${databaseName}_owner`, ctx.box.seal(newPassword()), ttl, jobId,
+          project.cluster_id, databaseName, names.ownerRole(databaseName), ctx.box.seal(newPassword()), ttl, jobId,
           backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null, connections],
       );
       const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, "preview.create", jobId, { fresh: body.fresh ?? false });

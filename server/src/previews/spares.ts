@@ -18,13 +18,15 @@ import type { JobContext } from "../platform/jobs/worker.js";
 import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import { newId } from "../platform/secrets.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
+import { names } from "../platform/dataplane/names.js";
 import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "../projects/service.js";
 import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
+import { dropSpare } from "./spare-store.js";
 
 export const SPARE_JOB = "preview.spare";
 
-const spareName = (project: ProjectRow, generation: number) => `${project.database_name}_spare${generation}`;
+const spareName = (project: ProjectRow, generation: number) => names.spare(project.database_name, generation);
 
 /**
  * Takes the project's spare if it was cloned from snapshot `generation`: the row is
@@ -56,16 +58,6 @@ export async function requestSpare(ctx: AppContext, project: ProjectRow): Promis
     id: newId("job"), type: SPARE_JOB, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
     lockedResource: `spare:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
   });
-}
-
-/** Drops the project's spare, whatever its generation (the snapshot went or was replaced). */
-export async function dropSpare(ctx: AppContext, project: ProjectRow, keepGeneration?: number): Promise<void> {
-  const { rows } = await ctx.db.query<{ database_name: string }>(
-    "DELETE FROM preview_spares WHERE project_id = $1 AND generation IS DISTINCT FROM $2 RETURNING database_name",
-    [project.id, keepGeneration ?? null],
-  );
-  const admin = await ctx.clusters.pool(project.cluster_id);
-  for (const r of rows) await dropDatabase(admin, r.database_name);
 }
 
 /**

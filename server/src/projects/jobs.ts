@@ -6,11 +6,6 @@ import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { createTenantDatabase, dropDatabase, ensureLoginRole, grantTenantDatabase } from "../platform/dataplane/provision.js";
 import { adoptPublicSchema, dropTenantRole } from "../platform/dataplane/privileged.js";
 import { loadProject, type ProjectRow } from "./service.js";
-import { dropProjectPreviews } from "../previews/dataplane.js";
-import { deleteProjectBackups } from "../backups/service.js";
-import { backupKey } from "../backups/jobs.js";
-import { dropProjectCutoverLeftovers } from "../cutovers/jobs.js";
-import { deleteProjectUploads } from "../imports/uploads.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -55,13 +50,11 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         const project = await projectOf(ctx, job);
         const admin = await ctx.clusters.pool(project.cluster_id);
-        await dropProjectCutoverLeftovers(ctx, project);
-        await dropProjectPreviews(ctx, project);
+        // Every resource removes what it holds of the project (hooks registered in server.ts).
+        await ctx.lifecycle.projectDeleted(project);
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);
         await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
-        await deleteProjectBackups(ctx, project.id, backupKey);
-        await deleteProjectUploads(ctx, project.id);
         await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
         await ctx.pooler.sync(project.cluster_id);
       },

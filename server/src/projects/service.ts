@@ -1,5 +1,6 @@
 // Projects: rows, API objects, and the operations the routes call.
 import type { Project, CreateProjectRequest, UpdateProjectRequest } from "@capydb/api";
+import { names } from "../platform/dataplane/names.js";
 import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
@@ -155,8 +156,8 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   const slug = `${slugify(body.name)}-${short}`;
   // Names other tenants can read (pg_database and pg_roles are visible to every role of a
   // shared cluster) carry nothing a tenant wrote: derived from the id, not the name.
-  const databaseName = `capy_${short}`;
-  const roleName = `${databaseName}_owner`;
+  const databaseName = names.projectDatabase(id);
+  const roleName = names.ownerRole(databaseName);
   return inTransaction(ctx.db, async (tx) => {
     if (tenant) {
       // Creates in one organization take turns, so the count holds under concurrency.

@@ -95,3 +95,32 @@ export async function withTenantSession<T>(
     await client.end().catch(() => {});
   }
 }
+
+/** An exported snapshot: its id for pg_dump --snapshot, the instant it shows, and the session holding it. */
+export interface ExportedSnapshot {
+  id: string;
+  at: Date;
+  /** The tenant-role session that exported it, inside its read-only transaction (queries here see the same data). */
+  holder: pg.Client;
+}
+
+/**
+ * Exports an MVCC snapshot of `database` in a session as the tenant's role and runs fn
+ * while that session holds it, then commits; answers fn's result. The database is only
+ * read (AccessShare locks); pg_dump --snapshot and the holder see exactly the same data.
+ */
+export async function withExportedSnapshot<T>(
+  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, applicationName: string, fn: (snapshot: ExportedSnapshot) => Promise<T>,
+): Promise<T> {
+  // A dump of a big database holds the snapshot for a long time.
+  const holder = await openTenantSession(clusters, clusterId, database, login, { applicationName, statementTimeoutSeconds: 6 * 3600 });
+  try {
+    await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const { rows } = await holder.query<{ id: string; at: Date }>("SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.now() AS at");
+    const result = await fn({ id: rows[0].id, at: rows[0].at, holder });
+    await holder.query("COMMIT");
+    return result;
+  } finally {
+    await holder.end().catch(() => {});
+  }
+}
