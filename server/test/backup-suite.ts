@@ -10,10 +10,12 @@ import os from "node:os";
 import path from "node:path";
 import { buffer } from "node:stream/consumers";
 import { Readable } from "node:stream";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { loadConfig } from "../src/config.js";
 import { startServer } from "../src/server.js";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
+import { psql } from "../../test/harness/sql.js";
+import { organization } from "../../test/harness/tenants.js";
 
 export function backupSuite(storeName: string, blobEnv: () => Promise<{ env: Record<string, string>; stop(): Promise<void> }>) {
 
@@ -23,7 +25,6 @@ let project: Project;
 let uri: string;
 let blobStore: { env: Record<string, string>; stop(): Promise<void> };
 
-const psql = (u: string, sql: string) => execFileSync("psql", [u, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 const readBlob = async (key: string) => buffer(await t.server.ctx.blobs.get(key));
 const writeBlob = (key: string, bytes: Buffer) => t.server.ctx.blobs.put(key, Readable.from([bytes]));
 const blobExists = async (key: string) => (await t.server.ctx.blobs.stat(key)) !== null;
@@ -38,8 +39,7 @@ async function backupNow(label?: string) {
 beforeAll(async () => {
   blobStore = await blobEnv();
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "200", ...blobStore.env });
-  const orgId = (await t.admin.createOrganization({ name: "Backups" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "b" })).secret, retries: 0 });
+  org = (await organization(t, "Backups", "b")).client;
   const created = await org.createProject({ name: "shop" });
   await org.waitForJob(created.job.id, { timeoutMs: 30_000 });
   project = (await org.getProject(created.project.id)).project;

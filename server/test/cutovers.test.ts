@@ -1,19 +1,17 @@
 // Operator-assisted cutovers on real PostgreSQL: request → acknowledge → execute →
 // production's unchanged connection string sees the preview's migration; rollback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CapyClient, type Project } from "@capydb/api";
-import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { startTestServer, type TestServer } from "../../test/harness/server.js";
+import { databaseExists, psql } from "../../test/harness/sql.js";
 
 let t: TestServer;
 let orgKey: string;
 let org: CapyClient;
-
-const psql = (u: string, sql: string) => execFileSync("psql", [u, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-const databaseExists = async (name: string) => (await adminQuery("postgres", "select 1 from pg_database where datname = $1", [name])).rowCount === 1;
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;

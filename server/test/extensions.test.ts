@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { organization } from "../../test/harness/tenants.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -12,8 +13,7 @@ const installed = async (db: string) =>
 
 beforeAll(async () => {
   t = await startTestServer();
-  const orgId = (await t.admin.createOrganization({ name: "Ext" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "e" })).secret, retries: 0 });
+  org = (await organization(t, "Ext", "e")).client;
   const { job, project: p } = await org.createProject({ name: "ext" });
   await org.waitForJob(job.id, { timeoutMs: 30_000 });
   project = (await org.getProject(p.id)).project;

@@ -8,10 +8,12 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../src/platform/dataplane/local-cluster.js";
 import { freePort } from "../../test/harness/ports.js";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
+import { psql } from "../../test/harness/sql.js";
+import { organization } from "../../test/harness/tenants.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -20,7 +22,6 @@ let sourceRoot: string;
 const READER_PASSWORD = "s3cret-Reader-pw";
 let sourceUrl: string;
 
-const psql = (u: string, sql: string) => execFileSync("psql", [u, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 const withDb = (url: string, db: string) => {
   const u = new URL(url);
   u.pathname = "/" + db;
@@ -55,8 +56,7 @@ beforeAll(async () => {
                    insert into tags values ('a'), ('b'), ('ünïcode');
                    create view big_orders as select * from orders where total > 100;`);
   t = await startTestServer({ CAPYDB_IMPORT_ALLOWED_CIDRS: "127.0.0.0/8", CAPYDB_UPLOAD_URL_TTL_SECONDS: "2" });
-  const orgId = (await t.admin.createOrganization({ name: "Imports" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "i" })).secret, retries: 0 });
+  org = (await organization(t, "Imports", "i")).client;
 });
 afterAll(async () => {
   await org?.close();

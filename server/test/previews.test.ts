@@ -1,18 +1,15 @@
 // Preview databases on real PostgreSQL, checked with real psql.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import pg from "pg";
-import { CapyClient, type Project, type PreviewDatabase } from "@capydb/api";
+import type { CapyClient, Project, PreviewDatabase } from "@capydb/api";
 import { adminQuery, adminUrl, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { databaseExists, psql, roleExists } from "../../test/harness/sql.js";
+import { organization } from "../../test/harness/tenants.js";
 
 let t: TestServer;
 let org: CapyClient;
 let project: Project;
 let prodUri: string;
-
-const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-const databaseExists = async (name: string) => (await adminQuery("postgres", "select 1 from pg_database where datname = $1", [name])).rowCount === 1;
-const roleExists = async (name: string) => (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [name])).rowCount === 1;
 
 async function readyPreview(body: Parameters<CapyClient["createPreview"]>[1] = {}): Promise<{ preview: PreviewDatabase; uri: string }> {
   const { job, preview } = await org.createPreview(project.id, body);
@@ -42,8 +39,7 @@ const spare = async () => {
 
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "300", CAPYDB_PREVIEW_LIMIT: "15" });
-  const orgId = (await t.admin.createOrganization({ name: "Previews" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "p" })).secret, retries: 0 });
+  org = (await organization(t, "Previews", "p")).client;
   const created = await org.createProject({ name: "app" });
   await org.waitForJob(created.job.id, { timeoutMs: 30_000 });
   project = (await org.getProject(created.project.id)).project;

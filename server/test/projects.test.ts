@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import pg from "pg";
-import { CapyClient } from "@capydb/api";
+import type { CapyClient } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
+import { databaseExists, psql, roleExists } from "../../test/harness/sql.js";
+import { organization } from "../../test/harness/tenants.js";
 
 let t: TestServer;
 let orgId: string;
 let org: CapyClient;
-
-function psql(uri: string, sql: string): string {
-  return execFileSync("psql", [uri, "-XAtc", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-}
 
 async function readyProject(name: string) {
   const { job, project } = await org.createProject({ name });
@@ -18,18 +15,9 @@ async function readyProject(name: string) {
   return (await org.getProject(project.id)).project;
 }
 
-async function databaseExists(name: string) {
-  return (await adminQuery("postgres", "select 1 from pg_database where datname = $1", [name])).rowCount === 1;
-}
-async function roleExists(name: string) {
-  return (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [name])).rowCount === 1;
-}
-
 beforeAll(async () => {
   t = await startTestServer();
-  orgId = (await t.admin.createOrganization({ name: "Acme" })).organization.id;
-  const { secret } = await t.admin.createApiKey(orgId, { name: "ci" });
-  org = new CapyClient({ baseUrl: t.url, apiKey: secret, retries: 0 });
+  ({ orgId, client: org } = await organization(t, "Acme", "ci"));
 });
 afterAll(async () => {
   await org?.close();

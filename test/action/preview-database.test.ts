@@ -1,10 +1,9 @@
 // The GitHub Action end to end: its real bundle run as the runner runs it, against a real
 // CapyDB server on real PostgreSQL; only GitHub's API is a local fake (harness.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { CapyClient, type Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
+import { psqlAsync as psql } from "../harness/sql.js";
 import {
   FakeGitHub,
   FlakyProxy,
@@ -16,9 +15,6 @@ import {
   type PullRequestFixture,
   type RunResult,
 } from "./harness.js";
-
-const run = promisify(execFile);
-const psql = async (uri: string, sql: string) => (await run("psql", [uri, "-XAtc", sql], { encoding: "utf8" })).stdout.trim();
 
 let t: TestServer;
 let gh: FakeGitHub;
@@ -125,10 +121,9 @@ describe("pull request lifecycle", () => {
     expect(Number(o.port)).toBeGreaterThan(0);
     expect(Date.parse(o["expires-at"]) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
     expect(await psql(o["database-url"], "select count(*) from items")).toBe("100");
-    if (o["pooled-database-url"]) {
-      expect(Number(o["pooled-port"])).toBeGreaterThan(0);
-      expect(await psql(o["pooled-database-url"], "select count(*) from items")).toBe("100");
-    }
+    // PgBouncer is there (the harness's prerequisites check stops the run without it)
+    expect(Number(o["pooled-port"])).toBeGreaterThan(0);
+    expect(await psql(o["pooled-database-url"], "select count(*) from items")).toBe("100");
     expectSecretsKept(r);
 
     // progress: each job state with the elapsed seconds, then the SELECT 1 check

@@ -8,6 +8,7 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startLocalCluster } from "../../server/src/platform/dataplane/local-cluster.js";
 import { freePort } from "./ports.js";
+import { ensurePrerequisitesOrExit } from "./prerequisites.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,6 +19,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  // Before anything starts: a missing program stops the run here, with the package to install.
+  ensurePrerequisitesOrExit();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-test-pg-"));
   fs.chmodSync(root, 0o755);
   const cluster = await startLocalCluster({

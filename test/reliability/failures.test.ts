@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { organization } from "../harness/tenants.js";
 import { startS3 } from "../harness/s3.js";
 
 let t: TestServer;
@@ -18,8 +19,7 @@ async function newProject(client: CapyClient, name: string): Promise<Project> {
 
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_PREVIEW_LIMIT: "60", CAPYDB_WORKER_CONCURRENCY: "6", CAPYDB_JOB_MAX_ATTEMPTS: "2" });
-  const orgId = (await t.admin.createOrganization({ name: "Failures" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "f" })).secret, retries: 0 });
+  org = (await organization(t, "Failures", "f")).client;
 });
 afterAll(async () => {
   await org?.close();
@@ -48,8 +48,7 @@ describe("blob store failure", () => {
     const s3 = await startS3();
     const s = await startTestServer({ ...s3.env, CAPYDB_JOB_MAX_ATTEMPTS: "2" });
     try {
-      const o = (await s.admin.createOrganization({ name: "S3" })).organization.id;
-      const c = new CapyClient({ baseUrl: s.url, apiKey: (await s.admin.createApiKey(o, { name: "s" })).secret, retries: 0 });
+      const c = (await organization(s, "S3", "s")).client;
       const project = await newProject(c, "s3down");
       await s3.stop();
       const { job } = await c.createBackup(project.id, {});

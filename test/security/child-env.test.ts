@@ -102,8 +102,7 @@ describe("processes we start carry none of our secrets", () => {
   });
 
   it("the PgBouncer daemon", async () => {
-    const bin = findPgBouncer(null);
-    expect(bin, "pgbouncer is installed (.ci/run installs it)").not.toBeNull();
+    const bin = findPgBouncer(null); // installed: the harness's prerequisites check stops the run without it
     const configDir = path.join(root, "pgbouncer");
     pooler = new PgBouncerPooler({
       configDir,

@@ -8,8 +8,9 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CapyClient } from "@capydb/api";
+import type { CapyClient } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { organization } from "../harness/tenants.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/bin/capydb.js");
 
@@ -39,8 +40,8 @@ async function cli(...args: string[]): Promise<{ stdout: string; stderr: string 
 
 beforeAll(async () => {
   t = await startTestServer();
-  const orgId = (await t.admin.createOrganization({ name: "Mallory" })).organization.id;
-  tenant = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "mallory" })).secret, retries: 0 });
+  const { orgId, client } = await organization(t, "Mallory", "mallory");
+  tenant = client;
 
   // The names the CLI prints refuse control and bidi characters at the API already...
   for (const hostile of [CLEAR_AND_HOME + "acme", "acme\u202e", "acme\u009b2J"]) {

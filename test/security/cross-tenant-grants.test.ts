@@ -5,18 +5,16 @@
 // against B's limit. Deletes must always finish, whatever another tenant granted, even
 // while A holds its table locked.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import pg from "pg";
 import type { CapyClient } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
-import { readyProject, tenant } from "./tenants.js";
+import { psql, roleExists } from "../harness/sql.js";
+import { readyProject, tenant } from "../harness/tenants.js";
 
 let t: TestServer;
 let a: CapyClient;
 let b: CapyClient;
 
-const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtqv", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-const roleExists = async (role: string) => (await adminQuery("postgres", "select 1 from pg_roles where rolname = $1", [role])).rowCount === 1;
 
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_JOB_MAX_ATTEMPTS: "2" });

@@ -13,11 +13,12 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../../server/src/platform/dataplane/local-cluster.js";
 import { adminQuery } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { organization } from "../harness/tenants.js";
 
 const suffix = crypto.randomBytes(4).toString("hex");
 // The tenant's account, made on both clusters with one password: the credentials a
@@ -75,8 +76,7 @@ beforeAll(async () => {
   await databaseWithMarker(inject("pgAdminUrl"), FORBIDDEN_DB, "the platform's own cluster");
   await databaseWithMarker(source.adminUrl, SMUGGLING_NAME, "the allowed source");
   t = await startTestServer({ CAPYDB_IMPORT_ALLOWED_CIDRS: "127.0.0.0/8" });
-  const orgId = (await t.admin.createOrganization({ name: "Smugglers" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "s" })).secret, retries: 0 });
+  org = (await organization(t, "Smugglers", "s")).client;
 }, 120_000);
 
 afterAll(async () => {

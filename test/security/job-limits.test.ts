@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { CapyClient, JobFailedError, type Job, type Project } from "@capydb/api";
+import { JobFailedError, type CapyClient, type Job, type Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../../server/src/platform/dataplane/local-cluster.js";
 import { createDb, type Db } from "../../server/src/platform/store/db.js";
 import { migrate } from "../../server/src/platform/store/migrate.js";
@@ -21,6 +21,7 @@ import { enqueueJob } from "../../server/src/platform/jobs/sql/enqueue.js";
 import { Worker, type JobHandler } from "../../server/src/platform/jobs/worker.js";
 import { freePort } from "../harness/ports.js";
 import { adminQuery, createDatabase, startTestServer, withDatabase, type TestServer } from "../harness/server.js";
+import { organization } from "../harness/tenants.js";
 
 const IMPORT_MAX_RUNTIME_SECONDS = 12;
 const READER_PASSWORD = "tarpit-Reader-pw";
@@ -93,8 +94,8 @@ beforeAll(async () => {
   });
   expect(t.server.ctx.config.workerConcurrency).toBe(4);
   const client = async (name: string) => {
-    const id = (await t.admin.createOrganization({ name })).organization.id;
-    return { id, client: new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(id, { name })).secret, retries: 0 }) };
+    const { orgId: id, client } = await organization(t, name);
+    return { id, client };
   };
   const a = await client("Tarpit Inc");
   attacker = a.client;

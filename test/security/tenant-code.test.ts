@@ -15,8 +15,10 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { inject } from "vitest";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
+import { psql } from "../harness/sql.js";
+import { organization } from "../harness/tenants.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -24,7 +26,6 @@ let markerDir: string;
 const logFile = () => path.join(inject("pgDataDir"), "postgres.log");
 const superuser = () => decodeURIComponent(new URL(inject("pgAdminUrl")).username);
 
-const psql = (uri: string, sql: string) => execFileSync("psql", [uri, "-XAtqv", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 
 /** The traps, planted with nothing but the tenant's own connection string. */
 function plantTraps(uri: string, role: string): void {
@@ -85,8 +86,7 @@ beforeAll(async () => {
   markerDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-"));
   fs.chmodSync(markerDir, 0o777); // the postgres OS user writes here if a trap ever fires
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "500" });
-  const orgId = (await t.admin.createOrganization({ name: "Trapper" })).organization.id;
-  org = new CapyClient({ baseUrl: t.url, apiKey: (await t.admin.createApiKey(orgId, { name: "attacker" })).secret, retries: 0 });
+  org = (await organization(t, "Trapper", "attacker")).client;
 });
 afterAll(async () => {
   await org?.close();

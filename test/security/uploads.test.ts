@@ -9,8 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
 import { adminQuery, adminUrl, startTestServer, type TestServer } from "../harness/server.js";
+import { organization } from "../harness/tenants.js";
 import { removeExpiredUploads } from "../../server/src/imports/uploads.js";
 
 const suffix = crypto.randomBytes(4).toString("hex");
@@ -76,8 +77,7 @@ beforeAll(async () => {
   t = await startTestServer();
   brief = await startTestServer({ CAPYDB_UPLOAD_URL_TTL_SECONDS: "2", CAPYDB_SCHEDULER_INTERVAL_MS: "500" });
   for (const [server, set] of [[t, (c: CapyClient) => (org = c)], [brief, (c: CapyClient) => (briefOrg = c)]] as const) {
-    const orgId = (await server.admin.createOrganization({ name: "Uploaders" })).organization.id;
-    set(new CapyClient({ baseUrl: server.url, apiKey: (await server.admin.createApiKey(orgId, { name: "u" })).secret, retries: 0 }));
+    set((await organization(server, "Uploaders", "u")).client);
   }
 }, 120_000);
 
@@ -221,8 +221,7 @@ describe("the sweep of expired uploads", () => {
   let quietOrg: CapyClient;
   beforeAll(async () => {
     quiet = await startTestServer({ CAPYDB_RUN_SCHEDULER: "false" });
-    const orgId = (await quiet.admin.createOrganization({ name: "Swept" })).organization.id;
-    quietOrg = new CapyClient({ baseUrl: quiet.url, apiKey: (await quiet.admin.createApiKey(orgId, { name: "s" })).secret, retries: 0 });
+    quietOrg = (await organization(quiet, "Swept", "s")).client;
   }, 60_000);
   afterAll(async () => {
     await quietOrg?.close();

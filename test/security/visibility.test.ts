@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { CapyClient } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
-import { readyProject, tenant } from "./tenants.js";
+import { readyProject, tenant } from "../harness/tenants.js";
 
 let t: TestServer;
 let a: CapyClient;

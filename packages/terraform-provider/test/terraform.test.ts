@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapyClient } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../../../test/harness/server.js";
+import { databaseExists } from "../../../test/harness/sql.js";
 import { BUNDLE_NAME } from "../src/bundle.js";
 import { currentPlatform } from "../src/mirror.js";
 import { PROVIDER_ADDRESS, PROVIDER_VERSION } from "../src/registry.js";
@@ -99,10 +100,6 @@ output "backup_count" {
   value = length(data.capydb_backups.all.backups)
 }
 `;
-}
-
-async function databaseExists(name: string): Promise<boolean> {
-  return (await adminQuery("postgres", "SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
 }
 
 describe.skipIf(!tfVersion)(`terraform-provider-capydb under ${tfVersion ?? "terraform"}`, () => {

@@ -17,6 +17,8 @@ export async function migrate(db: Db): Promise<string[]> {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set((await client.query<{ name: string }>("SELECT name FROM schema_migrations")).rows.map((r) => r.name));
+    // Checked before applying anything: an older server must not add its own steps to a newer schema.
+    refuseUnknownMigrations([...done], files);
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, file), "utf8");
@@ -36,4 +38,29 @@ export async function migrate(db: Db): Promise<string[]> {
     client.release();
   }
   return applied;
+}
+
+/**
+ * Several servers share one control plane. During a rolling deploy a server of the previous
+ * release can start after a newer one has migrated the schema; it would then run queries
+ * written for tables and states that have changed. It stops here instead, naming both versions.
+ */
+function refuseUnknownMigrations(recorded: string[], known: string[]): void {
+  const knownSet = new Set(known);
+  const unknown = recorded.filter((name) => !knownSet.has(name)).sort();
+  if (unknown.length === 0) return;
+  const version = (file: string | undefined) => (file ?? "none").replace(/\.sql$/, "");
+  const databaseAt = version([...recorded].sort().at(-1));
+  const serverAt = version(known.at(-1));
+  const remedy =
+    "upgrade this server to the release that the other servers on this control plane run, " +
+    "or give it a control-plane database of its own (CAPYDB_DATABASE_URL)";
+  if (unknown.at(-1)! > (known.at(-1) ?? "")) {
+    throw new Error(`the control-plane database is at migration ${databaseAt}, newer than this server knows (${serverAt}): ${remedy}`);
+  }
+  // Recorded steps that sort below this server's newest: the schema came from a different build.
+  throw new Error(
+    `the control-plane database has migration${unknown.length > 1 ? "s" : ""} ${unknown.map(version).join(", ")} that this server does not know ` +
+      `(it knows up to ${serverAt}): it was migrated by a different build of CapyDB; ${remedy}`,
+  );
 }
