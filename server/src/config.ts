@@ -40,6 +40,8 @@ export interface Config {
   jobMaxRuntimeByType: Record<string, number>;
   /** Jobs of one organization running at once over every server process, so one tenant cannot hold every worker. */
   jobMaxRunningPerOrganization: number;
+  /** On SIGINT/SIGTERM, how long running jobs may finish before they are stopped and handed back to the queue. */
+  shutdownGraceSeconds: number;
   restoreJobs: number;
   /** How long each pg_dump waits for a table's lock (--lock-wait-timeout) before the job fails. */
   toolLockWaitSeconds: number;
@@ -168,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobMaxRuntimeSeconds: int(env, "CAPYDB_JOB_MAX_RUNTIME_SECONDS", DEFAULT_JOB_MAX_RUNTIME_SECONDS, 1, MAX_JOB_MAX_RUNTIME_SECONDS),
     jobMaxRuntimeByType: runtimeOverrides(env),
     jobMaxRunningPerOrganization: int(env, "CAPYDB_JOB_MAX_RUNNING_PER_ORG", DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION, 1, 10_000),
+    shutdownGraceSeconds: int(env, "CAPYDB_SHUTDOWN_GRACE_SECONDS", 8, 0, 3600),
     restoreJobs: int(env, "CAPYDB_RESTORE_JOBS", 2, 1, 64),
     toolLockWaitSeconds: int(env, "CAPYDB_TOOL_LOCK_WAIT_SECONDS", 60, 1, 86_400),
     extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),

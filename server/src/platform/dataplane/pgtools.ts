@@ -1,13 +1,15 @@
 // pg_dump and pg_restore for jobs: streams between the tools, the blob store and
 // each other (never buffered whole in memory), passwords passed in the
 // environment only, output captured, scrubbed and recorded on the job, failures
-// classified.
-import { spawn, type ChildProcess } from "node:child_process";
+// classified. Each runs in a process group of its own (see jobs/tools.ts), so a
+// terminal's Ctrl-C or a signal to the server's group does not reach it.
+import type { ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { pgTool } from "./pg-binaries.js";
 import { childEnv, NO_PASSFILE } from "./child-env.js";
 import { recordToolOutput } from "../jobs/sql/record-tool-output.js";
 import { PermanentError, TransientError } from "../jobs/errors.js";
+import { interruptedMessage, interruption, spawnInOwnGroup, ToolInterrupted } from "../jobs/tools.js";
 import { scrubSecrets, truncateTail } from "../jobs/scrub.js";
 import type { JobContext } from "../jobs/worker.js";
 
@@ -100,6 +102,9 @@ export const TOLERATED_RESTORE_ERRORS = [/must be owner of extension/, /schema "
 /** A running pg_dump or pg_restore. */
 export class PgToolRun {
   private stderrTail = "";
+  /** The signal that ended it, when one did. */
+  private endSignal: NodeJS.Signals | null = null;
+  /** Resolves with the exit code; rejects when it did not start, or when its job's signal stopped it. */
   readonly exited: Promise<number | null>;
 
   constructor(
@@ -108,17 +113,26 @@ export class PgToolRun {
     readonly secret: string,
     /** pg_dump's --lock-wait-timeout, to explain a timeout. */
     readonly lockWaitSeconds: number | null = null,
+    jobSignal?: AbortSignal,
   ) {
     child.stderr!.on("data", (d) => (this.stderrTail = truncateTail(this.stderrTail + d, OUTPUT_LIMIT * 2)));
     this.exited = new Promise((resolve, reject) => {
       child.on("error", (err) => {
         const e = err as NodeJS.ErrnoException;
         if (e.code === "ENOENT") reject(new PermanentError(`${name} is not installed`));
-        else if (e.name === "AbortError") reject(new TransientError(`${name} was stopped: the job was interrupted`));
         else reject(err);
       });
-      child.on("close", (code) => resolve(code));
+      child.on("close", (code, signal) => {
+        this.endSignal = signal;
+        if (jobSignal?.aborted) reject(new TransientError(`${name} was stopped: the job was interrupted`));
+        else resolve(code);
+      });
     });
+  }
+
+  /** How a signal from outside its job stopped it, or null (see jobs/tools.ts interruption). */
+  interruption(code: number | null): string | null {
+    return interruption(code, this.endSignal, this.stderrTail);
   }
 
   get stderr(): string {
@@ -139,14 +153,18 @@ function spawnTool(
   opts: { stdoutFd?: number; inputFile?: string; lockWaitSeconds?: number } = {},
 ): PgToolRun {
   ctx.addSecret(e.password);
-  const child = spawn(pgTool(binDir, name), [...args, ...connArgs(e), ...(opts.inputFile ? ["--", opts.inputFile] : [])], {
-    // English messages whatever our locale: finishTools reads them.
-    env: childEnv({ PGPASSWORD: e.password || undefined, PGPASSFILE: NO_PASSFILE, LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
-    stdio: [stdin ? "pipe" : "ignore", opts.stdoutFd ?? "pipe", "pipe"],
-    signal: ctx.signal,
-  });
+  const child = spawnInOwnGroup(
+    pgTool(binDir, name),
+    [...args, ...connArgs(e), ...(opts.inputFile ? ["--", opts.inputFile] : [])],
+    {
+      // English messages whatever our locale: finishTools reads them.
+      env: childEnv({ PGPASSWORD: e.password || undefined, PGPASSFILE: NO_PASSFILE, LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
+      stdio: [stdin ? "pipe" : "ignore", opts.stdoutFd ?? "pipe", "pipe"],
+    },
+    ctx.signal,
+  );
   if (stdin) child.stdin!.on("error", () => {}); // an early exit closes stdin: the exit code tells
-  return new PgToolRun(name, child, e.password, opts.lockWaitSeconds ?? null);
+  return new PgToolRun(name, child, e.password, opts.lockWaitSeconds ?? null, ctx.signal);
 }
 
 /**
@@ -190,6 +208,11 @@ export async function finishTools(ctx: JobContext, runs: PgToolRun[], tolerate: 
   const stderr = truncateTail(scrubSecrets(runs.map((r) => r.stderr).join(""), secrets), OUTPUT_LIMIT);
   const failed = runs.findIndex((r, i) => codes[i] !== 0);
   await recordToolOutput(ctx.db, ctx.job.id, ctx.job.lease_token!, { exitCode: failed >= 0 ? codes[failed] : 0, stdout: "", stderr });
+  // A tool stopped by a signal from outside explains its partner's failure too (a broken pipe, an archive cut short).
+  for (let i = 0; i < runs.length; i++) {
+    const how = codes[i] === 0 ? null : runs[i].interruption(codes[i]);
+    if (how) throw new ToolInterrupted(interruptedMessage(runs[i].name, how));
+  }
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i];
     if (codes[i] === 0) continue;

@@ -1,6 +1,7 @@
 // The job worker: claims due jobs, runs their handlers under a renewed lease,
 // completes or fails them (lease-checked), rescues jobs of dead workers, and
-// shuts down gracefully (running jobs finish or go back to the queue).
+// shuts down gracefully: running jobs finish within a grace or go back to the
+// queue, in bounded time, and never fail because the server stopped.
 import os from "node:os";
 import crypto from "node:crypto";
 import pg from "pg";
@@ -14,7 +15,7 @@ import { releaseJob } from "./sql/release.js";
 import { recordToolOutput } from "./sql/record-tool-output.js";
 import { classifyError, errorMessage } from "./errors.js";
 import { scrubSecrets } from "./scrub.js";
-import { runTool, toolFailure, type ToolResult, type ToolRunOptions } from "./tools.js";
+import { runTool, toolFailure, ToolInterrupted, type ToolResult, type ToolRunOptions } from "./tools.js";
 import { checkRuntimeOverrideTypes, DEFAULT_JOB_LIMITS, MaxRuntimeExceeded, maxRuntimeFor, runtimeUsedUp, type JobLimits } from "./limits.js";
 import { startHandler, waitForHandler } from "./handler-wait.js";
 import type { JobRow } from "./types.js";
@@ -28,9 +29,10 @@ export interface Logger {
 export interface JobContext {
   job: JobRow;
   /**
-   * Aborted when the job passes its maximum runtime, its lease is lost, or the worker
-   * is shutting down hard. A handler that does not return soon after (abortGraceMs) is
-   * given up on: its job is failed or released without it.
+   * Aborted when the job passes its maximum runtime, its lease is lost, or the grace
+   * of a stopping worker ends (the job then goes back to the queue). A handler that
+   * does not return soon after (abortGraceMs, or a stop's handBackMs) is given up on:
+   * its job is failed or released without it.
    */
   signal: AbortSignal;
   db: Db;
@@ -69,9 +71,38 @@ export interface WorkerOptions {
   cleanupTimeoutMs?: number;
 }
 
+export interface StopOptions {
+  /** Aborting it ends the grace at once: running jobs are stopped and handed back now (a second Ctrl-C). */
+  force?: AbortSignal;
+  /**
+   * How long handlers stopped at the end of the grace may take to return before their
+   * jobs are handed back without them (default abortGraceMs).
+   */
+  handBackMs?: number;
+}
+
+/** The abort reason of the jobs still running when a stop's grace ends. */
+export class WorkerStopping extends Error {
+  constructor() {
+    super("the server is stopping: the job goes back to the queue");
+  }
+}
+
+/** The abort reason of a cleanup still running when a stop's grace ends; the reconciler removes what it leaves. */
+const CLEANUP_CUT_SHORT = new Error("the server is stopping: the cleanup was cut short");
+
 const LAST_ATTEMPT_LOST = "the worker running this job stopped (lease expired) on its last attempt";
 // setTimeout fires at once past 2^31 - 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A job this worker runs. */
+interface RunningJob {
+  promise: Promise<void>;
+  abort: AbortController;
+  job: JobRow;
+  /** Set once it fails for good and its cleanup runs: such a job is never handed back. */
+  failing?: { message: string; classification: "transient" | "permanent"; cleanup: AbortController };
+}
 
 interface AbandonedHandler {
   jobId: string;
@@ -82,7 +113,7 @@ interface AbandonedHandler {
 
 export class Worker {
   readonly id: string;
-  private running = new Map<string, { promise: Promise<void>; abort: AbortController; job: JobRow }>();
+  private running = new Map<string, RunningJob>();
   private abandoned = new Map<string, AbandonedHandler>();
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -94,6 +125,9 @@ export class Worker {
   private readonly limits: JobLimits;
   private readonly abortGraceMs: number;
   private readonly cleanupTimeoutMs: number;
+  private handedBack = 0;
+  /** A stop's grace has ended: what still runs is being stopped. */
+  private graceOver = false;
 
   constructor(private readonly opts: WorkerOptions) {
     this.completions = new CompletionBatcher(opts.db);
@@ -236,8 +270,9 @@ export class Worker {
   private async failWithoutRunning(job: JobRow, secrets: Set<string>): Promise<void> {
     const overRuntime = runtimeUsedUp(job);
     const error = overRuntime ? new MaxRuntimeExceeded(job.type, job.max_runtime_seconds!) : new Error(job.error ?? LAST_ATTEMPT_LOST);
-    await this.cleanup(job, secrets, error);
-    await this.recordFailure(job, error.message, overRuntime ? "permanent" : "transient", null);
+    const classification = overRuntime ? "permanent" : "transient";
+    await this.cleanup(job, secrets, error, { message: error.message, classification });
+    await this.recordFailure(job, error.message, classification, null);
     this.opts.log.warn({ job_id: job.id, type: job.type, err: error.message }, overRuntime ? "job failed: its runtime was used up; its cleanup ran" : "job failed on its last attempt; its cleanup ran");
   }
 
@@ -278,8 +313,10 @@ export class Worker {
       }
     }
     const reason: unknown = abort.signal.aborted ? abort.signal.reason : null;
-    if (this.stopping && abort.signal.aborted && !(reason instanceof MaxRuntimeExceeded)) {
-      await releaseJob(this.opts.db, job.id, job.lease_token!).catch(() => {});
+    // Stopped by the stop itself, or its tool by a signal meant for the server (a process
+    // manager signals every process of the service): nothing failed, the job goes back.
+    if (this.stopping && !(reason instanceof MaxRuntimeExceeded) && (abort.signal.aborted || failure.error instanceof ToolInterrupted)) {
+      await this.handBack(job);
       return;
     }
     // Past its runtime, the handler's own error is only the echo of being stopped.
@@ -287,16 +324,19 @@ export class Worker {
     const classification = classifyError(err);
     const final = classification === "permanent" || job.attempts >= job.max_attempts;
     const message = scrubSecrets(errorMessage(err), secrets);
-    if (final) await this.cleanup(job, secrets, err);
+    if (final) await this.cleanup(job, secrets, err, { message, classification });
     await this.recordFailure(job, message, classification, final ? null : this.backoffMs(job.attempts));
     log.warn({ job_id: job.id, type: job.type, classification, final, err: message }, final ? "job failed" : "job attempt failed; will retry");
   }
 
   /** Runs the handler's cleanup with a signal of its own, bounded by cleanupTimeoutMs (and the abort grace after it). */
-  private async cleanup(job: JobRow, secrets: Set<string>, error: unknown): Promise<void> {
+  private async cleanup(job: JobRow, secrets: Set<string>, error: unknown, failing: Omit<NonNullable<RunningJob["failing"]>, "cleanup">): Promise<void> {
     const handler = this.opts.handlers[job.type];
     if (!handler.cleanup) return;
     const abort = new AbortController();
+    const entry = this.running.get(job.id);
+    if (entry) entry.failing = { ...failing, cleanup: abort };
+    if (this.graceOver) abort.abort(CLEANUP_CUT_SHORT);
     const timer = setTimeout(() => abort.abort(new Error(`the cleanup of ${job.type} ran longer than ${this.cleanupTimeoutMs} ms`)), this.cleanupTimeoutMs);
     try {
       const work = startHandler(() => handler.cleanup!(this.context(job, abort.signal, secrets), error));
@@ -343,20 +383,69 @@ export class Worker {
     return Math.min(300_000, Math.round(base * (0.75 + Math.random() * 0.5)));
   }
 
-  /** Stops claiming; running jobs get `graceMs` to finish, the rest are released to the queue. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /** Gives a running job back to the queue (the attempt is not counted), so another worker takes it at once. */
+  private async handBack(job: JobRow): Promise<void> {
+    try {
+      if (!(await releaseJob(this.opts.db, job.id, job.lease_token!))) return; // already handed back, or its lease lost
+      this.handedBack++;
+      this.opts.log.warn({ job_id: job.id, type: job.type }, "job handed back to the queue: this server is stopping");
+    } catch (err) {
+      this.opts.log.error({ job_id: job.id, err: errorMessage(err) }, "could not hand a job back to the queue: it is rescued when its lease runs out");
+    }
+  }
+
+  /** True once every running job has settled; false when `ms` pass (or `force` aborts) first. */
+  private async settleWithin(ms: number, force?: AbortSignal): Promise<boolean> {
+    if (this.running.size === 0) return true;
+    if (force?.aborted) return false;
+    let timer: NodeJS.Timeout | undefined;
+    let onForce: (() => void) | undefined;
+    const cut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      onForce = () => resolve(false);
+      force?.addEventListener("abort", onForce, { once: true });
+    });
+    try {
+      return await Promise.race([Promise.all([...this.running.values()].map((r) => r.promise)).then(() => true), cut]);
+    } finally {
+      clearTimeout(timer);
+      if (onForce) force?.removeEventListener("abort", onForce);
+    }
+  }
+
+  /**
+   * Stops claiming; running jobs get `graceMs` to finish (less if `force` aborts). The
+   * rest are stopped (their signals abort, killing their tools) and handed back to the
+   * queue; a handler that has not returned within `handBackMs` has its job handed back
+   * without it. Answers how many jobs were handed back.
+   */
+  async stop(graceMs = 10_000, options: StopOptions = {}): Promise<{ handedBack: number }> {
     this.stopping = true;
     this.nudge();
     if (this.rescueTimer) clearInterval(this.rescueTimer);
     await this.loopPromise;
-    const all = [...this.running.values()];
-    const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
-    const result = await Promise.race([Promise.all(all.map((r) => r.promise)).then(() => "done" as const), timeout]);
-    if (result === "timeout") {
-      for (const r of this.running.values()) r.abort.abort(new Error("worker shutting down"));
-      await Promise.all([...this.running.values()].map((r) => r.promise));
+    if (!(await this.settleWithin(graceMs, options.force))) {
+      this.graceOver = true;
+      for (const r of this.running.values()) {
+        r.abort.abort(new WorkerStopping());
+        r.failing?.cleanup.abort(CLEANUP_CUT_SHORT);
+      }
+      if (!(await this.settleWithin(options.handBackMs ?? this.abortGraceMs))) {
+        const stuck = [...this.running.values()];
+        for (const r of stuck) {
+          this.opts.log.error(
+            { job_id: r.job.id, type: r.job.type, phase: r.failing ? "cleanup" : "run" },
+            r.failing
+              ? "a job cleanup did not return after the stop aborted it; its job is failed without it"
+              : "a job handler did not return after the stop aborted it; its job is handed back without it",
+          );
+        }
+        // A job failing for good stays failed (its failure recorded now); any other goes back to the queue.
+        await Promise.all(stuck.map((r) => (r.failing ? this.recordFailure(r.job, r.failing.message, r.failing.classification, null) : this.handBack(r.job))));
+      }
     }
     await this.listener?.end().catch(() => {});
+    return { handedBack: this.handedBack };
   }
 
   get activeJobs(): number {

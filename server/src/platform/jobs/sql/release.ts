@@ -2,7 +2,8 @@ import type { Queryable } from "../../store/db.js";
 
 /**
  * Gives a running job back to the queue without counting the attempt, at graceful
- * shutdown, so another worker picks it up at once instead of after the lease.
+ * shutdown, so another worker picks it up at once instead of after the lease: it is
+ * due now, its resource is free, and idle workers listening are woken.
  */
 export async function releaseJob(db: Queryable, jobId: string, leaseToken: string): Promise<boolean> {
   const { rows } = await db.query(
@@ -12,12 +13,14 @@ export async function releaseJob(db: Queryable, jobId: string, leaseToken: strin
          run_seconds = run_seconds + greatest(0, extract(epoch FROM clock_timestamp() - claimed_at)::float8),
          lease_token = NULL, lease_expires_at = NULL, updated_at = now()
        WHERE id = $1 AND lease_token = $2 AND state = 'running'
-       RETURNING id, locked_resource
+       RETURNING id, type, locked_resource
      ), unlocked AS (
        UPDATE job_resource_locks l SET job_id = NULL, locked_until = NULL
        FROM released WHERE l.resource = released.locked_resource AND l.job_id = released.id
+     ), woken AS (
+       SELECT pg_notify('capydb_jobs', released.type) FROM released
      )
-     SELECT count(*)::int AS n FROM released`,
+     SELECT count(*)::int AS n FROM woken`,
     [jobId, leaseToken],
   );
   return rows[0].n === 1;
