@@ -1,5 +1,7 @@
 // Job handlers for backups: take (and verify), verify again, restore.
 import type { AppContext } from "../context.js";
+import { jobs } from "../jobs/catalogue.js";
+import { payloadOf } from "../platform/jobs/define.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -17,9 +19,10 @@ async function projectOf(ctx: AppContext, id: string): Promise<ProjectRow> {
   return project;
 }
 
-async function backupOf(ctx: AppContext, job: JobContext): Promise<BackupRow> {
-  const backup = await loadBackup(ctx.db, String(job.job.payload.backup_id));
-  if (!backup) throw new PermanentError(`backup ${job.job.payload.backup_id} no longer exists`);
+async function backupOf(ctx: AppContext, job: JobContext, definition: typeof jobs.backupCreate): Promise<BackupRow> {
+  const { backup_id } = payloadOf(definition, job.job);
+  const backup = await loadBackup(ctx.db, backup_id);
+  if (!backup) throw new PermanentError(`backup ${backup_id} no longer exists`);
   return backup;
 }
 
@@ -33,25 +36,25 @@ async function failBackup(ctx: AppContext, backupId: string, error: unknown): Pr
 
 export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
-    "backup.create": {
+    [jobs.backupCreate.type]: {
       async run(job) {
-        const backup = await backupOf(ctx, job);
+        const backup = await backupOf(ctx, job, jobs.backupCreate);
         await takeAndVerify(ctx, job, await projectOf(ctx, backup.project_id), backup);
       },
       async cleanup(job, error) {
-        await failBackup(ctx, String(job.job.payload.backup_id), error);
+        await failBackup(ctx, payloadOf(jobs.backupCreate, job.job).backup_id, error);
       },
     },
-    "backup.verify": {
+    [jobs.backupVerify.type]: {
       async run(job) {
-        const backup = await backupOf(ctx, job);
+        const backup = await backupOf(ctx, job, jobs.backupVerify);
         const problem = await verify(ctx, job, await projectOf(ctx, backup.project_id), backup);
         if (problem) throw new PermanentError(`backup ${backup.id} failed verification: ${problem}`);
       },
     },
-    "backup.restore": {
+    [jobs.backupRestore.type]: {
       async run(job) {
-        const source = await backupOf(ctx, job);
+        const source = await backupOf(ctx, job, jobs.backupRestore);
         const project = await projectOf(ctx, source.project_id);
         // First a safety backup of the current data (found again on retry).
         let safety = (await ctx.db.query<BackupRow>("SELECT * FROM backups WHERE created_by_job_id = $1", [job.job.id])).rows[0];
@@ -70,7 +73,7 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         await ctx.lifecycle.productionReplaced(project);
       },
       async cleanup(job) {
-        const source = await loadBackup(ctx.db, String(job.job.payload.backup_id));
+        const source = await loadBackup(ctx.db, payloadOf(jobs.backupRestore, job.job).backup_id);
         const project = source && (await loadProject(ctx.db, source.project_id));
         if (project) await rollBackSwap(ctx, project.cluster_id, project.database_name, names.restoreBuild(project.database_name), names.replaced(project.database_name));
       },

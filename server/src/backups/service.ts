@@ -1,14 +1,15 @@
 // Backups and their schedules: rows, API objects, and the operations routes call.
 import type { Backup, ScheduledBackup } from "@capydb/api";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
 import type { z } from "zod";
 import type { PutScheduledBackupRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { conflict, notFound } from "../http/errors.js";
+import { conflict, notFound, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import type { ProjectRow } from "../projects/service.js";
 import type { RowCounts } from "./dataplane.js";
@@ -113,10 +114,9 @@ export async function insertBackup(
   return rows[0];
 }
 
-function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, type: string, payload: Record<string, unknown>, lockedResource: string, jobId = newId("job")) {
-  return enqueueJob(tx, {
-    id: jobId, type, payload, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
-    lockedResource, maxAttempts: ctx.config.jobMaxAttempts,
+function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, definition: typeof jobs.backupCreate, backupId: string) {
+  return enqueue(tx, definition, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, { backup_id: backupId }, {
+    maxAttempts: ctx.config.jobMaxAttempts,
   });
 }
 
@@ -126,11 +126,11 @@ function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, t
  * older one (the tenant deletes one, or a schedule's retention removes old ones).
  */
 export async function createBackup(ctx: AppContext, project: ProjectRow, label: string | null, opts: { scheduledBackupId?: string | null; pinned?: boolean; tx?: Queryable } = {}): Promise<{ backup: BackupRow; job: JobRow }> {
-  if (project.state !== "ready") throw conflict(`project is ${project.state}: backups can be taken once it is ready`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: backups can be taken once it is ready`);
   const run = async (tx: Queryable) => {
     if (!opts.scheduledBackupId) await refuseOverManualCeiling(ctx, tx, project);
     const backup = await insertBackup(tx, project, { label, scheduledBackupId: opts.scheduledBackupId, pinned: opts.pinned });
-    const job = await enqueueBackupJob(tx, ctx, project, "backup.create", { backup_id: backup.id }, `backups:${project.id}`);
+    const job = await enqueueBackupJob(tx, ctx, project, jobs.backupCreate, backup.id);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
     return { backup, job };
   };
@@ -138,22 +138,22 @@ export async function createBackup(ctx: AppContext, project: ProjectRow, label: 
 }
 
 export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
-  if (project.state !== "ready") throw conflict(`project is ${project.state}`);
-  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be restored`);
-  if (backup.verification_state === "failed") throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
+  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be restored`, "backup_not_completed");
+  if (backup.verification_state === "failed") throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`, "backup_verification_failed");
   return inTransaction(ctx.db, async (tx) => {
     await keepWhileEnqueueing(tx, backup.id);
-    const job = await enqueueBackupJob(tx, ctx, project, "backup.restore", { backup_id: backup.id }, `project:${project.id}`);
+    const job = await enqueueBackupJob(tx, ctx, project, jobs.backupRestore, backup.id);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
     return job;
   });
 }
 
 export async function verifyBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
-  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be verified`);
+  if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be verified`, "backup_not_completed");
   return inTransaction(ctx.db, async (tx) => {
     await keepWhileEnqueueing(tx, backup.id);
-    return enqueueBackupJob(tx, ctx, project, "backup.verify", { backup_id: backup.id }, `backups:${project.id}`);
+    return enqueueBackupJob(tx, ctx, project, jobs.backupVerify, backup.id);
   });
 }
 
@@ -176,6 +176,7 @@ async function refuseOverManualCeiling(ctx: AppContext, tx: Queryable, project: 
     throw conflict(
       `manual_backups_per_project: the project keeps ${rows[0].n} backups taken on request, at most ${most} ${whereSet(ceilings, "manual_backups_per_project")}: ` +
         "delete one first (DELETE /v1/backups/{backupID}), or let a schedule's retention remove old ones",
+      "backup_limit_reached",
     );
   }
 }
@@ -189,14 +190,14 @@ export async function deleteBackup(ctx: AppContext, backup: BackupRow, keyOf: (b
   return inTransaction(ctx.db, async (tx) => {
     const row = (await tx.query<BackupRow>("SELECT * FROM backups WHERE id = $1 FOR UPDATE", [backup.id])).rows[0];
     if (!row) throw notFound(`backup ${backup.id} not found`);
-    if (row.pinned) throw conflict("backup is pinned (a cutover's pre-cutover backup): it is kept whatever the retention");
-    if (row.state === "pending" || row.state === "running") throw conflict(`backup is ${row.state}: it can be deleted once it is taken`);
+    if (row.pinned) throw conflict("backup is pinned (a cutover's pre-cutover backup): it is kept whatever the retention", "backup_pinned");
+    if (row.state === "pending" || row.state === "running") throw conflict(`backup is ${row.state}: it can be deleted once it is taken`, "backup_not_completed");
     const preview = await tx.query<{ id: string }>(
       "SELECT id FROM preview_databases WHERE source_backup_id = $1 AND state IN ('creating', 'ready', 'resetting') LIMIT 1", [row.id]);
-    if (preview.rows[0]) throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`);
+    if (preview.rows[0]) throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`, "backup_in_use");
     const job = await tx.query<{ id: string; type: string }>(
       "SELECT id, type FROM jobs WHERE state IN ('pending', 'running') AND payload->>'backup_id' = $1 LIMIT 1", [row.id]);
-    if (job.rows[0]) throw conflict(`backup is in use by job ${job.rows[0].id} (${job.rows[0].type}): delete it once that job has finished`);
+    if (job.rows[0]) throw conflict(`backup is in use by job ${job.rows[0].id} (${job.rows[0].type}): delete it once that job has finished`, "backup_in_use");
     await tx.query("DELETE FROM backups WHERE id = $1", [row.id]);
     await ctx.blobs.delete(keyOf(row));
     return row;
@@ -212,7 +213,7 @@ export async function listSchedules(db: Queryable, projectId: string): Promise<S
  * moment the schedule (or its new time, or its activation) takes effect.
  */
 export async function putDefaultSchedule(ctx: AppContext, project: ProjectRow, body: z.infer<typeof PutScheduledBackupRequest>): Promise<ScheduleRow> {
-  if (project.state === "deleting" || project.state === "deleted") throw conflict(`project is ${project.state}`);
+  if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
   const { rows } = await ctx.db.query<ScheduleRow>(
     `INSERT INTO scheduled_backups (id, project_id, organization_id, name, label, cron_hour, cron_minute, is_active, retention_days)
      VALUES ($1, $2, $3, 'default', $4, $5, $6, $7, $8)

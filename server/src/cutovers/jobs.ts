@@ -1,6 +1,8 @@
 // The cutover jobs: execute (pre-cutover backup, then promote by rename swap) and
 // rollback (swap the previous production database back within the window).
 import type { AppContext } from "../context.js";
+import { jobs } from "../jobs/catalogue.js";
+import { payloadOf } from "../platform/jobs/define.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -30,9 +32,9 @@ async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverR
 
 export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
-    "cutover.execute": {
+    [jobs.cutoverExecute.type]: {
       async run(job) {
-        let { cut, project, preview } = await load(ctx, String(job.job.payload.cutover_id));
+        let { cut, project, preview } = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
         if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
@@ -69,7 +71,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       },
       async cleanup(job, error) {
         // Production keeps serving its previous data; the preview is handed back to its role.
-        const { cut, project, preview } = await load(ctx, String(job.job.payload.cutover_id));
+        const { cut, project, preview } = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
         if (preview.state !== "promoted") {
           await rollBackSwap(ctx, project.cluster_id, project.database_name, preview.database_name, previousName(project, cut), { keepBuilt: true });
           const admin = await ctx.clusters.pool(project.cluster_id);
@@ -85,9 +87,9 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         ]);
       },
     },
-    "cutover.rollback": {
+    [jobs.cutoverRollback.type]: {
       async run(job) {
-        const { cut, project } = await load(ctx, String(job.job.payload.cutover_id));
+        const { cut, project } = await load(ctx, payloadOf(jobs.cutoverRollback, job.job).cutover_id);
         if (cut.status === "rolled_back") return;
         if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
         const admin = await ctx.clusters.pool(project.cluster_id);

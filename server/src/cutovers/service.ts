@@ -1,13 +1,14 @@
 // Cutover requests: the customer asks, an operator acknowledges or rejects, then
 // executes (pre-cutover backup, then promote); rollback within the window.
 import type { CutoverRequest } from "@capydb/api";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { conflict, notFound } from "../http/errors.js";
+import { conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { ProjectRow } from "../projects/service.js";
 import { loadPreview } from "../previews/service.js";
 
@@ -94,8 +95,8 @@ export async function listVisible(ctx: AppContext, principal: Principal, status?
 export async function createCutover(ctx: AppContext, principal: Principal, project: ProjectRow, previewId: string, note: string | null): Promise<CutoverRow> {
   const preview = await loadPreview(ctx.db, previewId);
   if (!preview || preview.project_id !== project.id) throw notFound(`preview database ${previewId} not found in project ${project.id}`);
-  if (preview.state !== "ready") throw conflict(`preview_id: preview is ${preview.state}; only a ready preview can be promoted`);
-  if (project.state !== "ready") throw conflict(`project is ${project.state}`);
+  if (preview.state !== "ready") throw previewStateConflict(preview.state, `preview_id: preview is ${preview.state}; only a ready preview can be promoted`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
   try {
     const { rows } = await ctx.db.query<CutoverRow>(
       `INSERT INTO cutover_requests (id, organization_id, project_id, preview_database_id, status, customer_note, requested_by_actor_kind, requested_by_actor_id)
@@ -105,7 +106,7 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
     return rows[0];
   } catch (err) {
     if ((err as { constraint?: string }).constraint === "cutover_requests_active_uniq") {
-      throw conflict("the project already has a cutover request that is open, acknowledged or in progress");
+      throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
     }
     throw err;
   }
@@ -119,7 +120,7 @@ async function transition(db: Queryable, id: string, from: string[], set: string
   );
   if (rows[0]) return rows[0];
   const current = await loadCutover(db, id);
-  throw conflict(`cutover request is ${current?.status ?? "gone"}; this needs it to be ${from.join(" or ")}`);
+  throw conflict(`cutover request is ${current?.status ?? "gone"}; this needs it to be ${from.join(" or ")}`, "cutover_state_conflict");
 }
 
 export const cancel = (ctx: AppContext, id: string) => transition(ctx.db, id, ["open", "acknowledged"], "status = 'canceled'", []);
@@ -135,26 +136,23 @@ export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<Cut
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
     const row = await transition(tx, cutover.id, ["acknowledged"], "status = 'in_progress', promote_job_id = $3", [jobId]);
-    await enqueueJob(tx, {
-      id: jobId, type: "cutover.execute", payload: { cutover_id: cutover.id }, organizationId: cutover.organization_id,
-      projectId: cutover.project_id, previewDatabaseId: cutover.preview_database_id, lockedResource: `project:${cutover.project_id}`,
-      maxAttempts: ctx.config.jobMaxAttempts,
-    });
+    await enqueue(tx, jobs.cutoverExecute, {
+      organizationId: cutover.organization_id, projectId: cutover.project_id, previewDatabaseId: cutover.preview_database_id,
+    }, { cutover_id: cutover.id }, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);
     return row;
   });
 }
 
 export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
-  if (cutover.status !== "completed") throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`);
+  if (cutover.status !== "completed") throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`, "cutover_state_conflict");
   if (!cutover.rollback_until || cutover.rollback_until.getTime() < Date.now() || cutover.previous_dropped_at) {
-    throw conflict("the rollback window has passed: the previous production database is gone");
+    throw conflict("the rollback window has passed: the previous production database is gone", "rollback_window_passed");
   }
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    await enqueueJob(tx, {
-      id: jobId, type: "cutover.rollback", payload: { cutover_id: cutover.id }, organizationId: cutover.organization_id,
-      projectId: cutover.project_id, lockedResource: `project:${cutover.project_id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    await enqueue(tx, jobs.cutoverRollback, { organizationId: cutover.organization_id, projectId: cutover.project_id }, { cutover_id: cutover.id }, {
+      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
     });
     const { rows } = await tx.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [cutover.id, jobId]);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);

@@ -1,5 +1,7 @@
 // Enabling and disabling extensions inside a project's database.
 import type { AppContext } from "../context.js";
+import { jobs } from "../jobs/catalogue.js";
+import { payloadOf } from "../platform/jobs/define.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
@@ -17,9 +19,9 @@ export function extensionJobHandlers(ctx: AppContext): Record<string, JobHandler
     role: project.role_name, password: ctx.box.open(project.role_password_sealed),
   });
   return {
-    "extension.enable": {
+    [jobs.extensionEnable.type]: {
       async run(job) {
-        const { name, trusted } = job.job.payload as { name: string; trusted: boolean };
+        const { name, trusted } = payloadOf(jobs.extensionEnable, job.job);
         const project = await target(job.job.project_id!);
         const login = loginOf(project);
         job.addSecret(login.password);
@@ -42,9 +44,9 @@ export function extensionJobHandlers(ctx: AppContext): Record<string, JobHandler
         }
       },
     },
-    "extension.disable": {
+    [jobs.extensionDisable.type]: {
       async run(job) {
-        const { name } = job.job.payload as { name: string };
+        const { name } = payloadOf(jobs.extensionDisable, job.job);
         const project = await target(job.job.project_id!);
         const login = loginOf(project);
         job.addSecret(login.password);

@@ -1,22 +1,20 @@
 import type { FastifyInstance } from "fastify";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue, type JobDefinition } from "../platform/jobs/define.js";
 import { EnableExtensionRequest, ExtensionName } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { parse, pathId } from "../http/errors.js";
 import { inTransaction } from "../platform/store/db.js";
-import { newId } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor, type ProjectRow } from "../projects/service.js";
 import { checkEnableable, listExtensions } from "./service.js";
 
-async function enqueueExtensionJob(ctx: AppContext, project: ProjectRow, type: string, payload: Record<string, unknown>) {
+async function enqueueExtensionJob<P>(ctx: AppContext, project: ProjectRow, definition: JobDefinition<P>, payload: P) {
   return inTransaction(ctx.db, async (tx) => {
-    const id = newId("job");
-    const job = await enqueueJob(tx, {
-      id, type, payload, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
-      lockedResource: `project:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    const job = await enqueue(tx, definition, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, payload, {
+      maxAttempts: ctx.config.jobMaxAttempts,
     });
-    await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, id]);
+    await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, job.id]);
     return job;
   });
 }
@@ -32,7 +30,7 @@ export function extensionRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { name } = parse(EnableExtensionRequest, req.body);
     const { trusted } = await checkEnableable(ctx, project, name);
     reply.code(202);
-    return { job: toApiJob(await enqueueExtensionJob(ctx, project, "extension.enable", { name, trusted })) };
+    return { job: toApiJob(await enqueueExtensionJob(ctx, project, jobs.extensionEnable, { name, trusted })) };
   });
 
   app.delete<{ Params: { projectID: string; name: string } }>("/v1/projects/:projectID/extensions/:name", async (req, reply) => {
@@ -40,6 +38,6 @@ export function extensionRoutes(app: FastifyInstance, ctx: AppContext): void {
     const name = parse(ExtensionName, req.params.name, "name");
     await checkEnableable(ctx, project, name);
     reply.code(202);
-    return { job: toApiJob(await enqueueExtensionJob(ctx, project, "extension.disable", { name })) };
+    return { job: toApiJob(await enqueueExtensionJob(ctx, project, jobs.extensionDisable, { name })) };
   });
 }

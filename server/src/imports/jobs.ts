@@ -1,4 +1,6 @@
 // The import job: preflight again, copy into a new database as the project's
+import { jobs } from "../jobs/catalogue.js";
+import { payloadOf } from "../platform/jobs/define.js";
 // role, and swap it in by rename only when the copy succeeded.
 import type { AppContext } from "../context.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
@@ -33,14 +35,14 @@ async function prepareBuild(ctx: AppContext, project: ProjectRow, extensions: Ex
 
 export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
-    "import.run": {
+    [jobs.importRun.type]: {
       async run(job) {
         const project = await loadProject(ctx.db, job.job.project_id!);
         if (!project || project.state !== "ready") throw new PermanentError(`project ${job.job.project_id} is not ready`);
         const password = ctx.box.open(project.role_password_sealed);
         job.addSecret(password);
         const target = await tenantEndpoint(ctx.clusters, project.cluster_id, buildName(project), { role: project.role_name, password });
-        const payload = job.job.payload as { source_url_sealed?: string; object_key?: string; replace: boolean };
+        const payload = payloadOf(jobs.importRun, job.job);
         if (payload.source_url_sealed) {
           const url = ctx.box.open(payload.source_url_sealed);
           const checks = await preflight(ctx, project, url);
@@ -78,7 +80,7 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
       async cleanup(job) {
         // The project keeps its previous data: only the build goes, and the uploaded
         // dump with it (the upload was single-use: nothing else will import it).
-        const { object_key } = job.job.payload as { object_key?: string };
+        const { object_key } = payloadOf(jobs.importRun, job.job);
         try {
           const project = await loadProject(ctx.db, job.job.project_id!);
           if (!project) return;

@@ -1,9 +1,10 @@
 // Imports: validating a request and enqueueing the job that performs it.
 import type { AppContext } from "../context.js";
-import { badRequest, conflict } from "../http/errors.js";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
+import { badRequest, conflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import type { ProjectRow } from "../projects/service.js";
 import { targetTableCount } from "./preflight.js";
@@ -15,7 +16,7 @@ export async function createImport(
   project: ProjectRow,
   body: { source_url?: string; object_key?: string; replace?: boolean },
 ): Promise<JobRow> {
-  if (project.state !== "ready") throw conflict(`project is ${project.state}: imports run once it is ready`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: imports run once it is ready`);
   if (!body.source_url === !body.object_key) throw badRequest("source_url: send exactly one of source_url or object_key");
   if (body.source_url) {
     try {
@@ -32,11 +33,11 @@ export async function createImport(
     await assertUploadStored(ctx.db, body.object_key!);
   }
   if (!body.replace && (await targetTableCount(ctx, project)) > 0) {
-    throw conflict('the project\'s database is not empty: send "replace": true to replace its contents with the import');
+    throw conflict('the project\'s database is not empty: send "replace": true to replace its contents with the import', "database_not_empty");
   }
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    const payload: Record<string, unknown> = { replace: Boolean(body.replace) };
+    const payload: { replace: boolean; source_url_sealed?: string; object_key?: string } = { replace: Boolean(body.replace) };
     // The source URL carries a password: the job row holds it sealed, never in clear.
     if (body.source_url) payload.source_url_sealed = ctx.box.seal(body.source_url);
     else {
@@ -44,9 +45,8 @@ export async function createImport(
       await takeUploadForImport(tx, body.object_key!, jobId);
       payload.object_key = body.object_key;
     }
-    const job = await enqueueJob(tx, {
-      id: jobId, type: "import.run", payload, organizationId: project.organization_id, projectId: project.id,
-      clusterId: project.cluster_id, lockedResource: `project:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    const job = await enqueue(tx, jobs.importRun, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, payload, {
+      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
     });
     await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
     return job;

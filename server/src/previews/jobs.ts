@@ -1,5 +1,8 @@
 // Job handlers for preview databases: create, reset and delete.
 import type { AppContext } from "../context.js";
+import { enqueue } from "../platform/jobs/define.js";
+import { jobs } from "../jobs/catalogue.js";
+import { payloadOf } from "../platform/jobs/define.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -12,9 +15,7 @@ import { names } from "../platform/dataplane/names.js";
 import { restoreAside, swapAside } from "../platform/dataplane/swap.js";
 import { loadPreview, type PreviewRow } from "./service.js";
 import { loadBackup } from "../backups/service.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
-import { newId } from "../platform/secrets.js";
-import { makeSpare, refreshSnapshot, requestSpare, SNAPSHOT_REFRESH_JOB, SPARE_JOB, takeSpare } from "./spares.js";
+import { makeSpare, refreshSnapshot, requestSpare, takeSpare } from "./spares.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => names.previewBuild(p.database_name);
@@ -67,33 +68,32 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
 }
 
 async function enqueueDrop(ctx: AppContext, preview: PreviewRow, database: string): Promise<void> {
-  await enqueueJob(ctx.db, {
-    id: newId("job"), type: "database.drop", payload: { database }, organizationId: preview.organization_id, projectId: preview.project_id,
-    previewDatabaseId: preview.id, clusterId: preview.cluster_id, lockedResource: `drop:${preview.cluster_id}:${database}`, maxAttempts: ctx.config.jobMaxAttempts,
-  });
+  await enqueue(ctx.db, jobs.databaseDrop, {
+    organizationId: preview.organization_id, projectId: preview.project_id, previewDatabaseId: preview.id, clusterId: preview.cluster_id,
+  }, { database }, { maxAttempts: ctx.config.jobMaxAttempts });
 }
 
 export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
-    "database.drop": {
+    [jobs.databaseDrop.type]: {
       async run(job) {
         // Only the aside copies of previews are dropped this way.
-        const database = String(job.job.payload.database);
+        const { database } = payloadOf(jobs.databaseDrop, job.job);
         if (!names.isPreviewAside(database)) throw new PermanentError(`refusing to drop ${database}: not an aside copy`);
         await dropDatabase(await ctx.clusters.pool(job.job.cluster_id!), database);
       },
     },
-    [SNAPSHOT_REFRESH_JOB]: {
+    [jobs.snapshotRefresh.type]: {
       async run(job) {
         job.log.info({ job_id: job.job.id }, await refreshSnapshot(ctx, job));
       },
     },
-    [SPARE_JOB]: {
+    [jobs.previewSpare.type]: {
       async run(job) {
         job.log.info({ job_id: job.job.id }, await makeSpare(ctx, job));
       },
     },
-    "preview.create": {
+    [jobs.previewCreate.type]: {
       async run(job) {
         const { preview, project } = await previewOf(ctx, job);
         if (preview.state !== "creating") throw new PermanentError(`preview is ${preview.state}, not creating`);
@@ -105,7 +105,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           job.addSecret(password);
           // A preview's role gets its own (smaller) connection limit: what admission control counted for it.
           await ensureLoginRole(admin, preview.role_name, password, { ...project, max_connections: preview.max_connections ?? project.max_connections });
-          const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
+          const at = await build(ctx, job, preview, project, payloadOf(jobs.previewCreate, job.job).fresh);
           await ctx.db.query("UPDATE preview_databases SET source_restore_time = $2, updated_at = now() WHERE id = $1", [preview.id, at]);
           await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         }
@@ -123,13 +123,13 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.pooler.sync(preview.cluster_id).catch(() => {});
       },
     },
-    "preview.reset": {
+    [jobs.previewReset.type]: {
       async run(job) {
         const { preview, project } = await previewOf(ctx, job);
         if (!["ready", "resetting"].includes(preview.state)) throw new PermanentError(`preview is ${preview.state}: only a ready preview can be reset`);
         await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
         // Same role, password, host, port and database name: only the data changes.
-        const at = await build(ctx, job, preview, project, Boolean(job.job.payload.fresh));
+        const at = await build(ctx, job, preview, project, payloadOf(jobs.previewReset, job.job).fresh);
         const aside = await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         await ctx.db.query(
           "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
@@ -151,7 +151,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         ]);
       },
     },
-    "preview.delete": {
+    [jobs.previewDelete.type]: {
       async run(job) {
         const { preview } = await previewOf(ctx, job);
         const admin = await ctx.clusters.pool(preview.cluster_id);

@@ -1,5 +1,7 @@
 // Preview databases: rows, API objects, and the operations the routes call.
 import type { PreviewDatabase } from "@capydb/api";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue, type JobDefinition } from "../platform/jobs/define.js";
 import { names } from "../platform/dataplane/names.js";
 import { MAX_PREVIEW_TTL_SECONDS } from "@capydb/api";
 import type { z } from "zod";
@@ -8,10 +10,9 @@ import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { badRequest, conflict, notFound } from "../http/errors.js";
+import { badRequest, conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import { admitConnections, slotsOf, type ProjectRow } from "../projects/service.js";
 import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
@@ -96,15 +97,16 @@ export async function listPreviews(ctx: AppContext, project: ProjectRow, include
   return rows;
 }
 
-function enqueuePreviewJob(tx: Queryable, ctx: AppContext, preview: { id: string; project_id: string; organization_id: string; cluster_id: string }, type: string, jobId: string, payload: Record<string, unknown> = {}) {
-  return enqueueJob(tx, {
-    id: jobId, type, payload, organizationId: preview.organization_id, projectId: preview.project_id, previewDatabaseId: preview.id,
-    clusterId: preview.cluster_id, lockedResource: `preview:${preview.id}`, maxAttempts: ctx.config.jobMaxAttempts,
-  });
+function enqueuePreviewJob<P>(
+  tx: Queryable, ctx: AppContext, preview: { id: string; project_id: string; organization_id: string; cluster_id: string }, definition: JobDefinition<P>, jobId: string, payload: P,
+) {
+  return enqueue(tx, definition, {
+    organizationId: preview.organization_id, projectId: preview.project_id, previewDatabaseId: preview.id, clusterId: preview.cluster_id,
+  }, payload, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
 }
 
 export async function createPreview(ctx: AppContext, project: ProjectRow, body: z.infer<typeof CreatePreviewRequest>): Promise<{ preview: PreviewRow; job: JobRow }> {
-  if (project.state !== "ready") throw conflict(`project is ${project.state}: previews can be created once it is ready`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: previews can be created once it is ready`);
   const sourceKind = body.source_kind ?? "project";
   const mode = body.mode ?? "full";
   let backup: BackupRow | null = null;
@@ -122,7 +124,7 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
   const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
   if (body.ttl_seconds !== undefined && body.ttl_seconds > lifetime) {
-    throw badRequest(`ttl_seconds: a preview lives at most ${lifetime} seconds ${whereSet(ceilings, "max_preview_lifetime_seconds")}`);
+    throw badRequest(`ttl_seconds: a preview lives at most ${lifetime} seconds ${whereSet(ceilings, "max_preview_lifetime_seconds")}`, "preview_lifetime_exceeded");
   }
   const ttl = body.ttl_seconds ?? Math.min(DEFAULT_PREVIEW_TTL_SECONDS, lifetime);
   // The preview's role gets at most the project's own limit.
@@ -139,7 +141,7 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
       const live = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM preview_databases WHERE project_id = $1 AND state IN ${LIVE}`, [project.id]);
       const limit = ceilings.quotas.previews_per_project;
       if (live.rows[0].n >= limit) {
-        throw conflict(`project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`);
+        throw conflict(`project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`, "preview_limit_reached");
       }
       await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
       const jobId = newId("job");
@@ -152,25 +154,25 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
           project.cluster_id, databaseName, names.ownerRole(databaseName), ctx.box.seal(newPassword()), ttl, jobId,
           backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null, connections],
       );
-      const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, "preview.create", jobId, { fresh: body.fresh ?? false });
+      const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, jobs.previewCreate, jobId, { fresh: body.fresh ?? false });
       return { preview: (await loadPreview(tx, id))!, job };
     });
   } catch (err) {
     if ((err as { code?: string; constraint?: string }).constraint === "preview_databases_live_name_uniq") {
-      throw conflict(`name: a live preview named "${name}" already exists in this project`);
+      throw conflict(`name: a live preview named "${name}" already exists in this project`, "preview_name_taken");
     }
     throw err;
   }
 }
 
 export async function resetPreview(ctx: AppContext, preview: PreviewRow, fresh: boolean): Promise<JobRow> {
-  if (!["ready", "resetting", "creating"].includes(preview.state)) throw conflict(`preview is ${preview.state}: only a ready preview can be reset`);
+  if (!["ready", "resetting", "creating"].includes(preview.state)) throw previewStateConflict(preview.state, `preview is ${preview.state}: only a ready preview can be reset`);
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
     const locked = await tx.query<{ state: string }>("SELECT state FROM preview_databases WHERE id = $1 FOR UPDATE", [preview.id]);
-    if (["deleting", "deleted", "promoted"].includes(locked.rows[0].state)) throw conflict(`preview is ${locked.rows[0].state}`);
+    if (["deleting", "deleted", "promoted"].includes(locked.rows[0].state)) throw previewStateConflict(locked.rows[0].state, `preview is ${locked.rows[0].state}`);
     await tx.query("UPDATE preview_databases SET latest_job_id = $2, updated_at = now() WHERE id = $1", [preview.id, jobId]);
-    return enqueuePreviewJob(tx, ctx, preview, "preview.reset", jobId, { fresh });
+    return enqueuePreviewJob(tx, ctx, preview, jobs.previewReset, jobId, { fresh });
   });
 }
 
@@ -180,7 +182,7 @@ export async function resetPreview(ctx: AppContext, preview: PreviewRow, fresh: 
  * extending it (400, saying until when it can be kept).
  */
 export async function extendPreview(ctx: AppContext, preview: PreviewRow, ttlSeconds: number | undefined): Promise<PreviewRow> {
-  if (["deleting", "deleted", "promoted"].includes(preview.state)) throw conflict(`preview is ${preview.state}`);
+  if (["deleting", "deleted", "promoted"].includes(preview.state)) throw previewStateConflict(preview.state, `preview is ${preview.state}`);
   const ttl = Math.min(ttlSeconds ?? preview.ttl_seconds, MAX_PREVIEW_TTL_SECONDS);
   const project = await ctx.db.query<{ plan: string }>("SELECT plan FROM projects WHERE id = $1", [preview.project_id]);
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, preview.organization_id, project.rows[0]?.plan ?? "free");
@@ -191,7 +193,7 @@ export async function extendPreview(ctx: AppContext, preview: PreviewRow, ttlSec
      WHERE id = $1 AND now() + make_interval(secs => $2) <= $3 RETURNING id`,
     [preview.id, ttl, latest],
   );
-  if (!rows[0]) throw badRequest(lifetimeExceeded(ceilings, lifetime, latest));
+  if (!rows[0]) throw badRequest(lifetimeExceeded(ceilings, lifetime, latest), "preview_lifetime_exceeded");
   return (await loadPreview(ctx.db, preview.id))!;
 }
 
@@ -214,10 +216,10 @@ export async function deletePreview(ctx: AppContext, preview: PreviewRow): Promi
       const { rows } = await tx.query<JobRow>("SELECT * FROM jobs WHERE preview_database_id = $1 AND type = 'preview.delete' ORDER BY created_at DESC LIMIT 1", [preview.id]);
       if (rows[0]) return rows[0];
     }
-    if (state === "promoted") throw conflict("preview was promoted to production and no longer exists as a preview");
+    if (state === "promoted") throw conflict("preview was promoted to production and no longer exists as a preview", "preview_deleted");
     const jobId = newId("job");
     await tx.query("UPDATE preview_databases SET state = 'deleting', latest_job_id = $2, updated_at = now() WHERE id = $1", [preview.id, jobId]);
-    return enqueuePreviewJob(tx, ctx, preview, "preview.delete", jobId);
+    return enqueuePreviewJob(tx, ctx, preview, jobs.previewDelete, jobId, {});
   });
 }
 

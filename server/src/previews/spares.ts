@@ -14,9 +14,9 @@
 // connect to a spare (datallowconn = false, CONNECT revoked from PUBLIC) until the job
 // that takes it renames it to the preview's build name and grants the preview's role.
 import type { AppContext } from "../context.js";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
 import type { JobContext } from "../platform/jobs/worker.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
-import { newId } from "../platform/secrets.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { names } from "../platform/dataplane/names.js";
 import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
@@ -24,7 +24,6 @@ import { loadProject, type ProjectRow } from "../projects/service.js";
 import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
 import { dropSpare } from "./spare-store.js";
 
-export const SPARE_JOB = "preview.spare";
 
 const spareName = (project: ProjectRow, generation: number) => names.spare(project.database_name, generation);
 
@@ -52,11 +51,9 @@ export async function takeSpare(ctx: AppContext, project: ProjectRow, generation
 /** Asks for a spare to be made for the project, unless one is already on its way. */
 export async function requestSpare(ctx: AppContext, project: ProjectRow): Promise<void> {
   if (!ctx.config.previewSpares || ctx.config.previewCloneStrategy === "logical") return;
-  const pending = await ctx.db.query("SELECT 1 FROM jobs WHERE type = $1 AND project_id = $2 AND state = 'pending' LIMIT 1", [SPARE_JOB, project.id]);
-  if (pending.rowCount) return;
-  await enqueueJob(ctx.db, {
-    id: newId("job"), type: SPARE_JOB, organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
-    lockedResource: `spare:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+  // One pending spare job per project: its dedupe key answers the pending one.
+  await enqueue(ctx.db, jobs.previewSpare, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, {}, {
+    maxAttempts: ctx.config.jobMaxAttempts,
   });
 }
 
@@ -105,7 +102,6 @@ export async function makeSpare(ctx: AppContext, job: JobContext): Promise<strin
   return `spare ${name} is ready`;
 }
 
-export const SNAPSHOT_REFRESH_JOB = "snapshot.refresh";
 /** A snapshot counts as in use when a create or reset cloned from it this recently. */
 const IN_USE_SECONDS = 24 * 3600;
 
@@ -129,12 +125,11 @@ export async function enqueueSnapshotRefreshes(ctx: AppContext): Promise<number>
        AND s.last_used_at > now() - make_interval(secs => $2)
        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.type = $3 AND j.project_id = s.project_id AND j.state IN ('pending', 'running'))
      LIMIT 50`,
-    [maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, SNAPSHOT_REFRESH_JOB],
+    [maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, jobs.snapshotRefresh.type],
   );
   for (const r of rows) {
-    await enqueueJob(ctx.db, {
-      id: newId("job"), type: SNAPSHOT_REFRESH_JOB, organizationId: r.organization_id, projectId: r.project_id, clusterId: r.cluster_id,
-      lockedResource: `snapshot:${r.project_id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    await enqueue(ctx.db, jobs.snapshotRefresh, { organizationId: r.organization_id, projectId: r.project_id, clusterId: r.cluster_id }, {}, {
+      maxAttempts: ctx.config.jobMaxAttempts,
     });
   }
   return rows.length;

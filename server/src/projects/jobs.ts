@@ -1,5 +1,6 @@
 // Job handlers for projects: provisioning and deletion on the data plane.
 import type { AppContext } from "../context.js";
+import { jobs } from "../jobs/catalogue.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -15,7 +16,7 @@ async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> 
 
 export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
-    "project.create": {
+    [jobs.projectCreate.type]: {
       async run(job) {
         const project = await projectOf(ctx, job);
         if (project.state !== "provisioning") throw new PermanentError(`project is ${project.state}, not provisioning`);
@@ -46,7 +47,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.pooler.sync(project.cluster_id).catch(() => {});
       },
     },
-    "project.delete": {
+    [jobs.projectDelete.type]: {
       async run(job) {
         const project = await projectOf(ctx, job);
         const admin = await ctx.clusters.pool(project.cluster_id);

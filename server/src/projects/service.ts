@@ -1,14 +1,15 @@
 // Projects: rows, API objects, and the operations the routes call.
 import type { Project, CreateProjectRequest, UpdateProjectRequest } from "@capydb/api";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
 import { names } from "../platform/dataplane/names.js";
 import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { badRequest, conflict, forbidden, notFound, unavailable } from "../http/errors.js";
+import { badRequest, conflict, forbidden, notFound, projectStateConflict, unavailable } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
-import { enqueueJob } from "../platform/jobs/sql/enqueue.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import { applyRoleSettings, type RoleSettings } from "../platform/dataplane/provision.js";
 import { ceilingsFor, defaultSettings, settingsOverCeilings, whereSet } from "../platform/quotas.js";
@@ -84,7 +85,7 @@ export async function loadProject(db: Queryable, id: string): Promise<ProjectRow
 /** The project if the principal may see it; otherwise 404, so existence is not leaked. */
 export async function projectFor(ctx: AppContext, principal: Principal, id: string): Promise<ProjectRow> {
   const row = await loadProject(ctx.db, id);
-  if (!row || !canAccess(principal, row.organization_id, row.id)) throw notFound(`project ${id} not found`);
+  if (!row || !canAccess(principal, row.organization_id, row.id)) throw notFound(`project ${id} not found`, "project_not_found");
   return row;
 }
 
@@ -137,7 +138,7 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, organizationId, plan);
   if (tenant) {
     const problems = settingsOverCeilings(ceilings, body);
-    if (problems.length) throw badRequest(problems.join("; "));
+    if (problems.length) throw badRequest(problems.join("; "), "plan_ceiling_exceeded");
   }
   const defaults = defaultSettings(ceilings);
   const settings = {
@@ -165,7 +166,7 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
       const { rows } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM projects WHERE organization_id = $1 AND state <> 'deleted'", [organizationId]);
       const most = ceilings.quotas.projects_per_organization;
       if (rows[0].n >= most) {
-        throw conflict(`projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`);
+        throw conflict(`projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`, "project_limit_reached");
       }
     }
     await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
@@ -181,10 +182,7 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
         jobId,
       ],
     );
-    const job = await enqueueJob(tx, {
-      id: jobId, type: "project.create", organizationId, projectId: id, clusterId: cluster.id,
-      lockedResource: `project:${id}`, maxAttempts: ctx.config.jobMaxAttempts,
-    });
+    const job = await enqueue(tx, jobs.projectCreate, { organizationId, projectId: id, clusterId: cluster.id }, {}, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
     const project = (await loadProject(tx, id))!;
     return { project, job };
   });
@@ -207,7 +205,7 @@ export async function slotsOf(ctx: AppContext, clusterId: string): Promise<Clust
 export async function admitConnections(tx: Queryable, slots: ClusterSlots, clusterId: string, asked: number, what: string, exceptProjectId: string | null = null): Promise<void> {
   await lockClusterSlots(tx, clusterId);
   const why = await noRoomFor(tx, slots, clusterId, asked, exceptProjectId);
-  if (why) throw conflict(`${what} do not fit: ${why}. Lower it, delete a preview or project, or ask the platform operator for room`);
+  if (why) throw conflict(`${what} do not fit: ${why}. Lower it, delete a preview or project, or ask the platform operator for room`, "connection_capacity_exceeded");
 }
 
 /**
@@ -221,12 +219,12 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
     throw forbidden(`plan: only a platform operator can change a project's plan (it is on plan ${project.plan}; ask your platform operator)`);
   }
   const touchesRole = body.max_connections !== undefined || body.statement_timeout !== undefined || body.idle_transaction_timeout !== undefined;
-  if (touchesRole && project.state !== "ready") throw conflict(`project is ${project.state}: settings can be changed once it is ready`);
-  if (project.state === "deleting" || project.state === "deleted") throw conflict(`project is ${project.state}`);
+  if (touchesRole && project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: settings can be changed once it is ready`);
+  if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
   if (tenant) {
     const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
     const problems = settingsOverCeilings(ceilings, body, project);
-    if (problems.length) throw badRequest(problems.join("; "));
+    if (problems.length) throw badRequest(problems.join("; "), "plan_ceiling_exceeded");
   }
   const raises = body.max_connections !== undefined && body.max_connections > project.max_connections;
   const slots = raises ? await slotsOf(ctx, project.cluster_id) : null;
@@ -236,8 +234,8 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
   try {
     await client.query("BEGIN");
     const current = (await client.query<ProjectRow>("SELECT * FROM projects WHERE id = $1 FOR UPDATE", [project.id])).rows[0];
-    if (touchesRole && current.state !== "ready") throw conflict(`project is ${current.state}: settings can be changed once it is ready`);
-    if (current.state === "deleting" || current.state === "deleted") throw conflict(`project is ${current.state}`);
+    if (touchesRole && current.state !== "ready") throw projectStateConflict(current.state, `project is ${current.state}: settings can be changed once it is ready`);
+    if (current.state === "deleting" || current.state === "deleted") throw projectStateConflict(current.state, `project is ${current.state}`);
     const previous = { max_connections: current.max_connections, statement_timeout: current.statement_timeout, idle_transaction_timeout: current.idle_transaction_timeout };
     const next = {
       max_connections: body.max_connections ?? current.max_connections,
@@ -285,9 +283,8 @@ export async function deleteProject(ctx: AppContext, project: ProjectRow): Promi
     }
     const jobId = newId("job");
     await tx.query("UPDATE projects SET state = 'deleting', latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
-    return enqueueJob(tx, {
-      id: jobId, type: "project.delete", organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id,
-      lockedResource: `project:${project.id}`, maxAttempts: ctx.config.jobMaxAttempts,
+    return enqueue(tx, jobs.projectDelete, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, {}, {
+      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
     });
   });
 }

@@ -11,6 +11,8 @@ export interface JobRow {
   preview_database_id: string | null;
   cluster_id: string | null;
   locked_resource: string | null;
+  /** De-duplicates while pending: at most one pending job per key. */
+  job_key: string | null;
   attempts: number;
   max_attempts: number;
   /** Rescued after its last attempt: only the handler's cleanup is left to run. */

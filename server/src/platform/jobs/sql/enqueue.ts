@@ -10,6 +10,8 @@ export interface EnqueueInput {
   previewDatabaseId?: string | null;
   clusterId?: string | null;
   lockedResource?: string | null;
+  /** At most one pending job per key: a second enqueue answers the pending one. */
+  jobKey?: string | null;
   maxAttempts?: number;
   runAt?: Date | null;
 }
@@ -27,8 +29,9 @@ export async function enqueueJob(db: Queryable, input: EnqueueInput): Promise<Jo
      ), notified AS (
        SELECT pg_notify('capydb_jobs', $2)
      )
-     INSERT INTO jobs (id, type, payload, organization_id, project_id, preview_database_id, cluster_id, locked_resource, max_attempts, run_at)
-     SELECT $1, $2, $3, $4, $5, $6, $8, $7, $9, coalesce($10, now()) FROM notified
+     INSERT INTO jobs (id, type, payload, organization_id, project_id, preview_database_id, cluster_id, locked_resource, max_attempts, run_at, job_key)
+     SELECT $1, $2, $3, $4, $5, $6, $8, $7, $9, coalesce($10, now()), $11 FROM notified
+     ON CONFLICT (job_key) WHERE state = 'pending' AND job_key IS NOT NULL DO NOTHING
      RETURNING *`,
     [
       input.id,
@@ -41,7 +44,12 @@ export async function enqueueJob(db: Queryable, input: EnqueueInput): Promise<Jo
       input.clusterId ?? null,
       input.maxAttempts ?? 5,
       input.runAt ?? null,
+      input.jobKey ?? null,
     ],
   );
-  return rows[0];
+  if (rows[0]) return rows[0];
+  // A pending job holds the key: it is the answer (read in this statement's own snapshot
+  // if it committed since, or taken by a worker meanwhile: enqueue again).
+  const pending = await db.query<JobRow>("SELECT * FROM jobs WHERE job_key = $1 AND state = 'pending'", [input.jobKey]);
+  return pending.rows[0] ?? enqueueJob(db, input);
 }
