@@ -2,9 +2,10 @@
 // server process whose whole log is kept, then scanned for secrets at the end.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { endpoints, CapyClient } from "@capydb/api";
+import { endpoints, errorCodesOf, isErrorCode, CapyClient, connectionLevelCodes, ERROR_CODES, type Endpoint } from "@capydb/api";
 import { adminQuery, removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 
@@ -37,6 +38,27 @@ async function call(method: string, p: string, token: string | null, body?: stri
   return { status: res.status, text };
 }
 
+/**
+ * A body declared larger than the limit: the server answers from the headers, and the body is
+ * never sent (sending it races the server's answer into an EPIPE).
+ */
+function oversized(method: string, p: string, token: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(2 * 1024 * 1024) };
+    const req = http.request(url + p, { method, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, text });
+      });
+    });
+    req.on("error", reject);
+    req.write("{");
+  });
+}
+
 async function tenant(admin: CapyClient, name: string): Promise<Tenant> {
   const orgId = (await admin.createOrganization({ name })).organization.id;
   const k = await admin.createApiKey(orgId, { name: "org" });
@@ -66,6 +88,25 @@ async function tenant(admin: CapyClient, name: string): Promise<Tenant> {
 }
 
 const fill = (p: string, ids: Record<string, string>) => p.replace(/\{(\w+)\}/g, (_m, k: string) => ids[k] ?? "zzz");
+
+/**
+ * An error answer's code: one of the closed set, of the answer's status, and listed by the
+ * OpenAPI document for the operation that answered — unless the HTTP layer refused the request
+ * before choosing one (a URL too long for Node's parser) — null when all holds.
+ */
+function codeProblem(e: Endpoint, status: number, text: string): string | null {
+  if (status < 400) return null;
+  let code: unknown;
+  try {
+    code = (JSON.parse(text) as { code?: unknown }).code;
+  } catch {
+    return `${e.method} ${e.path} → ${status} without a JSON body`;
+  }
+  if (!isErrorCode(code)) return `${e.method} ${e.path} → ${status} with code ${JSON.stringify(code)}, not one of the closed set`;
+  if (ERROR_CODES[code].status !== status) return `${e.method} ${e.path} → ${status} with code ${code}, a code of ${ERROR_CODES[code].status}`;
+  if (!connectionLevelCodes.includes(code) && !errorCodesOf(e).get(status)?.includes(code)) return `${e.method} ${e.path} → ${status} ${code}, which its OpenAPI operation does not list`;
+  return null;
+}
 
 beforeAll(async () => {
   const base = await testServerEnv();
@@ -105,6 +146,8 @@ describe("tenant isolation matrix", () => {
         const body = e.body ? "{}" : undefined;
         const res = await call(e.method, fill(e.path, a.ids), token, body);
         if (res.status !== 404) failures.push(`${who}: ${e.method} ${e.path} → ${res.status} ${res.text.slice(0, 100)}`);
+        const problem = codeProblem(e, res.status, res.text);
+        if (problem) failures.push(`${who}: ${problem}`);
       }
     }
     expect(failures).toEqual([]);
@@ -180,12 +223,53 @@ describe("hostile input", () => {
         const legit = res.status < 300 && e.method === "GET";
         if (!ok && !legit) failures.push(`${e.method} ${fill(e.path, ids).slice(0, 80)} → ${res.status} ${res.text.slice(0, 120)}`);
         if (res.status >= 500) failures.push(`500 on ${e.method} ${e.path}`);
+        const problem = codeProblem(e, res.status, res.text);
+        if (problem) failures.push(problem);
       }
     }
     expect(failures).toEqual([]);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect(await counts()).toEqual(before);
   }, 300_000);
+});
+
+describe("error codes", () => {
+  it("every kind of refusal on every endpoint carries a code of the closed set that its operation lists", async () => {
+    const failures: string[] = [];
+    let checked = 0;
+    const check = (e: Endpoint, res: { status: number; text: string }, ...expected: number[]) => {
+      checked++;
+      if (!expected.includes(res.status)) failures.push(`${e.method} ${e.path} → ${res.status}, expected ${expected}: ${res.text.slice(0, 100)}`);
+      const problem = codeProblem(e, res.status, res.text);
+      if (problem) failures.push(problem);
+    };
+    for (const e of endpoints.filter((x) => !x.public)) {
+      const p = fill(e.path, a.ids);
+      check(e, await call(e.method, p, null), 401);
+      check(e, await call(e.method, p, "capy_live_revoked_or_never_issued"), 401);
+      if (e.admin) check(e, await call(e.method, p, a.key, e.body ? "{}" : undefined), 403);
+      if (e.method !== "GET") {
+        check(e, await call(e.method, p, a.key, "<name>x</name>", "application/xml"), 415);
+        check(e, await oversized(e.method, p, a.key), 413);
+        check(e, await call(e.method, p, a.key, "{not json"), 400);
+      }
+      if (/\{\w+\}/.test(e.path)) {
+        check(e, await call(e.method, fill(e.path, Object.fromEntries(Object.keys(a.ids).map((k) => [k, "y".repeat(150)]))), a.key), 414);
+        const unknown = Object.fromEntries(Object.entries(a.ids).map(([k, v]) => [k, v.replace(/_[a-z0-9]+$/, "_doesnotexist0")]));
+        // 404, or 400 where the body is checked before the ids (an empty body is invalid for some)
+        if (!e.admin) check(e, await call(e.method, fill(e.path, unknown), a.key, e.body ? "{}" : undefined), 404, 400);
+      }
+    }
+    const answer = async (p: string) => {
+      const res = await call("GET", p, a.key);
+      return { status: res.status, code: (JSON.parse(res.text) as { code: string }).code };
+    };
+    expect(await answer("/v1/no/such/endpoint")).toEqual({ status: 404, code: "endpoint_not_found" });
+    // refused by Node's HTTP parser before any route is chosen, in the same shape
+    expect(await answer(`/v1/projects/${"x".repeat(70_000)}`)).toEqual({ status: 431, code: "headers_too_large" });
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(150);
+  }, 120_000);
 });
 
 describe("secrets", () => {

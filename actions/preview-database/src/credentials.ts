@@ -73,8 +73,8 @@ export async function fetchCredentials(client: CapyClient, preview: PreviewDatab
     client.getPreviewConnectionUri(preview.id, { pooled: false }),
     pooledWanted
       ? client.getPreviewConnectionUri(preview.id, { pooled: true }).catch((err: unknown) => {
-          // 409: no PgBouncer in front of this cluster. Only the direct URL then.
-          if (err instanceof CapyApiError && err.status === 409) return null;
+          // No PgBouncer in front of this cluster: only the direct URL then.
+          if (err instanceof CapyApiError && err.code === "pooling_unavailable") return null;
           throw err;
         })
       : Promise.resolve(null),

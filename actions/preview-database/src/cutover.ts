@@ -32,7 +32,7 @@ export async function requestCutover(client: CapyClient, projectId: string, prev
     return { request: cutover_request, reused: false };
   } catch (err) {
     // A concurrent run opened one between our look and our request.
-    if (err instanceof CapyApiError && err.status === 409) {
+    if (err instanceof CapyApiError && err.code === "cutover_already_open") {
       const raced = await standingRequest(client, projectId, preview.id);
       if (raced) return { request: raced, reused: true };
     }

@@ -18,16 +18,17 @@ export class InputError extends ActionError {
 export function toActionError(err: unknown, apiUrl: string | null): ActionError {
   if (err instanceof ActionError) return err;
   if (err instanceof CapyApiError) {
-    if (err.status === 401) {
-      return new ActionError(
-        `CapyDB rejected the API key (401: ${err.message}). Check the secret passed as \`api-key\`: it must be an org- or ` +
-          `project-scoped key (capy_live_...) that has not been revoked.`,
-      );
+    switch (err.code) {
+      case "unauthorized":
+        return new ActionError(
+          `CapyDB rejected the API key (401: ${err.message}). Check the secret passed as \`api-key\`: it must be an org- or ` +
+            `project-scoped key (capy_live_...) that has not been revoked.`,
+        );
+      case "forbidden":
+        return new ActionError(`The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`);
+      default:
+        return new ActionError(`The CapyDB API answered ${err.status} (${err.code}) to ${err.method} ${err.path}: ${err.message}`);
     }
-    if (err.status === 403) {
-      return new ActionError(`The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`);
-    }
-    return new ActionError(`The CapyDB API answered ${err.status} to ${err.method} ${err.path}: ${err.message}`);
   }
   if (err instanceof CapyNetworkError) {
     return new ActionError(`Could not reach the CapyDB API${apiUrl ? ` at ${apiUrl}` : ""}: ${err.message}. Check \`api-url\` and that the runner can reach it.`);

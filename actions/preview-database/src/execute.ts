@@ -90,7 +90,7 @@ async function tryCreate(x: Execution): Promise<{ preview: PreviewDatabase; job:
     x.report({ status: "creating", preview: created.preview, jobId: created.job.id });
     return created;
   } catch (err) {
-    if (err instanceof CapyApiError && err.status === 409 && err.message.startsWith("name:")) {
+    if (err instanceof CapyApiError && err.code === "preview_name_taken") {
       core.info(`A preview named ${x.name} appeared meanwhile (a concurrent run made it): using it`);
       return null;
     }
@@ -228,7 +228,7 @@ async function remove(x: Execution, why: string): Promise<Outcome> {
 
 /**
  * A push extends the preview's life; one that reached the maximum lifetime the platform
- * operator set (a 400 on ttl_seconds) is reused as it is, with a warning: the pull
+ * operator set (preview_lifetime_exceeded) is reused as it is, with a warning: the pull
  * request's workflow must not fail because it is old.
  */
 async function extendOnPush(x: Execution, existing: PreviewDatabase): Promise<PreviewDatabase> {
@@ -237,7 +237,7 @@ async function extendOnPush(x: Execution, existing: PreviewDatabase): Promise<Pr
     core.info(`Reusing preview ${x.name} (${preview.id}); it now expires at ${formatInstant(preview.ttl_expires_at)}`);
     return preview;
   } catch (err) {
-    if (!(err instanceof CapyApiError && err.status === 400 && err.message.startsWith("ttl_seconds:"))) throw err;
+    if (!(err instanceof CapyApiError && err.code === "preview_lifetime_exceeded")) throw err;
     core.warning(`Preview ${x.name} (${existing.id}) cannot be extended any more and expires at ${formatInstant(existing.ttl_expires_at)}: ${err.message}`);
     return existing;
   }

@@ -30,8 +30,8 @@ async function loadProject(client: CapyClient, projectId: string): Promise<Proje
 function projectNotFound(err: unknown, projectId: string): unknown {
   const projectPath = `/v1/projects/${encodeURIComponent(projectId)}`;
   const onProject = err instanceof CapyApiError && (err.path === projectPath || err.path.startsWith(`${projectPath}/`) || err.path.startsWith(`${projectPath}?`));
-  // "project prj_... not found" (and not, say, a preview or backup named in the request).
-  if (onProject && err.status === 404 && /^project\b/i.test(err.message)) {
+  // The project itself (project_not_found), not, say, a preview named in the request (not_found).
+  if (onProject && err.code === "project_not_found") {
     return new InputError("project-id", `project ${projectId} was not found, or the API key cannot see it`);
   }
   return err;

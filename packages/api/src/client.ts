@@ -6,6 +6,7 @@
 import { Pool } from "undici";
 import { z } from "zod";
 import { endpoints } from "./endpoints.js";
+import { genericCode, isErrorCode, type ErrorCode } from "./error-codes.js";
 import * as s from "./schemas.js";
 
 // ---------------------------------------------------------------- types
@@ -83,9 +84,17 @@ export interface WaitForJobOptions {
 }
 
 // ---------------------------------------------------------------- errors
-/** A non-2xx answer. `message` is the API's `error` text; no request header is kept. */
+/**
+ * A non-2xx answer. `message` is the API's `error` text, for people; `code` is what a program
+ * decides on (never the text). No request header is kept.
+ */
 export class CapyApiError extends Error {
   override readonly name = "CapyApiError";
+  /**
+   * The answer's `code`; when it carried none this client knows (a proxy's page, an older
+   * server, a code newer than this client), the generic code of its status.
+   */
+  readonly code: ErrorCode;
   constructor(
     readonly status: number,
     message: string,
@@ -95,6 +104,8 @@ export class CapyApiError extends Error {
     readonly body: unknown,
   ) {
     super(message);
+    const code = (body as { code?: unknown } | null)?.code;
+    this.code = isErrorCode(code) ? code : genericCode(status);
   }
 }
 

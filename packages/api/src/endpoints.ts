@@ -3,6 +3,7 @@
 // are all derived from this list, so an endpoint cannot exist in one and not the others.
 import { z } from "zod";
 import * as s from "./schemas.js";
+import { ERROR_CODES, type ErrorCode } from "./error-codes.js";
 
 export interface Endpoint {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -23,6 +24,11 @@ export interface Endpoint {
   /** Success status and body schema. */
   status: number;
   response: z.ZodType;
+  /**
+   * The error codes this endpoint answers beyond those every endpoint of its kind does (see
+   * errorCodesOf): its 403s, 409s, specific 400s and 404s. The OpenAPI document lists them.
+   */
+  errors?: ErrorCode[];
 }
 
 const jobEnvelope = z.object({ job: s.Job });
@@ -33,62 +39,88 @@ const cutoverEnvelope = z.object({ cutover_request: s.CutoverRequest });
 export const endpoints: Endpoint[] = [
   // Projects
   { method: "GET", path: "/v1/projects", tag: "Projects", contract: true, summary: "List projects", query: s.ListProjectsQuery, status: 200, response: z.object({ projects: z.array(s.Project) }) },
-  { method: "POST", path: "/v1/projects", tag: "Projects", contract: true, summary: "Create a project (a database and a login role)", body: s.CreateProjectRequest, status: 201, response: z.object({ job: s.Job, project: s.Project }) },
+  { method: "POST", path: "/v1/projects", tag: "Projects", contract: true, summary: "Create a project (a database and a login role)", body: s.CreateProjectRequest, status: 201, response: z.object({ job: s.Job, project: s.Project }), errors: ["forbidden", "plan_ceiling_exceeded", "project_limit_reached", "connection_capacity_exceeded"] },
   { method: "GET", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Get a project", status: 200, response: projectEnvelope },
-  { method: "PATCH", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Update a project's settings (applied to Postgres at once)", body: s.UpdateProjectRequest, status: 200, response: projectEnvelope },
+  { method: "PATCH", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Update a project's settings (applied to Postgres at once)", body: s.UpdateProjectRequest, status: 200, response: projectEnvelope, errors: ["forbidden", "plan_ceiling_exceeded", "project_not_ready", "project_deleted", "connection_capacity_exceeded"] },
   { method: "DELETE", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Delete a project (drops its database and role)", status: 202, response: jobEnvelope },
-  { method: "GET", path: "/v1/projects/{projectID}/connection-uri", tag: "Projects", contract: false, summary: "The project's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri },
+  { method: "GET", path: "/v1/projects/{projectID}/connection-uri", tag: "Projects", contract: false, summary: "The project's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri, errors: ["project_deleted", "pooling_unavailable"] },
   { method: "GET", path: "/v1/projects/{projectID}/jobs", tag: "Jobs", contract: false, summary: "A project's jobs, newest first", status: 200, response: z.object({ jobs: z.array(s.Job) }) },
   // Extensions
-  { method: "GET", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "List the extensions available to a project", status: 200, response: z.object({ extensions: z.array(s.Extension) }) },
-  { method: "POST", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "Enable an extension", body: s.EnableExtensionRequest, status: 202, response: jobEnvelope },
-  { method: "DELETE", path: "/v1/projects/{projectID}/extensions/{name}", tag: "Extensions", contract: true, summary: "Disable an extension", status: 202, response: jobEnvelope },
+  { method: "GET", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "List the extensions available to a project", status: 200, response: z.object({ extensions: z.array(s.Extension) }), errors: ["project_not_ready", "project_deleted"] },
+  { method: "POST", path: "/v1/projects/{projectID}/extensions", tag: "Extensions", contract: true, summary: "Enable an extension", body: s.EnableExtensionRequest, status: 202, response: jobEnvelope, errors: ["project_not_ready", "project_deleted"] },
+  { method: "DELETE", path: "/v1/projects/{projectID}/extensions/{name}", tag: "Extensions", contract: true, summary: "Disable an extension", status: 202, response: jobEnvelope, errors: ["project_not_ready", "project_deleted"] },
   // Preview databases
   { method: "GET", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "List live preview databases (deleted ones too with ?include_deleted=true)", query: s.ListPreviewsQuery, status: 200, response: z.object({ preview_databases: z.array(s.PreviewDatabase) }) },
-  { method: "POST", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "Create a preview database", body: s.CreatePreviewRequest, status: 201, response: z.object({ job: s.Job, preview: s.PreviewDatabase }) },
+  { method: "POST", path: "/v1/projects/{projectID}/preview-databases", tag: "Previews", contract: true, summary: "Create a preview database", body: s.CreatePreviewRequest, status: 201, response: z.object({ job: s.Job, preview: s.PreviewDatabase }), errors: ["project_not_ready", "project_deleted", "preview_lifetime_exceeded", "preview_limit_reached", "preview_name_taken", "connection_capacity_exceeded"] },
   { method: "GET", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: false, summary: "Get a preview database", status: 200, response: previewEnvelope },
-  { method: "GET", path: "/v1/preview-databases/{previewID}/connection-uri", tag: "Previews", contract: false, summary: "The preview's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri },
-  { method: "DELETE", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: true, summary: "Delete a preview database", status: 202, response: jobEnvelope },
-  { method: "POST", path: "/v1/preview-databases/{previewID}/reset", tag: "Previews", contract: true, summary: "Reset a preview to its source's data", body: s.ResetPreviewRequest, status: 202, response: jobEnvelope },
-  { method: "POST", path: "/v1/preview-databases/{previewID}/extend", tag: "Previews", contract: true, summary: "Extend a preview's time to live", body: s.ExtendPreviewRequest, status: 200, response: previewEnvelope },
+  { method: "GET", path: "/v1/preview-databases/{previewID}/connection-uri", tag: "Previews", contract: false, summary: "The preview's connection string, password included", query: s.ConnectionUriQuery, status: 200, response: s.ConnectionUri, errors: ["preview_not_ready", "preview_deleted", "pooling_unavailable"] },
+  { method: "DELETE", path: "/v1/preview-databases/{previewID}", tag: "Previews", contract: true, summary: "Delete a preview database", status: 202, response: jobEnvelope, errors: ["preview_deleted"] },
+  { method: "POST", path: "/v1/preview-databases/{previewID}/reset", tag: "Previews", contract: true, summary: "Reset a preview to its source's data", body: s.ResetPreviewRequest, status: 202, response: jobEnvelope, errors: ["preview_not_ready", "preview_deleted"] },
+  { method: "POST", path: "/v1/preview-databases/{previewID}/extend", tag: "Previews", contract: true, summary: "Extend a preview's time to live", body: s.ExtendPreviewRequest, status: 200, response: previewEnvelope, errors: ["preview_deleted", "preview_lifetime_exceeded"] },
   // Backups
   { method: "GET", path: "/v1/projects/{projectID}/scheduled-backups", tag: "Backups", contract: true, summary: "List backup schedules", status: 200, response: z.object({ scheduled_backups: z.array(s.ScheduledBackup) }) },
-  { method: "PUT", path: "/v1/projects/{projectID}/scheduled-backups/default", tag: "Backups", contract: true, summary: "Set the daily backup schedule", body: s.PutScheduledBackupRequest, status: 200, response: z.object({ scheduled_backup: s.ScheduledBackup }) },
+  { method: "PUT", path: "/v1/projects/{projectID}/scheduled-backups/default", tag: "Backups", contract: true, summary: "Set the daily backup schedule", body: s.PutScheduledBackupRequest, status: 200, response: z.object({ scheduled_backup: s.ScheduledBackup }), errors: ["project_deleted"] },
   { method: "GET", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "List backups, newest first", status: 200, response: z.object({ backups: z.array(s.Backup) }) },
-  { method: "POST", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "Take a backup now", body: s.CreateBackupRequest, status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/projects/{projectID}/backups", tag: "Backups", contract: true, summary: "Take a backup now", body: s.CreateBackupRequest, status: 202, response: jobEnvelope, errors: ["project_not_ready", "project_deleted", "backup_limit_reached"] },
   { method: "GET", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Get a backup", status: 200, response: z.object({ backup: s.Backup }) },
-  { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project (a safety backup is taken first; the swap is by rename)", status: 202, response: jobEnvelope },
-  { method: "DELETE", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Delete a backup (its archive and its record); pinned backups, backups in use and backups still being taken are kept (409)", status: 200, response: z.object({ backup: s.Backup }) },
-  { method: "POST", path: "/v1/backups/{backupID}/verify", tag: "Backups", contract: false, summary: "Verify a backup again: restore it into a scratch database and compare row counts", status: 202, response: jobEnvelope },
+  { method: "POST", path: "/v1/backups/{backupID}/restore", tag: "Backups", contract: false, summary: "Restore a backup into its project (a safety backup is taken first; the swap is by rename)", status: 202, response: jobEnvelope, errors: ["project_not_found", "project_not_ready", "project_deleted", "backup_not_completed", "backup_verification_failed"] },
+  { method: "DELETE", path: "/v1/backups/{backupID}", tag: "Backups", contract: false, summary: "Delete a backup (its archive and its record); pinned backups, backups in use and backups still being taken are kept (409)", status: 200, response: z.object({ backup: s.Backup }), errors: ["backup_pinned", "backup_not_completed", "backup_in_use"] },
+  { method: "POST", path: "/v1/backups/{backupID}/verify", tag: "Backups", contract: false, summary: "Verify a backup again: restore it into a scratch database and compare row counts", status: 202, response: jobEnvelope, errors: ["project_not_found", "backup_not_completed"] },
   // Imports
-  { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope },
-  { method: "POST", path: "/v1/projects/{projectID}/imports/uploads", tag: "Imports", contract: true, summary: "Get a signed URL to upload a dump to", status: 201, response: z.object({ upload: s.Upload }) },
+  { method: "POST", path: "/v1/projects/{projectID}/imports", tag: "Imports", contract: true, summary: "Import a database from a URL or an uploaded dump", body: s.CreateImportRequest, status: 202, response: jobEnvelope, errors: ["project_not_ready", "project_deleted", "database_not_empty", "conflict"] },
+  { method: "POST", path: "/v1/projects/{projectID}/imports/uploads", tag: "Imports", contract: true, summary: "Get a signed URL to upload a dump to", status: 201, response: z.object({ upload: s.Upload }), errors: ["project_deleted"] },
   { method: "POST", path: "/v1/projects/{projectID}/imports/preflight", tag: "Imports", contract: true, summary: "Check a source database before importing it", body: s.PreflightRequest, status: 200, response: z.object({ preflight: s.Preflight }) },
-  { method: "PUT", path: "/v1/uploads/{objectKey}", tag: "Imports", contract: false, public: true, route: "/v1/uploads/*", summary: "Upload a dump (custom or tar format) to a signed upload URL; authenticated by the URL's signature", status: 201, response: z.object({ object_key: z.string(), size_bytes: z.number().int(), format: z.enum(["custom", "tar"]) }) },
+  { method: "PUT", path: "/v1/uploads/{objectKey}", tag: "Imports", contract: false, public: true, route: "/v1/uploads/*", summary: "Upload a dump (custom or tar format) to a signed upload URL; authenticated by the URL's signature", status: 201, response: z.object({ object_key: z.string(), size_bytes: z.number().int(), format: z.enum(["custom", "tar"]) }), errors: ["validation_failed", "forbidden", "upload_url_expired", "conflict", "payload_too_large"] },
   // Cutovers
   { method: "GET", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "List cutover requests, newest first", status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
-  { method: "POST", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "Request that a preview be promoted to production", body: s.CreateCutoverRequest, status: 201, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/projects/{projectID}/cutover-requests", tag: "Cutovers", contract: true, summary: "Request that a preview be promoted to production", body: s.CreateCutoverRequest, status: 201, response: cutoverEnvelope, errors: ["not_found", "preview_not_ready", "preview_deleted", "project_not_ready", "project_deleted", "cutover_already_open"] },
   { method: "GET", path: "/v1/cutover-requests", tag: "Cutovers", contract: false, summary: "Cutover requests visible to the caller (all of them for operators), newest first", query: s.ListCutoversQuery, status: 200, response: z.object({ cutover_requests: z.array(s.CutoverRequest) }) },
   { method: "GET", path: "/v1/cutover-requests/{cutoverID}", tag: "Cutovers", contract: false, summary: "Get a cutover request", status: 200, response: cutoverEnvelope },
-  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/cancel", tag: "Cutovers", contract: false, summary: "Cancel a request that is open or acknowledged", status: 200, response: cutoverEnvelope },
-  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/acknowledge", tag: "Cutovers", contract: false, admin: true, summary: "Operator: acknowledge a request", body: s.AcknowledgeCutoverRequest, status: 200, response: cutoverEnvelope },
-  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/reject", tag: "Cutovers", contract: false, admin: true, summary: "Operator: reject a request", body: s.RejectCutoverRequest, status: 200, response: cutoverEnvelope },
-  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/execute", tag: "Cutovers", contract: false, admin: true, summary: "Operator: take a pre-cutover backup and promote the preview to production", status: 200, response: cutoverEnvelope },
-  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/rollback", tag: "Cutovers", contract: false, admin: true, summary: "Operator: swap the previous production database back, within the rollback window", status: 200, response: cutoverEnvelope },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/cancel", tag: "Cutovers", contract: false, summary: "Cancel a request that is open or acknowledged", status: 200, response: cutoverEnvelope, errors: ["cutover_state_conflict"] },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/acknowledge", tag: "Cutovers", contract: false, admin: true, summary: "Operator: acknowledge a request", body: s.AcknowledgeCutoverRequest, status: 200, response: cutoverEnvelope, errors: ["cutover_state_conflict"] },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/reject", tag: "Cutovers", contract: false, admin: true, summary: "Operator: reject a request", body: s.RejectCutoverRequest, status: 200, response: cutoverEnvelope, errors: ["cutover_state_conflict"] },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/execute", tag: "Cutovers", contract: false, admin: true, summary: "Operator: take a pre-cutover backup and promote the preview to production", status: 200, response: cutoverEnvelope, errors: ["cutover_state_conflict"] },
+  { method: "POST", path: "/v1/cutover-requests/{cutoverID}/rollback", tag: "Cutovers", contract: false, admin: true, summary: "Operator: swap the previous production database back, within the rollback window", status: 200, response: cutoverEnvelope, errors: ["cutover_state_conflict", "rollback_window_passed"] },
   // Jobs
   { method: "GET", path: "/v1/jobs/{jobID}", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
   // Organizations and API keys
-  { method: "POST", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "Create an organization", body: s.CreateOrganizationRequest, status: 201, response: z.object({ organization: s.Organization }) },
+  { method: "POST", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "Create an organization", body: s.CreateOrganizationRequest, status: 201, response: z.object({ organization: s.Organization }), errors: ["conflict"] },
   { method: "GET", path: "/v1/organizations", tag: "Organizations", contract: false, admin: true, summary: "List organizations", status: 200, response: z.object({ organizations: z.array(s.Organization) }) },
-  { method: "POST", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "Create an API key (the secret is shown once)", body: s.CreateApiKeyRequest, status: 201, response: z.object({ api_key: s.ApiKey, secret: z.string() }) },
-  { method: "GET", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "List an organization's API keys (no secrets)", status: 200, response: z.object({ api_keys: z.array(s.ApiKey) }) },
-  { method: "GET", path: "/v1/organizations/{orgID}/quotas", tag: "Organizations", contract: false, summary: "The ceilings in force for an organization's projects, by plan (set by the platform operator)", status: 200, response: z.object({ quotas: s.OrganizationQuotas }) },
+  { method: "POST", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "Create an API key (the secret is shown once)", body: s.CreateApiKeyRequest, status: 201, response: z.object({ api_key: s.ApiKey, secret: z.string() }), errors: ["forbidden"] },
+  { method: "GET", path: "/v1/organizations/{orgID}/api-keys", tag: "API keys", contract: false, summary: "List an organization's API keys (no secrets)", status: 200, response: z.object({ api_keys: z.array(s.ApiKey) }), errors: ["forbidden"] },
+  { method: "GET", path: "/v1/organizations/{orgID}/quotas", tag: "Organizations", contract: false, summary: "The ceilings in force for an organization's projects, by plan (set by the platform operator)", status: 200, response: z.object({ quotas: s.OrganizationQuotas }), errors: ["forbidden"] },
   { method: "PUT", path: "/v1/organizations/{orgID}/quotas", tag: "Organizations", contract: false, admin: true, summary: "Operator: set an organization's own ceilings over its plans' (the body replaces the previous ones; {} removes them)", body: s.PutOrganizationQuotasRequest, status: 200, response: z.object({ quotas: s.OrganizationQuotas }) },
-  { method: "DELETE", path: "/v1/api-keys/{keyID}", tag: "API keys", contract: false, summary: "Revoke an API key", status: 200, response: z.object({ api_key: s.ApiKey }) },
+  { method: "DELETE", path: "/v1/api-keys/{keyID}", tag: "API keys", contract: false, summary: "Revoke an API key", status: 200, response: z.object({ api_key: s.ApiKey }), errors: ["forbidden"] },
   // Platform
   { method: "GET", path: "/healthz", tag: "Platform", contract: false, public: true, summary: "200 when the control-plane database answers", status: 200, response: z.object({ status: z.string() }) },
   { method: "GET", path: "/v1/openapi.json", tag: "Platform", contract: false, public: true, summary: "This document", status: 200, response: z.record(z.string(), z.unknown()) },
 ];
+
+/**
+ * Every error code an endpoint can answer, by status: those of every endpoint of its kind, and
+ * its own `errors`. Authenticated: 400, 401, 500, 503, and 403 on operator endpoints; a path
+ * parameter adds 404 (project_not_found for a project's path) and 414; a method with a body
+ * adds 413 and 415. Public endpoints: 500 and 503, and their own.
+ */
+export function errorCodesOf(e: Endpoint): Map<number, ErrorCode[]> {
+  const codes = new Set<ErrorCode>(["internal", "unavailable"]);
+  if (!e.public) {
+    for (const c of ["validation_failed", "unauthorized"] as const) codes.add(c);
+    if (e.admin) codes.add("forbidden");
+    if (/\{\w+\}/.test(e.path)) {
+      codes.add(e.path.startsWith("/v1/projects/{projectID}") ? "project_not_found" : "not_found");
+      codes.add("uri_too_long");
+    }
+    if (e.method !== "GET") for (const c of ["payload_too_large", "unsupported_media_type"] as const) codes.add(c);
+  }
+  for (const c of e.errors ?? []) codes.add(c);
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of codes) {
+    const status = ERROR_CODES[c].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), c]);
+  }
+  return new Map([...byStatus].sort(([a], [b]) => a - b));
+}
 
 /** Converts /v1/projects/{projectID} to Fastify's /v1/projects/:projectID. */
 export function routePath(path: string): string {

@@ -2,7 +2,8 @@
 // OpenAPI 3.1 speaks JSON Schema 2020-12, which is what zod emits: named schemas
 // (those with a meta id) become components and are referenced, not inlined.
 import { z } from "zod";
-import { endpoints, type Endpoint } from "./endpoints.js";
+import { endpoints, errorCodesOf, type Endpoint } from "./endpoints.js";
+import { connectionLevelCodes, ERROR_CODES, type ErrorCode } from "./error-codes.js";
 import { ErrorBody } from "./schemas.js";
 
 type Json = Record<string, unknown>;
@@ -53,6 +54,18 @@ function parameters(e: Endpoint, components: Json): Json[] {
   return params;
 }
 
+/** One error status of an operation: the Error schema, with `code` narrowed to what this status can carry here. */
+function errorResponse(errorRef: Json, codes: ErrorCode[]): Json {
+  return {
+    description: codes.map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join("; "),
+    content: {
+      "application/json": {
+        schema: { allOf: [errorRef, { type: "object", properties: { code: { enum: codes } } }] },
+      },
+    },
+  };
+}
+
 export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json {
   const components: Json = {};
   const errorRef = toSchema(ErrorBody, "output", components);
@@ -61,20 +74,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     const responses: Json = {
       [String(e.status)]: { description: "Success", content: { "application/json": { schema: toSchema(e.response, "output", components) } } },
     };
-    const errors: Array<[number, string]> = e.public
-      ? [[503, "The control-plane database is unavailable"]]
-      : [
-          [400, "Invalid request: the error names the offending field"],
-          [401, "Missing, invalid, expired or revoked credentials"],
-          [403, "Authenticated but not allowed (platform-admin endpoints)"],
-          [404, "Unknown id, or a resource of another tenant"],
-          [409, "Conflict with the resource's current state"],
-          [413, "Request body over the limit (1 MiB)"],
-          [501, "Not implemented yet in this version of CapyDB"],
-        ];
-    for (const [code, description] of errors) {
-      responses[String(code)] = { description, content: { "application/json": { schema: errorRef } } };
-    }
+    for (const [status, codes] of errorCodesOf(e)) responses[String(status)] = errorResponse(errorRef, codes);
     const op: Json = {
       operationId: `${e.method.toLowerCase()}${e.path.replace(/\{(\w+)\}/g, "By_$1").replace(/[^a-zA-Z0-9_]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
       summary: e.summary,
@@ -96,7 +96,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     info: {
       title: "CapyDB API",
       version: "1.0.0",
-      description: "Preview databases, verified backups, imports and operator-assisted cutovers for PostgreSQL.",
+      description:
+        "Preview databases, verified backups, imports and operator-assisted cutovers for PostgreSQL. " +
+        'Every error answers { "error": "<for a person>", "code": "<for a program>" }: each operation lists its error statuses and the codes each can carry; ' +
+        `any request may also be refused before an operation is chosen (${connectionLevelCodes.map((c) => `${ERROR_CODES[c].status} ${c}`).join(", ")}).`,
     },
     servers: options.serverUrl ? [{ url: options.serverUrl }] : [],
     security: [{ bearer: [] }],

@@ -5,11 +5,18 @@
 // Resource objects always carry every documented field; a value that does not
 // exist yet (a job's completed_at, a project's last_error) is null, never omitted.
 import { z } from "zod";
+import { errorCodes, type ErrorCode } from "./error-codes.js";
 
 const timestamp = z.string().describe("RFC 3339 date-time");
 const nullableTimestamp = timestamp.nullable();
 
-export const ErrorBody = z.object({ error: z.string() }).meta({ id: "Error" });
+/** Every error answer: `error` for a person, `code` for a program (see error-codes.ts). */
+export const ErrorBody = z
+  .object({
+    error: z.string().describe("What went wrong, for a person; a validation error starts with the field (\"name: ...\")"),
+    code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]).describe("What went wrong, for a program: switch on this, not on the text"),
+  })
+  .meta({ id: "Error" });
 
 // ---------------------------------------------------------------- jobs
 export const JobState = z.enum(["pending", "running", "succeeded", "failed", "canceled"]);

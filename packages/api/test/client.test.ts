@@ -168,6 +168,26 @@ describe("errors", () => {
     expect(requests).toHaveLength(1);
   });
 
+  it("exposes the answer's code, and the generic code of the status when there is none it knows", async () => {
+    handler = (_req, res) => json(res, 409, { error: 'name: a live preview named "pr-1" already exists in this project', code: "preview_name_taken" });
+    await expect(client().createPreview("prj_1", { name: "pr-1" })).rejects.toMatchObject({ status: 409, code: "preview_name_taken" });
+    // the code decides, whatever the text says
+    handler = (_req, res) => json(res, 409, { error: "name: reworded, still the same case", code: "preview_name_taken" });
+    await expect(client().createPreview("prj_1", { name: "pr-1" })).rejects.toMatchObject({ code: "preview_name_taken" });
+    // an older server (no code), a code newer than this client, a proxy's page: the status's generic code
+    handler = (_req, res) => json(res, 409, { error: "name: a live preview named \"pr-1\" already exists in this project" });
+    await expect(client().createPreview("prj_1", { name: "pr-1" })).rejects.toMatchObject({ status: 409, code: "conflict" });
+    handler = (_req, res) => json(res, 404, { error: "gone", code: "a_code_from_the_future" });
+    const future = (await client().getPreview("pdb_1").catch((e: unknown) => e)) as CapyApiError;
+    expect(future.code).toBe("not_found");
+    expect(future.body).toEqual({ error: "gone", code: "a_code_from_the_future" });
+    handler = (_req, res) => {
+      res.writeHead(504, { "content-type": "text/html" });
+      res.end("<h1>gateway timeout</h1>");
+    };
+    await expect(client({ retries: 0 }).getPreview("pdb_1")).rejects.toMatchObject({ status: 504, code: "unavailable" });
+  });
+
   it("keeps a non-JSON error page as text", async () => {
     handler = (_req, res) => {
       res.writeHead(500, { "content-type": "text/html" });
@@ -176,6 +196,7 @@ describe("errors", () => {
     const err = (await client().health().catch((e: unknown) => e)) as CapyApiError;
     expect(err.status).toBe(500);
     expect(err.message).toBe("HTTP 500: <h1>boom</h1>");
+    expect(err.code).toBe("internal");
     expect(requests[0].headers.authorization).toBeUndefined();
   });
 });

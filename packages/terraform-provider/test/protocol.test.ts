@@ -19,6 +19,10 @@ import { CapyProvider } from "../src/provider.js";
 import { PROVIDER_VERSION, dataSources, resources } from "../src/registry.js";
 import { projectResource } from "../src/resources/project.js";
 import { previewDatabaseResource } from "../src/resources/preview-database.js";
+import { extensionResource } from "../src/resources/extension.js";
+import { isNotFound } from "../src/resources/common.js";
+import type { ProviderContext } from "../src/framework/resource.js";
+import { CapyApiError } from "@capydb/api";
 import { blockType } from "../src/schema/schema.js";
 import { createLogger } from "../src/plugin/log.js";
 
@@ -212,12 +216,30 @@ describe("planning", () => {
 
 describe("diagnostics and settings", () => {
   it("points an API error at the attribute it names", () => {
-    const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), { name: "CapyApiError", status: 400, method: "POST", path: "/v1/projects/prj_1/extensions" });
+    const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), { name: "CapyApiError", status: 400, code: "validation_failed", method: "POST", path: "/v1/projects/prj_1/extensions" });
     const d = errorToDiagnostic(err, ["project_id", "name"]);
     expect(d.summary).toBe("CapyDB API error (HTTP 400)");
     expect(d.detail).toContain('name: extension "x" is not available on this cluster');
+    expect(d.detail).toContain("(POST /v1/projects/prj_1/extensions: validation_failed)");
     expect(d.attribute).toEqual({ steps: [{ attribute_name: "name" }] });
     expect(errorToDiagnostic(err, ["project_id"]).attribute).toBeUndefined();
+  });
+
+  it("tells a gone object from other API errors by the error's code, whatever its text", async () => {
+    const apiError = (status: number, error: string, code: string) => new CapyApiError(status, error, "GET", "/v1/x", { error, code });
+    expect(isNotFound(apiError(404, "preview database pdb_1 not found", "not_found"))).toBe(true);
+    expect(isNotFound(apiError(404, "project prj_1 not found", "project_not_found"))).toBe(true);
+    // a server without the endpoint says nothing about the object: not a reason to forget it
+    expect(isNotFound(apiError(404, "no such endpoint: GET /v1/x", "endpoint_not_found"))).toBe(false);
+    expect(isNotFound(apiError(409, "project is deleting", "project_deleted"))).toBe(false);
+
+    // An extension's project: being deleted means the extension is gone; not ready yet is an error.
+    const reading = (err: unknown) => {
+      const client = { listExtensions: () => Promise.reject(err) };
+      return extensionResource.read({ client, signal: new AbortController().signal } as unknown as ProviderContext, { project_id: "prj_1", name: "citext" });
+    };
+    expect(await reading(apiError(409, "the project went away (reworded)", "project_deleted"))).toBeNull();
+    await expect(reading(apiError(409, "project is deleting (but the code says otherwise)", "project_not_ready"))).rejects.toThrow(/code says otherwise/);
   });
 
   it("parses Go durations", () => {

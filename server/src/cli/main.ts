@@ -10,6 +10,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CapyApiError, CapyClient, JobFailedError, type Cutover } from "@capydb/api";
 import { TerminalText, json, line, row } from "./terminal-text.js";
+import { describeApiError } from "./api-errors.js";
 
 // Everything printed is TerminalText (see terminal-text.ts): most of what this CLI shows was
 // written by tenants, and an escape sequence in it must not reach the operator's terminal.
@@ -190,7 +191,7 @@ if (isMain) {
     (code) => process.exit(code),
     (err) => {
       if (err instanceof UsageError) fail(err.terminal);
-      else if (err instanceof CapyApiError) fail(line`capydb: ${err.status}: ${err.message}`);
+      else if (err instanceof CapyApiError) describeApiError(err).forEach(fail);
       else if (err instanceof JobFailedError) printJobFailure(err);
       else fail(line`capydb: ${(err as Error).message}`);
       process.exit(err instanceof UsageError ? 2 : 1);

@@ -1,7 +1,7 @@
 // Extensions: what a project's database offers, and which of those a tenant may enable.
 import type { Extension } from "@capydb/api";
 import type { AppContext } from "../context.js";
-import { badRequest, conflict } from "../http/errors.js";
+import { badRequest, projectStateConflict } from "../http/errors.js";
 import type { ProjectRow } from "../projects/service.js";
 import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 
@@ -15,7 +15,7 @@ interface AvailableRow {
 }
 
 function requireReady(project: ProjectRow): void {
-  if (project.state !== "ready") throw conflict(`project is ${project.state}: extensions can be managed once it is ready`);
+  if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: extensions can be managed once it is ready`);
 }
 
 export async function listExtensions(ctx: AppContext, project: ProjectRow): Promise<Extension[]> {

@@ -4,7 +4,8 @@ import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { Authenticator, requireAdmin } from "./auth.js";
 import { createClerkVerifier } from "./clerk.js";
-import { HttpError, notImplemented } from "./errors.js";
+import { clientErrorHandler } from "./client-errors.js";
+import { HttpError, errorBody, notImplemented } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { isDatabaseUnavailable } from "../platform/store/db.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -30,10 +31,12 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     // Router-level errors (over-long or malformed path parameters) answer in our error shape too.
     frameworkErrors: (err, _req, res) => {
       const reply = res as unknown as { code(n: number): { send(body: unknown): void } };
-      if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return reply.code(414).send({ error: "path: a path parameter is too long" });
-      if (err.code === "FST_ERR_BAD_URL") return reply.code(400).send({ error: "path: malformed URL encoding" });
-      return reply.code(err.statusCode ?? 400).send({ error: "bad request" });
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return reply.code(414).send(errorBody(414, "path: a path parameter is too long"));
+      if (err.code === "FST_ERR_BAD_URL") return reply.code(400).send(errorBody(400, "path: malformed URL encoding"));
+      const status = err.statusCode ?? 400;
+      return reply.code(status).send(errorBody(status, "bad request"));
     },
+    clientErrorHandler,
     forceCloseConnections: true,
   });
 
@@ -78,20 +81,20 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
-    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: `body: larger than the ${ctx.config.bodyLimitBytes}-byte limit` });
-    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.code(415).send({ error: "body: send Content-Type: application/json" });
+    if (err instanceof HttpError) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.code));
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send(errorBody(413, `body: larger than the ${ctx.config.bodyLimitBytes}-byte limit`));
+    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.code(415).send(errorBody(415, "body: send Content-Type: application/json"));
     if (isDatabaseUnavailable(err)) {
-      return reply.code(503).header("retry-after", "2").send({ error: "the control-plane database is unavailable; retry shortly" });
+      return reply.code(503).header("retry-after", "2").send(errorBody(503, "the control-plane database is unavailable; retry shortly"));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: scrubSecrets(err.message) });
+      return reply.code(err.statusCode).send(errorBody(err.statusCode, scrubSecrets(err.message)));
     }
     req.log.error({ err: scrubSecrets(err.stack ?? err.message) }, "unhandled error");
-    return reply.code(500).send({ error: "internal error" });
+    return reply.code(500).send(errorBody(500, "internal error"));
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split("?")[0].slice(0, 200)}` });
+    reply.code(404).send(errorBody(404, `no such endpoint: ${req.method} ${req.url.split("?")[0].slice(0, 200)}`, "endpoint_not_found"));
   });
 
   app.get("/healthz", async (_req, reply) => {
@@ -100,7 +103,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       return { status: "ok" };
     } catch {
       reply.code(503);
-      return { error: "the control-plane database is unavailable" };
+      return errorBody(503, "the control-plane database is unavailable");
     }
   });
   // Platform-wide job counts and traffic: for the operator's Prometheus, which sends a

@@ -76,7 +76,7 @@ export async function createUpload(ctx: AppContext, project: ProjectRow): Promis
      FROM projects p WHERE p.id = $2 AND p.state NOT IN ('deleting', 'deleted')`,
     [key, project.id, expires, expires + ttl],
   );
-  if (rowCount !== 1) throw conflict("project is being deleted: it takes no more uploads");
+  if (rowCount !== 1) throw conflict("project is being deleted: it takes no more uploads", "project_deleted");
   const url = `${ctx.publicUrl}/v1/uploads/${key}?expires=${expires}&signature=${signature(ctx, key, expires)}`;
   return { object_key: key, upload_url: url, expires_at: new Date(expires * 1000).toISOString() };
 }
@@ -188,14 +188,14 @@ export function uploadRoutes(app: FastifyInstance, ctx: AppContext): void {
         const expected = Number.isInteger(expires) ? signature(ctx, key, expires) : "";
         const valid = expected.length === given.length && given.length > 0 && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(given));
         if (!valid || !UPLOAD_KEY.test(key)) throw new HttpError(403, "upload URL signature is invalid");
-        if (expires * 1000 < Date.now()) throw new HttpError(403, "upload URL has expired: ask for a new one (POST .../imports/uploads)");
+        if (expires * 1000 < Date.now()) throw new HttpError(403, "upload URL has expired: ask for a new one (POST .../imports/uploads)", "upload_url_expired");
         const body = req.body as Readable | undefined;
         if (!body) throw badRequest("body: send the dump as the request body");
 
         if (!(await moveUpload(ctx.db, key, "open", "receiving"))) {
           const state = await uploadState(ctx.db, key);
           if (state === "receiving") throw conflict("an upload to this URL is under way; if it was interrupted, ask for a new upload URL (POST .../imports/uploads)");
-          if (state === "expired") throw new HttpError(403, "upload URL is no longer valid: ask for a new one (POST .../imports/uploads)");
+          if (state === "expired") throw new HttpError(403, "upload URL is no longer valid: ask for a new one (POST .../imports/uploads)", "upload_url_expired");
           throw conflict("this upload URL was already used: each URL takes one dump; ask for a new one (POST .../imports/uploads)");
         }
         let result;
@@ -209,7 +209,7 @@ export function uploadRoutes(app: FastifyInstance, ctx: AppContext): void {
         if (!(await moveUpload(ctx.db, key, "receiving", "stored", { sizeBytes: result.size_bytes, format: result.format }))) {
           // The sweep (or the project's deletion) took the upload while the dump streamed in: what was written is nobody's now.
           await ctx.blobs.delete(key).catch(() => {});
-          throw new HttpError(403, "upload URL expired while the dump was being uploaded: ask for a new one (POST .../imports/uploads)");
+          throw new HttpError(403, "upload URL expired while the dump was being uploaded: ask for a new one (POST .../imports/uploads)", "upload_url_expired");
         }
         reply.code(201);
         return { object_key: key, ...result };

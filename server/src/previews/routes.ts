@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { ConnectionUriQuery, CreatePreviewRequest, ExtendPreviewRequest, ListPreviewsQuery, ResetPreviewRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
-import { conflict, parse, pathId } from "../http/errors.js";
+import { conflict, parse, pathId, previewStateConflict } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as previews from "./service.js";
@@ -30,9 +30,9 @@ export function previewRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { previewID: string } }>("/v1/preview-databases/:previewID/connection-uri", async (req) => {
     const preview = await previews.previewFor(ctx, req.principal!, pathId(req.params.previewID, "pdb", "preview database"));
     const { pooled } = parse(ConnectionUriQuery, req.query, "query");
-    if (["deleting", "deleted", "promoted", "failed"].includes(preview.state)) throw conflict(`preview is ${preview.state}`);
+    if (["deleting", "deleted", "promoted", "failed"].includes(preview.state)) throw previewStateConflict(preview.state, `preview is ${preview.state}`);
     if (pooled === "true" && !preview.pooled_port) {
-      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)");
+      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)", "pooling_unavailable");
     }
     return { uri: previews.previewConnectionUri(ctx, preview, pooled === "true") };
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { ConnectionUriQuery, CreateProjectRequest, ListProjectsQuery, UpdateProjectRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
-import { conflict, parse, pathId } from "../http/errors.js";
+import { conflict, parse, pathId, projectStateConflict } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import * as projects from "./service.js";
 
@@ -40,9 +40,9 @@ export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/connection-uri", async (req) => {
     const project = await projects.projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const { pooled } = parse(ConnectionUriQuery, req.query, "query");
-    if (project.state === "deleting" || project.state === "deleted") throw conflict(`project is ${project.state}`);
+    if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
     if (pooled === "true" && !project.pooled_port) {
-      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)");
+      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)", "pooling_unavailable");
     }
     return { uri: projects.connectionUri(ctx, project, pooled === "true") };
   });

@@ -30,6 +30,7 @@ interface ErrorLike {
   name?: string;
   message?: string;
   status?: number;
+  code?: string;
   method?: string;
   path?: string;
   job?: { id: string; type: string; state: string };
@@ -55,7 +56,7 @@ export function errorToDiagnostic(err: unknown, attributes: Iterable<string> = [
       const attribute = attributeFromMessage(message, attributes);
       return errorDiagnostic(
         `CapyDB API error (HTTP ${e.status})`,
-        `${message}\n\n(${e.method} ${e.path})`,
+        `${message}\n\n(${e.method} ${e.path}: ${e.code ?? "no code"})`,
         attribute ? [attribute] : undefined,
       );
     }

@@ -1,6 +1,7 @@
 // Helpers the resources share: reading values out of a plan, checking them with the API's own
 // zod schemas (@capydb/api, the single source of truth for what the server accepts), and
-// telling "gone" from other API errors.
+// telling "gone" from other API errors by the error's code.
+import type { ErrorCode } from "@capydb/api";
 import { type ObjectValue, type Value, isUnknown } from "../cty/types.js";
 import { errorDiagnostic } from "../framework/diagnostics.js";
 import type { DiagnosticMsg } from "../proto/messages.js";
@@ -10,9 +11,18 @@ export function api(): Promise<typeof import("../api-schemas.js")> {
   return import("../api-schemas.js");
 }
 
-/** A 404 from the API: the object does not exist (any more). */
+/** The code of an API error (matched by name, so the client is not loaded for this), else undefined. */
+export function apiErrorCode(err: unknown): ErrorCode | undefined {
+  const e = err as { name?: string; code?: ErrorCode } | null;
+  return e?.name === "CapyApiError" ? e.code : undefined;
+}
+
+// Not endpoint_not_found: a server without the endpoint says nothing about the object.
+const GONE: ReadonlySet<ErrorCode | undefined> = new Set<ErrorCode>(["not_found", "project_not_found"]);
+
+/** The API says the object (or the project it lives in) does not exist (any more). */
 export function isNotFound(err: unknown): boolean {
-  return (err as { name?: string; status?: number })?.name === "CapyApiError" && (err as { status: number }).status === 404;
+  return GONE.has(apiErrorCode(err));
 }
 
 export function str(v: Value | undefined): string | undefined {

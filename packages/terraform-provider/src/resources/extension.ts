@@ -7,7 +7,7 @@ import { CreatedWithError, type ProviderContext, type Resource } from "../framew
 import { timeoutMs, timeoutsBlock } from "../framework/timeouts.js";
 import { DiagnosticError } from "../framework/diagnostics.js";
 import type { AttributeSpec } from "../schema/schema.js";
-import { api, checkWithSchemas, isNotFound, requireString } from "./common.js";
+import { api, apiErrorCode, checkWithSchemas, isNotFound, requireString } from "./common.js";
 import { liveProject } from "./project.js";
 
 const CREATE_TIMEOUT = "10m";
@@ -20,10 +20,9 @@ const attributes: Record<string, AttributeSpec> = {
   version: { type: "string", computed: true, description: "The extension's version (the cluster's default version)." },
 };
 
-/** A 409 saying the project is being or has been deleted (the extension list needs a ready project). */
+/** The project is being or has been deleted (the extension list needs a ready project). */
 function projectGoneConflict(err: unknown): boolean {
-  const e = err as { name?: string; status?: number; message?: string };
-  return e?.name === "CapyApiError" && e.status === 409 && /^project is (deleting|deleted)\b/.test(e.message ?? "");
+  return apiErrorCode(err) === "project_deleted";
 }
 
 async function readExtension(ctx: ProviderContext, projectId: string, name: string): Promise<ObjectValue | null> {
