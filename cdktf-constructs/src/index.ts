@@ -4,15 +4,7 @@
 // generated from the provider's schema (src/.gen, `npm run generate`). The L1 classes are exported
 // too, under `capydb`, for what the constructs do not cover (preview databases, data sources).
 export { CapyProvider, type CapyProviderProps } from "./provider.js";
-export {
-  CapyProject,
-  type CapyProjectProps,
-  type CapyProjectSettings,
-  type CapyPlan,
-  type CapyEnvironment,
-  PLANS,
-  ENVIRONMENTS,
-} from "./project.js";
+export { CapyProject, type CapyProjectProps, type CapyProjectSettings, type CapyPlan, type CapyEnvironment, PLANS, ENVIRONMENTS } from "./project.js";
 export { CapyBackupSchedule, type CapyBackupScheduleProps, type BackupScheduleOptions } from "./backup-schedule.js";
 export { CapyExtension, type CapyExtensionProps } from "./extension.js";
 export * as capydb from "./.gen/providers/capydb/index.js";

@@ -31,7 +31,8 @@ export function integerInRange(prop: string, value: number | undefined, min: num
 
 export function atLeast(prop: string, value: number | undefined, min: number, what: string): Problem {
   if (value === undefined || isToken(value)) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) return `${prop} must be an integer of at least ${min} ${what}; got ${show(value)}`;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
+    return `${prop} must be an integer of at least ${min} ${what}; got ${show(value)}`;
   return undefined;
 }
 
@@ -43,7 +44,8 @@ export function displayName(prop: string, value: string | undefined, max: number
   if (typeof value !== "string" || value.trim() === "") return `${prop} must not be empty; got ${show(value)}`;
   const trimmed = value.trim();
   if (trimmed.length > max) return `${prop} must be at most ${max} characters; got ${trimmed.length}`;
-  if (!DISPLAY_NAME.test(trimmed)) return `${prop} may contain only letters, digits, spaces, ".", "_" and "-", starting with a letter or digit; got ${show(value)}`;
+  if (!DISPLAY_NAME.test(trimmed))
+    return `${prop} may contain only letters, digits, spaces, ".", "_" and "-", starting with a letter or digit; got ${show(value)}`;
   return undefined;
 }
 
@@ -62,7 +64,8 @@ const PG_DURATION = /^\d{1,9}\s?(ms|s|min|h|d)?$/;
 
 export function pgDuration(prop: string, value: string | undefined): Problem {
   if (value === undefined || isToken(value)) return undefined;
-  if (typeof value !== "string" || !PG_DURATION.test(value)) return `${prop} must be a duration such as "0", "500ms", "30s", "5min" or "1h"; got ${show(value)}`;
+  if (typeof value !== "string" || !PG_DURATION.test(value))
+    return `${prop} must be a duration such as "0", "500ms", "30s", "5min" or "1h"; got ${show(value)}`;
   return undefined;
 }
 

@@ -3,7 +3,12 @@
 import path from "node:path";
 import { isWellFormedApiKey } from "./platform/secrets.js";
 import { loadPlans, PlanConfigError, type PlanTable } from "./platform/quotas.js";
-import { DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION, DEFAULT_JOB_MAX_RUNTIME_SECONDS, MAX_JOB_MAX_RUNTIME_SECONDS, parseMaxRuntimeOverrides } from "./platform/jobs/limits.js";
+import {
+  DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION,
+  DEFAULT_JOB_MAX_RUNTIME_SECONDS,
+  MAX_JOB_MAX_RUNTIME_SECONDS,
+  parseMaxRuntimeOverrides,
+} from "./platform/jobs/limits.js";
 
 export interface Config {
   host: string;
@@ -58,7 +63,14 @@ export interface Config {
   uploadMaxBytes: number;
   uploadUrlTtlSeconds: number;
   publicUrl: string | null;
-  blob: { url: string | null; s3Endpoint: string | null; s3Region: string | null; s3AccessKeyId: string | null; s3SecretAccessKey: string | null; s3ForcePathStyle: boolean | null };
+  blob: {
+    url: string | null;
+    s3Endpoint: string | null;
+    s3Region: string | null;
+    s3AccessKeyId: string | null;
+    s3SecretAccessKey: string | null;
+    s3ForcePathStyle: boolean | null;
+  };
   previewLimit: number;
   /** Each plan's ceilings (CAPYDB_PLANS over the built-in plans): tenants set their projects' settings within them. */
   plans: PlanTable;
@@ -102,7 +114,10 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
 function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[] {
   const v = str(env, name);
   if (v === null) return fallback;
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function cloneStrategy(v: string): Config["previewCloneStrategy"] {
@@ -140,7 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (poolSize < 2 * concurrency + 4) {
     throw new ConfigError(
       `CAPYDB_DATABASE_POOL_SIZE must be at least 2 × CAPYDB_WORKER_CONCURRENCY + 4 (${2 * concurrency + 4} for ${concurrency} jobs at once; it is ${poolSize}): ` +
-      "a job may hold one control-plane connection while it waits for a lock and need a second to go on, and API requests need their own");
+        "a job may hold one control-plane connection while it waits for a lock and need a second to go on, and API requests need their own",
+    );
   }
   return {
     host: str(env, "CAPYDB_HOST") ?? "127.0.0.1",

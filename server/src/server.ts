@@ -174,7 +174,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await hardenCluster(await clusters.pool(cluster.id), sameCluster ? [controlDbName] : []);
     // A managed server may not let its admin change pg_catalog's ACLs: then tenants there see each other's sessions.
     await hideOtherSessions(clusters, cluster.id, "template1").catch((err: unknown) =>
-      bootLog(`could not take session visibility from PUBLIC in template1 (${(err as Error).message}): tenants of cluster ${cluster.name} can see each other's sessions in pg_stat_activity`),
+      bootLog(
+        `could not take session visibility from PUBLIC in template1 (${(err as Error).message}): tenants of cluster ${cluster.name} can see each other's sessions in pg_stat_activity`,
+      ),
     );
 
     const ctx: AppContext = {

@@ -28,7 +28,11 @@ async function raw(method: string, path: string, token?: string, body?: unknown)
 }
 
 async function session(claims: Record<string, unknown>, opts: { exp?: number | string; key?: CryptoKey | Uint8Array; alg?: string } = {}) {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: opts.alg ?? "RS256", kid: "k1" }).setIssuer(ISSUER).setSubject("user_123").setIssuedAt();
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: opts.alg ?? "RS256", kid: "k1" })
+    .setIssuer(ISSUER)
+    .setSubject("user_123")
+    .setIssuedAt();
   jwt.setExpirationTime(opts.exp ?? "5m");
   return jwt.sign(opts.key ?? keys.privateKey);
 }
@@ -92,7 +96,16 @@ describe("API keys", () => {
     // a five-minute key cache, so only the revocation notification can evict in time.
     fs.mkdirSync(t.dataDir + "-other", { recursive: true });
     fs.copyFileSync(path.join(t.dataDir, "secret-key"), path.join(t.dataDir + "-other", "secret-key"));
-    const other = await startServer(loadConfig({ ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-other", CAPYDB_PGBOUNCER: "false", CAPYDB_API_KEY_CACHE_SECONDS: "300", CAPYDB_RUN_WORKERS: "false", CAPYDB_RUN_SCHEDULER: "false" }));
+    const other = await startServer(
+      loadConfig({
+        ...t.env,
+        CAPYDB_DATA_DIR: t.dataDir + "-other",
+        CAPYDB_PGBOUNCER: "false",
+        CAPYDB_API_KEY_CACHE_SECONDS: "300",
+        CAPYDB_RUN_WORKERS: "false",
+        CAPYDB_RUN_SCHEDULER: "false",
+      }),
+    );
     const revokedOnOther = async (secret: string) => {
       const onOther = async () => (await fetch(other.url + "/v1/projects", { headers: { authorization: `Bearer ${secret}` } })).status;
       expect(await onOther()).toBe(200);
@@ -120,8 +133,11 @@ describe("API keys", () => {
       // missed meanwhile), listens again by itself, and revocations reach it at once again.
       const second = await t.admin.createApiKey(orgA, { name: "revoke-after-cut" });
       await revokedOnOther(second.secret);
-      const cut = await adminQuery("postgres", "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'capydb-key-listen' and datname = $1",
-        [new URL(t.controlUrl).pathname.slice(1)]);
+      const cut = await adminQuery(
+        "postgres",
+        "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'capydb-key-listen' and datname = $1",
+        [new URL(t.controlUrl).pathname.slice(1)],
+      );
       expect(cut.rowCount).toBe(2); // this file's two servers
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && (other.ctx.apiKeyCache.get(hashApiKey(second.secret)) !== null || !other.ctx.apiKeyCache.listening)) {
@@ -188,7 +204,11 @@ describe("tenant isolation", () => {
     const { job, preview } = await b.createPreview(projectB.id, { source_kind: "empty" });
     await b.waitForJob(job.id, { timeoutMs: 30_000 });
     const { preview: previewA2 } = await t.admin.createPreview(projectA2.id, { source_kind: "empty" });
-    for (const [token, id] of [[keyA, preview.id], [projKeyA, preview.id], [projKeyA, previewA2.id]] as const) {
+    for (const [token, id] of [
+      [keyA, preview.id],
+      [projKeyA, preview.id],
+      [projKeyA, previewA2.id],
+    ] as const) {
       for (const [method, path, body] of [
         ["GET", `/v1/preview-databases/${id}`],
         ["GET", `/v1/preview-databases/${id}/connection-uri`],
@@ -210,7 +230,11 @@ describe("tenant isolation", () => {
     await b.waitForJob((await b.createBackup(projectB.id, {})).job.id, { timeoutMs: 60_000 });
     const backupB = (await b.listBackups(projectB.id)).backups[0];
     for (const token of [keyA, projKeyA]) {
-      for (const [method, path] of [["GET", `/v1/backups/${backupB.id}`], ["POST", `/v1/backups/${backupB.id}/restore`], ["POST", `/v1/backups/${backupB.id}/verify`]]) {
+      for (const [method, path] of [
+        ["GET", `/v1/backups/${backupB.id}`],
+        ["POST", `/v1/backups/${backupB.id}/restore`],
+        ["POST", `/v1/backups/${backupB.id}/verify`],
+      ]) {
         expect({ path, status: (await raw(method, path, token, method === "POST" ? {} : undefined)).status }).toEqual({ path, status: 404 });
       }
     }
@@ -236,7 +260,10 @@ describe("tenant isolation", () => {
 
 describe("Clerk session tokens", () => {
   it("a valid token of a linked organization acts on that organization (v2 o.id and v1 org_id)", async () => {
-    for (const claims of [{ o: { id: "org_clerk_A", rol: "admin" }, azp: ORIGIN, v: 2 }, { org_id: "org_clerk_A", azp: ORIGIN }]) {
+    for (const claims of [
+      { o: { id: "org_clerk_A", rol: "admin" }, azp: ORIGIN, v: 2 },
+      { org_id: "org_clerk_A", azp: ORIGIN },
+    ]) {
       const res = await raw("GET", "/v1/projects", await session(claims));
       expect(res.status).toBe(200);
       const ids = (res.body.projects as Project[]).map((p) => p.id).sort();

@@ -68,7 +68,12 @@ describe("bad input", () => {
     ];
     for (const [method, path, body, status, error] of cases) {
       const res = await send(method, path, body);
-      expect({ method, path: path.slice(0, 60), body: body?.slice(0, 60), status: res.status }).toEqual({ method, path: path.slice(0, 60), body: body?.slice(0, 60), status });
+      expect({ method, path: path.slice(0, 60), body: body?.slice(0, 60), status: res.status }).toEqual({
+        method,
+        path: path.slice(0, 60),
+        body: body?.slice(0, 60),
+        status,
+      });
       expect(res.error, res.text.slice(0, 200)).toMatch(error);
     }
     const wrongType = await send("POST", "/v1/projects", "name=x", { "content-type": "application/x-www-form-urlencoded" });

@@ -10,13 +10,7 @@ import { Readable } from "node:stream";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import {
-  BlobNotFound,
-  createBlobStore,
-  FilesystemBlobStore,
-  S3BlobStore,
-  type BlobStore,
-} from "../src/platform/blobs/index.js";
+import { BlobNotFound, createBlobStore, FilesystemBlobStore, S3BlobStore, type BlobStore } from "../src/platform/blobs/index.js";
 
 const MB = 1024 * 1024;
 const BUCKET = "capydb-test";
@@ -356,8 +350,6 @@ describe("createBlobStore", () => {
     expect(message).toMatch(/credentials/);
     expect(message).not.toContain(SECRET);
     expect(() => createBlobStore({ blobUrl: "s3://", dataDir: "/x" })).toThrow(/s3:\/\/bucket/);
-    expect(() =>
-      createBlobStore({ blobUrl: "s3://bucket/p", dataDir: "/x", s3AccessKeyId: "only-the-id" }),
-    ).toThrow(/together/);
+    expect(() => createBlobStore({ blobUrl: "s3://bucket/p", dataDir: "/x", s3AccessKeyId: "only-the-id" })).toThrow(/together/);
   });
 });

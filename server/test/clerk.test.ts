@@ -139,9 +139,9 @@ describe("verification with a PEM public key", () => {
   it("rejects an azp that is not an allowed origin", async () => {
     const token = await sign(main.privateKey, { azp: "https://evil.example" });
     await rejects(pemVerifier().verify(token), 'session token azp "https://evil.example" is not an allowed origin');
-    await expect(
-      pemVerifier({ authorizedParties: ["https://other.test", `${ORIGIN}/`] }).verify(await sign(main.privateKey)),
-    ).resolves.toMatchObject({ userId: "user_1" });
+    await expect(pemVerifier({ authorizedParties: ["https://other.test", `${ORIGIN}/`] }).verify(await sign(main.privateKey))).resolves.toMatchObject({
+      userId: "user_1",
+    });
   });
 
   it("requires azp when authorizedParties is set, and ignores it when empty", async () => {
@@ -166,9 +166,7 @@ describe("verification with a PEM public key", () => {
 
   it("rejects a token whose payload was tampered with", async () => {
     const [h, , s] = (await sign(main.privateKey)).split(".");
-    const payload = Buffer.from(
-      JSON.stringify({ sub: "user_admin", iss: ISSUER, azp: ORIGIN, exp: now() + 60 }),
-    ).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ sub: "user_admin", iss: ISSUER, azp: ORIGIN, exp: now() + 60 })).toString("base64url");
     await rejects(pemVerifier().verify(`${h}.${payload}.${s}`), "session token signature is invalid");
   });
 
@@ -224,7 +222,7 @@ describe("verification with a JWKS endpoint", () => {
 
   beforeAll(async () => {
     keys = [await jwkOf(main, "main")];
-    server = createServer((req, res) => {
+    server = createServer((_req, res) => {
       requests++;
       if (failWith !== null) {
         res.writeHead(failWith).end();
@@ -240,8 +238,7 @@ describe("verification with a JWKS endpoint", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const jwksVerifier = (overrides: Partial<ClerkConfig> = {}) =>
-    createClerkVerifier({ jwksUrl, issuer: ISSUER, authorizedParties: [ORIGIN], ...overrides });
+  const jwksVerifier = (overrides: Partial<ClerkConfig> = {}) => createClerkVerifier({ jwksUrl, issuer: ISSUER, authorizedParties: [ORIGIN], ...overrides });
 
   it("verifies tokens and caches the key set", async () => {
     const v = jwksVerifier();

@@ -150,7 +150,11 @@ describe("contract", () => {
     expect(unauth.status).toBe(401);
     for (const e of contract) {
       const p = e.path.replace("{projectID}", "prj_abc").replace("{previewID}", "pdb_abc").replace("{name}", "citext");
-      const res = await fetch(t.url + p, { method: e.method, headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json" }, body: e.method === "GET" || e.method === "DELETE" ? undefined : "{}" });
+      const res = await fetch(t.url + p, {
+        method: e.method,
+        headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json" },
+        body: e.method === "GET" || e.method === "DELETE" ? undefined : "{}",
+      });
       const body = (await res.json()) as { error?: string };
       expect([200, 201, 202, 400, 404, 501], `${e.method} ${e.path}`).toContain(res.status);
       if (res.status >= 400) expect(typeof body.error).toBe("string");

@@ -29,7 +29,12 @@ async function projectWithPreview(name: string, client: CapyClient = org) {
   psql(uri, "create table users(id serial primary key, name text); insert into users(name) values ('ada'), ('grace')");
   const p = await client.createPreview(project.id, { name: "pr-7" });
   await client.waitForJob(p.job.id, { timeoutMs: 60_000 });
-  return { project: (await client.getProject(project.id)).project as Project, uri, preview: (await client.getPreview(p.preview.id)).preview, previewUri: await client.getPreviewConnectionUri(p.preview.id) };
+  return {
+    project: (await client.getProject(project.id)).project as Project,
+    uri,
+    preview: (await client.getPreview(p.preview.id)).preview,
+    previewUri: await client.getPreviewConnectionUri(p.preview.id),
+  };
 }
 
 beforeAll(async () => {
@@ -48,7 +53,13 @@ describe("cutovers", () => {
     const { project, uri, preview, previewUri } = await projectWithPreview("flow");
     psql(previewUri, "alter table users add column email text; insert into users(name, email) values ('linus', 'l@x.org')");
     const { cutover_request: req } = await org.createCutoverRequest(project.id, { preview_id: preview.id, customer_note: "ship the email column" });
-    expect(req).toMatchObject({ status: "open", requested_by_actor_kind: "api_key", customer_note: "ship the email column", preview_database_id: preview.id, project_id: project.id });
+    expect(req).toMatchObject({
+      status: "open",
+      requested_by_actor_kind: "api_key",
+      customer_note: "ship the email column",
+      preview_database_id: preview.id,
+      project_id: project.id,
+    });
     await expect(org.createCutoverRequest(project.id, { preview_id: preview.id })).rejects.toMatchObject({ status: 409 });
     expect((await org.listCutoverRequests(project.id)).cutover_requests.map((c) => c.id)).toEqual([req.id]);
 
@@ -101,7 +112,11 @@ describe("cutovers", () => {
     const row = (await t.server.ctx.db.query("select previous_database_name from cutover_requests where id = $1", [req.id])).rows[0];
     expect(await databaseExists(row.previous_database_name)).toBe(true);
     await t.server.ctx.db.query("update cutover_requests set rollback_until = now() - interval '1 second' where id = $1", [req.id]);
-    await until(() => databaseExists(row.previous_database_name), (exists) => !exists, 20_000);
+    await until(
+      () => databaseExists(row.previous_database_name),
+      (exists) => !exists,
+      20_000,
+    );
     expect(await databaseExists(row.previous_database_name)).toBe(false);
     await expect(t.admin.rollbackCutoverRequest(req.id)).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/window/) });
   });
@@ -127,7 +142,12 @@ describe("cutovers", () => {
     const third = (await org.createCutoverRequest(project.id, { preview_id: preview.id })).cutover_request;
     const asOther = new CapyClient({ baseUrl: t.url, apiKey: otherKey, retries: 0 });
     const asOwn = new CapyClient({ baseUrl: t.url, apiKey: ownKey, retries: 0 });
-    for (const call of [() => asOther.getCutoverRequest(third.id), () => asOther.acknowledgeCutoverRequest(third.id, {}), () => asOther.executeCutoverRequest(third.id), () => asOther.cancelCutoverRequest(third.id)]) {
+    for (const call of [
+      () => asOther.getCutoverRequest(third.id),
+      () => asOther.acknowledgeCutoverRequest(third.id, {}),
+      () => asOther.executeCutoverRequest(third.id),
+      () => asOther.cancelCutoverRequest(third.id),
+    ]) {
       await expect(call()).rejects.toMatchObject({ status: 404 });
     }
     await expect(asOwn.acknowledgeCutoverRequest(third.id, {})).rejects.toMatchObject({ status: 403 });
@@ -142,7 +162,8 @@ describe("cutovers", () => {
     const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/capydb.js");
     // async: the server under test lives in this process
     const cli = async (...args: string[]) =>
-      (await promisify(execFile)("node", [bin, ...args], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: t.adminKey }, encoding: "utf8" })).stdout;
+      (await promisify(execFile)("node", [bin, ...args], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: t.adminKey }, encoding: "utf8" }))
+        .stdout;
     const orgLine = await cli("orgs", "create", "CLI Corp");
     const orgId = orgLine.split("\t")[0];
     expect(orgId).toMatch(/^org_/);
@@ -161,7 +182,9 @@ describe("cutovers", () => {
     expect(executed).toContain(`${req.id} completed`);
     expect(psql(uri, "select count(*) from users where name = 'from-preview'")).toBe("1");
     expect(JSON.parse(await cli("cutovers", "show", req.id, "--json")).status).toBe("completed");
-    await expect(promisify(execFile)("node", [bin, "cutovers", "execute", req.id], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: secret } })).rejects.toMatchObject({ stderr: expect.stringMatching(/403/) });
+    await expect(
+      promisify(execFile)("node", [bin, "cutovers", "execute", req.id], { env: { ...process.env, CAPYDB_API_URL: t.url, CAPYDB_API_KEY: secret } }),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/403/) });
     await customer.close();
   }, 240_000);
 

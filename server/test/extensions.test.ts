@@ -48,7 +48,10 @@ describe("extensions", () => {
 
   it("unknown and not-allowed extensions answer 400 naming the field; nothing is enqueued", async () => {
     const before = (await org.listProjectJobs(project.id)).jobs.length;
-    await expect(org.enableExtension(project.id, "no_such_ext")).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^name: .*not available/) });
+    await expect(org.enableExtension(project.id, "no_such_ext")).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^name: .*not available/),
+    });
     await expect(org.enableExtension(project.id, "file_fdw")).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^name: .*superuser/) });
     await expect(org.enableExtension(project.id, 'x"; drop database postgres; --')).rejects.toMatchObject({ status: 400 });
     expect((await org.listProjectJobs(project.id)).jobs.length).toBe(before);

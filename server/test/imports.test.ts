@@ -6,7 +6,6 @@ import { promisify } from "node:util";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { inject } from "vitest";
 import type { CapyClient, Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../src/platform/dataplane/local-cluster.js";
@@ -29,10 +28,13 @@ const withDb = (url: string, db: string) => {
 };
 /** Row count and an order-independent checksum of every table. */
 const fingerprint = (u: string) =>
-  psql(u, `select string_agg(t || ':' || n || ':' || h, ',' order by t) from (
+  psql(
+    u,
+    `select string_agg(t || ':' || n || ':' || h, ',' order by t) from (
              select 'customers' t, count(*) n, md5(string_agg(c::text, '|' order by id)) h from customers c union all
              select 'orders', count(*), md5(string_agg(o::text, '|' order by id)) from orders o union all
-             select 'tags', count(*), md5(string_agg(g::text, '|' order by label)) from tags g) x`);
+             select 'tags', count(*), md5(string_agg(g::text, '|' order by label)) from tags g) x`,
+  );
 
 async function newProject(name: string, extra: Record<string, unknown> = {}): Promise<Project> {
   const { job, project } = await org.createProject({ name, ...extra });
@@ -48,13 +50,16 @@ beforeAll(async () => {
   psql(source.adminUrl, "create database shop owner reader");
   sourceUrl = `postgresql://reader:${encodeURIComponent(READER_PASSWORD)}@127.0.0.1:${source.port}/shop`;
   psql(withDb(source.adminUrl, "shop"), "create extension citext");
-  psql(sourceUrl, `create table customers(id serial primary key, email citext unique, joined date default '2024-01-01');
+  psql(
+    sourceUrl,
+    `create table customers(id serial primary key, email citext unique, joined date default '2024-01-01');
                    create table orders(id serial primary key, customer_id int references customers, total numeric(10,2));
                    create table tags(label text primary key);
                    insert into customers(email) select 'c' || g || '@shop.test' from generate_series(1, 300) g;
                    insert into orders(customer_id, total) select 1 + g % 300, g * 1.5 from generate_series(1, 2000) g;
                    insert into tags values ('a'), ('b'), ('ünïcode');
-                   create view big_orders as select * from orders where total > 100;`);
+                   create view big_orders as select * from orders where total > 100;`,
+  );
   t = await startTestServer({ CAPYDB_IMPORT_ALLOWED_CIDRS: "127.0.0.0/8", CAPYDB_UPLOAD_URL_TTL_SECONDS: "2" });
   org = (await organization(t, "Imports", "i")).client;
 });
@@ -71,7 +76,13 @@ describe("imports", () => {
     const { preflight } = await org.preflightImport(project.id, { source_url: sourceUrl });
     expect(preflight.ok).toBe(true);
     expect(preflight.checks.map((c) => [c.name, c.status])).toEqual([
-      ["url", "pass"], ["connection", "pass"], ["version", "pass"], ["size", "pass"], ["extensions", "pass"], ["permissions", "pass"], ["target_empty", "pass"],
+      ["url", "pass"],
+      ["connection", "pass"],
+      ["version", "pass"],
+      ["size", "pass"],
+      ["extensions", "pass"],
+      ["permissions", "pass"],
+      ["target_empty", "pass"],
     ]);
     expect(preflight.source.extensions).toEqual([{ name: "citext", version: expect.any(String) }]);
     expect(preflight.source.database_size_bytes).toBeGreaterThan(1_000_000);
@@ -112,13 +123,18 @@ describe("imports", () => {
       expect(JSON.stringify(preflight)).not.toContain("wrong-pw");
       return failed.detail;
     };
-    expect(await check(sourceUrl.replace(encodeURIComponent(READER_PASSWORD), "wrong-pw"), "connection")).toMatch(/password authentication failed for user "reader"/);
+    expect(await check(sourceUrl.replace(encodeURIComponent(READER_PASSWORD), "wrong-pw"), "connection")).toMatch(
+      /password authentication failed for user "reader"/,
+    );
     const closed = await freePort();
     expect(await check(`postgresql://reader:x@127.0.0.1:${closed}/shop`, "connection")).toMatch(/connection refused by 127\.0\.0\.1:\d+/);
     expect(await check(sourceUrl.replace("/shop", "/nope"), "connection")).toMatch(/database "nope" does not exist/);
     expect(await check("postgresql://reader:x@no-such-host.invalid:5432/shop", "connection")).toMatch(/not found/);
     // a URL refused as written is a 400, not a failed check
-    await expect(org.preflightImport(project.id, { source_url: "mysql://reader:x@127.0.0.1/shop" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^source_url: must start with postgresql:\/\//) });
+    await expect(org.preflightImport(project.id, { source_url: "mysql://reader:x@127.0.0.1/shop" })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^source_url: must start with postgresql:\/\//),
+    });
 
     psql(withDb(source.adminUrl, "shop"), "create extension file_fdw");
     expect(await check(sourceUrl, "extensions")).toMatch(/not allowed on this platform: file_fdw/);
@@ -126,7 +142,10 @@ describe("imports", () => {
 
     const tiny = await newProject("tiny", { storage_limit_bytes: 1_048_576 });
     const { preflight } = await org.preflightImport(tiny.id, { source_url: sourceUrl });
-    expect(preflight.checks.find((c) => c.name === "size")).toMatchObject({ status: "fail", detail: expect.stringMatching(/over the project's storage limit of 1048576/) });
+    expect(preflight.checks.find((c) => c.name === "size")).toMatchObject({
+      status: "fail",
+      detail: expect.stringMatching(/over the project's storage limit of 1048576/),
+    });
     // and the import job refuses it too, with the preflight's reason
     const { job } = await org.createImport(tiny.id, { source_url: sourceUrl });
     await expect(org.waitForJob(job.id, { timeoutMs: 60_000 })).rejects.toThrow(/preflight failed: size/);
@@ -144,7 +163,10 @@ describe("imports", () => {
       `postgresql://x:y@127.0.0.1:${ownPooled}/postgres`,
       "postgresql://x:y@169.254.169.254:5432/latest",
     ]) {
-      await expect(org.preflightImport(project.id, { source_url: url }), url).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^source_url: /) });
+      await expect(org.preflightImport(project.id, { source_url: url }), url).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/^source_url: /),
+      });
       await expect(org.createImport(project.id, { source_url: url }), url).rejects.toMatchObject({ status: 400 });
     }
     // private addresses are refused unless the operator allows them
@@ -153,7 +175,10 @@ describe("imports", () => {
       const o = (await strict.admin.createOrganization({ name: "Strict" })).organization.id;
       const p = await strict.admin.createProject({ name: "s", organization_id: o });
       await strict.admin.waitForJob(p.job.id, { timeoutMs: 30_000 });
-      await expect(strict.admin.preflightImport(p.project.id, { source_url: sourceUrl })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/CAPYDB_IMPORT_ALLOWED_CIDRS/) });
+      await expect(strict.admin.preflightImport(p.project.id, { source_url: sourceUrl })).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/CAPYDB_IMPORT_ALLOWED_CIDRS/),
+      });
     } finally {
       await strict.stop();
     }
@@ -168,7 +193,13 @@ describe("imports", () => {
     expect(upload.object_key).toMatch(new RegExp(`^uploads/${project.id}/`));
     // curl runs asynchronously: the server under test lives in this very process.
     const curl = async (url: string, file: string) =>
-      (await promisify(execFile)("curl", ["-sS", "-w", "\\n%{http_code}", "-X", "PUT", "--data-binary", `@${file}`, "-H", "content-type: application/octet-stream", url], { encoding: "utf8" })).stdout;
+      (
+        await promisify(execFile)(
+          "curl",
+          ["-sS", "-w", "\\n%{http_code}", "-X", "PUT", "--data-binary", `@${file}`, "-H", "content-type: application/octet-stream", url],
+          { encoding: "utf8" },
+        )
+      ).stdout;
     // tampered signature
     const tampered = upload.upload_url.replace(/signature=(.)/, (_m, c: string) => `signature=${c === "0" ? "1" : "0"}`);
     expect(tampered).not.toBe(upload.upload_url);
@@ -187,9 +218,14 @@ describe("imports", () => {
     const refused = await curl(second.upload_url, sql);
     expect(refused).toMatch(/400$/);
     expect(refused).toMatch(/pg_dump --format=custom/);
-    await expect(org.createImport(project.id, { object_key: second.object_key, replace: true })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^object_key: nothing was uploaded/) });
+    await expect(org.createImport(project.id, { object_key: second.object_key, replace: true })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^object_key: nothing was uploaded/),
+    });
     // another project's upload key is not importable here
-    await expect(org.createImport(project.id, { object_key: `uploads/prj_other/${"0".repeat(32)}.dump`, replace: true })).rejects.toMatchObject({ status: 400 });
+    await expect(org.createImport(project.id, { object_key: `uploads/prj_other/${"0".repeat(32)}.dump`, replace: true })).rejects.toMatchObject({
+      status: 400,
+    });
     // expired
     await new Promise((r) => setTimeout(r, 2500));
     expect(await curl(second.upload_url, dump)).toMatch(/403$/);
@@ -199,8 +235,11 @@ describe("imports", () => {
 
   it("a superuser-owned SECURITY DEFINER function in a dump gives the project role no superuser rights", async () => {
     psql(source.adminUrl, "create database hostile");
-    psql(withDb(source.adminUrl, "hostile"), `create function whoami() returns text security definer language sql as $$ select current_user || ':' || current_setting('is_superuser') $$;
-                                               create table loot(x int); insert into loot values (1);`);
+    psql(
+      withDb(source.adminUrl, "hostile"),
+      `create function whoami() returns text security definer language sql as $$ select current_user || ':' || current_setting('is_superuser') $$;
+                                               create table loot(x int); insert into loot values (1);`,
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-dumps-"));
     const dump = path.join(dir, "hostile.dump");
     execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, withDb(source.adminUrl, "hostile")]);
@@ -222,7 +261,10 @@ describe("imports", () => {
     psql(u, "create table precious(x int); insert into precious values (42)");
     // a dump with an object a non-superuser cannot create: restoring it as the project's role fails
     psql(source.adminUrl, "create database badlang");
-    psql(withDb(source.adminUrl, "badlang"), "create table fine(x int); insert into fine values (1); create function evil() returns int language internal as 'int4in';");
+    psql(
+      withDb(source.adminUrl, "badlang"),
+      "create table fine(x int); insert into fine values (1); create function evil() returns int language internal as 'int4in';",
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-dumps-"));
     const dump = path.join(dir, "bad.dump");
     execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, withDb(source.adminUrl, "badlang")]);

@@ -29,7 +29,9 @@ afterAll(async () => {
 
 describe("the job catalogue", () => {
   it("names exactly the job types the server has handlers for", () => {
-    const catalogued = Object.values(jobs).map((d) => d.type).sort();
+    const catalogued = Object.values(jobs)
+      .map((d) => d.type)
+      .sort();
     expect(new Set(catalogued).size).toBe(catalogued.length);
     expect(Object.keys(jobHandlers(t.server.ctx)).sort()).toEqual(catalogued);
   });

@@ -90,10 +90,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | nul
 }
 
 async function waitForState(id: string, states: JobRow["state"][], timeoutMs = 20_000): Promise<JobRow> {
-  return waitFor(`job ${id} to reach ${states.join("/")}`, async () => {
-    const job = await getJob(id);
-    return states.includes(job.state) ? job : null;
-  }, timeoutMs);
+  return waitFor(
+    `job ${id} to reach ${states.join("/")}`,
+    async () => {
+      const job = await getJob(id);
+      return states.includes(job.state) ? job : null;
+    },
+    timeoutMs,
+  );
 }
 
 function deferred<T = void>() {
@@ -206,10 +210,14 @@ describe("job engine", () => {
     const a = await startWorker({ [type]: handler }, { concurrency: 4, pollIntervalMs: 20 });
     const b = await startWorker({ [type]: handler }, { concurrency: 4, pollIntervalMs: 20 });
     const all = [...same, ...distinct];
-    await waitFor("every locked job to finish", async () => {
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state IN ('succeeded', 'failed')", [all.map((j) => j.id)]);
-      return rows[0].n === all.length;
-    }, 30_000);
+    await waitFor(
+      "every locked job to finish",
+      async () => {
+        const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state IN ('succeeded', 'failed')", [all.map((j) => j.id)]);
+        return rows[0].n === all.length;
+      },
+      30_000,
+    );
 
     const { rows: states } = await db.query("SELECT state, attempts, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY 1, 2", [all.map((j) => j.id)]);
     expect(states).toEqual([{ state: "succeeded", attempts: 1, n: all.length }]);
@@ -223,7 +231,9 @@ describe("job engine", () => {
     expect(intervals).toHaveLength(all.length);
     const onSame = intervals.filter((r) => r.resource === sameResource);
     for (let i = 1; i < onSame.length; i++) {
-      expect(onSame[i].started_at.getTime(), `${onSame[i].job_id} started before ${onSame[i - 1].job_id} ended`).toBeGreaterThanOrEqual(onSame[i - 1].ended_at.getTime());
+      expect(onSame[i].started_at.getTime(), `${onSame[i].job_id} started before ${onSame[i - 1].job_id} ended`).toBeGreaterThanOrEqual(
+        onSame[i - 1].ended_at.getTime(),
+      );
     }
     // One resource is served in enqueue order (run_at, id).
     // (ordered in SQL: run_at has microseconds, a JS Date only milliseconds)
@@ -434,7 +444,14 @@ describe("job engine", () => {
     await waitFor("the worker to let go of all three jobs", () => worker.activeJobs === 0, 10_000);
     for (const id of ids) {
       const job = await getJob(id);
-      expect(job, id).toMatchObject({ state: "running", lease_token: tokenOf.get(id), completed_at: null, error: null, retry_classification: null, attempts: 1 });
+      expect(job, id).toMatchObject({
+        state: "running",
+        lease_token: tokenOf.get(id),
+        completed_at: null,
+        error: null,
+        retry_classification: null,
+        attempts: 1,
+      });
     }
     expect(ids.map((id) => calls.get(id))).toEqual([1, 1, 1]);
     expect(await getJob(kept.id)).toMatchObject({ state: "succeeded", attempts: 1 });
@@ -460,7 +477,12 @@ describe("job engine", () => {
       },
     });
     const failed = await waitForState(job.id, ["failed", "succeeded"], 20_000);
-    expect(failed).toMatchObject({ state: "failed", attempts: 1, error: "the worker running this job stopped (lease expired) on its last attempt", lease_token: null });
+    expect(failed).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      error: "the worker running this job stopped (lease expired) on its last attempt",
+      lease_token: null,
+    });
     expect(calls).toEqual(["cleanup: the worker running this job stopped (lease expired) on its last attempt"]);
   });
 
@@ -471,7 +493,10 @@ describe("job engine", () => {
     expect(claimed.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
     const stolen = claimed.find((j) => j.id === jobs[0].id)!;
     await db.query("UPDATE jobs SET lease_token = gen_random_uuid() WHERE id = $1", [stolen.id]);
-    const done = await completeJobs(db, claimed.map((j) => ({ jobId: j.id, leaseToken: j.lease_token! })));
+    const done = await completeJobs(
+      db,
+      claimed.map((j) => ({ jobId: j.id, leaseToken: j.lease_token! })),
+    );
     expect([...done].sort()).toEqual([jobs[1].id, jobs[2].id].sort());
     expect((await getJob(jobs[0].id)).state).toBe("running");
     expect((await getJob(jobs[1].id)).state).toBe("succeeded");
@@ -535,10 +560,14 @@ describe("job engine", () => {
       startWorker({ [type]: handler("a") }, { workerId: "worker-a", concurrency: 8, pollIntervalMs: 20 }),
       startWorker({ [type]: handler("b") }, { workerId: "worker-b", concurrency: 8, pollIntervalMs: 20 }),
     ]);
-    await waitFor("all 200 jobs to finish", async () => {
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state <> 'pending' AND state <> 'running'", [ids]);
-      return rows[0].n === ids.length;
-    }, 30_000);
+    await waitFor(
+      "all 200 jobs to finish",
+      async () => {
+        const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state <> 'pending' AND state <> 'running'", [ids]);
+        return rows[0].n === ids.length;
+      },
+      30_000,
+    );
     await sleep(200);
     const { rows } = await db.query("SELECT state, attempts, claimed_by, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY 1, 2, 3 ORDER BY 3", [ids]);
     expect(rows.map((r) => [r.state, r.attempts])).toEqual(rows.map(() => ["succeeded", 1]));
@@ -557,126 +586,136 @@ function limitsWith(maxRuntimeByType: Record<string, number>, extra: Partial<Job
 }
 
 const runtimeError = (type: string, seconds: number) =>
-  new RegExp(`^${type.replace(/\./g, "\\.")} exceeded its maximum runtime of ${seconds} s and was stopped \\(CAPYDB_JOB_MAX_RUNTIME_SECONDS, or CAPYDB_JOB_MAX_RUNTIME`);
+  new RegExp(
+    `^${type.replace(/\./g, "\\.")} exceeded its maximum runtime of ${seconds} s and was stopped \\(CAPYDB_JOB_MAX_RUNTIME_SECONDS, or CAPYDB_JOB_MAX_RUNTIME`,
+  );
 
 describe("maximum runtime", () => {
-  it("stops a job at its maximum runtime: the tool it spawned is killed, its cleanup runs, it fails for good with a clear error", { timeout: 30_000 }, async () => {
-    const type = "test.runtime-tool";
-    const runs: string[] = [];
-    const cleanups: Array<{ error: unknown; signalAborted: boolean }> = [];
-    let toolPid = 0;
-    await startWorker(
-      {
-        [type]: {
-          async run(ctx) {
-            runs.push(ctx.job.id);
-            // As pg_dump is spawned: with the job's signal.
-            const tool = spawn("sleep", ["60"], { signal: ctx.signal, stdio: "ignore" });
-            tool.on("error", () => {});
-            toolPid = tool.pid!;
-            await new Promise((resolve) => tool.on("close", resolve));
-            throw new TransientError("sleep was stopped");
-          },
-          async cleanup(ctx, error) {
-            cleanups.push({ error, signalAborted: ctx.signal.aborted });
-          },
-        },
-        // Under the default runtime (60 s here): runs to its end.
-        "test.runtime-default": {
-          async run(ctx) {
-            await sleep(1500, undefined, { signal: ctx.signal });
-          },
-        },
-      },
-      { limits: limitsWith({ [type]: 1 }, { maxRuntimeSeconds: 60 }) },
-    );
-    const job = await enqueue({ type });
-    const other = await enqueue({ type: "test.runtime-default" });
-
-    const failed = await waitForState(job.id, ["failed", "succeeded"], 15_000);
-    expect(failed).toMatchObject({ state: "failed", attempts: 1, retry_classification: "permanent", max_runtime_seconds: 1, lease_token: null });
-    expect(failed.error).toMatch(runtimeError(type, 1));
-    const ranMs = failed.completed_at!.getTime() - failed.started_at!.getTime();
-    expect(ranMs).toBeGreaterThanOrEqual(1000);
-    expect(ranMs).toBeLessThan(5000);
-    expect(failed.run_seconds).toBeGreaterThanOrEqual(1);
-    expect(() => process.kill(toolPid, 0), "the spawned tool is still alive").toThrow();
-    expect(cleanups).toHaveLength(1);
-    expect(cleanups[0].error).toBeInstanceOf(MaxRuntimeExceeded);
-    // The cleanup gets a signal of its own, not the aborted one.
-    expect(cleanups[0].signalAborted).toBe(false);
-
-    expect(await waitForState(other.id, ["failed", "succeeded"])).toMatchObject({ state: "succeeded", max_runtime_seconds: 60 });
-    // A permanent failure: never run again.
-    await sleep(500);
-    expect(runs).toEqual([job.id]);
-  });
-
-  it("gives up on a handler stuck where its signal cannot reach (a lock wait in SQL): the job fails on time, its cleanup runs, its slot takes the next job", { timeout: 30_000 }, async () => {
-    const lockKey = 4_242_001;
-    const holder = new pg.Client({ connectionString: controlUrl });
-    await holder.connect();
-    await holder.query("SELECT pg_advisory_lock($1)", [lockKey]);
-    const log = memoryLogger();
-    const cleanups: unknown[] = [];
-    const ran: string[] = [];
-    const stuckReturned = deferred();
-    try {
-      const worker = await startWorker(
+  it(
+    "stops a job at its maximum runtime: the tool it spawned is killed, its cleanup runs, it fails for good with a clear error",
+    { timeout: 30_000 },
+    async () => {
+      const type = "test.runtime-tool";
+      const runs: string[] = [];
+      const cleanups: Array<{ error: unknown; signalAborted: boolean }> = [];
+      let toolPid = 0;
+      await startWorker(
         {
-          "test.stuck": {
-            async run() {
-              // Its own connection, no query timeout: it waits as long as the lock is held, whatever the signal says.
-              const c = new pg.Client({ connectionString: controlUrl });
-              await c.connect();
-              try {
-                await c.query("SELECT pg_advisory_lock($1)", [lockKey]);
-                await c.query("SELECT pg_advisory_unlock($1)", [lockKey]);
-              } finally {
-                await c.end();
-                stuckReturned.resolve();
-              }
+          [type]: {
+            async run(ctx) {
+              runs.push(ctx.job.id);
+              // As pg_dump is spawned: with the job's signal.
+              const tool = spawn("sleep", ["60"], { signal: ctx.signal, stdio: "ignore" });
+              tool.on("error", () => {});
+              toolPid = tool.pid!;
+              await new Promise((resolve) => tool.on("close", resolve));
+              throw new TransientError("sleep was stopped");
             },
-            async cleanup(_ctx, error) {
-              cleanups.push(error);
+            async cleanup(ctx, error) {
+              cleanups.push({ error, signalAborted: ctx.signal.aborted });
             },
           },
-          "test.after-stuck": {
+          // Under the default runtime (60 s here): runs to its end.
+          "test.runtime-default": {
             async run(ctx) {
-              ran.push(ctx.job.id);
+              await sleep(1500, undefined, { signal: ctx.signal });
             },
           },
         },
-        { concurrency: 1, abortGraceMs: 500, limits: limitsWith({ "test.stuck": 1 }), log },
+        { limits: limitsWith({ [type]: 1 }, { maxRuntimeSeconds: 60 }) },
       );
-      const stuck = await enqueue({ type: "test.stuck" });
-      await waitForState(stuck.id, ["running"]);
-      const next = await enqueue({ type: "test.after-stuck" });
+      const job = await enqueue({ type });
+      const other = await enqueue({ type: "test.runtime-default" });
 
-      const failed = await waitForState(stuck.id, ["failed", "succeeded"], 10_000);
-      expect(failed).toMatchObject({ state: "failed", retry_classification: "permanent" });
-      expect(failed.error).toMatch(runtimeError("test.stuck", 1));
-      // One second of runtime, half a second of grace, and the cleanup: not "whenever the lock goes".
-      expect(failed.completed_at!.getTime() - failed.started_at!.getTime()).toBeLessThan(5000);
+      const failed = await waitForState(job.id, ["failed", "succeeded"], 15_000);
+      expect(failed).toMatchObject({ state: "failed", attempts: 1, retry_classification: "permanent", max_runtime_seconds: 1, lease_token: null });
+      expect(failed.error).toMatch(runtimeError(type, 1));
+      const ranMs = failed.completed_at!.getTime() - failed.started_at!.getTime();
+      expect(ranMs).toBeGreaterThanOrEqual(1000);
+      expect(ranMs).toBeLessThan(5000);
+      expect(failed.run_seconds).toBeGreaterThanOrEqual(1);
+      expect(() => process.kill(toolPid, 0), "the spawned tool is still alive").toThrow();
       expect(cleanups).toHaveLength(1);
-      expect(cleanups[0]).toBeInstanceOf(MaxRuntimeExceeded);
+      expect(cleanups[0].error).toBeInstanceOf(MaxRuntimeExceeded);
+      // The cleanup gets a signal of its own, not the aborted one.
+      expect(cleanups[0].signalAborted).toBe(false);
 
-      // The worker's only slot is free again: the next job runs while the stuck call still waits.
-      expect(await waitForState(next.id, ["failed", "succeeded"], 10_000)).toMatchObject({ state: "succeeded" });
-      expect(ran).toEqual([next.id]);
-      expect(worker.abandonedHandlers).toEqual([expect.objectContaining({ jobId: stuck.id, type: "test.stuck", phase: "run" })]);
-      expect(log.lines.join("\n")).toMatch(/a job handler did not return within 500 ms of being stopped/);
+      expect(await waitForState(other.id, ["failed", "succeeded"])).toMatchObject({ state: "succeeded", max_runtime_seconds: 60 });
+      // A permanent failure: never run again.
+      await sleep(500);
+      expect(runs).toEqual([job.id]);
+    },
+  );
 
-      // Let the stuck call go: it returns, is forgotten, and changes nothing on its failed job.
-      await holder.query("SELECT pg_advisory_unlock($1)", [lockKey]);
-      await stuckReturned.promise;
-      await waitFor("the abandoned handler to be forgotten", () => worker.abandonedHandlers.length === 0);
-      expect(await getJob(stuck.id)).toMatchObject({ state: "failed", error: failed.error, completed_at: failed.completed_at, attempts: 1 });
-      expect(log.lines.join("\n")).toMatch(/an abandoned job handler returned at last/);
-    } finally {
-      await holder.end().catch(() => {});
-    }
-  });
+  it(
+    "gives up on a handler stuck where its signal cannot reach (a lock wait in SQL): the job fails on time, its cleanup runs, its slot takes the next job",
+    { timeout: 30_000 },
+    async () => {
+      const lockKey = 4_242_001;
+      const holder = new pg.Client({ connectionString: controlUrl });
+      await holder.connect();
+      await holder.query("SELECT pg_advisory_lock($1)", [lockKey]);
+      const log = memoryLogger();
+      const cleanups: unknown[] = [];
+      const ran: string[] = [];
+      const stuckReturned = deferred();
+      try {
+        const worker = await startWorker(
+          {
+            "test.stuck": {
+              async run() {
+                // Its own connection, no query timeout: it waits as long as the lock is held, whatever the signal says.
+                const c = new pg.Client({ connectionString: controlUrl });
+                await c.connect();
+                try {
+                  await c.query("SELECT pg_advisory_lock($1)", [lockKey]);
+                  await c.query("SELECT pg_advisory_unlock($1)", [lockKey]);
+                } finally {
+                  await c.end();
+                  stuckReturned.resolve();
+                }
+              },
+              async cleanup(_ctx, error) {
+                cleanups.push(error);
+              },
+            },
+            "test.after-stuck": {
+              async run(ctx) {
+                ran.push(ctx.job.id);
+              },
+            },
+          },
+          { concurrency: 1, abortGraceMs: 500, limits: limitsWith({ "test.stuck": 1 }), log },
+        );
+        const stuck = await enqueue({ type: "test.stuck" });
+        await waitForState(stuck.id, ["running"]);
+        const next = await enqueue({ type: "test.after-stuck" });
+
+        const failed = await waitForState(stuck.id, ["failed", "succeeded"], 10_000);
+        expect(failed).toMatchObject({ state: "failed", retry_classification: "permanent" });
+        expect(failed.error).toMatch(runtimeError("test.stuck", 1));
+        // One second of runtime, half a second of grace, and the cleanup: not "whenever the lock goes".
+        expect(failed.completed_at!.getTime() - failed.started_at!.getTime()).toBeLessThan(5000);
+        expect(cleanups).toHaveLength(1);
+        expect(cleanups[0]).toBeInstanceOf(MaxRuntimeExceeded);
+
+        // The worker's only slot is free again: the next job runs while the stuck call still waits.
+        expect(await waitForState(next.id, ["failed", "succeeded"], 10_000)).toMatchObject({ state: "succeeded" });
+        expect(ran).toEqual([next.id]);
+        expect(worker.abandonedHandlers).toEqual([expect.objectContaining({ jobId: stuck.id, type: "test.stuck", phase: "run" })]);
+        expect(log.lines.join("\n")).toMatch(/a job handler did not return within 500 ms of being stopped/);
+
+        // Let the stuck call go: it returns, is forgotten, and changes nothing on its failed job.
+        await holder.query("SELECT pg_advisory_unlock($1)", [lockKey]);
+        await stuckReturned.promise;
+        await waitFor("the abandoned handler to be forgotten", () => worker.abandonedHandlers.length === 0);
+        expect(await getJob(stuck.id)).toMatchObject({ state: "failed", error: failed.error, completed_at: failed.completed_at, attempts: 1 });
+        expect(log.lines.join("\n")).toMatch(/an abandoned job handler returned at last/);
+      } finally {
+        await holder.end().catch(() => {});
+      }
+    },
+  );
 
   it("holds a job whose worker died to the runtime it had left, and only cleans up one that has none left", { timeout: 30_000 }, async () => {
     const spent = "test.rescued-spent";
@@ -686,7 +725,12 @@ describe("maximum runtime", () => {
     const b = await enqueue({ type: partial });
     // A worker claims both with a one-second lease and dies (never renews, completes or fails).
     const claimed = await claimJobs(db, "worker-that-died", 10, 1, [spent, partial], limits);
-    expect(claimed.map((j) => [j.id, j.max_runtime_seconds, j.run_seconds]).sort()).toEqual([[a.id, 1, 0], [b.id, 3, 0]].sort());
+    expect(claimed.map((j) => [j.id, j.max_runtime_seconds, j.run_seconds]).sort()).toEqual(
+      [
+        [a.id, 1, 0],
+        [b.id, 3, 0],
+      ].sort(),
+    );
 
     const calls: string[] = [];
     let spentCleanupError: unknown = null;
@@ -757,13 +801,21 @@ describe("per-organization cap", () => {
     expect(second.map((j) => j.id).sort()).toEqual(later.map((j) => j.id).sort());
 
     // A job inserted by another writer (an older server during a deploy) is claimed, and capped, all the same.
-    await db.query("INSERT INTO jobs (id, type, organization_id) VALUES ($1, $2, 'org_cap_d'), ($3, $2, 'org_cap_d'), ($4, $2, 'org_cap_d')", [newId("job"), type, newId("job"), newId("job")]);
+    await db.query("INSERT INTO jobs (id, type, organization_id) VALUES ($1, $2, 'org_cap_d'), ($3, $2, 'org_cap_d'), ($4, $2, 'org_cap_d')", [
+      newId("job"),
+      type,
+      newId("job"),
+      newId("job"),
+    ]);
     expect(await claimJobs(db, "cap-test", 10, 30, [type], limits)).toEqual([
-      expect.objectContaining({ organization_id: "org_cap_d" }), expect.objectContaining({ organization_id: "org_cap_d" }),
+      expect.objectContaining({ organization_id: "org_cap_d" }),
+      expect.objectContaining({ organization_id: "org_cap_d" }),
     ]);
 
     // A finished job frees its organization's slot, for the oldest of its jobs.
-    const done = await completeJobs(db, [{ jobId: first.find((j) => j.id === orgA[0].id)!.id, leaseToken: first.find((j) => j.id === orgA[0].id)!.lease_token! }]);
+    const done = await completeJobs(db, [
+      { jobId: first.find((j) => j.id === orgA[0].id)!.id, leaseToken: first.find((j) => j.id === orgA[0].id)!.lease_token! },
+    ]);
     expect([...done]).toEqual([orgA[0].id]);
     expect((await claimJobs(db, "cap-test", 10, 30, [type], limits)).map((j) => j.id)).toEqual([orgA[2].id]);
   });
@@ -772,7 +824,13 @@ describe("per-organization cap", () => {
 describe("job limit settings", () => {
   it("reads the maximum runtimes and the per-organization cap, and refuses what an operator got wrong", () => {
     expect(loadConfig({})).toMatchObject({ jobMaxRuntimeSeconds: 21_600, jobMaxRuntimeByType: {}, jobMaxRunningPerOrganization: 2 });
-    expect(loadConfig({ CAPYDB_JOB_MAX_RUNTIME_SECONDS: "900", CAPYDB_JOB_MAX_RUNTIME: " import.run=3600 , backup.create=7200", CAPYDB_JOB_MAX_RUNNING_PER_ORG: "3" })).toMatchObject({
+    expect(
+      loadConfig({
+        CAPYDB_JOB_MAX_RUNTIME_SECONDS: "900",
+        CAPYDB_JOB_MAX_RUNTIME: " import.run=3600 , backup.create=7200",
+        CAPYDB_JOB_MAX_RUNNING_PER_ORG: "3",
+      }),
+    ).toMatchObject({
       jobMaxRuntimeSeconds: 900,
       jobMaxRuntimeByType: { "import.run": 3600, "backup.create": 7200 },
       jobMaxRunningPerOrganization: 3,
@@ -785,10 +843,18 @@ describe("job limit settings", () => {
     expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNTIME_SECONDS: "9999999" })).toThrow(/CAPYDB_JOB_MAX_RUNTIME_SECONDS/);
     expect(() => loadConfig({ CAPYDB_JOB_MAX_RUNNING_PER_ORG: "0" })).toThrow(/CAPYDB_JOB_MAX_RUNNING_PER_ORG must be an integer between 1/);
     // A per-type runtime for a type no worker runs (a typo) stops the worker from starting.
-    expect(() => new Worker({
-      db, databaseUrl: controlUrl, concurrency: 1, leaseSeconds: 10, retryBaseMs: 50, log: memoryLogger(),
-      handlers: { "import.run": { async run() {} } },
-      limits: limitsWith({ "imports.run": 60 }),
-    })).toThrow(/CAPYDB_JOB_MAX_RUNTIME names job types no worker runs: imports\.run \(known: import\.run\)/);
+    expect(
+      () =>
+        new Worker({
+          db,
+          databaseUrl: controlUrl,
+          concurrency: 1,
+          leaseSeconds: 10,
+          retryBaseMs: 50,
+          log: memoryLogger(),
+          handlers: { "import.run": { async run() {} } },
+          limits: limitsWith({ "imports.run": 60 }),
+        }),
+    ).toThrow(/CAPYDB_JOB_MAX_RUNTIME names job types no worker runs: imports\.run \(known: import\.run\)/);
   });
 });

@@ -9,7 +9,12 @@ import { startServer, type RunningServer } from "../src/server.js";
 import { adminQuery, startTestServer, type TestServer } from "../../test/harness/server.js";
 
 const MIGRATIONS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "src", "platform", "store", "migrations");
-const newestKnown = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".sql")).sort().at(-1)!.replace(/\.sql$/, "");
+const newestKnown = fs
+  .readdirSync(MIGRATIONS_DIR)
+  .filter((f) => f.endsWith(".sql"))
+  .sort()
+  .at(-1)!
+  .replace(/\.sql$/, "");
 
 describe("schema guard", () => {
   let t: TestServer;

@@ -74,18 +74,28 @@ describe("platform", () => {
     });
     await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", () => r()));
     const server = await booting;
-    cleanup.push(async () => { await server.stop(); proxy.close(); });
+    cleanup.push(async () => {
+      await server.stop();
+      proxy.close();
+    });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
     const nowhere = new URL(real);
     nowhere.port = String(await freePort());
     const started = Date.now();
-    await expect(startServer(loadConfig({ ...env, CAPYDB_DATABASE_URL: nowhere.toString(), CAPYDB_DATABASE_WAIT_SECONDS: "1" }))).rejects.toThrow(/ECONNREFUSED|connect/);
+    await expect(startServer(loadConfig({ ...env, CAPYDB_DATABASE_URL: nowhere.toString(), CAPYDB_DATABASE_WAIT_SECONDS: "1" }))).rejects.toThrow(
+      /ECONNREFUSED|connect/,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   it("a server whose secret key differs from the control plane's refuses to start, and the running one keeps working", async () => {
-    const stranger = { ...t.env, CAPYDB_DATA_DIR: t.dataDir + "-stranger", CAPYDB_PGBOUNCER: "false", CAPYDB_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") };
+    const stranger = {
+      ...t.env,
+      CAPYDB_DATA_DIR: t.dataDir + "-stranger",
+      CAPYDB_PGBOUNCER: "false",
+      CAPYDB_SECRET_KEY: Buffer.alloc(32, 9).toString("base64"),
+    };
     cleanup.push(async () => fs.rmSync(stranger.CAPYDB_DATA_DIR, { recursive: true, force: true }));
     await expect(startServer(loadConfig(stranger))).rejects.toThrow(/same CAPYDB_SECRET_KEY/);
     const created = await t.admin.createOrganization({ name: "still works" });
@@ -128,8 +138,9 @@ describe("configuration", () => {
   });
 
   it("refuses a control-plane pool too small for the worker concurrency, naming both settings", () => {
-    expect(() => loadConfig({ CAPYDB_WORKER_CONCURRENCY: "20", CAPYDB_DATABASE_POOL_SIZE: "32" }))
-      .toThrow(/CAPYDB_DATABASE_POOL_SIZE must be at least 2 × CAPYDB_WORKER_CONCURRENCY \+ 4 \(44 for 20 jobs at once; it is 32\)/);
+    expect(() => loadConfig({ CAPYDB_WORKER_CONCURRENCY: "20", CAPYDB_DATABASE_POOL_SIZE: "32" })).toThrow(
+      /CAPYDB_DATABASE_POOL_SIZE must be at least 2 × CAPYDB_WORKER_CONCURRENCY \+ 4 \(44 for 20 jobs at once; it is 32\)/,
+    );
     expect(loadConfig({ CAPYDB_WORKER_CONCURRENCY: "20", CAPYDB_DATABASE_POOL_SIZE: "44" }).databasePoolSize).toBe(44);
     expect(loadConfig({}).workerConcurrency).toBe(4);
   });

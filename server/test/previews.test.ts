@@ -21,7 +21,10 @@ async function readyPreview(body: Parameters<CapyClient["createPreview"]>[1] = {
 const backgroundJobsDone = async (type = "preview.spare") => {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const { rows } = await t.server.ctx.db.query("select state from jobs where type = $2 and project_id = $1 and state in ('pending', 'running')", [project.id, type]);
+    const { rows } = await t.server.ctx.db.query("select state from jobs where type = $2 and project_id = $1 and state in ('pending', 'running')", [
+      project.id,
+      type,
+    ]);
     if (rows.length === 0) break;
     if (Date.now() > deadline) throw new Error(`${type} jobs did not finish`);
     await new Promise((r) => setTimeout(r, 100));
@@ -33,7 +36,10 @@ const spareJobsDone = () => backgroundJobsDone("preview.spare");
 /** The project's spare databases on the cluster. */
 const spare = async () => {
   const { rows } = await adminQuery<{ oid: number; datname: string; datallowconn: boolean; datacl: string | null }>(
-    "postgres", "select oid::int, datname, datallowconn, datacl::text from pg_database where starts_with(datname, $1)", [`${project.database_name}_spare`]);
+    "postgres",
+    "select oid::int, datname, datallowconn, datacl::text from pg_database where starts_with(datname, $1)",
+    [`${project.database_name}_spare`],
+  );
   return rows;
 };
 
@@ -45,10 +51,13 @@ beforeAll(async () => {
   project = (await org.getProject(created.project.id)).project;
   prodUri = await org.getConnectionUri(project.id);
   await org.waitForJob((await org.enableExtension(project.id, "citext")).job.id, { timeoutMs: 30_000 });
-  psql(prodUri, `create table customers(id serial primary key, email citext unique, note text);
+  psql(
+    prodUri,
+    `create table customers(id serial primary key, email citext unique, note text);
                  insert into customers(email, note) select 'user' || g || '@example.com', 'n' || g from generate_series(1, 500) g;
                  create view recent as select * from customers where id > 490;
-                 create function shout(t text) returns text language sql as $$ select upper(t) $$;`);
+                 create function shout(t text) returns text language sql as $$ select upper(t) $$;`,
+  );
 });
 afterAll(async () => {
   await org?.close();
@@ -58,7 +67,14 @@ afterAll(async () => {
 describe("preview databases", () => {
   it("a full preview has the project's rows, isolated writes, and its own locked-down role", async () => {
     const { job, preview } = await org.createPreview(project.id, { name: "pr-1" });
-    expect(preview).toMatchObject({ state: "creating", name: "pr-1", source_kind: "project", mode: "full", source_database: project.database_name, project_id: project.id });
+    expect(preview).toMatchObject({
+      state: "creating",
+      name: "pr-1",
+      source_kind: "project",
+      mode: "full",
+      source_database: project.database_name,
+      project_id: project.id,
+    });
     await org.waitForJob(job.id, { timeoutMs: 60_000 });
     const ready = (await org.getPreview(preview.id)).preview;
     expect(ready.state).toBe("ready");
@@ -98,7 +114,10 @@ describe("preview databases", () => {
     // (within the plan's maximum lifetime from creation: 30 days on free)
     const extended = (await org.extendPreview(preview.id, { ttl_seconds: 29 * 24 * 3600 })).preview;
     expect(Date.parse(extended.ttl_expires_at)).toBeGreaterThan(before);
-    await expect(org.extendPreview(preview.id, { ttl_seconds: 31 * 24 * 3600 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^ttl_seconds/) });
+    await expect(org.extendPreview(preview.id, { ttl_seconds: 31 * 24 * 3600 })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^ttl_seconds/),
+    });
 
     // delete: the URI refuses connections; database and role are gone; a retried delete answers the same job
     const del = await org.deletePreview(preview.id);
@@ -121,9 +140,18 @@ describe("preview databases", () => {
     expect(empty.preview.source_database).toBeNull();
     expect(psql(empty.uri, "select count(*) from pg_tables where schemaname = 'public'")).toBe("0");
     psql(empty.uri, "create table mine(x int)");
-    await expect(org.createPreview(project.id, { source_kind: "backup" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: is required/) });
-    await expect(org.createPreview(project.id, { source_kind: "backup", backup_id: "bkp_nope" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: .*does not exist/) });
-    await expect(org.createPreview(project.id, { backup_id: "bkp_nope" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^backup_id: only allowed/) });
+    await expect(org.createPreview(project.id, { source_kind: "backup" })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^backup_id: is required/),
+    });
+    await expect(org.createPreview(project.id, { source_kind: "backup", backup_id: "bkp_nope" })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^backup_id: .*does not exist/),
+    });
+    await expect(org.createPreview(project.id, { backup_id: "bkp_nope" })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^backup_id: only allowed/),
+    });
   });
 
   it("the snapshot is reused while fresh, and fresh: true takes production's latest data", async () => {
@@ -170,7 +198,9 @@ describe("preview databases", () => {
     const [second] = await spare();
     expect(second.oid).not.toBe(first.oid);
     await org.waitForJob((await org.resetPreview(b.preview.id)).job.id, { timeoutMs: 60_000 });
-    expect((await adminQuery<{ oid: number }>("postgres", "select oid::int from pg_database where datname = $1", [b.preview.database_name])).rows[0].oid).toBe(second.oid);
+    expect((await adminQuery<{ oid: number }>("postgres", "select oid::int from pg_database where datname = $1", [b.preview.database_name])).rows[0].oid).toBe(
+      second.oid,
+    );
     expect(psql(b.uri, "select count(*) > 0 from customers")).toBe("t");
 
     // a refreshed snapshot (fresh: true) is cloned directly; the stale spare is dropped, never taken
@@ -188,7 +218,11 @@ describe("preview databases", () => {
 
   it("a snapshot in use is refreshed in the background before its maximum age; one not used for a day is left alone", async () => {
     const snapshotRow = async () =>
-      (await t.server.ctx.db.query<{ generation: number; taken_at: Date }>("select generation, taken_at from project_snapshots where project_id = $1", [project.id])).rows[0];
+      (
+        await t.server.ctx.db.query<{ generation: number; taken_at: Date }>("select generation, taken_at from project_snapshots where project_id = $1", [
+          project.id,
+        ])
+      ).rows[0];
     const a = await readyPreview();
     const before = await snapshotRow();
     psql(prodUri, "insert into customers(email) values ('background@example.com')");
@@ -210,7 +244,9 @@ describe("preview databases", () => {
 
     // not cloned from for a day: no refresh, however close to its maximum age
     await t.server.ctx.db.query(
-      "update project_snapshots set taken_at = taken_at - interval '55 minutes', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
+      "update project_snapshots set taken_at = taken_at - interval '55 minutes', last_used_at = now() - interval '2 days' where project_id = $1",
+      [project.id],
+    );
     await new Promise((r) => setTimeout(r, 2000)); // several scheduler ticks (every 300 ms)
     expect((await snapshotRow()).generation).toBe(now.generation);
     for (const p of [a, b]) await org.waitForJob((await org.deletePreview(p.preview.id)).job.id, { timeoutMs: 60_000 });
@@ -218,7 +254,12 @@ describe("preview databases", () => {
 
   it("a snapshot past its maximum age that nobody cloned from for a day is dropped with its spare; previews made from it stay", async () => {
     const snapshotRow = async () =>
-      (await t.server.ctx.db.query<{ generation: number; database_name: string }>("select generation, database_name from project_snapshots where project_id = $1", [project.id])).rows[0];
+      (
+        await t.server.ctx.db.query<{ generation: number; database_name: string }>(
+          "select generation, database_name from project_snapshots where project_id = $1",
+          [project.id],
+        )
+      ).rows[0];
     // A snapshot of now, so no refresh-ahead is due; one the test before made due has run
     // (first: a refresh replaces the spare, and asks for a new one).
     const a = await readyPreview({ fresh: true });
@@ -230,7 +271,9 @@ describe("preview databases", () => {
     expect(await databaseExists(before.database_name)).toBe(true);
 
     await t.server.ctx.db.query(
-      "update project_snapshots set taken_at = now() - interval '2 hours', last_used_at = now() - interval '2 days' where project_id = $1", [project.id]);
+      "update project_snapshots set taken_at = now() - interval '2 hours', last_used_at = now() - interval '2 days' where project_id = $1",
+      [project.id],
+    );
     // the row goes first (nobody clones from it any more), then the spare and the snapshot database
     const gone = async () => !(await snapshotRow()) && !(await databaseExists(before.database_name)) && (await spare()).length === 0;
     const deadline = Date.now() + 20_000;
@@ -276,7 +319,9 @@ describe("preview databases", () => {
         await new Promise((res) => setTimeout(res, 20));
       }
     })();
-    const p = await readyPreview({ fresh: true }).finally(() => { stop = true; });
+    const p = await readyPreview({ fresh: true }).finally(() => {
+      stop = true;
+    });
     await Promise.all([loop, watcher]);
     await Promise.all([writer.end(), observer.end()]);
     expect(writes).toBeGreaterThan(10);
@@ -302,7 +347,9 @@ describe("preview databases", () => {
 
     // names are unique among live previews; the live-preview limit answers 409
     await expect(org.createPreview(project.id, { name: "conc-3" })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/^name: /) });
-    const extra = await Promise.all(Array.from({ length: 5 }, (_, i) => org.createPreview(project.id, { name: `extra-${i}`, source_kind: "empty" }).catch((e) => e)));
+    const extra = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => org.createPreview(project.id, { name: `extra-${i}`, source_kind: "empty" }).catch((e) => e)),
+    );
     const refused = extra.filter((e) => e instanceof Error);
     expect(refused.length).toBeGreaterThanOrEqual(1);
     expect(refused[0]).toMatchObject({ status: 409, message: expect.stringMatching(/limit is 15/) });

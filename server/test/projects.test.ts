@@ -42,10 +42,16 @@ describe("projects", () => {
     // transaction pooling through PgBouncer: a write and a read back
     psql(pooled, "create table t(x int); insert into t values (42)");
     expect(psql(pooled, "select x from t")).toBe("42");
-    const role = await adminQuery("postgres", "select rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit from pg_roles where rolname = $1", [ready.role_name]);
+    const role = await adminQuery("postgres", "select rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolconnlimit from pg_roles where rolname = $1", [
+      ready.role_name,
+    ]);
     expect(role.rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolconnlimit: 20 });
     // CONNECT and TEMPORARY are not granted to PUBLIC on the new database
-    const acl = await adminQuery("postgres", "select has_database_privilege('public', $1, 'CONNECT') as c, has_database_privilege('public', $1, 'TEMPORARY') as tmp", [ready.database_name]);
+    const acl = await adminQuery(
+      "postgres",
+      "select has_database_privilege('public', $1, 'CONNECT') as c, has_database_privilege('public', $1, 'TEMPORARY') as tmp",
+      [ready.database_name],
+    );
     expect(acl.rows[0]).toEqual({ c: false, tmp: false });
     // the password is stored sealed, never in clear in the control plane
     const password = new URL(uri).password;
@@ -91,7 +97,10 @@ describe("projects", () => {
   });
 
   it("a failed provisioning leaves neither database nor role behind, and says why", async () => {
-    for (const [point, kind] of [["project.create.after_database", "permanent"], ["project.create.after_role", "transient"]]) {
+    for (const [point, kind] of [
+      ["project.create.after_database", "permanent"],
+      ["project.create.after_role", "transient"],
+    ]) {
       const faulty = await startTestServer({ CAPYDB_FAULTS: `${point}=${kind}`, CAPYDB_JOB_MAX_ATTEMPTS: "2" });
       try {
         const o = (await faulty.admin.createOrganization({ name: "Faulty" })).organization.id;
@@ -117,7 +126,10 @@ describe("projects", () => {
       const { job, project } = await plain.admin.createProject({ name: "nopool", organization_id: o });
       expect(project.pooled_port).toBe(0);
       await plain.admin.waitForJob(job.id, { timeoutMs: 30_000 });
-      await expect(plain.admin.getConnectionUri(project.id, { pooled: true })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/PgBouncer is not installed/) });
+      await expect(plain.admin.getConnectionUri(project.id, { pooled: true })).rejects.toMatchObject({
+        status: 409,
+        message: expect.stringMatching(/PgBouncer is not installed/),
+      });
       expect(psql(await plain.admin.getConnectionUri(project.id), "select 1")).toBe("1");
     } finally {
       await plain.stop();

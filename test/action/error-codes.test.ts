@@ -7,12 +7,16 @@ import { fetchCredentials } from "../../actions/preview-database/src/credentials
 import { requestCutover } from "../../actions/preview-database/src/cutover.js";
 import { toActionError } from "../../actions/preview-database/src/errors.js";
 
-const apiError = (status: number, code: string, error = `reworded on purpose (${code})`) =>
-  new CapyApiError(status, error, "GET", "/v1/x", { error, code });
+const apiError = (status: number, code: string, error = `reworded on purpose (${code})`) => new CapyApiError(status, error, "GET", "/v1/x", { error, code });
 
 const project = { id: "prj_1", database_name: "capy_prod", role_name: "capy_prod_owner" } as Project;
 const preview = {
-  id: "pdb_1", project_id: "prj_1", name: "pr-7", database_name: "capy_prod_pv", role_name: "capy_prod_pv_owner", pooled_port: 6432,
+  id: "pdb_1",
+  project_id: "prj_1",
+  name: "pr-7",
+  database_name: "capy_prod_pv",
+  role_name: "capy_prod_pv_owner",
+  pooled_port: 6432,
 } as PreviewDatabase;
 const direct = "postgresql://capy_prod_pv_owner:s3cret@db.example.com:5432/capy_prod_pv";
 
@@ -22,10 +26,20 @@ function connectionClient(pooledAnswer: () => Promise<string>): CapyClient {
 
 describe("the action's error codes", () => {
   it("pooling_unavailable: credentials without a pooled URL; any other 409 fails", async () => {
-    const creds = await fetchCredentials(connectionClient(() => Promise.reject(apiError(409, "pooling_unavailable"))), preview, project);
+    const creds = await fetchCredentials(
+      connectionClient(() => Promise.reject(apiError(409, "pooling_unavailable"))),
+      preview,
+      project,
+    );
     expect(creds.pooledDatabaseUrl).toBeNull();
     expect(creds.databaseUrl).toBe(direct);
-    await expect(fetchCredentials(connectionClient(() => Promise.reject(apiError(409, "preview_deleted"))), preview, project)).rejects.toMatchObject({
+    await expect(
+      fetchCredentials(
+        connectionClient(() => Promise.reject(apiError(409, "preview_deleted"))),
+        preview,
+        project,
+      ),
+    ).rejects.toMatchObject({
       code: "preview_deleted",
     });
   });

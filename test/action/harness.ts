@@ -4,7 +4,6 @@
 // at FakeGitHub, a node:http stand-in for the few GitHub endpoints the action calls. Only
 // GitHub is faked: the CapyDB server the action talks to is the real one.
 import { spawn } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -171,7 +170,12 @@ export class FakeGitHub {
         const links: string[] = [];
         if (page < last) links.push(`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`);
         if (page > 1) links.push(`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`);
-        return this.#json(res, 200, all.slice((page - 1) * perPage, page * perPage).map((c) => this.#apiComment(c)), links.length ? { link: links.join(", ") } : {});
+        return this.#json(
+          res,
+          200,
+          all.slice((page - 1) * perPage, page * perPage).map((c) => this.#apiComment(c)),
+          links.length ? { link: links.join(", ") } : {},
+        );
       }
       if (method === "POST") {
         const text = (body as { body?: string } | undefined)?.body ?? "";
@@ -199,7 +203,11 @@ export class FakeGitHub {
       const name = decodeURIComponent(m[3]);
       if (!set?.has(name)) return this.#json(res, 404, { message: "Label does not exist" });
       set.delete(name);
-      return this.#json(res, 200, [...set].map((n) => ({ name: n })));
+      return this.#json(
+        res,
+        200,
+        [...set].map((n) => ({ name: n })),
+      );
     }
     this.#json(res, 404, { message: "Not Found (fake GitHub API)" });
   }
@@ -322,7 +330,15 @@ export async function runAction(o: RunOptions): Promise<RunResult> {
       });
     });
     const wallMs = performance.now() - started;
-    return { code, stdout, stderr, outputs: parseOutputFile(fs.readFileSync(outputFile, "utf8")), summary: fs.readFileSync(summaryFile, "utf8"), wallMs, timeline };
+    return {
+      code,
+      stdout,
+      stderr,
+      outputs: parseOutputFile(fs.readFileSync(outputFile, "utf8")),
+      summary: fs.readFileSync(summaryFile, "utf8"),
+      wallMs,
+      timeline,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -352,10 +368,6 @@ export function maskingProblems(stdout: string, secrets: string[]): string[] {
     if (ownMask < 0) problems.push(`no ::add-mask:: line of its own for a secret (${secret.slice(0, 4)}…)`);
   }
   return problems;
-}
-
-export function randomName(prefix: string): string {
-  return `${prefix}-${crypto.randomBytes(3).toString("hex")}`;
 }
 
 // ---------------------------------------------------------------- a flaky network in front of the real server

@@ -101,20 +101,45 @@ describe("durations", () => {
 
 describe("the comment", () => {
   const preview = {
-    id: "pdb_1", project_id: "prj_1", name: "pr-7", state: "ready", mode: "full", source_kind: "project", source_database: "shop",
-    source_backup_key: null, source_restore_time: "2025-06-11T14:20:00Z", database_name: "shop_pv_1", role_name: "shop_pv_1_owner",
-    public_host: "db.example.com", direct_port: 5432, pooled_port: 6432, ssl_mode: "require", ttl_expires_at: "2025-06-18T14:20:00Z",
-    last_error: null, created_at: "2025-06-11T14:20:00Z", updated_at: "2025-06-11T14:20:00Z",
+    id: "pdb_1",
+    project_id: "prj_1",
+    name: "pr-7",
+    state: "ready",
+    mode: "full",
+    source_kind: "project",
+    source_database: "shop",
+    source_backup_key: null,
+    source_restore_time: "2025-06-11T14:20:00Z",
+    database_name: "shop_pv_1",
+    role_name: "shop_pv_1_owner",
+    public_host: "db.example.com",
+    direct_port: 5432,
+    pooled_port: 6432,
+    ssl_mode: "require",
+    ttl_expires_at: "2025-06-18T14:20:00Z",
+    last_error: null,
+    created_at: "2025-06-11T14:20:00Z",
+    updated_at: "2025-06-11T14:20:00Z",
   } satisfies PreviewDatabase;
   const ctx = { projectId: "prj_1", previewName: "pr-7", resetLabel: "capydb:reset", runUrl: "https://github.com/o/r/actions/runs/1" };
   const password = "s3cret-Pa55word";
   // What execute hands over is Credentials; the comment only reads the public part of it.
-  const credentials = { host: "db.example.com", port: 5432, pooledPort: 6432, database: "shop_pv_1", user: "shop_pv_1_owner", password, databaseUrl: `postgresql://u:${password}@h/d`, pooledDatabaseUrl: null };
+  const credentials = {
+    host: "db.example.com",
+    port: 5432,
+    pooledPort: 6432,
+    database: "shop_pv_1",
+    user: "shop_pv_1_owner",
+    password,
+    databaseUrl: `postgresql://u:${password}@h/d`,
+    pooledDatabaseUrl: null,
+  };
 
   it("starts with its marker, shows where the database is, and never the password", () => {
     const body = renderComment(ctx, { status: "ready", preview, connection: credentials, verified: true });
     expect(body.startsWith(commentMarker("prj_1", "pr-7"))).toBe(true);
-    for (const shown of ["db.example.com", "`5432`", "`6432`", "shop_pv_1_owner", "2025-06-18 14:20 UTC", "capydb:reset", ctx.runUrl]) expect(body).toContain(shown);
+    for (const shown of ["db.example.com", "`5432`", "`6432`", "shop_pv_1_owner", "2025-06-18 14:20 UTC", "capydb:reset", ctx.runUrl])
+      expect(body).toContain(shown);
     expect(body).not.toContain(password);
     expect(body).not.toContain("postgresql://");
   });

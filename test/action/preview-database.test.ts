@@ -94,7 +94,10 @@ beforeAll(async () => {
   apiKey = await orgKey(t, "Action");
   org = new CapyClient({ baseUrl: t.url, apiKey, retries: 0 });
   project = await makeProject(org, "shop");
-  await psql(await org.getConnectionUri(project.id), "create table items(id serial primary key, name text); insert into items(name) select 'item ' || g from generate_series(1, 100) g;");
+  await psql(
+    await org.getConnectionUri(project.id),
+    "create table items(id serial primary key, name text); insert into items(name) select 'item ' || g from generate_series(1, 100) g;",
+  );
 });
 
 afterAll(async () => {

@@ -60,7 +60,10 @@ function timeProcess(args: string[], env: Record<string, string>): Promise<numbe
 
 export async function main(): Promise<void> {
   const runs = envInt("BENCH_RUNS", 10);
-  printHeader("GitHub Action: the step's own overhead (wall time − server job time)", `${runs !== 10 ? `BENCH_RUNS=${runs} ` : ""}npx tsx test/bench/action.ts`);
+  printHeader(
+    "GitHub Action: the step's own overhead (wall time − server job time)",
+    `${runs !== 10 ? `BENCH_RUNS=${runs} ` : ""}npx tsx test/bench/action.ts`,
+  );
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build -w actions/preview-database`);
 
   let server: BenchServer | null = null;
@@ -84,7 +87,10 @@ export async function main(): Promise<void> {
     // Loaded before the bundle (NODE_OPTIONS=--import): reports the process's CPU time as it exits.
     preloadDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-bench-action-"));
     const preload = path.join(preloadDir, "cpu.mjs");
-    const probe = ['import fs from "node:fs";', 'process.on("exit", () => { const u = process.cpuUsage(); fs.writeSync(2, `\\nBENCH_CPU ${u.user + u.system}\\n`); });'];
+    const probe = [
+      'import fs from "node:fs";',
+      'process.on("exit", () => { const u = process.cpuUsage(); fs.writeSync(2, `\\nBENCH_CPU ${u.user + u.system}\\n`); });',
+    ];
     fs.writeFileSync(preload, probe.join("\n") + "\n");
     const env = { NODE_OPTIONS: `--import ${preload}` };
 
@@ -129,14 +135,29 @@ export async function main(): Promise<void> {
     printTable(
       ["series", "runs", "min", "p50", "p90", "max"],
       [
-        row("opened: step wall time (create, wait, SELECT 1, comment)", opened.map((r) => r.wallMs)),
-        row("opened: server job time (created → completed)", opened.map((r) => r.jobMs)),
+        row(
+          "opened: step wall time (create, wait, SELECT 1, comment)",
+          opened.map((r) => r.wallMs),
+        ),
+        row(
+          "opened: server job time (created → completed)",
+          opened.map((r) => r.jobMs),
+        ),
         row("opened: overhead (wall − job)", opened.map(overhead)),
         row("synchronize: step wall time = overhead (reuse, extend, SELECT 1, comment)", sync.map(overhead)),
         row("opened + synchronize: overhead", [...opened, ...sync].map(overhead)),
-        row("  of which spawn → first line (node start + bundle load)", [...opened, ...sync].map((r) => r.firstLineMs)),
-        row("  CPU time of the action's process (user + system)", [...opened, ...sync].map((r) => r.cpuMs)),
-        row("  of which \"Done\" → process exit", [...opened, ...sync].map((r) => r.exitMs)),
+        row(
+          "  of which spawn → first line (node start + bundle load)",
+          [...opened, ...sync].map((r) => r.firstLineMs),
+        ),
+        row(
+          "  CPU time of the action's process (user + system)",
+          [...opened, ...sync].map((r) => r.cpuMs),
+        ),
+        row(
+          '  of which "Done" → process exit',
+          [...opened, ...sync].map((r) => r.exitMs),
+        ),
         row("cold start: node + import of the bundle (exits on a missing input)", cold),
         row("floor: node -e 0", nodeOnly),
       ],
@@ -145,8 +166,12 @@ export async function main(): Promise<void> {
     const gzipped = zlib.gzipSync(fs.readFileSync(BUNDLE)).length;
     process.stdout.write(`\nBundle: dist/index.js ${fmt(bytes / 1024, 0)} KiB (${fmt(gzipped / 1024, 0)} KiB gzipped).\n`);
     const p50 = summarize([...opened, ...sync].map(overhead)).p50;
-    process.stdout.write(`Load average at the end: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPUs (the floor row shows how much slower than idle node starts here).\n`);
-    process.stdout.write(`Goal: overhead p50 <= ${fmt(GOAL_P50_MS, 0)} ms: ${p50 <= GOAL_P50_MS ? "MET" : "NOT MET"} (p50 ${fmt(p50, 0)} ms over opened and synchronize).\n`);
+    process.stdout.write(
+      `Load average at the end: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPUs (the floor row shows how much slower than idle node starts here).\n`,
+    );
+    process.stdout.write(
+      `Goal: overhead p50 <= ${fmt(GOAL_P50_MS, 0)} ms: ${p50 <= GOAL_P50_MS ? "MET" : "NOT MET"} (p50 ${fmt(p50, 0)} ms over opened and synchronize).\n`,
+    );
   } finally {
     await org?.close();
     await admin?.close();

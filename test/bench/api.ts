@@ -11,8 +11,19 @@ import { CapyClient } from "@capydb/api";
 import os from "node:os";
 import path from "node:path";
 import {
-  envInt, fmt, postgresCpuSeconds, printHeader, printTable, processCpuSeconds, randomSuffix, runIfMain, selfCpuSeconds,
-  startBareHttpServer, startServer, type BareServer, type BenchServer,
+  envInt,
+  fmt,
+  postgresCpuSeconds,
+  printHeader,
+  printTable,
+  processCpuSeconds,
+  randomSuffix,
+  runIfMain,
+  selfCpuSeconds,
+  startBareHttpServer,
+  startServer,
+  type BareServer,
+  type BenchServer,
 } from "./lib.js";
 
 // autocannon ships no type declarations: the part of its programmatic API used here.
@@ -155,7 +166,9 @@ export async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const target of targets) rows.push(await measure(target, connections, duration, warmup));
 
-    process.stdout.write(`${duration} s per target after a ${warmup} s warm-up, ${connections} connections, autocannon ${autocannonVersion} in the bench process.\n\n`);
+    process.stdout.write(
+      `${duration} s per target after a ${warmup} s warm-up, ${connections} connections, autocannon ${autocannonVersion} in the bench process.\n\n`,
+    );
     printTable(
       ["target", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests", "non-2xx", "errors", "timeouts"],
       rows.map(({ target, result: r }) => [

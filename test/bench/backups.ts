@@ -188,7 +188,10 @@ export function freeBytes(dir: string): number {
 export function checkFreeSpace(dir: string, neededBytes: number): void {
   const free = freeBytes(dir);
   log(`${fmt(free / 2 ** 30, 1)} GiB free on the file system of ${dir}, ~${fmt(neededBytes / 2 ** 30, 1)} GiB needed`);
-  if (free < neededBytes) throw new Error(`not enough space in ${dir}: ${fmt(free / 2 ** 30, 1)} GiB free, ~${fmt(neededBytes / 2 ** 30, 1)} GiB needed (lower BENCH_SCALE or set TMPDIR)`);
+  if (free < neededBytes)
+    throw new Error(
+      `not enough space in ${dir}: ${fmt(free / 2 ** 30, 1)} GiB free, ~${fmt(neededBytes / 2 ** 30, 1)} GiB needed (lower BENCH_SCALE or set TMPDIR)`,
+    );
 }
 
 export interface ActivityRow {
@@ -207,7 +210,11 @@ export class ActivitySampler {
   private running = true;
   private readonly loop: Promise<void>;
 
-  private constructor(private readonly client: pg.Client, private readonly classify: (r: ActivityRow) => string | null, private readonly prefix: string) {
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly classify: (r: ActivityRow) => string | null,
+    private readonly prefix: string,
+  ) {
     this.loop = this.run();
   }
 
@@ -366,7 +373,8 @@ class Bench {
       if (ddl) return ddl;
       if (r.datname === db) {
         if (r.application_name === "capydb-backup" || r.application_name === BARE_COUNTS_APP) return "row counts in the dump's snapshot";
-        if (r.application_name === "capydb" || r.application_name === BARE_APP) return /^COPY /i.test(r.query.trimStart()) ? "pg_dump: COPY (table data)" : "pg_dump: catalog queries";
+        if (r.application_name === "capydb" || r.application_name === BARE_APP)
+          return /^COPY /i.test(r.query.trimStart()) ? "pg_dump: COPY (table data)" : "pg_dump: catalog queries";
         return null;
       }
       if (r.datname && (r.datname.startsWith(`${db}_vf_`) || r.datname.startsWith("bench_restore_"))) return classifyRestore(r);
@@ -403,7 +411,9 @@ class Bench {
     if (backup.verification_state !== "verified") throw new Error(`backup ${backupId} failed verification: ${backup.verification_error}`);
     const done: Job = await this.org.waitForJob(job.id, { pollMs: POLL_MS, maxPollMs: POLL_MS, timeoutMs: JOB_TIMEOUT_MS });
     const totalMs = performance.now() - t0;
-    const { rows } = await this.control.query<{ completed_at: Date; verified_at: Date }>("SELECT completed_at, verified_at FROM backups WHERE id = $1", [backupId]);
+    const { rows } = await this.control.query<{ completed_at: Date; verified_at: Date }>("SELECT completed_at, verified_at FROM backups WHERE id = $1", [
+      backupId,
+    ]);
     const completedAt = rows[0].completed_at.getTime();
     const verifiedAt = rows[0].verified_at.getTime();
     const nodeCpu = processCpuSeconds(this.server.pid) - node0;
@@ -480,7 +490,10 @@ class Bench {
         await holder.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         const { rows } = await holder.query<{ id: string }>("SELECT pg_export_snapshot() AS id");
         await holder.query("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
-        await Promise.all([runTool(path.join(pgBinDir(), "pg_dump"), this.dumpArgs(file, rows[0].id), libpqEnv(this.server.clusterAdminUrl())), countAllRows(holder)]);
+        await Promise.all([
+          runTool(path.join(pgBinDir(), "pg_dump"), this.dumpArgs(file, rows[0].id), libpqEnv(this.server.clusterAdminUrl())),
+          countAllRows(holder),
+        ]);
         await holder.query("COMMIT");
       } finally {
         await holder.end().catch(() => {});
@@ -497,7 +510,11 @@ class Bench {
       const t0 = performance.now();
       await this.su.query(`CREATE DATABASE ${quoteIdent(target)}`);
       const parallel = jobs > 1 ? [`--jobs=${jobs}`] : [];
-      await runTool(path.join(pgBinDir(), "pg_restore"), ["--no-owner", "--no-privileges", ...parallel, "--dbname", target, file], libpqEnv(this.server.clusterAdminUrl()));
+      await runTool(
+        path.join(pgBinDir(), "pg_restore"),
+        ["--no-owner", "--no-privileges", ...parallel, "--dbname", target, file],
+        libpqEnv(this.server.clusterAdminUrl()),
+      );
       restoreMs = performance.now() - t0;
       const t1 = performance.now();
       const inside = await connect(this.server.clusterAdminUrl(), target);
@@ -523,7 +540,14 @@ export async function main(): Promise<void> {
   const restoreJobs = envInt("BENCH_RESTORE_JOBS", 2);
   const tables = process.env.BENCH_DATA === "tables";
   const rows = envInt("BENCH_ROWS", 1_000_000);
-  const knobs = [tables ? "BENCH_DATA=tables" : "", tables && rows !== 1_000_000 ? `BENCH_ROWS=${rows}` : "", restoreJobs !== 2 ? `BENCH_RESTORE_JOBS=${restoreJobs}` : "", scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
+  const knobs = [
+    tables ? "BENCH_DATA=tables" : "",
+    tables && rows !== 1_000_000 ? `BENCH_ROWS=${rows}` : "",
+    restoreJobs !== 2 ? `BENCH_RESTORE_JOBS=${restoreJobs}` : "",
+    scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "",
+    runs !== 1 ? `BENCH_RUNS=${runs}` : "",
+    settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : "",
+  ].filter(Boolean);
   printHeader(
     "Backups: API backup + verification vs bare pg_dump -Fc --compress=6 and bare pg_restore",
     `${knobs.length ? knobs.join(" ") + " " : ""}npx tsx test/bench/backups.ts`,
@@ -612,21 +636,65 @@ function report(data: string, loadSeconds: number, dbBytes: number, api: ApiRun[
       `MB/s = pg_database_size / time (MB = 2^20 bytes).\n\n`,
   );
   const headers = ["series", "seconds", "MB/s", ...(n > 1 ? ["all runs (s)"] : [])];
-  const row = (name: string, values: number[], rate = true) => [name, fmt(sec(values), 2), rate ? fmt(dbBytes / MB / sec(values), 1) : "", all(values)].slice(0, headers.length);
+  const row = (name: string, values: number[], rate = true) =>
+    [name, fmt(sec(values), 2), rate ? fmt(dbBytes / MB / sec(values), 1) : "", all(values)].slice(0, headers.length);
   printTable(headers, [
-    row(`API: POST backup → job succeeded (backup + verification; client clock, polled every ${POLL_MS} ms)`, api.map((a) => a.totalMs)),
-    row("  the job on the server clock (created → completed)", api.map((a) => a.jobMs)),
-    row("  queue wait (job created → claimed)", api.map((a) => a.queueMs), false),
-    row("  backup part (job claimed → backup row completed_at)", api.map((a) => a.backupMs)),
-    row("  verification part (backup row completed_at → verified_at)", api.map((a) => a.verifyMs)),
-    row("  after the verdict (verified_at → job completed)", api.map((a) => a.tailMs), false),
-    row("bare pg_dump -Fc --compress=6 to a file", dump.map((d) => d.ms)),
-    row("bare pg_dump --snapshot + count(*) of every table in that snapshot, at once (the server's dump step, bare)", dumpC.map((d) => d.ms)),
-    row("bare CREATE DATABASE + pg_restore --no-owner --no-privileges (1 job)", restore.map((r) => r.ms)),
-    row(`bare CREATE DATABASE + pg_restore --no-owner --no-privileges --jobs=${restoreJobs} (what the server runs)`, restoreP.map((r) => r.ms)),
-    row("  then: count(*) of every table of the restored copy", restore.map((r) => r.countMs), false),
-    row("  then: DROP DATABASE of the restored copy", restore.map((r) => r.dropMs), false),
-    row("bare pg_dump + pg_restore + counts + DROP (the job's steps, bare, without the snapshot counts)", bare.map((b) => b.dump.ms + b.restore.ms + b.restore.countMs + b.restore.dropMs)),
+    row(
+      `API: POST backup → job succeeded (backup + verification; client clock, polled every ${POLL_MS} ms)`,
+      api.map((a) => a.totalMs),
+    ),
+    row(
+      "  the job on the server clock (created → completed)",
+      api.map((a) => a.jobMs),
+    ),
+    row(
+      "  queue wait (job created → claimed)",
+      api.map((a) => a.queueMs),
+      false,
+    ),
+    row(
+      "  backup part (job claimed → backup row completed_at)",
+      api.map((a) => a.backupMs),
+    ),
+    row(
+      "  verification part (backup row completed_at → verified_at)",
+      api.map((a) => a.verifyMs),
+    ),
+    row(
+      "  after the verdict (verified_at → job completed)",
+      api.map((a) => a.tailMs),
+      false,
+    ),
+    row(
+      "bare pg_dump -Fc --compress=6 to a file",
+      dump.map((d) => d.ms),
+    ),
+    row(
+      "bare pg_dump --snapshot + count(*) of every table in that snapshot, at once (the server's dump step, bare)",
+      dumpC.map((d) => d.ms),
+    ),
+    row(
+      "bare CREATE DATABASE + pg_restore --no-owner --no-privileges (1 job)",
+      restore.map((r) => r.ms),
+    ),
+    row(
+      `bare CREATE DATABASE + pg_restore --no-owner --no-privileges --jobs=${restoreJobs} (what the server runs)`,
+      restoreP.map((r) => r.ms),
+    ),
+    row(
+      "  then: count(*) of every table of the restored copy",
+      restore.map((r) => r.countMs),
+      false,
+    ),
+    row(
+      "  then: DROP DATABASE of the restored copy",
+      restore.map((r) => r.dropMs),
+      false,
+    ),
+    row(
+      "bare pg_dump + pg_restore + counts + DROP (the job's steps, bare, without the snapshot counts)",
+      bare.map((b) => b.dump.ms + b.restore.ms + b.restore.countMs + b.restore.dropMs),
+    ),
   ]);
 
   const backupRatio = med(api.map((a) => a.backupMs)) / med(dump.map((d) => d.ms));
@@ -642,10 +710,15 @@ function report(data: string, loadSeconds: number, dbBytes: number, api: ApiRun[
   );
   out(`Goal: backup ≤ ${GOAL_BACKUP_RATIO}× bare pg_dump: ${backupRatio <= GOAL_BACKUP_RATIO ? "MET" : "NOT MET"} (${fmt(backupRatio, 2)}×).\n`);
   out(`Goal: verification ≤ ${GOAL_VERIFY_RATIO}× bare pg_restore: ${verifyRatio <= GOAL_VERIFY_RATIO ? "MET" : "NOT MET"} (${fmt(verifyRatio, 2)}×).\n`);
-  out(`Cross-check: GET /v1/backups/{id} (polled every ${POLL_MS} ms) first showed \`completed\` ${api.map((a) => fmt(a.seenLagMs, 0)).join(", ")} ms after completed_at.\n`);
-  if (api.some((a) => a.attempts > 1)) out(`Note: a job needed more than one attempt (attempts: ${api.map((a) => a.attempts).join(", ")}): the split includes the retry.\n`);
+  out(
+    `Cross-check: GET /v1/backups/{id} (polled every ${POLL_MS} ms) first showed \`completed\` ${api.map((a) => fmt(a.seenLagMs, 0)).join(", ")} ms after completed_at.\n`,
+  );
+  if (api.some((a) => a.attempts > 1))
+    out(`Note: a job needed more than one attempt (attempts: ${api.map((a) => a.attempts).join(", ")}): the split includes the retry.\n`);
 
-  out(`\nWhere the time goes: seconds a kind of work was seen active in pg_stat_activity (sampled every ${SAMPLE_MS} ms; median over runs; work running at once is counted for each).\n\n`);
+  out(
+    `\nWhere the time goes: seconds a kind of work was seen active in pg_stat_activity (sampled every ${SAMPLE_MS} ms; median over runs; work running at once is counted for each).\n\n`,
+  );
   const series: Array<[string, Array<{ activity: Map<string, number> }>]> = [
     ["API job", api],
     ["bare pg_dump", dump],
@@ -664,11 +737,24 @@ function report(data: string, loadSeconds: number, dbBytes: number, api: ApiRun[
     [
       ["the server's node process (HTTP, job, piping + sha256 of the archive)", fmt(med(api.map((a) => a.nodeCpu)), 1), blank, blank, blank],
       ["pg_dump / pg_restore processes", fmt(med(api.map((a) => a.toolsCpu)), 1), ...[dump, dumpC, restore].map((r) => fmt(med(r.map((x) => x.toolsCpu)), 1))],
-      ["PostgreSQL (postmaster, backends, background processes)", fmt(med(api.map((a) => a.pgCpu)), 1), ...[dump, dumpC, restore].map((r) => fmt(med(r.map((x) => x.pgCpu)), 1))],
-      ["checkpoints requested (WAL past max_wal_size; DROP DATABASE requests one and waits)", fmt(med(api.map((a) => a.checkpoints)), 0), ...[dump, dumpC, restore].map((r) => fmt(med(r.map((x) => x.checkpoints)), 0))],
+      [
+        "PostgreSQL (postmaster, backends, background processes)",
+        fmt(med(api.map((a) => a.pgCpu)), 1),
+        ...[dump, dumpC, restore].map((r) => fmt(med(r.map((x) => x.pgCpu)), 1)),
+      ],
+      [
+        "checkpoints requested (WAL past max_wal_size; DROP DATABASE requests one and waits)",
+        fmt(med(api.map((a) => a.checkpoints)), 0),
+        ...[dump, dumpC, restore].map((r) => fmt(med(r.map((x) => x.checkpoints)), 0)),
+      ],
     ],
   );
-  out(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min).\n`);
+  out(
+    `\nLoad average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")} (1, 5, 15 min).\n`,
+  );
 }
 
 runIfMain(import.meta.url, main);

@@ -144,7 +144,11 @@ export async function main(): Promise<void> {
   const scale = envInt("BENCH_SCALE", DEFAULT_SCALE);
   const runs = envInt("BENCH_RUNS", 1);
   const settleMs = envInt("BENCH_SETTLE_MS", 2000);
-  const knobs = [scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "", runs !== 1 ? `BENCH_RUNS=${runs}` : "", settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : ""].filter(Boolean);
+  const knobs = [
+    scale !== DEFAULT_SCALE ? `BENCH_SCALE=${scale}` : "",
+    runs !== 1 ? `BENCH_RUNS=${runs}` : "",
+    settleMs !== 2000 ? `BENCH_SETTLE_MS=${settleMs}` : "",
+  ].filter(Boolean);
   printHeader(
     "Imports from a URL: API preflight + import job vs bare pg_dump | pg_restore",
     `${knobs.length ? knobs.join(" ") + " " : ""}npx tsx test/bench/imports.ts`,
@@ -211,7 +215,13 @@ export async function main(): Promise<void> {
       const t0 = performance.now();
       const { preflight } = await orgClient.preflightImport(project.id, { source_url: sourceUrl });
       const preflightMs = performance.now() - t0;
-      if (!preflight.ok) throw new Error(`the preflight failed: ${preflight.checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+      if (!preflight.ok)
+        throw new Error(
+          `the preflight failed: ${preflight.checks
+            .filter((c) => c.status === "fail")
+            .map((c) => `${c.name}: ${c.detail}`)
+            .join("; ")}`,
+        );
       const { job } = await orgClient.createImport(project.id, { source_url: sourceUrl, replace: true });
       const done: Job = await orgClient.waitForJob(job.id, { pollMs: POLL_MS, maxPollMs: POLL_MS, timeoutMs: JOB_TIMEOUT_MS });
       const totalMs = performance.now() - t0;
@@ -242,8 +252,16 @@ export async function main(): Promise<void> {
       const t0 = performance.now();
       await targetSu.query(`CREATE DATABASE ${quoteIdent(target)}`);
       const bin = pgBinDir();
-      const dump = spawnTool(path.join(bin, "pg_dump"), ["--format=custom", "--compress=0", "--dbname", SOURCE_DB], libpqEnv(sourceCluster.adminUrl), ["ignore", "pipe", "pipe"]);
-      const restore = spawnTool(path.join(bin, "pg_restore"), ["--no-owner", "--no-privileges", "--dbname", target], libpqEnv(srv.clusterAdminUrl()), ["pipe", "ignore", "pipe"]);
+      const dump = spawnTool(path.join(bin, "pg_dump"), ["--format=custom", "--compress=0", "--dbname", SOURCE_DB], libpqEnv(sourceCluster.adminUrl), [
+        "ignore",
+        "pipe",
+        "pipe",
+      ]);
+      const restore = spawnTool(path.join(bin, "pg_restore"), ["--no-owner", "--no-privileges", "--dbname", target], libpqEnv(srv.clusterAdminUrl()), [
+        "pipe",
+        "ignore",
+        "pipe",
+      ]);
       restore.stdin!.on("error", () => {});
       dump.stdout!.pipe(restore.stdin!);
       await Promise.all([toolExit(dump, "pg_dump"), toolExit(restore, "pg_restore")]);
@@ -299,14 +317,37 @@ function report(scale: number, loadSeconds: number, sourceBytes: number, importe
       `${n > 1 ? " (medians; order alternating)" : " (bare first, then API)"}; MB/s = source pg_database_size / time (MB = 2^20 bytes).\n\n`,
   );
   const headers = ["series", "seconds", "MB/s", ...(n > 1 ? ["all runs (s)"] : [])];
-  const row = (name: string, values: number[], rate = true) => [name, fmt(sec(values), 2), rate ? fmt(sourceBytes / MB / sec(values), 1) : "", n > 1 ? all(values) : ""].slice(0, headers.length);
+  const row = (name: string, values: number[], rate = true) =>
+    [name, fmt(sec(values), 2), rate ? fmt(sourceBytes / MB / sec(values), 1) : "", n > 1 ? all(values) : ""].slice(0, headers.length);
   printTable(headers, [
-    row(`API: POST preflight + POST import → job succeeded (client clock, job polled every ${POLL_MS} ms)`, api.map((a) => a.totalMs)),
-    row("  preflight (POST .../imports/preflight)", api.map((a) => a.preflightMs), false),
-    row("  import job queue wait (created → claimed)", api.map((a) => a.queueMs), false),
-    row("  import job run (claimed → completed: preflight again, build, copy, swap, pooler sync)", api.map((a) => a.runMs), false),
-    row("bare CREATE DATABASE + pg_dump -Fc --compress=0 | pg_restore --no-owner --no-privileges", bare.map((b) => b.totalMs)),
-    row("  then (not in the bare time): CHECKPOINT, making the copy durable", bare.map((b) => b.checkpointMs), false),
+    row(
+      `API: POST preflight + POST import → job succeeded (client clock, job polled every ${POLL_MS} ms)`,
+      api.map((a) => a.totalMs),
+    ),
+    row(
+      "  preflight (POST .../imports/preflight)",
+      api.map((a) => a.preflightMs),
+      false,
+    ),
+    row(
+      "  import job queue wait (created → claimed)",
+      api.map((a) => a.queueMs),
+      false,
+    ),
+    row(
+      "  import job run (claimed → completed: preflight again, build, copy, swap, pooler sync)",
+      api.map((a) => a.runMs),
+      false,
+    ),
+    row(
+      "bare CREATE DATABASE + pg_dump -Fc --compress=0 | pg_restore --no-owner --no-privileges",
+      bare.map((b) => b.totalMs),
+    ),
+    row(
+      "  then (not in the bare time): CHECKPOINT, making the copy durable",
+      bare.map((b) => b.checkpointMs),
+      false,
+    ),
   ]);
   const ratio = median(api.map((a) => a.totalMs)) / median(bare.map((b) => b.totalMs));
   const jobRatio = median(api.map((a) => a.runMs)) / median(bare.map((b) => b.totalMs));
@@ -314,7 +355,9 @@ function report(scale: number, loadSeconds: number, sourceBytes: number, importe
   out(`Goal: API import ≤ ${GOAL_RATIO}× bare pg_dump | pg_restore: ${ratio <= GOAL_RATIO ? "MET" : "NOT MET"} (${fmt(ratio, 2)}×).\n`);
   if (api.some((a) => a.attempts > 1)) out(`Note: an import job needed more than one attempt (attempts: ${api.map((a) => a.attempts).join(", ")}).\n`);
 
-  out(`\nWhere the time goes: seconds a kind of work was seen active in pg_stat_activity of either cluster (sampled every ${SAMPLE_MS} ms; median over runs; work running at once is counted for each).\n\n`);
+  out(
+    `\nWhere the time goes: seconds a kind of work was seen active in pg_stat_activity of either cluster (sampled every ${SAMPLE_MS} ms; median over runs; work running at once is counted for each).\n\n`,
+  );
   const keys = [...new Set([...api.flatMap((a) => [...a.activity.keys()]), ...bare.flatMap((b) => [...b.activity.keys()])])].sort();
   printTable(
     ["activity", "API", "bare"],
@@ -334,7 +377,12 @@ function report(scale: number, loadSeconds: number, sourceBytes: number, importe
     `\nCheckpoints requested on the product's cluster (median; WAL past max_wal_size requests one, DROP DATABASE requests one and waits for it, ` +
       `and the swap drops the previous database): API import ${fmt(median(api.map((a) => a.checkpoints)), 0)}, bare copy ${fmt(median(bare.map((b) => b.checkpoints)), 0)}.\n`,
   );
-  out(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min).\n`);
+  out(
+    `Load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")} (1, 5, 15 min).\n`,
+  );
 }
 
 runIfMain(import.meta.url, main);

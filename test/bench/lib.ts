@@ -6,7 +6,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -118,7 +117,10 @@ function ticksPerSecond(): number {
 function procStat(pid: number): string[] | null {
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).trim().split(/\s+/);
+    return text
+      .slice(text.lastIndexOf(")") + 2)
+      .trim()
+      .split(/\s+/);
   } catch {
     return null;
   }

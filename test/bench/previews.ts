@@ -177,7 +177,12 @@ class Phase {
   readonly su: pg.Client;
   readonly control: pg.Client;
 
-  private constructor(readonly server: BenchServer, orgKey: string, su: pg.Client, control: pg.Client) {
+  private constructor(
+    readonly server: BenchServer,
+    orgKey: string,
+    su: pg.Client,
+    control: pg.Client,
+  ) {
     this.admin = new CapyClient({ baseUrl: server.url, apiKey: server.adminKey, retries: 0 });
     this.org = new CapyClient({ baseUrl: server.url, apiKey: orgKey, retries: 0 });
     this.su = su;
@@ -488,15 +493,24 @@ function dumpRestore(server: BenchServer, source: string, target: string): Promi
   const env = { PGPASSWORD: decodeURIComponent(url.password), PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username) };
   const bin = binDir();
   return new Promise((resolve, reject) => {
-    const dump = spawn(path.join(bin, "pg_dump"), ["--format=custom", "--compress=0", "--dbname", source], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    const restore = spawn(path.join(bin, "pg_restore"), ["--no-owner", "--no-privileges", "--dbname", target], { env: { ...process.env, ...env }, stdio: ["pipe", "ignore", "pipe"] });
+    const dump = spawn(path.join(bin, "pg_dump"), ["--format=custom", "--compress=0", "--dbname", source], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const restore = spawn(path.join(bin, "pg_restore"), ["--no-owner", "--no-privileges", "--dbname", target], {
+      env: { ...process.env, ...env },
+      stdio: ["pipe", "ignore", "pipe"],
+    });
     dump.stdout!.pipe(restore.stdin!);
     restore.stdin!.on("error", () => {});
     let err = "";
     dump.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     restore.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     const exit = (p: ReturnType<typeof spawn>) => new Promise<number | null>((res, rej) => (p.on("error", rej), p.on("close", res)));
-    Promise.all([exit(dump), exit(restore)]).then(([a, b]) => (a === 0 && b === 0 ? resolve() : reject(new Error(`pg_dump | pg_restore exited ${a}/${b}: ${err.trim().slice(-2000)}`))), reject);
+    Promise.all([exit(dump), exit(restore)]).then(
+      ([a, b]) => (a === 0 && b === 0 ? resolve() : reject(new Error(`pg_dump | pg_restore exited ${a}/${b}: ${err.trim().slice(-2000)}`))),
+      reject,
+    );
   });
 }
 
@@ -527,7 +541,12 @@ export async function main(): Promise<void> {
 
   // Cold clones first (spares off: each create and reset copies while the user waits), then
   // the default (a spare made in the background is taken by a rename).
-  const env = { CAPYDB_SNAPSHOT_MAX_AGE_SECONDS: "86400", CAPYDB_PREVIEW_CLONE_STRATEGY: "file_copy", CAPYDB_PREVIEW_SPARES: "false", CAPYDB_SNAPSHOT_REFRESH_AHEAD: "false" };
+  const env = {
+    CAPYDB_SNAPSHOT_MAX_AGE_SECONDS: "86400",
+    CAPYDB_PREVIEW_CLONE_STRATEGY: "file_copy",
+    CAPYDB_PREVIEW_SPARES: "false",
+    CAPYDB_SNAPSHOT_REFRESH_AHEAD: "false",
+  };
   let server: BenchServer | null = null;
   let phase: Phase | null = null;
   const figures: SizeFigures[] = [];
@@ -671,27 +690,57 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
   out(
     `Medians of ${runs} runs (logical at s ≥ ${LOGICAL_SINGLE_RUN_FROM_SCALE}: 1 run), after one unmeasured warm-up; each measured operation after an unmeasured CHECKPOINT + sync -f + ${fmt(SETTLE_MS / 1000, 1)} s pause; ` +
       `jobs polled every ${POLL_MS} ms; snapshot max age 86400 s (the snapshot stays fresh across restarts). ` +
-      `Server restarts on the same data dir took ${Object.entries(restartSeconds).map(([k, v]) => `${fmt(v!, 1)} s (${k})`).join(", ")}.\n`,
+      `Server restarts on the same data dir took ${Object.entries(restartSeconds)
+        .map(([k, v]) => `${fmt(v!, 1)} s (${k})`)
+        .join(", ")}.\n`,
   );
 
   for (const f of figures) {
     const floor = median(f.bareFileCopy);
-    const row = (name: string, values: number[]) => [name, values.length, sec(median(values)), sec(Math.min(...values)), sec(Math.max(...values)), fmt(median(values) / floor, 2) + "×"];
+    const row = (name: string, values: number[]) => [
+      name,
+      values.length,
+      sec(median(values)),
+      sec(Math.min(...values)),
+      sec(Math.max(...values)),
+      fmt(median(values) / floor, 2) + "×",
+    ];
     const apiFc = f.api.file_copy.map((r) => r.totalMs);
     out(`\n### s=${f.scale}: ${fmt(f.databaseBytes / MB, 1)} MB\n\n`);
     printTable(
       ["method", "runs", "seconds (median)", "min", "max", "× bare FILE_COPY"],
       [
-        row("API preview ready, default: a spare taken by rename (POST → succeeded → SELECT 1)", f.spare.create.map((r) => r.totalMs)),
-        row("API reset ready, default: a spare taken by rename", f.spare.reset.map((r) => r.totalMs)),
+        row(
+          "API preview ready, default: a spare taken by rename (POST → succeeded → SELECT 1)",
+          f.spare.create.map((r) => r.totalMs),
+        ),
+        row(
+          "API reset ready, default: a spare taken by rename",
+          f.spare.reset.map((r) => r.totalMs),
+        ),
         row("API preview ready, file_copy cloned while waiting (spares off)", apiFc),
-        row("API reset ready, file_copy cloned while waiting (spares off)", f.reset.map((r) => r.totalMs)),
-        row("API preview ready, wal_log", f.api.wal_log.map((r) => r.totalMs)),
-        row("API preview ready, logical (pg_dump | pg_restore as the preview role)", f.api.logical.map((r) => r.totalMs)),
+        row(
+          "API reset ready, file_copy cloned while waiting (spares off)",
+          f.reset.map((r) => r.totalMs),
+        ),
+        row(
+          "API preview ready, wal_log",
+          f.api.wal_log.map((r) => r.totalMs),
+        ),
+        row(
+          "API preview ready, logical (pg_dump | pg_restore as the preview role)",
+          f.api.logical.map((r) => r.totalMs),
+        ),
         row("floor: bare CREATE DATABASE TEMPLATE snapshot STRATEGY FILE_COPY", f.bareFileCopy),
-        row("bare FILE_COPY while a same-size copy exists + DROP of it (a reset's least work)", f.bareReset.map((r) => r.createMs + r.dropMs)),
+        row(
+          "bare FILE_COPY while a same-size copy exists + DROP of it (a reset's least work)",
+          f.bareReset.map((r) => r.createMs + r.dropMs),
+        ),
         row("bare CREATE DATABASE TEMPLATE snapshot STRATEGY WAL_LOG", f.bareWalLog),
-        row("job's data-plane steps via pg (FILE_COPY clone + grants, REASSIGN OWNED, RENAME)", f.steps.map((s) => s.totalMs)),
+        row(
+          "job's data-plane steps via pg (FILE_COPY clone + grants, REASSIGN OWNED, RENAME)",
+          f.steps.map((s) => s.totalMs),
+        ),
         row("bare pg_dump -Fc | pg_restore into a new database (logical baseline)", f.bareLogical),
       ],
     );
@@ -725,7 +774,9 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
           ? `PgBouncer admin console, new connection + KILL ${fmt(median(f.pooler.map((p) => p.killMs)), 0)} ms, new connection + RELOAD ${fmt(median(f.pooler.map((p) => p.reloadMs)), 0)} ms\n`
           : `PgBouncer not running (no pgbouncer-admin-password): no pooler figures\n`),
     );
-    out(`- an empty CHECKPOINT (right after another): ${fmt(median(f.emptyCheckpoint), 0)} ms; CREATE DATABASE STRATEGY FILE_COPY requests 2 checkpoints, DROP DATABASE 1\n`);
+    out(
+      `- an empty CHECKPOINT (right after another): ${fmt(median(f.emptyCheckpoint), 0)} ms; CREATE DATABASE STRATEGY FILE_COPY requests 2 checkpoints, DROP DATABASE 1\n`,
+    );
     out(
       `- snapshot creation (the warm-up preview, which took the first snapshot, minus the median preview): ${sec(f.warmupMs - median(apiFc))} s ` +
         `(warm-up ${sec(f.warmupMs)} s)\n`,
@@ -749,12 +800,18 @@ function report(figures: SizeFigures[], runs: number, restartSeconds: Partial<Re
       const v = median(pick(big));
       const floor = median(big.bareFileCopy);
       const logical = median(big.api.logical.map((r) => r.totalMs));
-      out(`- ${label} through the API at ~1 GB (s=${BIG_SCALE}) <= ${GOAL_RATIO_TO_FLOOR}× bare FILE_COPY: ${verdict(v <= GOAL_RATIO_TO_FLOOR * floor)} (${sec(v)} s = ${fmt(v / floor, 2)}× of ${sec(floor)} s)\n`);
-      out(`- ${label} through the API at ~1 GB >= ${GOAL_FASTER_THAN_LOGICAL}× faster than the logical copy: ${verdict(logical / v >= GOAL_FASTER_THAN_LOGICAL)} (${fmt(logical / v, 1)}× faster: ${sec(v)} s vs logical ${sec(logical)} s)\n`);
+      out(
+        `- ${label} through the API at ~1 GB (s=${BIG_SCALE}) <= ${GOAL_RATIO_TO_FLOOR}× bare FILE_COPY: ${verdict(v <= GOAL_RATIO_TO_FLOOR * floor)} (${sec(v)} s = ${fmt(v / floor, 2)}× of ${sec(floor)} s)\n`,
+      );
+      out(
+        `- ${label} through the API at ~1 GB >= ${GOAL_FASTER_THAN_LOGICAL}× faster than the logical copy: ${verdict(logical / v >= GOAL_FASTER_THAN_LOGICAL)} (${fmt(logical / v, 1)}× faster: ${sec(v)} s vs logical ${sec(logical)} s)\n`,
+      );
     } else {
       const largest = figures[figures.length - 1];
       const v = median(pick(largest));
-      const note = largest ? ` (at the largest size measured, s=${largest.scale}: ${fmt(v / median(largest.bareFileCopy), 2)}× the floor, ${fmt(median(largest.api.logical.map((r) => r.totalMs)) / v, 1)}× faster than logical)` : "";
+      const note = largest
+        ? ` (at the largest size measured, s=${largest.scale}: ${fmt(v / median(largest.bareFileCopy), 2)}× the floor, ${fmt(median(largest.api.logical.map((r) => r.totalMs)) / v, 1)}× faster than logical)`
+        : "";
       out(`- ${label} at ~1 GB: not measured, BENCH_SIZES has no ${BIG_SCALE}${note}\n`);
     }
     if (small) {

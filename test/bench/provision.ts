@@ -104,13 +104,24 @@ export async function main(): Promise<void> {
       const s = summarize(values);
       return [name, s.n, fmt(s.min, 0), fmt(s.p50, 0), fmt(s.p90, 0), fmt(s.max, 0), fmt(s.mean, 0)];
     };
-    process.stdout.write(`${runs} sequential runs per series (after 1 unmeasured warm-up each), times in ms; fsync and all other PostgreSQL settings as \`npm start\` uses them.\n\n`);
+    process.stdout.write(
+      `${runs} sequential runs per series (after 1 unmeasured warm-up each), times in ms; fsync and all other PostgreSQL settings as \`npm start\` uses them.\n\n`,
+    );
     printTable(
       ["series", "runs", "min", "p50", "p90", "max", "mean"],
       [
-        row("API: POST /v1/projects → job succeeded (project ready)", api.map((r) => r.totalMs)),
-        row("  of which queue wait (job created → claimed, server clock)", api.map((r) => r.queueMs)),
-        row("  of which job run (claimed → completed, server clock)", api.map((r) => r.runMs)),
+        row(
+          "API: POST /v1/projects → job succeeded (project ready)",
+          api.map((r) => r.totalMs),
+        ),
+        row(
+          "  of which queue wait (job created → claimed, server clock)",
+          api.map((r) => r.queueMs),
+        ),
+        row(
+          "  of which job run (claimed → completed, server clock)",
+          api.map((r) => r.runMs),
+        ),
         row("floor: job's DDL via pg (ensureLoginRole + createTenantDatabase + adoptPublicSchema)", job),
         row("floor: bare CREATE ROLE; CREATE DATABASE OWNER via pg", bare),
       ],
@@ -123,9 +134,7 @@ export async function main(): Promise<void> {
       `\nAPI p50 is ${fmt(apiP50 / bareP50, 1)}× the bare DDL p50 (${fmt(apiP50 - bareP50, 0)} ms more); the job's own DDL is ${fmt(jobP50 - bareP50, 0)} ms over bare; ` +
         `outside queue and job (the HTTP calls, polling every ${POLL_MS} ms) p50 ${fmt(rest, 0)} ms.\n`,
     );
-    process.stdout.write(
-      `Goal: API p50 <= ${fmt(GOAL_P50_MS, 0)} ms: ${apiP50 <= GOAL_P50_MS ? "MET" : "NOT MET"} (p50 ${fmt(apiP50, 0)} ms).\n`,
-    );
+    process.stdout.write(`Goal: API p50 <= ${fmt(GOAL_P50_MS, 0)} ms: ${apiP50 <= GOAL_P50_MS ? "MET" : "NOT MET"} (p50 ${fmt(apiP50, 0)} ms).\n`);
   } finally {
     await cluster?.end().catch(() => {});
     await org?.close();

@@ -67,7 +67,9 @@ async function fillQueue(db: Db, n: number): Promise<void> {
 
 /** Every job ended succeeded after exactly one attempt; throws otherwise. */
 async function checkDrained(db: Db, n: number, name: string): Promise<void> {
-  const { rows } = await db.query<{ state: string; attempts: number; n: number }>("SELECT state, attempts, count(*)::int AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2");
+  const { rows } = await db.query<{ state: string; attempts: number; n: number }>(
+    "SELECT state, attempts, count(*)::int AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2",
+  );
   const ok = rows.length === 1 && rows[0].state === "succeeded" && rows[0].attempts === 1 && rows[0].n === n;
   if (!ok) throw new Error(`${name}: the queue did not end with ${n} jobs succeeded once: ${JSON.stringify(rows)}`);
 }
@@ -117,7 +119,15 @@ async function drainWithWorker(cluster: LocalCluster, url: string, jobs: number,
     await worker.stop();
     if (problems.length) throw new Error(`worker (concurrency ${concurrency}) reported problems: ${problems.slice(0, 3).join("; ")}`);
     await checkDrained(pool, jobs, `worker c=${concurrency}`);
-    return { name: "Worker (real claim path)", concurrency, jobs, seconds: m.seconds, jobsPerSecond: jobs / m.seconds, nodeCpuSeconds: m.nodeCpu, postgresCpuSeconds: m.pgCpu };
+    return {
+      name: "Worker (real claim path)",
+      concurrency,
+      jobs,
+      seconds: m.seconds,
+      jobsPerSecond: jobs / m.seconds,
+      nodeCpuSeconds: m.nodeCpu,
+      postgresCpuSeconds: m.pgCpu,
+    };
   } finally {
     await worker.stop(0).catch(() => {});
     await pool.end().catch(() => {});
@@ -162,7 +172,15 @@ async function drainNaively(cluster: LocalCluster, url: string, jobs: number): P
     const m = await run();
     if (m.value !== jobs) throw new Error(`naive loop drained ${m.value} jobs, expected ${jobs}`);
     await checkDrained(createDbOnce(url), jobs, "naive");
-    return { name: "naive SKIP LOCKED LIMIT 1 loop", concurrency: 1, jobs, seconds: m.seconds, jobsPerSecond: jobs / m.seconds, nodeCpuSeconds: m.nodeCpu, postgresCpuSeconds: m.pgCpu };
+    return {
+      name: "naive SKIP LOCKED LIMIT 1 loop",
+      concurrency: 1,
+      jobs,
+      seconds: m.seconds,
+      jobsPerSecond: jobs / m.seconds,
+      nodeCpuSeconds: m.nodeCpu,
+      postgresCpuSeconds: m.pgCpu,
+    };
   } finally {
     await client.end().catch(() => {});
   }
@@ -252,7 +270,12 @@ export async function main(): Promise<QueueBenchResult> {
         `Goal >= ${fmt(GOAL_JOBS_PER_SECOND, 0)} jobs/s: ${best.jobsPerSecond >= GOAL_JOBS_PER_SECOND ? "MET" : "NOT MET"}.\n`,
     );
     process.stdout.write(`\nEXPLAIN (ANALYZE, BUFFERS) of one Worker claim (limit 16) on a queue of ${jobs} pending jobs, rolled back:\n\n`);
-    process.stdout.write(claimPlan.split("\n").map((l) => "    " + l).join("\n") + "\n\n");
+    process.stdout.write(
+      claimPlan
+        .split("\n")
+        .map((l) => "    " + l)
+        .join("\n") + "\n\n",
+    );
     process.stdout.write(
       claimUsesPendingIndex
         ? "The claim walks jobs_pending_idx (partial index on (run_at, id) WHERE state = 'pending') in order and stops after LIMIT rows.\n"

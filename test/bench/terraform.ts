@@ -151,12 +151,21 @@ export async function main(): Promise<void> {
       if (r.code !== 0) throw new Error(`expected a plan with no changes, got exit ${r.code}:\n${r.stdout}\n${r.stderr}`);
       if (i >= 0) plans.push(r.ms);
     }
-    const debug = await ws.run(["plan", "-detailed-exitcode", "-input=false", "-lock=false"], { trace: false, env: { TF_LOG: "debug", TF_LOG_PATH: path.join(root, "debug.log") } });
+    const debug = await ws.run(["plan", "-detailed-exitcode", "-input=false", "-lock=false"], {
+      trace: false,
+      env: { TF_LOG: "debug", TF_LOG_PATH: path.join(root, "debug.log") },
+    });
     const seen = handshakesInLog(fs.readFileSync(path.join(root, "debug.log"), "utf8"));
 
     process.stderr.write(`bench: ${starts} provider starts (mirror bundle) and 3 from the TypeScript sources\n`);
     const clientCert = makeServerCertificate().certPem;
-    const executable = path.join(cli.mirrorDir, ...PROVIDER_ADDRESS.split("/"), PROVIDER_VERSION, currentPlatform(), `terraform-provider-capydb_v${PROVIDER_VERSION}`);
+    const executable = path.join(
+      cli.mirrorDir,
+      ...PROVIDER_ADDRESS.split("/"),
+      PROVIDER_VERSION,
+      currentPlatform(),
+      `terraform-provider-capydb_v${PROVIDER_VERSION}`,
+    );
     await timeHandshake(executable, clientCert); // warm the page cache
     const bundled: Start[] = [];
     for (let i = 0; i < starts; i++) bundled.push(await timeHandshake(executable, clientCert));
@@ -168,7 +177,10 @@ export async function main(): Promise<void> {
     const bareCpu: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
-      const usage = JSON.parse(await run(process.execPath, ["-e", "process.stdout.write(JSON.stringify(process.cpuUsage()))"])) as { user: number; system: number };
+      const usage = JSON.parse(await run(process.execPath, ["-e", "process.stdout.write(JSON.stringify(process.cpuUsage()))"])) as {
+        user: number;
+        system: number;
+      };
       bare.push(performance.now() - t0);
       bareCpu.push((usage.user + usage.system) / 1000);
     }
@@ -177,15 +189,29 @@ export async function main(): Promise<void> {
       const s = summarize(values);
       return [name, s.n, fmt(s.min, 0), fmt(s.p50, 0), fmt(s.p90, 0), fmt(s.max, 0)];
     };
-    process.stdout.write(`Times in ms. Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} on ${os.cpus().length} CPUs.\n\n`);
+    process.stdout.write(
+      `Times in ms. Load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(", ")} on ${os.cpus().length} CPUs.\n\n`,
+    );
     printTable(
       ["series", "n", "min", "p50", "p90", "max"],
       [
         row("terraform plan, 20 resources, no changes (wall)", plans),
-        row("provider ready: handshake line after spawn (mirror bundle)", bundled.map((s) => s.readyMs)),
-        row("  CPU time it used by then (user + sys)", bundled.map((s) => s.cpuMs)),
+        row(
+          "provider ready: handshake line after spawn (mirror bundle)",
+          bundled.map((s) => s.readyMs),
+        ),
+        row(
+          "  CPU time it used by then (user + sys)",
+          bundled.map((s) => s.cpuMs),
+        ),
         row("provider ready as Terraform saw it in the debug plan", seen),
-        row("provider ready from the TypeScript sources (bin/, tsx)", dev.map((s) => s.readyMs)),
+        row(
+          "provider ready from the TypeScript sources (bin/, tsx)",
+          dev.map((s) => s.readyMs),
+        ),
         row("floor: bare `node -e` (spawn to exit)", bare),
         row("  CPU time it used (user + sys)", bareCpu),
       ],

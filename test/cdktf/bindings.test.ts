@@ -3,7 +3,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GENERATED_DIR, type ProviderDescription, diffTrees, generateBindings, listFiles, readProvider } from "../../cdktf-constructs/scripts/generate-bindings.js";
+import {
+  GENERATED_DIR,
+  type ProviderDescription,
+  diffTrees,
+  generateBindings,
+  listFiles,
+  readProvider,
+} from "../../cdktf-constructs/scripts/generate-bindings.js";
 import { PROVIDER_VERSION } from "../../packages/terraform-provider/src/registry.js";
 import { tempDir } from "./support.js";
 

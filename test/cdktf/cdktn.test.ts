@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PACKAGE_DIR, REPO_DIR, TSX, explain, providerMirror, run, synthesizeExample, tempDir, terraformEnv, terraformVersion } from "./support.js";
 
 const CDKTN_DIR = path.join(REPO_DIR, "node_modules", "cdktn");
-const cdktnVersion = fs.existsSync(CDKTN_DIR) ? (JSON.parse(fs.readFileSync(path.join(CDKTN_DIR, "package.json"), "utf8")) as { version: string }).version : null;
+const cdktnVersion = fs.existsSync(CDKTN_DIR)
+  ? (JSON.parse(fs.readFileSync(path.join(CDKTN_DIR, "package.json"), "utf8")) as { version: string }).version
+  : null;
 if (!cdktnVersion) console.warn("cdktf cdktn.test.ts: skipped: cdktn is not installed (npm i -w cdktf-constructs -D cdktn@0.24.0)");
 const tfVersion = await terraformVersion();
 if (cdktnVersion && !tfVersion) console.warn("cdktf cdktn.test.ts: terraform validate of cdktn's output skipped: no `terraform` on the PATH");
@@ -60,7 +62,11 @@ describe.skipIf(!cdktnVersion)(`cdktn ${cdktnVersion ?? ""} consuming the same c
     consumerMain = consumerProject(path.join(root, "consumer"));
     // The same example, synthesized with cdktf 0.21 (this repository) and with cdktn.
     ({ stackDir: cdktfStackDir } = await synthesizeExample(path.join(root, "cdktf-run"), path.join(root, "cdktf-out")));
-    const r = await run(TSX, [consumerMain], { cwd: path.dirname(consumerMain), env: { ...process.env, CDKTF_OUTDIR: path.join(root, "cdktn-out") }, timeoutMs: 120_000 });
+    const r = await run(TSX, [consumerMain], {
+      cwd: path.dirname(consumerMain),
+      env: { ...process.env, CDKTF_OUTDIR: path.join(root, "cdktn-out") },
+      timeoutMs: 120_000,
+    });
     expect(r.code, explain(r)).toBe(0);
     cdktnStackDir = path.join(root, "cdktn-out", "stacks", "capydb-example");
   }, 180_000);
@@ -101,14 +107,18 @@ app.synth();
     }
   }, 60_000);
 
-  it.skipIf(!tfVersion)("what cdktn synthesizes passes terraform init (filesystem mirror) and terraform validate", async () => {
-    const env = terraformEnv(await providerMirror(path.join(root, "tf")));
-    const init = await run("terraform", ["init", "-input=false", "-no-color"], { cwd: cdktnStackDir, env });
-    expect(init.code, explain(init)).toBe(0);
-    const validate = await run("terraform", ["validate", "-json"], { cwd: cdktnStackDir, env });
-    expect(validate.code, explain(validate)).toBe(0);
-    expect(JSON.parse(validate.stdout)).toMatchObject({ valid: true, error_count: 0 });
-  }, 120_000);
+  it.skipIf(!tfVersion)(
+    "what cdktn synthesizes passes terraform init (filesystem mirror) and terraform validate",
+    async () => {
+      const env = terraformEnv(await providerMirror(path.join(root, "tf")));
+      const init = await run("terraform", ["init", "-input=false", "-no-color"], { cwd: cdktnStackDir, env });
+      expect(init.code, explain(init)).toBe(0);
+      const validate = await run("terraform", ["validate", "-json"], { cwd: cdktnStackDir, env });
+      expect(validate.code, explain(validate)).toBe(0);
+      expect(JSON.parse(validate.stdout)).toMatchObject({ valid: true, error_count: 0 });
+    },
+    120_000,
+  );
 
   it("but a cdktn App and stack around constructs built on the real cdktf 0.21 fail at synth (so alias, do not mix)", async () => {
     const mixed = path.join(root, "mixed");

@@ -4,7 +4,16 @@
 import { AnnotationMetadataEntryType, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { CreateProjectRequest, ExtensionName, PutScheduledBackupRequest } from "@capydb/api";
-import { CapyBackupSchedule, type CapyEnvironment, CapyExtension, type CapyPlan, CapyProject, type CapyProjectProps, CapyProvider, capydb } from "@capydb/cdktf-constructs";
+import {
+  CapyBackupSchedule,
+  type CapyEnvironment,
+  CapyExtension,
+  type CapyPlan,
+  CapyProject,
+  type CapyProjectProps,
+  CapyProvider,
+  capydb,
+} from "@capydb/cdktf-constructs";
 import { testingApp } from "./support.js";
 
 const { Project } = capydb.project;
@@ -317,11 +326,22 @@ describe("the checks agree with the API's own request schemas", () => {
   });
 
   const settings: Array<Record<string, string | number>> = [
-    { max_connections: 1 }, { max_connections: 10000 }, { max_connections: 10001 }, { max_connections: 1.5 },
-    { statement_timeout: "0" }, { statement_timeout: "500ms" }, { statement_timeout: "2 h" }, { statement_timeout: "1w" },
-    { idle_transaction_timeout: "60s" }, { idle_transaction_timeout: "" },
-    { storage_limit_bytes: 1_048_576 }, { storage_limit_bytes: 1_048_575 },
-    { plan: "enterprise" }, { plan: "Enterprise" }, { environment: "development" }, { environment: "dev" },
+    { max_connections: 1 },
+    { max_connections: 10000 },
+    { max_connections: 10001 },
+    { max_connections: 1.5 },
+    { statement_timeout: "0" },
+    { statement_timeout: "500ms" },
+    { statement_timeout: "2 h" },
+    { statement_timeout: "1w" },
+    { idle_transaction_timeout: "60s" },
+    { idle_transaction_timeout: "" },
+    { storage_limit_bytes: 1_048_576 },
+    { storage_limit_bytes: 1_048_575 },
+    { plan: "enterprise" },
+    { plan: "Enterprise" },
+    { environment: "development" },
+    { environment: "dev" },
   ];
   it.each(settings)("project settings %j", (body) => {
     const props: CapyProjectProps = {
@@ -338,7 +358,16 @@ describe("the checks agree with the API's own request schemas", () => {
     expect(refused((s) => new CapyProject(s, "db", props))).toBe(!CreateProjectRequest.safeParse({ name: "shop", ...body }).success);
   });
 
-  const schedules = [[0, 0, 1], [23, 59, 365], [24, 0, 7], [0, 60, 7], [-1, 0, 7], [3, 30, 0], [3, 30, 366], [3.5, 0, 7]];
+  const schedules = [
+    [0, 0, 1],
+    [23, 59, 365],
+    [24, 0, 7],
+    [0, 60, 7],
+    [-1, 0, 7],
+    [3, 30, 0],
+    [3, 30, 366],
+    [3.5, 0, 7],
+  ];
   it.each(schedules)("schedule %d:%d kept %d days", (hour, minute, retentionDays) => {
     expect(refused((s) => new CapyBackupSchedule(s, "b", { projectId: "prj_1", hour, minute, retentionDays }))).toBe(
       !PutScheduledBackupRequest.safeParse({ cron_hour: hour, cron_minute: minute, is_active: true, retention_days: retentionDays }).success,

@@ -108,9 +108,9 @@ describe.skipIf(!tfVersion)(`the example app under ${tfVersion ?? "terraform"}, 
     expect(await psql(uri, "SELECT extname FROM pg_extension WHERE extname IN ('pgcrypto', 'citext') ORDER BY 1")).toEqual(["citext", "pgcrypto"]);
     expect(await psql(uri, "SELECT length(gen_random_bytes(16)), 'CapyDB'::citext = 'capydb'::citext, current_user")).toEqual([`16|t|${ids.roleName}`]);
     // ...and the schedule as the control plane stored it.
-    expect(await psql(t.controlUrl, `SELECT cron_hour, cron_minute, retention_days, is_active FROM scheduled_backups WHERE project_id = '${ids.project}'`)).toEqual([
-      "3|30|14|t",
-    ]);
+    expect(
+      await psql(t.controlUrl, `SELECT cron_hour, cron_minute, retention_days, is_active FROM scheduled_backups WHERE project_id = '${ids.project}'`),
+    ).toEqual(["3|30|14|t"]);
 
     const again = await tf(["plan", "-detailed-exitcode", "-input=false"]);
     expect(again.code, explain(again)).toBe(0);

@@ -28,7 +28,10 @@ describe("the example app", () => {
 
   it("takes its project name and backup hour from context", () => {
     const app = testingApp({ context: { projectName: "other", backupHour: 5 } });
-    const stack = new ExampleStack(app, "capydb-example", { projectName: app.node.tryGetContext("projectName"), backupHour: app.node.tryGetContext("backupHour") });
+    const stack = new ExampleStack(app, "capydb-example", {
+      projectName: app.node.tryGetContext("projectName"),
+      backupHour: app.node.tryGetContext("backupHour"),
+    });
     const out = Testing.synth(stack, true);
     expect(out).toHaveResourceWithProperties(capydb.project.Project, { name: "other" });
     expect(out).toHaveResourceWithProperties(capydb.scheduledBackup.ScheduledBackup, { cron_hour: 5, cron_minute: 30 });

@@ -70,7 +70,8 @@ expect.extend({
     const pass = Testing.toHaveProviderWithProperties(received, name, properties);
     return {
       pass,
-      message: () => `expected ${pass ? "no " : ""}provider ${name} with ${JSON.stringify(properties)}; synthesized: ${JSON.stringify((JSON.parse(received) as SynthesizedJson).provider)}`,
+      message: () =>
+        `expected ${pass ? "no " : ""}provider ${name} with ${JSON.stringify(properties)}; synthesized: ${JSON.stringify((JSON.parse(received) as SynthesizedJson).provider)}`,
     };
   },
   /** cdktf's toBeValidTerraform: `terraform init` + `terraform validate` in each synthesized stack. */
@@ -81,6 +82,8 @@ expect.extend({
 });
 
 declare module "vitest" {
+  // Declaration merging needs vitest's own type parameter, default and all.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   interface Matchers<T = any> {
     toHaveResourceWithProperties(type: TfType | string, properties?: Record<string, unknown>): T;
     toHaveProviderWithProperties(type: TfType | string, properties?: Record<string, unknown>): T;

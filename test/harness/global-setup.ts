@@ -57,11 +57,15 @@ async function watchConnections(adminUrl: string, limit: number): Promise<() => 
       try {
         const r = await client.query<{ who: string; n: number }>(
           "select coalesce(nullif(application_name, ''), usename, backend_type) || ' @ ' || coalesce(datname, '-') as who, count(*)::int as n " +
-          "from pg_stat_activity group by 1 order by 2 desc");
+            "from pg_stat_activity group by 1 order by 2 desc",
+        );
         const total = r.rows.reduce((sum, row) => sum + row.n, 0);
         if (total > limit * 0.6 && Date.now() - lastReport > 15_000) {
           lastReport = Date.now();
-          const top = r.rows.slice(0, 8).map((row) => `${row.n} ${row.who}`).join("; ");
+          const top = r.rows
+            .slice(0, 8)
+            .map((row) => `${row.n} ${row.who}`)
+            .join("; ");
           process.stderr.write(`[test harness] ${total} of ${limit} connections on the shared test cluster: ${top}\n`);
         }
       } catch {

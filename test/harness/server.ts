@@ -40,7 +40,9 @@ export async function createDatabase(adminUrl: string, name: string): Promise<vo
 }
 
 /** The environment of a server on the harness cluster (also used to spawn one as a process). */
-export async function testServerEnv(extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; controlUrl: string; dataDir: string; adminKey: string }> {
+export async function testServerEnv(
+  extra: Record<string, string> = {},
+): Promise<{ env: Record<string, string>; controlUrl: string; dataDir: string; adminKey: string }> {
   const adminUrl = inject("pgAdminUrl");
   const controlDb = `capy_ctl_${crypto.randomBytes(5).toString("hex")}`;
   await createDatabase(adminUrl, controlDb);
@@ -115,7 +117,11 @@ export function adminUrl(database: string): string {
 }
 
 /** Runs a query on a database of the harness cluster as the superuser. */
-export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
+export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  database: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<pg.QueryResult<T>> {
   const c = new pg.Client({ connectionString: adminUrl(database) });
   await c.connect();
   try {

@@ -83,7 +83,17 @@ async function tenant(admin: CapyClient, name: string): Promise<Tenant> {
     orgId,
     key: k.secret,
     projectKey: pk.secret,
-    ids: { projectID: p.project.id, previewID: pv.preview.id, backupID: backup.id, cutoverID: cut.id, jobID: bk.job.id, orgID: orgId, keyID: k.api_key.id, name: "citext", objectKey: "x" },
+    ids: {
+      projectID: p.project.id,
+      previewID: pv.preview.id,
+      backupID: backup.id,
+      cutoverID: cut.id,
+      jobID: bk.job.id,
+      orgID: orgId,
+      keyID: k.api_key.id,
+      name: "citext",
+      objectKey: "x",
+    },
   };
 }
 
@@ -104,7 +114,8 @@ function codeProblem(e: Endpoint, status: number, text: string): string | null {
   }
   if (!isErrorCode(code)) return `${e.method} ${e.path} → ${status} with code ${JSON.stringify(code)}, not one of the closed set`;
   if (ERROR_CODES[code].status !== status) return `${e.method} ${e.path} → ${status} with code ${code}, a code of ${ERROR_CODES[code].status}`;
-  if (!connectionLevelCodes.includes(code) && !errorCodesOf(e).get(status)?.includes(code)) return `${e.method} ${e.path} → ${status} ${code}, which its OpenAPI operation does not list`;
+  if (!connectionLevelCodes.includes(code) && !errorCodesOf(e).get(status)?.includes(code))
+    return `${e.method} ${e.path} → ${status} ${code}, which its OpenAPI operation does not list`;
   return null;
 }
 
@@ -112,12 +123,21 @@ beforeAll(async () => {
   const base = await testServerEnv();
   env = { ...base.env, CAPYDB_PORT: String(await freePort()), CAPYDB_LOG_LEVEL: "debug", CAPYDB_IMPORT_ALLOWED_CIDRS: "127.0.0.0/8" };
   secrets.push(env.CAPYDB_BOOTSTRAP_API_KEY);
-  server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   server.stdout!.on("data", (d) => (log += d));
   server.stderr!.on("data", (d) => (log += d));
   url = `http://127.0.0.1:${env.CAPYDB_PORT}`;
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const admin = new CapyClient({ baseUrl: url, apiKey: env.CAPYDB_BOOTSTRAP_API_KEY, retries: 0 });
@@ -141,7 +161,10 @@ describe("tenant isolation matrix", () => {
     const failures: string[] = [];
     for (const e of scoped) {
       if (e.admin) continue;
-      for (const [who, token] of [["other org", b.key], ["other project", a.projectKey]] as const) {
+      for (const [who, token] of [
+        ["other org", b.key],
+        ["other project", a.projectKey],
+      ] as const) {
         if (who === "other project" && e.path.includes("{orgID}")) continue; // org-level: a project key gets 403 (checked below)
         const body = e.body ? "{}" : undefined;
         const res = await call(e.method, fill(e.path, a.ids), token, body);
@@ -152,11 +175,17 @@ describe("tenant isolation matrix", () => {
     }
     expect(failures).toEqual([]);
     // org-level endpoints with a project key, and operator endpoints with any tenant key: 403
-    for (const [m, p] of [["GET", `/v1/organizations/${a.orgId}/api-keys`], ["POST", `/v1/organizations/${a.orgId}/api-keys`]]) {
+    for (const [m, p] of [
+      ["GET", `/v1/organizations/${a.orgId}/api-keys`],
+      ["POST", `/v1/organizations/${a.orgId}/api-keys`],
+    ]) {
       expect((await call(m, p, a.projectKey, m === "POST" ? '{"name":"x"}' : undefined)).status).toBe(403);
     }
     for (const e of endpoints.filter((x) => x.admin)) {
-      expect({ e: `${e.method} ${e.path}`, s: (await call(e.method, fill(e.path, a.ids), a.key, e.body ? "{}" : undefined)).status }).toEqual({ e: `${e.method} ${e.path}`, s: 403 });
+      expect({ e: `${e.method} ${e.path}`, s: (await call(e.method, fill(e.path, a.ids), a.key, e.body ? "{}" : undefined)).status }).toEqual({
+        e: `${e.method} ${e.path}`,
+        s: 403,
+      });
     }
     for (const action of ["acknowledge", "reject", "execute", "rollback"]) {
       expect((await call("POST", `/v1/cutover-requests/${a.ids.cutoverID}/${action}`, a.key, "{}")).status).toBe(403);
@@ -186,9 +215,28 @@ describe("hostile input", () => {
         )
       ).rows[0];
     const before = await counts();
-    const nasty = ["'", '"', ";", "--", "'; DROP TABLE projects; --", "../../etc/passwd", "..%2F..%2F", "%00", "\u0000", "😀", "ü".repeat(300), "x".repeat(70_000), "{{7*7}}", "$(reboot)", "`id`", "<script>", "\\", "null"];
+    const nasty = [
+      "'",
+      '"',
+      ";",
+      "--",
+      "'; DROP TABLE projects; --",
+      "../../etc/passwd",
+      "..%2F..%2F",
+      "%00",
+      "\u0000",
+      "😀",
+      "ü".repeat(300),
+      "x".repeat(70_000),
+      "{{7*7}}",
+      "$(reboot)",
+      "`id`",
+      "<script>",
+      "\\",
+      "null",
+    ];
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
     const value = (depth = 0): unknown => {
       const r = rand();

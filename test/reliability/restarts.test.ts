@@ -86,7 +86,10 @@ describe("restarts", () => {
     const { job } = await api.createBackup(made.project.id, { label: "through a restart" });
     for (let i = 0; i < 400; i++) {
       const running = (await api.getJob(job.id)).job.state === "running";
-      const dumping = await run("pgrep", ["-f", `pg_dump.*${made.project.database_name}`]).then(() => true, () => false);
+      const dumping = await run("pgrep", ["-f", `pg_dump.*${made.project.database_name}`]).then(
+        () => true,
+        () => false,
+      );
       if (running && dumping) break;
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -20,7 +20,10 @@ let server: ChildProcess | null = null;
 let log = "";
 
 async function startServerProcess(): Promise<CapyClient> {
-  server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   server.stdout!.on("data", (d) => (log += d));
   server.stderr!.on("data", (d) => (log += d));
   const url = `http://127.0.0.1:${env.CAPYDB_PORT}`;
@@ -73,7 +76,10 @@ describe("worker crash", () => {
     let states: Job[] = [];
     for (let i = 0; i < 300; i++) {
       states = await Promise.all(jobs.map(async (j) => (await api.getJob(j.id)).job));
-      const tools = await run("pgrep", ["-f", "pg_dump|pg_restore"]).then((r) => r.stdout.trim().length > 0, () => false);
+      const tools = await run("pgrep", ["-f", "pg_dump|pg_restore"]).then(
+        (r) => r.stdout.trim().length > 0,
+        () => false,
+      );
       if (states.filter((s) => s.state === "running").length >= 2 && tools) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -103,7 +109,10 @@ describe("worker crash", () => {
     let ours: string[] = [];
     let spares: string[] = [];
     for (let i = 0; i < 60; i++) {
-      const { rows } = await adminQuery("postgres", "select datname from pg_database where datname like $1 or datname like $2 order by 1", [`${src.database_name}%`, `${dst.database_name}%`]);
+      const { rows } = await adminQuery("postgres", "select datname from pg_database where datname like $1 or datname like $2 order by 1", [
+        `${src.database_name}%`,
+        `${dst.database_name}%`,
+      ]);
       ours = rows.map((r) => r.datname).filter((d: string) => !/_(snap|spare)\d+$/.test(d));
       spares = rows.map((r) => r.datname).filter((d: string) => /_spare\d+$/.test(d));
       if (ours.sort().join() === [...expected].sort().join() && spares.length <= 1) break;

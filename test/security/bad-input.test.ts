@@ -61,7 +61,10 @@ describe("timeouts Postgres cannot hold", () => {
       expect(idle.error).toMatch(/^idle_transaction_timeout: /);
     }
     expect(await roleState(project.role_name)).toEqual(before);
-    expect((await org.getProject(project.id)).project).toMatchObject({ max_connections: project.max_connections, statement_timeout: project.statement_timeout });
+    expect((await org.getProject(project.id)).project).toMatchObject({
+      max_connections: project.max_connections,
+      statement_timeout: project.statement_timeout,
+    });
     const create = await call(key, "POST", "/v1/projects", { name: "never", statement_timeout: "999999999d" });
     expect(create.status).toBe(400);
     expect(create.error).toMatch(/^statement_timeout: /);
@@ -72,14 +75,21 @@ describe("timeouts Postgres cannot hold", () => {
     const res = await call(t.adminKey, "PATCH", `/v1/projects/${project.id}`, { max_connections: 4, statement_timeout: "5s" });
     expect(res.status).toBe(500);
     expect(await roleState(project.role_name)).toEqual(before);
-    expect((await org.getProject(project.id)).project).toMatchObject({ max_connections: project.max_connections, statement_timeout: project.statement_timeout });
+    expect((await org.getProject(project.id)).project).toMatchObject({
+      max_connections: project.max_connections,
+      statement_timeout: project.statement_timeout,
+    });
   });
 });
 
 describe("NUL and control characters", () => {
   it("answer 400 naming the field wherever they would reach Postgres, and nothing is created", async () => {
     const counts = async () =>
-      (await t.server.ctx.db.query("select (select count(*)::int from backups) b, (select count(*)::int from projects) p, (select count(*)::int from scheduled_backups) s, (select count(*)::int from api_keys) k")).rows[0];
+      (
+        await t.server.ctx.db.query(
+          "select (select count(*)::int from backups) b, (select count(*)::int from projects) p, (select count(*)::int from scheduled_backups) s, (select count(*)::int from api_keys) k",
+        )
+      ).rows[0];
     const before = await counts();
     const cases: Array<[string, string, string, unknown, RegExp]> = [
       [key, "POST", `/v1/projects/${project.id}/backups`, { label: "nightly\u0000" }, /^label: must not contain control characters/],
@@ -88,12 +98,36 @@ describe("NUL and control characters", () => {
       [key, "POST", "/v1/projects", { name: "nul\u0000byte" }, /^name: /],
       [key, "POST", "/v1/projects", { name: "ok", region: "local\u0000" }, /^region: must not contain control characters/],
       [key, "PATCH", `/v1/projects/${project.id}`, { name: "re\u0000named" }, /^name: /],
-      [key, "POST", `/v1/projects/${project.id}/preview-databases`, { source_kind: "backup", backup_id: "bkp_\u0000" }, /^backup_id: must not contain control characters/],
-      [key, "POST", `/v1/projects/${project.id}/cutover-requests`, { preview_id: "pdb_x", customer_note: "note\u0000" }, /^customer_note: must not contain NUL/],
-      [key, "POST", `/v1/projects/${project.id}/imports/preflight`, { source_url: "postgresql://u@127.0.0.1/db\u0000" }, /^source_url: must not contain control characters/],
+      [
+        key,
+        "POST",
+        `/v1/projects/${project.id}/preview-databases`,
+        { source_kind: "backup", backup_id: "bkp_\u0000" },
+        /^backup_id: must not contain control characters/,
+      ],
+      [
+        key,
+        "POST",
+        `/v1/projects/${project.id}/cutover-requests`,
+        { preview_id: "pdb_x", customer_note: "note\u0000" },
+        /^customer_note: must not contain NUL/,
+      ],
+      [
+        key,
+        "POST",
+        `/v1/projects/${project.id}/imports/preflight`,
+        { source_url: "postgresql://u@127.0.0.1/db\u0000" },
+        /^source_url: must not contain control characters/,
+      ],
       [key, "POST", `/v1/organizations/${orgId}/api-keys`, { name: "k\u0000" }, /^name: /],
       [key, "POST", `/v1/organizations/${orgId}/api-keys`, { name: "k", project_id: "prj_\u0000" }, /^project_id: must not contain control characters/],
-      [t.adminKey, "POST", "/v1/organizations", { name: "o", clerk_organization_id: "org_\u0000" }, /^clerk_organization_id: must not contain control characters/],
+      [
+        t.adminKey,
+        "POST",
+        "/v1/organizations",
+        { name: "o", clerk_organization_id: "org_\u0000" },
+        /^clerk_organization_id: must not contain control characters/,
+      ],
       [t.adminKey, "POST", "/v1/projects", { name: "ok", organization_id: "org_\u0000" }, /^organization_id: must not contain control characters/],
     ];
     for (const [token, method, path, body, error] of cases) {

@@ -47,7 +47,10 @@ function expectNoSecrets(environ: string[], what: string): void {
   for (const [name, value] of Object.entries(SECRETS)) {
     expect(text.includes(value), `${what} carries ${name}`).toBe(false);
   }
-  expect(environ.filter((line) => /^(CAPYDB_|AWS_)/.test(line)).map((line) => line.split("=")[0]), `${what} carries platform variables`).toEqual([]);
+  expect(
+    environ.filter((line) => /^(CAPYDB_|AWS_)/.test(line)).map((line) => line.split("=")[0]),
+    `${what} carries platform variables`,
+  ).toEqual([]);
 }
 
 function pidFromFile(file: string): number {
@@ -94,7 +97,10 @@ describe("processes we start carry none of our secrets", () => {
       await c.query("CREATE TEMP TABLE seen (line text)");
       await c.query("COPY seen FROM PROGRAM 'env -0 | base64 -w 0'");
       const { rows } = await c.query<{ line: string }>("SELECT line FROM seen");
-      const environ = Buffer.from(rows.map((r) => r.line).join(""), "base64").toString("utf8").split("\0").filter(Boolean);
+      const environ = Buffer.from(rows.map((r) => r.line).join(""), "base64")
+        .toString("utf8")
+        .split("\0")
+        .filter(Boolean);
       expectNoSecrets(environ, "a program started by a backend");
     } finally {
       await c.end();

@@ -17,12 +17,12 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../se
 const ESC = "\x1b";
 const CLEAR_AND_HOME = `${ESC}[2J${ESC}[H`;
 const OSC52_CLIPBOARD = `${ESC}]52;c;ZWNobyBwd25lZA==\x07`; // "echo pwned" into the clipboard
-const NOTE =
-  CLEAR_AND_HOME + OSC52_CLIPBOARD + "\r\u009b2J\u202eok" + "\ncut_forged\topen";
+const NOTE = CLEAR_AND_HOME + OSC52_CLIPBOARD + "\r\u009b2J\u202eok" + "\ncut_forged\topen";
 /** The note as the operator must see it: every control and bidi character spelled out. */
 const NOTE_SHOWN = "\\x1b[2J\\x1b[H\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\r\\x9b2J\\u202eok\\ncut_forged\\topen";
 
 /** Control characters (tab and newline excepted: the CLI's own layout) and bidi controls. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const rawCharacters = (text: string) => [...text.matchAll(RAW)].map((m) => `U+${m[0].codePointAt(0)!.toString(16).padStart(4, "0")}`);
 

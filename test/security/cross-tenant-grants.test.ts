@@ -15,7 +15,6 @@ let t: TestServer;
 let a: CapyClient;
 let b: CapyClient;
 
-
 beforeAll(async () => {
   t = await startTestServer({ CAPYDB_JOB_MAX_ATTEMPTS: "2" });
   a = await tenant(t, "Granter");
@@ -42,7 +41,11 @@ describe("grants from another tenant", () => {
       psql(attacker.uri, `grant select, insert on bait to "${role}"; grant usage on sequence bait_seq to "${role}"; grant usage on schema lure to "${role}"`);
       psql(attacker.uri, `alter default privileges grant select on tables to "${role}"`);
     }
-    const dependents = await adminQuery("postgres", "select count(*)::int as n from pg_shdepend where refobjid = (select oid from pg_roles where rolname = $1)", [preview.role_name]);
+    const dependents = await adminQuery(
+      "postgres",
+      "select count(*)::int as n from pg_shdepend where refobjid = (select oid from pg_roles where rolname = $1)",
+      [preview.role_name],
+    );
     expect(dependents.rows[0].n).toBeGreaterThan(0);
 
     // ...and holds its table locked while B deletes.

@@ -65,8 +65,7 @@ async function newProject(name: string): Promise<Project> {
   return (await org.getProject(project.id)).project;
 }
 
-const sourceUrl = (database: string, rest = "") =>
-  `postgresql://${ROLE}:${PASSWORD}@127.0.0.1:${source.port}/${encodeURIComponent(database)}${rest}`;
+const sourceUrl = (database: string, rest = "") => `postgresql://${ROLE}:${PASSWORD}@127.0.0.1:${source.port}/${encodeURIComponent(database)}${rest}`;
 
 beforeAll(async () => {
   sourceRoot = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-smuggle-"));
@@ -92,7 +91,10 @@ describe("a database named like a connection string", () => {
   it("the platform's cluster itself is refused when asked for directly (the guard the name tries to get past)", async () => {
     const project = await newProject("direct");
     const direct = `postgresql://${ROLE}:${PASSWORD}@127.0.0.1:${harnessPort}/${FORBIDDEN_DB}`;
-    await expect(org.preflightImport(project.id, { source_url: direct })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/platform's own database server/) });
+    await expect(org.preflightImport(project.id, { source_url: direct })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/platform's own database server/),
+    });
     await expect(org.createImport(project.id, { source_url: direct })).rejects.toMatchObject({ status: 400 });
   });
 
@@ -124,7 +126,11 @@ describe("URL forms that libpq reads differently, or that make it do more than c
       ["hostaddr= in the query", sourceUrl(db, `?hostaddr=127.0.0.1`), /parameter "hostaddr" is not accepted/],
       ["port= in the query", sourceUrl(db, `?port=${harnessPort}`), /parameter "port" is not accepted/],
       ["dbname= in the query", sourceUrl(db, `?dbname=${FORBIDDEN_DB}`), /parameter "dbname" is not accepted/],
-      ["sslrootcert names a file of ours", sourceUrl(db, "?sslmode=verify-full&sslrootcert=/etc/ssl/private/key.pem"), /parameter "sslrootcert" is not accepted \(it names a file on this platform's servers\)/],
+      [
+        "sslrootcert names a file of ours",
+        sourceUrl(db, "?sslmode=verify-full&sslrootcert=/etc/ssl/private/key.pem"),
+        /parameter "sslrootcert" is not accepted \(it names a file on this platform's servers\)/,
+      ],
       ["sslcert names a file of ours", sourceUrl(db, "?sslcert=/root/.postgresql/postgresql.crt"), /parameter "sslcert" is not accepted/],
       ["passfile names a file of ours", sourceUrl(db, "?passfile=/root/.pgpass"), /parameter "passfile" is not accepted/],
       ["service reads pg_service.conf", sourceUrl(db, "?service=internal"), /parameter "service" is not accepted/],

@@ -47,7 +47,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null | undefine
 
 /** The most intervals open at one instant. */
 function maxOverlap(intervals: Array<{ start: Date; end: Date }>): number {
-  const edges = intervals.flatMap((i) => [{ at: i.start.getTime(), d: 1 }, { at: i.end.getTime(), d: -1 }]);
+  const edges = intervals.flatMap((i) => [
+    { at: i.start.getTime(), d: 1 },
+    { at: i.end.getTime(), d: -1 },
+  ]);
   // An interval ending at the instant another starts does not overlap it.
   edges.sort((a, b) => a.at - b.at || a.d - b.d);
   let open = 0;
@@ -114,69 +117,93 @@ afterAll(async () => {
 });
 
 describe("a tenant's hung jobs cannot starve the workers", () => {
-  it("four imports from a tarpit source hold at most two workers, stop at their maximum runtime with a clear error, leave no half-made database; another tenant's project is created meanwhile", { timeout: 180_000 }, async () => {
-    const projects: Project[] = [];
-    for (let i = 0; i < 4; i++) projects.push(await newProject(attacker, `tarpit-${i}`));
+  it(
+    "four imports from a tarpit source hold at most two workers, stop at their maximum runtime with a clear error, leave no half-made database; another tenant's project is created meanwhile",
+    { timeout: 180_000 },
+    async () => {
+      const projects: Project[] = [];
+      for (let i = 0; i < 4; i++) projects.push(await newProject(attacker, `tarpit-${i}`));
 
-    // The tarpit: the source's only table locked in a transaction that stays open.
-    locker = new pg.Client({ connectionString: withDatabase(source.adminUrl, "shop") });
-    await locker.connect();
-    await locker.query("BEGIN");
-    await locker.query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+      // The tarpit: the source's only table locked in a transaction that stays open.
+      locker = new pg.Client({ connectionString: withDatabase(source.adminUrl, "shop") });
+      await locker.connect();
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
 
-    const imports: Job[] = [];
-    for (const p of projects) imports.push((await attacker.createImport(p.id, { source_url: sourceUrl })).job);
-    const ids = imports.map((j) => j.id);
-    const jobRows = async () =>
-      (await t.server.ctx.db.query<{ id: string; state: string; error: string | null; retry_classification: string | null; attempts: number; claimed_at: Date | null; completed_at: Date | null }>(
-        "SELECT id, state, error, retry_classification, attempts, claimed_at, completed_at FROM jobs WHERE id = ANY($1)",
-        [ids],
-      )).rows;
+      const imports: Job[] = [];
+      for (const p of projects) imports.push((await attacker.createImport(p.id, { source_url: sourceUrl })).job);
+      const ids = imports.map((j) => j.id);
+      const jobRows = async () =>
+        (
+          await t.server.ctx.db.query<{
+            id: string;
+            state: string;
+            error: string | null;
+            retry_classification: string | null;
+            attempts: number;
+            claimed_at: Date | null;
+            completed_at: Date | null;
+          }>("SELECT id, state, error, retry_classification, attempts, claimed_at, completed_at FROM jobs WHERE id = ANY($1)", [ids])
+        ).rows;
 
-    // Two imports reach the source and wait for its lock; the other two wait for the organization's slots.
-    await waitFor("two pg_dumps waiting for the locked table", async () => {
-      const { rows } = await sourceSql("postgres", "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'shop' AND wait_event_type = 'Lock'");
-      return rows[0].n === 2;
-    }, 60_000);
+      // Two imports reach the source and wait for its lock; the other two wait for the organization's slots.
+      await waitFor(
+        "two pg_dumps waiting for the locked table",
+        async () => {
+          const { rows } = await sourceSql("postgres", "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'shop' AND wait_event_type = 'Lock'");
+          return rows[0].n === 2;
+        },
+        60_000,
+      );
 
-    // Meanwhile another tenant creates a project, and it is ready promptly.
-    const before = Date.now();
-    const { job: createJob } = await bystander.createProject({ name: "bystander" });
-    const created = await bystander.waitForJob(createJob.id, { timeoutMs: 30_000 });
-    expect(created.state).toBe("succeeded");
-    expect(Date.now() - before).toBeLessThan(30_000);
-    // ... while the attacker's imports were hung, two of them on workers, two waiting their turn.
-    expect((await jobRows()).map((r) => r.state).sort()).toEqual(["pending", "pending", "running", "running"]);
-    // Half-made: the build databases of the hung imports exist now.
-    const { rows: names } = await t.server.ctx.db.query<{ id: string; database_name: string }>("SELECT id, database_name FROM projects WHERE id = ANY($1)", [projects.map((p) => p.id)]);
-    const buildNames = names.map((r) => `${r.database_name}_im`);
-    const builds = async () => (await adminQuery<{ datname: string }>("postgres", "SELECT datname FROM pg_database WHERE datname = ANY($1)", [buildNames])).rows;
-    expect(await builds()).toHaveLength(2);
+      // Meanwhile another tenant creates a project, and it is ready promptly.
+      const before = Date.now();
+      const { job: createJob } = await bystander.createProject({ name: "bystander" });
+      const created = await bystander.waitForJob(createJob.id, { timeoutMs: 30_000 });
+      expect(created.state).toBe("succeeded");
+      expect(Date.now() - before).toBeLessThan(30_000);
+      // ... while the attacker's imports were hung, two of them on workers, two waiting their turn.
+      expect((await jobRows()).map((r) => r.state).sort()).toEqual(["pending", "pending", "running", "running"]);
+      // Half-made: the build databases of the hung imports exist now.
+      const { rows: names } = await t.server.ctx.db.query<{ id: string; database_name: string }>("SELECT id, database_name FROM projects WHERE id = ANY($1)", [
+        projects.map((p) => p.id),
+      ]);
+      const buildNames = names.map((r) => `${r.database_name}_im`);
+      const builds = async () =>
+        (await adminQuery<{ datname: string }>("postgres", "SELECT datname FROM pg_database WHERE datname = ANY($1)", [buildNames])).rows;
+      expect(await builds()).toHaveLength(2);
 
-    // Each import stops at its maximum runtime, fails for good, and says why.
-    for (const job of imports) {
-      await expect(attacker.waitForJob(job.id, { timeoutMs: 4 * IMPORT_MAX_RUNTIME_SECONDS * 1000 })).rejects.toBeInstanceOf(JobFailedError);
-    }
-    for (const row of await jobRows()) {
-      expect(row, row.id).toMatchObject({ state: "failed", retry_classification: "permanent", attempts: 1 });
-      expect(row.error).toMatch(new RegExp(`^import\\.run exceeded its maximum runtime of ${IMPORT_MAX_RUNTIME_SECONDS} s and was stopped \\(CAPYDB_JOB_MAX_RUNTIME_SECONDS, or CAPYDB_JOB_MAX_RUNTIME`));
-      const ranMs = row.completed_at!.getTime() - row.claimed_at!.getTime();
-      expect(ranMs).toBeGreaterThanOrEqual(IMPORT_MAX_RUNTIME_SECONDS * 1000);
-      // The runtime, the grace a handler gets to return after its abort (10 s), and the cleanup.
-      expect(ranMs).toBeLessThan((IMPORT_MAX_RUNTIME_SECONDS + 15) * 1000);
-    }
-    // Never more than two of the attacker's jobs at once, over all of its jobs.
-    const { rows: spans } = await t.server.ctx.db.query<{ start: Date; end: Date }>(
-      "SELECT claimed_at AS start, coalesce(completed_at, now()) AS end FROM jobs WHERE organization_id = $1 AND claimed_at IS NOT NULL",
-      [attackerOrgId],
-    );
-    expect(maxOverlap(spans)).toBe(2);
-    // Nothing half-made stays behind, and the projects keep their own databases.
-    expect(await builds()).toEqual([]);
-    for (const p of projects) expect((await attacker.getProject(p.id)).project.state).toBe("ready");
-    const { rows: kept } = await adminQuery<{ n: number }>("postgres", "SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1)", [names.map((r) => r.database_name)]);
-    expect(kept[0].n).toBe(4);
-  });
+      // Each import stops at its maximum runtime, fails for good, and says why.
+      for (const job of imports) {
+        await expect(attacker.waitForJob(job.id, { timeoutMs: 4 * IMPORT_MAX_RUNTIME_SECONDS * 1000 })).rejects.toBeInstanceOf(JobFailedError);
+      }
+      for (const row of await jobRows()) {
+        expect(row, row.id).toMatchObject({ state: "failed", retry_classification: "permanent", attempts: 1 });
+        expect(row.error).toMatch(
+          new RegExp(
+            `^import\\.run exceeded its maximum runtime of ${IMPORT_MAX_RUNTIME_SECONDS} s and was stopped \\(CAPYDB_JOB_MAX_RUNTIME_SECONDS, or CAPYDB_JOB_MAX_RUNTIME`,
+          ),
+        );
+        const ranMs = row.completed_at!.getTime() - row.claimed_at!.getTime();
+        expect(ranMs).toBeGreaterThanOrEqual(IMPORT_MAX_RUNTIME_SECONDS * 1000);
+        // The runtime, the grace a handler gets to return after its abort (10 s), and the cleanup.
+        expect(ranMs).toBeLessThan((IMPORT_MAX_RUNTIME_SECONDS + 15) * 1000);
+      }
+      // Never more than two of the attacker's jobs at once, over all of its jobs.
+      const { rows: spans } = await t.server.ctx.db.query<{ start: Date; end: Date }>(
+        "SELECT claimed_at AS start, coalesce(completed_at, now()) AS end FROM jobs WHERE organization_id = $1 AND claimed_at IS NOT NULL",
+        [attackerOrgId],
+      );
+      expect(maxOverlap(spans)).toBe(2);
+      // Nothing half-made stays behind, and the projects keep their own databases.
+      expect(await builds()).toEqual([]);
+      for (const p of projects) expect((await attacker.getProject(p.id)).project.state).toBe("ready");
+      const { rows: kept } = await adminQuery<{ n: number }>("postgres", "SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1)", [
+        names.map((r) => r.database_name),
+      ]);
+      expect(kept[0].n).toBe(4);
+    },
+  );
 });
 
 describe("one organization's flood of jobs", () => {
@@ -205,7 +232,10 @@ describe("one organization's flood of jobs", () => {
     const url = withDatabase(inject("pgAdminUrl"), controlDb);
     const handler: JobHandler = {
       async run(ctx) {
-        await ctx.db.query("INSERT INTO runs (job_id, org, started_at) VALUES ($1, $2, clock_timestamp())", [ctx.job.id, ctx.job.organization_id ?? "platform"]);
+        await ctx.db.query("INSERT INTO runs (job_id, org, started_at) VALUES ($1, $2, clock_timestamp())", [
+          ctx.job.id,
+          ctx.job.organization_id ?? "platform",
+        ]);
         await sleep(300, undefined, { signal: ctx.signal });
         await ctx.db.query("UPDATE runs SET ended_at = clock_timestamp() WHERE job_id = $1", [ctx.job.id]);
       },
@@ -220,15 +250,28 @@ describe("one organization's flood of jobs", () => {
     const quiet = { info() {}, warn() {}, error() {} };
     for (let i = 0; i < 3; i++) {
       const pool = createDb(url, { max: 12, applicationName: `capydb-test-flood-${i}` });
-      const worker = new Worker({ db: pool, databaseUrl: url, handlers: { "test.flood": handler }, concurrency: 4, leaseSeconds: 10, retryBaseMs: 50, pollIntervalMs: 50, log: quiet });
+      const worker = new Worker({
+        db: pool,
+        databaseUrl: url,
+        handlers: { "test.flood": handler },
+        concurrency: 4,
+        leaseSeconds: 10,
+        retryBaseMs: 50,
+        pollIntervalMs: 50,
+        log: quiet,
+      });
       workers.push({ worker, pool });
     }
     await Promise.all(workers.map((w) => w.worker.start()));
 
-    await waitFor("all 26 jobs to finish", async () => {
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE type = 'test.flood' AND state IN ('succeeded', 'failed')");
-      return rows[0].n === 26;
-    }, 45_000);
+    await waitFor(
+      "all 26 jobs to finish",
+      async () => {
+        const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE type = 'test.flood' AND state IN ('succeeded', 'failed')");
+        return rows[0].n === 26;
+      },
+      45_000,
+    );
     const { rows: states } = await db.query("SELECT state, count(*)::int AS n FROM jobs WHERE type = 'test.flood' GROUP BY 1");
     expect(states).toEqual([{ state: "succeeded", n: 26 }]);
     const { rows: claimers } = await db.query("SELECT count(DISTINCT claimed_by)::int AS n FROM jobs WHERE organization_id = 'org_flood'");

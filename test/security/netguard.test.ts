@@ -58,14 +58,36 @@ describe("addresses the old guard took for public", () => {
 
   it("the metadata service stays refused even when dressed as IPv6 and even when the operator allows everything", async () => {
     const open = guard(["0.0.0.0/0", "::/0"]);
-    for (const ip of ["169.254.169.254", "::ffff:169.254.169.254", "::169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::ffff:0:a9fe:a9fe", "fd00:ec2::254", "100.100.100.200", "fe80::1"]) {
+    for (const ip of [
+      "169.254.169.254",
+      "::ffff:169.254.169.254",
+      "::169.254.169.254",
+      "64:ff9b::a9fe:a9fe",
+      "2002:a9fe:a9fe::",
+      "::ffff:0:a9fe:a9fe",
+      "fd00:ec2::254",
+      "100.100.100.200",
+      "fe80::1",
+    ]) {
       expect(await decision(open, ip), ip).toBe("never");
     }
   });
 
   it("the platform's own server on this machine is refused however loopback is written, whatever the allowlist", async () => {
     const open = guard(["0.0.0.0/0", "::/0"]);
-    for (const ip of ["127.0.0.1", "127.0.0.2", "0.0.0.0", "::1", "::", "::ffff:127.0.0.1", "::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b::7f00:1", "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:80ff:fffe"]) {
+    for (const ip of [
+      "127.0.0.1",
+      "127.0.0.2",
+      "0.0.0.0",
+      "::1",
+      "::",
+      "::ffff:127.0.0.1",
+      "::127.0.0.1",
+      "::ffff:0:7f00:1",
+      "64:ff9b::7f00:1",
+      "2002:7f00:1::",
+      "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    ]) {
       expect(await decision(open, ip, OWN_PORT), ip).toBe("own");
     }
     // another port on loopback is an operator's choice

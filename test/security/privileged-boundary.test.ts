@@ -39,7 +39,10 @@ describe("the privileged boundary", () => {
   });
 
   it("every file that opens a PostgreSQL connection is one the boundary knows", () => {
-    const openers = files.filter((f) => /new\s+(pg\.)?(Client|Pool)\s*\(/.test(f.text)).map((f) => f.rel).sort();
+    const openers = files
+      .filter((f) => /new\s+(pg\.)?(Client|Pool)\s*\(/.test(f.text))
+      .map((f) => f.rel)
+      .sort();
     expect(openers.filter((f) => !(f in CONNECTION_OPENERS))).toEqual([]);
     // and the list holds no stale entries (a file that stopped opening connections)
     expect(Object.keys(CONNECTION_OPENERS).filter((f) => !openers.includes(f))).toEqual([]);

@@ -85,12 +85,16 @@ describe("plan ceilings against an organization key", () => {
   });
 
   it("a timeout beyond the plan's ceiling is refused, and so is any ceiling breach in a mixed body (nothing applied)", async () => {
-    const before = await adminQuery("postgres", "select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [project.role_name]);
+    const before = await adminQuery("postgres", "select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [
+      project.role_name,
+    ]);
     const res = await call(t, a.key, "PATCH", `/v1/projects/${project.id}`, { max_connections: 5, statement_timeout: "2d" });
     expect(res.status).toBe(400);
     expect(res.error).toBe("statement_timeout: at most 24h on plan free (set by the platform operator)");
     expect((await role(project.role_name)).rolconnlimit).toBe(20);
-    const after = await adminQuery("postgres", "select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [project.role_name]);
+    const after = await adminQuery("postgres", "select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [
+      project.role_name,
+    ]);
     expect(after.rows).toEqual(before.rows);
   });
 
@@ -115,7 +119,9 @@ describe("plan ceilings against an organization key", () => {
     try {
       const made = await Promise.all([1, 2, 3, 4, 5].map((i) => call(t, b.key, "POST", "/v1/projects", { name: `p${i}` })));
       expect(made.map((r) => r.status).sort()).toEqual([201, 201, 201, 409, 409]);
-      expect(made.find((r) => r.status === 409)!.error).toMatch(/^projects_per_organization: the organization has 3 projects, at most 3 on plan free \(set by the platform operator\): delete one first$/);
+      expect(made.find((r) => r.status === 409)!.error).toMatch(
+        /^projects_per_organization: the organization has 3 projects, at most 3 on plan free \(set by the platform operator\): delete one first$/,
+      );
       for (const r of made.filter((x) => x.status === 201)) await b.client.waitForJob((r.json.job as { id: string }).id, { timeoutMs: 60_000 });
     } finally {
       await b.client.close();
@@ -133,11 +139,16 @@ describe("plan ceilings against an organization key", () => {
     for (let i = 0; i < 3; i++) {
       const res = await call(t, a.key, "POST", `/v1/preview-databases/${preview.id}/extend`, { ttl_seconds: 2 * DAY });
       expect(res.status).toBe(400);
-      expect(res.error).toMatch(/^ttl_seconds: a preview lives at most 172800 seconds from its creation on plan free \(set by the platform operator\); this one can be kept until /);
+      expect(res.error).toMatch(
+        /^ttl_seconds: a preview lives at most 172800 seconds from its creation on plan free \(set by the platform operator\); this one can be kept until /,
+      );
     }
     const extended = (await a.client.extendPreview(preview.id, { ttl_seconds: DAY })).preview;
     expect(Date.parse(extended.ttl_expires_at)).toBeLessThanOrEqual(cap);
-    const stored = await t.server.ctx.db.query<{ ok: boolean }>("select ttl_expires_at <= created_at + interval '2 days' as ok from preview_databases where id = $1", [preview.id]);
+    const stored = await t.server.ctx.db.query<{ ok: boolean }>(
+      "select ttl_expires_at <= created_at + interval '2 days' as ok from preview_databases where id = $1",
+      [preview.id],
+    );
     expect(stored.rows[0].ok).toBe(true);
     await a.client.waitForJob((await a.client.deletePreview(preview.id)).job.id, { timeoutMs: 60_000 });
   });
@@ -151,7 +162,9 @@ describe("plan ceilings against an organization key", () => {
     }
     const third = await call(t, a.key, "POST", `/v1/projects/${project.id}/backups`, { label: "three" });
     expect(third.status).toBe(409);
-    expect(third.error).toMatch(/^manual_backups_per_project: the project keeps 2 backups taken on request, at most 2 on plan free \(set by the platform operator\): delete one first/);
+    expect(third.error).toMatch(
+      /^manual_backups_per_project: the project keeps 2 backups taken on request, at most 2 on plan free \(set by the platform operator\): delete one first/,
+    );
     const burst = await Promise.all([1, 2, 3].map(() => call(t, a.key, "POST", `/v1/projects/${project.id}/backups`, {})));
     expect(burst.map((r) => r.status)).toEqual([409, 409, 409]);
     const backups = (await a.client.listBackups(project.id)).backups;
@@ -172,7 +185,9 @@ describe("plan ceilings against an organization key", () => {
     const resent = await call(t, a.key, "PATCH", `/v1/projects/${p.id}`, { plan: "pro", max_connections: 60 });
     expect(resent.status).toBe(200);
     expect((await role(p.role_name)).rolconnlimit).toBe(60);
-    expect((await call(t, a.key, "PATCH", `/v1/projects/${p.id}`, { max_connections: 101 })).error).toBe("max_connections: at most 100 on plan pro (set by the platform operator)");
+    expect((await call(t, a.key, "PATCH", `/v1/projects/${p.id}`, { max_connections: 101 })).error).toBe(
+      "max_connections: at most 100 on plan pro (set by the platform operator)",
+    );
     await t.admin.updateProject(p.id, { plan: "free" });
   });
 
@@ -219,7 +234,9 @@ describe("the cluster's connection slots", () => {
       for (const name of ["pv1", "pv2"]) previews.push(await a.client.createPreview(a1.id, { name, source_kind: "empty" })); // 45, 50
       const third = await call(t, a.key, "POST", `/v1/projects/${a1.id}/preview-databases`, { name: "pv3", source_kind: "empty" });
       expect(third.status).toBe(409);
-      expect(third.error).toMatch(/^preview: its role's 5 connections do not fit: the cluster has 50 connection slots for tenants .* 50 are promised to projects and previews and 0 left/);
+      expect(third.error).toMatch(
+        /^preview: its role's 5 connections do not fit: the cluster has 50 connection slots for tenants .* 50 are promised to projects and previews and 0 left/,
+      );
       const neighbour = await call(t, b.key, "POST", "/v1/projects", { name: "b1" });
       expect(neighbour.status).toBe(409);
       expect(neighbour.error).toMatch(/^max_connections: 20 connections for this project do not fit/);
@@ -259,6 +276,8 @@ describe("CAPYDB_PLANS: the operator's table", () => {
     expect(() => loadConfig({ CAPYDB_PLANS: '{"gold":{}}' })).toThrow(/CAPYDB_PLANS: unknown plan "gold"/);
     expect(() => loadConfig({ CAPYDB_PLANS: '{"free":{"max_conections":5}}' })).toThrow(/CAPYDB_PLANS: free\.max_conections: unknown ceiling/);
     expect(() => loadConfig({ CAPYDB_PLANS: '{"free":{"max_statement_timeout":"0"}}' })).toThrow(/CAPYDB_PLANS: free\.max_statement_timeout: /);
-    expect(() => loadConfig({ CAPYDB_PLANS: '{"free":{"default_max_connections":50}}' })).toThrow(/default_max_connections \(50\) is above free\.max_connections \(20\)/);
+    expect(() => loadConfig({ CAPYDB_PLANS: '{"free":{"default_max_connections":50}}' })).toThrow(
+      /default_max_connections \(50\) is above free\.max_connections \(20\)/,
+    );
   });
 });

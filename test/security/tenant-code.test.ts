@@ -26,7 +26,6 @@ let markerDir: string;
 const logFile = () => path.join(inject("pgDataDir"), "postgres.log");
 const superuser = () => decodeURIComponent(new URL(inject("pgAdminUrl")).username);
 
-
 /** The traps, planted with nothing but the tenant's own connection string. */
 function plantTraps(uri: string, role: string): void {
   const pwn = `
@@ -41,7 +40,9 @@ function plantTraps(uri: string, role: string): void {
       end if;
     end $f$;`;
   psql(uri, pwn);
-  psql(uri, `
+  psql(
+    uri,
+    `
     create function public.trap_immutable(i int) returns boolean language plpgsql immutable as $f$
       begin perform public.pwn('index_predicate'); return true; end $f$;
     create function public.trap_nlike(name, name) returns boolean language plpgsql as $f$
@@ -54,7 +55,8 @@ function plantTraps(uri: string, role: string): void {
     create index accounts_trap on public.accounts (id) where public.trap_immutable(1);
     create trigger accounts_trap before insert or update on public.accounts for each row execute function public.trap_row();
     create view public.accounts_view as select id, email from public.accounts where public.trap_immutable(id);
-  `);
+  `,
+  );
 }
 
 function sqlLiteral(s: string): string {
@@ -111,8 +113,12 @@ describe("a trap-laden tenant database", () => {
     // module, into the platform's schema), enabled while every copy below is made.
     await wait((await org.enableExtension(project.id, "pgcrypto")).job);
     await wait((await org.enableExtension(project.id, "pg_stat_statements")).job);
-    expect(psql(uri, "select n.nspname || ':' || pg_get_userbyid(e.extowner) from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'pg_stat_statements'"))
-      .toBe(`capydb_extensions:${superuser()}`);
+    expect(
+      psql(
+        uri,
+        "select n.nspname || ':' || pg_get_userbyid(e.extowner) from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'pg_stat_statements'",
+      ),
+    ).toBe(`capydb_extensions:${superuser()}`);
     expect(psql(uri, "select to_regclass('pg_stat_statements') is not null")).toBe("t"); // on the role's search_path
 
     // Backups: the dump's row counts and the verification's.
@@ -160,7 +166,11 @@ describe("a trap-laden tenant database", () => {
     const dump = path.join(dir, "trapped.dump");
     execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
     const { upload } = await org.createUpload(project.id);
-    const put = await promisify(execFile)("curl", ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url], { encoding: "utf8" });
+    const put = await promisify(execFile)(
+      "curl",
+      ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url],
+      { encoding: "utf8" },
+    );
     expect(put.stdout).toMatch(/20[01]$/);
     await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
     fs.rmSync(dir, { recursive: true, force: true });

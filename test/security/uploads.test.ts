@@ -76,7 +76,10 @@ beforeAll(async () => {
   dumpB = await dumpWith("B");
   t = await startTestServer();
   brief = await startTestServer({ CAPYDB_UPLOAD_URL_TTL_SECONDS: "2", CAPYDB_SCHEDULER_INTERVAL_MS: "500" });
-  for (const [server, set] of [[t, (c: CapyClient) => (org = c)], [brief, (c: CapyClient) => (briefOrg = c)]] as const) {
+  for (const [server, set] of [
+    [t, (c: CapyClient) => (org = c)],
+    [brief, (c: CapyClient) => (briefOrg = c)],
+  ] as const) {
     set((await organization(server, "Uploaders", "u")).client);
   }
 }, 120_000);
@@ -116,7 +119,10 @@ describe("an upload URL takes one dump", () => {
     expect((await put(upload.upload_url, dumpB)).status).toBe(409);
     expect(await storedHash(t, upload.object_key)).toBeNull();
     // nor is the key importable a second time
-    await expect(org.createImport(project.id, { object_key: upload.object_key, replace: true })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^object_key: .*already imported/) });
+    await expect(org.createImport(project.id, { object_key: upload.object_key, replace: true })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^object_key: .*already imported/),
+    });
   });
 
   it("of concurrent PUTs exactly one wins, the others answer 409, and the stored dump is the winner's", async () => {
@@ -159,7 +165,10 @@ describe("uploads do not stay in the blob store", () => {
     expect(await storedHash(brief, upload.object_key)).toBe(sha(dumpA));
     await until("the expired upload is removed", async () => (await storedHash(brief, upload.object_key)) === null);
     expect(Date.now()).toBeGreaterThan(Date.parse(upload.expires_at));
-    await expect(briefOrg.createImport(project.id, { object_key: upload.object_key })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^object_key: this upload has expired/) });
+    await expect(briefOrg.createImport(project.id, { object_key: upload.object_key })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^object_key: this upload has expired/),
+    });
     expect((await put(upload.upload_url, dumpA)).status).toBe(403);
   });
 
@@ -265,7 +274,9 @@ describe("the sweep of expired uploads", () => {
     expect(both.every((n) => n <= 100)).toBe(true);
     expect(await removeExpiredUploads(ctx)).toBe(0);
     for (const key of stored) expect(await storedHash(quiet, key)).toBeNull();
-    expect((await db.query("SELECT object_key, state FROM uploads WHERE project_id = $1", [project.id])).rows).toEqual([{ object_key: held.object_key, state: "imported" }]);
+    expect((await db.query("SELECT object_key, state FROM uploads WHERE project_id = $1", [project.id])).rows).toEqual([
+      { object_key: held.object_key, state: "imported" },
+    ]);
     expect(await storedHash(quiet, held.object_key)).toBe(sha(dumpB));
 
     // the import ended without removing the dump (its cleanup failed): the sweep does it

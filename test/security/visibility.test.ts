@@ -56,7 +56,8 @@ describe("other tenants' sessions", () => {
     try {
       expect(await spy(spySession, "watched-secret-app")).toBe("denied:42501 | denied:42501");
       // Every role can list the shared cluster's databases and roles: their names carry nothing the victim wrote.
-      const names = (await spySession.query("select string_agg(datname, ',') as d, (select string_agg(rolname, ',') from pg_roles) as r from pg_database")).rows[0];
+      const names = (await spySession.query("select string_agg(datname, ',') as d, (select string_agg(rolname, ',') from pg_roles) as r from pg_database"))
+        .rows[0];
       expect(names.d).toContain(victim.project.database_name);
       expect(`${names.d},${names.r}`).not.toMatch(/watched/i);
     } finally {
@@ -71,7 +72,9 @@ describe("other tenants' sessions", () => {
     // What a database made by the previous version looks like: PUBLIC still may call them.
     const admin = new pg.Client({ connectionString: new URL(`/${attacker.project.database_name}`, t.adminUrl).toString() });
     await admin.connect();
-    await admin.query("grant execute on function pg_stat_get_activity(integer), pg_stat_get_backend_idset(), pg_stat_get_backend_dbid(integer), pg_stat_get_backend_userid(integer) to public");
+    await admin.query(
+      "grant execute on function pg_stat_get_activity(integer), pg_stat_get_backend_idset(), pg_stat_get_backend_dbid(integer), pg_stat_get_backend_userid(integer) to public",
+    );
     await admin.end();
     const control = new pg.Client({ connectionString: t.controlUrl });
     await control.connect();

@@ -97,6 +97,9 @@ export function renderComment(ctx: CommentContext, view: CommentView): string {
       );
       break;
   }
-  lines.push("", `<sub>${ctx.runUrl ? `Updated by [this workflow run](${ctx.runUrl})` : "Updated by the capydb/preview-database action"} · project ${code(ctx.projectId)}</sub>`);
+  lines.push(
+    "",
+    `<sub>${ctx.runUrl ? `Updated by [this workflow run](${ctx.runUrl})` : "Updated by the capydb/preview-database action"} · project ${code(ctx.projectId)}</sub>`,
+  );
   return lines.join("\n");
 }

@@ -15,12 +15,19 @@ async function standingRequest(client: CapyClient, projectId: string, previewId:
 /** The note an operator reads: what was merged, and where. */
 export function defaultCutoverNote(event: EventInfo, preview: PreviewDatabase): string {
   const pr = event.pullRequest;
-  const what = pr ? `Pull request #${pr.number}${pr.title ? ` "${pr.title}"` : ""} was merged${pr.htmlUrl ? ` (${pr.htmlUrl})` : ""}` : `Requested by a workflow run`;
+  const what = pr
+    ? `Pull request #${pr.number}${pr.title ? ` "${pr.title}"` : ""} was merged${pr.htmlUrl ? ` (${pr.htmlUrl})` : ""}`
+    : `Requested by a workflow run`;
   const run = event.runUrl ? `; workflow run ${event.runUrl}` : "";
   return `${what}: promote preview ${preview.name} (${preview.id}) to production${run}.`.slice(0, 2000);
 }
 
-export async function requestCutover(client: CapyClient, projectId: string, preview: PreviewDatabase, note: string): Promise<{ request: Cutover; reused: boolean }> {
+export async function requestCutover(
+  client: CapyClient,
+  projectId: string,
+  preview: PreviewDatabase,
+  note: string,
+): Promise<{ request: Cutover; reused: boolean }> {
   const existing = await standingRequest(client, projectId, preview.id);
   if (existing) {
     core.info(`Cutover request ${existing.id} for preview ${preview.id} already exists (status ${existing.status}): not opening another`);

@@ -18,4 +18,3 @@ export class Deadline {
     return formatSeconds(this.totalMs / 1000);
   }
 }
-

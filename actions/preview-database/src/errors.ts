@@ -9,7 +9,10 @@ export class ActionError extends Error {
 
 /** An input that cannot be used: the message names it, as `name`. */
 export class InputError extends ActionError {
-  constructor(readonly input: string, problem: string) {
+  constructor(
+    readonly input: string,
+    problem: string,
+  ) {
     super(`Input \`${input}\`: ${problem}`);
   }
 }
@@ -25,13 +28,17 @@ export function toActionError(err: unknown, apiUrl: string | null): ActionError 
             `project-scoped key (capy_live_...) that has not been revoked.`,
         );
       case "forbidden":
-        return new ActionError(`The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`);
+        return new ActionError(
+          `The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`,
+        );
       default:
         return new ActionError(`The CapyDB API answered ${err.status} (${err.code}) to ${err.method} ${err.path}: ${err.message}`);
     }
   }
   if (err instanceof CapyNetworkError) {
-    return new ActionError(`Could not reach the CapyDB API${apiUrl ? ` at ${apiUrl}` : ""}: ${err.message}. Check \`api-url\` and that the runner can reach it.`);
+    return new ActionError(
+      `Could not reach the CapyDB API${apiUrl ? ` at ${apiUrl}` : ""}: ${err.message}. Check \`api-url\` and that the runner can reach it.`,
+    );
   }
   const e = err as Error;
   return new ActionError(`Unexpected error: ${e?.stack ?? String(err)}`);

@@ -247,7 +247,8 @@ async function extend(x: Execution): Promise<Outcome> {
   const existing = await findLivePreview(x.client, x.projectId, x.name);
   if (!existing) throw new ActionError(`No live preview named ${x.name} in project ${x.projectId}: nothing to extend (make it with command: create)`);
   const settled = x.settings.wait ? await settle(x, existing) : existing;
-  if (settled.state === "failed") throw new ActionError(`Preview ${x.name} (${settled.id}) is failed (${settled.last_error ?? "no error recorded"}): re-create it with command: create`);
+  if (settled.state === "failed")
+    throw new ActionError(`Preview ${x.name} (${settled.id}) is failed (${settled.last_error ?? "no error recorded"}): re-create it with command: create`);
   const { preview } = await x.client.extendPreview(settled.id, { ttl_seconds: x.settings.ttlSeconds });
   core.info(`Preview ${x.name} (${preview.id}) now expires at ${formatInstant(preview.ttl_expires_at)}`);
   return finish(x, preview, null, "reused");
@@ -259,7 +260,9 @@ async function cutover(x: Execution): Promise<Outcome> {
   if (live) {
     preview = x.settings.wait ? await settle(x, live) : live;
     if (preview.state !== "ready") {
-      throw new ActionError(`Preview ${x.name} (${preview.id}) is ${preview.state}${preview.last_error ? ` (${preview.last_error})` : ""}: no cutover request was opened`);
+      throw new ActionError(
+        `Preview ${x.name} (${preview.id}) is ${preview.state}${preview.last_error ? ` (${preview.last_error})` : ""}: no cutover request was opened`,
+      );
     }
   } else {
     // Promoted already (a re-run after the operator finished): answer the request that did it.
@@ -274,5 +277,12 @@ async function cutover(x: Execution): Promise<Outcome> {
   x.trace.preview = preview;
   const note = x.settings.cutoverNote ?? defaultCutoverNote(x.event, preview);
   const { request } = await requestCutover(x.client, x.projectId, preview, note);
-  return { operation: "cutover-requested", preview, credentials: null, job: null, cutover: request, view: { status: "cutover-requested", preview, cutover: request } };
+  return {
+    operation: "cutover-requested",
+    preview,
+    credentials: null,
+    job: null,
+    cutover: request,
+    view: { status: "cutover-requested", preview, cutover: request },
+  };
 }

@@ -36,7 +36,10 @@ async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 function explain(err: unknown): string {
   const s = status(err);
-  const hint = s === 403 || s === 404 ? " (give the workflow `permissions: pull-requests: write` and `issues: write`, or pass a token that has them as `github-token`)" : "";
+  const hint =
+    s === 403 || s === 404
+      ? " (give the workflow `permissions: pull-requests: write` and `issues: write`, or pass a token that has them as `github-token`)"
+      : "";
   return `${s ? `HTTP ${s}: ` : ""}${(err as Error).message ?? String(err)}${hint}`;
 }
 
@@ -55,7 +58,11 @@ export class StickyComment {
   #queue: Promise<void>;
   #disabled = false;
 
-  constructor(private readonly octokit: Octokit, private readonly target: IssueTarget, private readonly marker: string) {
+  constructor(
+    private readonly octokit: Octokit,
+    private readonly target: IssueTarget,
+    private readonly marker: string,
+  ) {
     this.#lookup = this.#find().catch((err) => this.#disable("could not read the pull request's comments", err));
     this.#queue = this.#lookup;
   }

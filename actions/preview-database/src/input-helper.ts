@@ -45,7 +45,11 @@ function required(name: string, hint: string): string {
 
 function apiUrl(): string {
   const raw = input("api-url") || process.env.CAPYDB_API_URL || "";
-  if (raw === "") throw new InputError("api-url", "is required (or set CAPYDB_API_URL in the environment): the base URL of your CapyDB server, e.g. https://capydb.example.com");
+  if (raw === "")
+    throw new InputError(
+      "api-url",
+      "is required (or set CAPYDB_API_URL in the environment): the base URL of your CapyDB server, e.g. https://capydb.example.com",
+    );
   let url: URL;
   try {
     url = new URL(raw);
@@ -85,7 +89,10 @@ export function getSettings(event: EventInfo): ActionSettings {
   const src = source();
   const mode = oneOf("mode", ["full", "schema-only"] as const, "full") === "schema-only" ? "schema_only" : "full";
   if (mode === "schema_only" && src.kind !== "project") {
-    throw new InputError("mode", `schema-only copies the project's schema; it cannot be combined with source: ${src.kind === "backup" ? "backup:..." : src.kind}`);
+    throw new InputError(
+      "mode",
+      `schema-only copies the project's schema; it cannot be combined with source: ${src.kind === "backup" ? "backup:..." : src.kind}`,
+    );
   }
   const cutoverNote = input("cutover-note");
   if (cutoverNote.length > 2000) throw new InputError("cutover-note", `must be at most 2000 characters; got ${cutoverNote.length}`);

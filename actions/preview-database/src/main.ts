@@ -29,7 +29,8 @@ async function loadProject(client: CapyClient, projectId: string): Promise<Proje
 /** A 404 on the project itself (from whichever project call came first) is a wrong `project-id`. */
 function projectNotFound(err: unknown, projectId: string): unknown {
   const projectPath = `/v1/projects/${encodeURIComponent(projectId)}`;
-  const onProject = err instanceof CapyApiError && (err.path === projectPath || err.path.startsWith(`${projectPath}/`) || err.path.startsWith(`${projectPath}?`));
+  const onProject =
+    err instanceof CapyApiError && (err.path === projectPath || err.path.startsWith(`${projectPath}/`) || err.path.startsWith(`${projectPath}?`));
   // The project itself (project_not_found), not, say, a preview named in the request (not_found).
   if (onProject && err.code === "project_not_found") {
     return new InputError("project-id", `project ${projectId} was not found, or the API key cannot see it`);
@@ -61,7 +62,10 @@ export async function run(): Promise<void> {
     const plan = planFor(settings, event);
     if (plan.kind === "skip") return await skip(plan.why);
     if (settings.previewName === null) {
-      throw new InputError("preview-name", `"${settings.previewNameTemplate}" needs a pull request number, and this ${event.name || "run"} has none: set preview-name`);
+      throw new InputError(
+        "preview-name",
+        `"${settings.previewNameTemplate}" needs a pull request number, and this ${event.name || "run"} has none: set preview-name`,
+      );
     }
     name = settings.previewName;
     if (plan.kind === "reset") labelToRemove = plan.removeLabel;
@@ -78,7 +82,8 @@ export async function run(): Promise<void> {
       baseUrl: settings.apiUrl,
       apiKey: settings.apiKey,
       userAgent: `capydb-preview-database-action/${VERSION} (node ${process.versions.node})`,
-      onResponseMismatch: (m) => core.debug(`CapyDB answer to ${m.method} ${m.endpoint} differs from the client's schema: ${JSON.stringify(m.issues.slice(0, 3))}`),
+      onResponseMismatch: (m) =>
+        core.debug(`CapyDB answer to ${m.method} ${m.endpoint} differs from the client's schema: ${JSON.stringify(m.issues.slice(0, 3))}`),
     });
     const project = loadProject(client, settings.projectId);
     project.catch(() => {}); // awaited where needed; a failure surfaces there

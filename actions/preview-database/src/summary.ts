@@ -23,7 +23,11 @@ async function write(markdown: string): Promise<void> {
 }
 
 export async function summarizeOutcome(name: string, projectId: string, outcome: Outcome, commentUrl: string | null): Promise<void> {
-  const rows: Row[] = [["Operation", code(outcome.operation)], ["Project", code(projectId)], ["Preview", code(name)]];
+  const rows: Row[] = [
+    ["Operation", code(outcome.operation)],
+    ["Project", code(projectId)],
+    ["Preview", code(name)],
+  ];
   const p = outcome.preview;
   if (p) rows.push(["Preview id", code(p.id)], ["State", code(p.state)]);
   const c = outcome.credentials;

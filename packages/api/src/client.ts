@@ -32,7 +32,9 @@ export type CreateApiKeyBody = z.input<typeof s.CreateApiKeyRequest>;
 // The operator's cutover actions have no schema in schemas.ts yet: these bodies stay open.
 export type AcknowledgeCutoverBody = z.input<typeof s.AcknowledgeCutoverRequest>;
 export type RejectCutoverBody = z.input<typeof s.RejectCutoverRequest>;
-export interface CutoverActionResult { cutover_request: Cutover }
+export interface CutoverActionResult {
+  cutover_request: Cutover;
+}
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -69,7 +71,9 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export interface ConnectionUriOptions { pooled?: boolean }
+export interface ConnectionUriOptions {
+  pooled?: boolean;
+}
 
 export interface WaitForJobOptions {
   /** Default 10 minutes. */
@@ -152,12 +156,17 @@ export class JobTimeoutError extends Error {
 // ---------------------------------------------------------------- retry classification
 /** Errors where the request certainly never reached the server: safe to retry even a POST. */
 const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EHOSTDOWN", "EADDRNOTAVAIL", "EAI_AGAIN",
+  "ECONNREFUSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "EADDRNOTAVAIL",
+  "EAI_AGAIN",
 ]);
 /** Errors after the request may have reached the server: retried for idempotent methods only. */
-const MAYBE_SENT_CODES = new Set([
-  "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
-]);
+const MAYBE_SENT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 function errorCodes(err: unknown, depth = 0): string[] {
   if (!err || typeof err !== "object" || depth > 4) return [];
@@ -216,7 +225,10 @@ function defaultMismatchHandler(m: ResponseMismatch): void {
   const key = `${m.method} ${m.endpoint}`;
   if (warnedEndpoints.has(key)) return;
   warnedEndpoints.add(key);
-  const detail = m.issues.slice(0, 3).map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ");
+  const detail = m.issues
+    .slice(0, 3)
+    .map((i) => `${i.path || "(root)"}: ${i.message}`)
+    .join("; ");
   process.emitWarning(`CapyDB API answer to ${key} does not match the client's schema (${detail})`, { code: "CAPYDB_RESPONSE_MISMATCH" });
 }
 
@@ -326,7 +338,13 @@ export class CapyClient {
         try {
           data = JSON.parse(text);
         } catch {
-          throw new CapyApiError(status, `The API answered ${status} with a body that is not JSON`, method, shownPath, redact(text.slice(0, 2000), this.#apiKey));
+          throw new CapyApiError(
+            status,
+            `The API answered ${status} with a body that is not JSON`,
+            method,
+            shownPath,
+            redact(text.slice(0, 2000), this.#apiKey),
+          );
         }
         if (template) this.#check(method, template, data);
         return data;

@@ -76,19 +76,34 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 /** The code an answer of `status` carries when nothing more specific applies. */
 export function genericCode(status: number): ErrorCode {
   switch (status) {
-    case 400: return "validation_failed";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 408: return "request_timeout";
-    case 409: return "conflict";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
-    case 415: return "unsupported_media_type";
-    case 431: return "headers_too_large";
-    case 501: return "not_implemented";
+    case 400:
+      return "validation_failed";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 408:
+      return "request_timeout";
+    case 409:
+      return "conflict";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 415:
+      return "unsupported_media_type";
+    case 431:
+      return "headers_too_large";
+    case 501:
+      return "not_implemented";
     // a proxy's 502/504 says the same to a client as our 503: the API is not reachable now
-    case 502: case 503: case 504: return "unavailable";
-    default: return status >= 500 ? "internal" : "bad_request";
+    case 502:
+    case 503:
+    case 504:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "bad_request";
   }
 }

@@ -13,7 +13,7 @@ const nullableTimestamp = timestamp.nullable();
 /** Every error answer: `error` for a person, `code` for a program (see error-codes.ts). */
 export const ErrorBody = z
   .object({
-    error: z.string().describe("What went wrong, for a person; a validation error starts with the field (\"name: ...\")"),
+    error: z.string().describe('What went wrong, for a person; a validation error starts with the field ("name: ...")'),
     code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]).describe("What went wrong, for a program: switch on this, not on the text"),
   })
   .meta({ id: "Error" });
@@ -85,8 +85,10 @@ export type Project = z.infer<typeof Project>;
 // Postgres cannot store NUL in text (the statement fails), and the other C0/C1 controls
 // (escape sequences, backspace, CSI) have no business in a label, an id or a URL: they are
 // refused here, once, so every field that reaches the database answers a 400 naming it.
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const NO_CONTROLS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 /** Free text (notes): newlines and tabs are fine, NUL never is. */
+// eslint-disable-next-line no-control-regex -- refusing NUL is the point
 const NO_NUL = /^[^\u0000]*$/;
 
 /** One line of text: no control characters (NUL, escape sequences, newlines). */
@@ -178,9 +180,7 @@ export const ListProjectsQuery = z.strictObject({
 });
 
 // ---------------------------------------------------------------- extensions
-export const ExtensionName = z
-  .string()
-  .regex(/^[a-z0-9_][a-z0-9_-]{0,62}$/, "must be a Postgres extension name (lowercase letters, digits, _ and -)");
+export const ExtensionName = z.string().regex(/^[a-z0-9_][a-z0-9_-]{0,62}$/, "must be a Postgres extension name (lowercase letters, digits, _ and -)");
 
 export const Extension = z
   .object({
@@ -230,7 +230,10 @@ const ttlSeconds = z.number().int().min(60).max(MAX_PREVIEW_TTL_SECONDS);
 
 export const CreatePreviewRequest = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must be 1-40 lowercase letters, digits or dashes").optional(),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must be 1-40 lowercase letters, digits or dashes")
+      .optional(),
     source_kind: PreviewSourceKind.optional(),
     backup_id: singleLine(64).min(1).optional(),
     mode: PreviewMode.optional(),
@@ -317,9 +320,7 @@ export const CreateImportRequest = z
     replace: z.boolean().optional(),
   })
   .meta({ id: "CreateImportRequest" });
-export const Upload = z
-  .object({ object_key: z.string(), upload_url: z.string(), expires_at: timestamp })
-  .meta({ id: "Upload" });
+export const Upload = z.object({ object_key: z.string(), upload_url: z.string(), expires_at: timestamp }).meta({ id: "Upload" });
 
 // ---------------------------------------------------------------- cutovers
 export const CutoverStatus = z.enum(["open", "acknowledged", "rejected", "canceled", "in_progress", "completed", "failed", "rolled_back"]);
@@ -391,9 +392,7 @@ export const ApiKey = z
   })
   .meta({ id: "ApiKey" });
 export type ApiKey = z.infer<typeof ApiKey>;
-export const CreateApiKeyRequest = z
-  .strictObject({ name: displayName(100), project_id: singleLine(64).min(1).optional() })
-  .meta({ id: "CreateApiKeyRequest" });
+export const CreateApiKeyRequest = z.strictObject({ name: displayName(100), project_id: singleLine(64).min(1).optional() }).meta({ id: "CreateApiKeyRequest" });
 
 // ---------------------------------------------------------------- quotas (additions)
 /** A ceiling on a timeout: a PgDuration other than "0". */
@@ -415,8 +414,18 @@ export const Quotas = z
     allow_no_timeout: z.boolean().describe('Whether "0" (no timeout) may be set; when not, a project created without a timeout gets the longest one.'),
     projects_per_organization: z.number().int().min(0).max(1_000_000).describe("Projects (not deleted) an organization may have."),
     previews_per_project: z.number().int().min(0).max(10000).describe("Live preview databases per project."),
-    manual_backups_per_project: z.number().int().min(0).max(100_000).describe("Backups taken on request (not by a schedule) a project keeps; delete one to take another."),
-    max_preview_lifetime_seconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).describe("A preview expires at most this long after its creation, however often it is extended."),
+    manual_backups_per_project: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .describe("Backups taken on request (not by a schedule) a project keeps; delete one to take another."),
+    max_preview_lifetime_seconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(10 * 365 * 24 * 3600)
+      .describe("A preview expires at most this long after its creation, however often it is extended."),
   })
   .meta({ id: "Quotas" });
 export type Quotas = z.infer<typeof Quotas>;

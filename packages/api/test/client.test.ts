@@ -46,10 +46,27 @@ function client(options: Partial<CapyClientOptions> = {}): CapyClient {
 function makeJob(overrides: Partial<Job> = {}): Job {
   const now = new Date().toISOString();
   return {
-    id: "job_1", type: "project.create", state: "pending", organization_id: "org_1", project_id: "prj_1",
-    preview_database_id: null, cluster_id: "default", locked_resource: null, attempts: 0, max_attempts: 5,
-    retry_classification: null, error: null, last_exit_code: null, last_stdout: null, last_stderr: null,
-    claimed_by: null, claimed_at: null, started_at: null, completed_at: null, created_at: now, updated_at: now,
+    id: "job_1",
+    type: "project.create",
+    state: "pending",
+    organization_id: "org_1",
+    project_id: "prj_1",
+    preview_database_id: null,
+    cluster_id: "default",
+    locked_resource: null,
+    attempts: 0,
+    max_attempts: 5,
+    retry_classification: null,
+    error: null,
+    last_exit_code: null,
+    last_stdout: null,
+    last_stderr: null,
+    claimed_by: null,
+    claimed_at: null,
+    started_at: null,
+    completed_at: null,
+    created_at: now,
+    updated_at: now,
     ...overrides,
   };
 }
@@ -105,8 +122,7 @@ describe("requests", () => {
   });
 
   it("builds query strings and unwraps connection URIs", async () => {
-    handler = (req, res) =>
-      req.url!.includes("connection-uri") ? json(res, 200, { uri: "postgres://u:p@h/db" }) : json(res, 200, { preview_databases: [] });
+    handler = (req, res) => (req.url!.includes("connection-uri") ? json(res, 200, { uri: "postgres://u:p@h/db" }) : json(res, 200, { preview_databases: [] }));
     const c = client();
     await c.listPreviews("prj_1", { includeDeleted: true });
     await c.listPreviews("prj_1");
@@ -146,7 +162,9 @@ describe("requests", () => {
 describe("errors", () => {
   it("throws CapyApiError with the status and the API's error text, never the key", async () => {
     handler = (_req, res) => json(res, 404, { error: "project not found" });
-    const err = await client().getProject("prj_missing").catch((e: unknown) => e);
+    const err = await client()
+      .getProject("prj_missing")
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapyApiError);
     const apiErr = err as CapyApiError;
     expect(apiErr.status).toBe(404);
@@ -161,7 +179,9 @@ describe("errors", () => {
 
   it("redacts the key when the API echoes it back", async () => {
     handler = (req, res) => json(res, 401, { error: `invalid API key ${req.headers.authorization}` });
-    const err = (await client().listProjects().catch((e: unknown) => e)) as CapyApiError;
+    const err = (await client()
+      .listProjects()
+      .catch((e: unknown) => e)) as CapyApiError;
     expect(err.status).toBe(401);
     expect(err.message).toBe("invalid API key Bearer [REDACTED]");
     expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(API_KEY);
@@ -175,10 +195,12 @@ describe("errors", () => {
     handler = (_req, res) => json(res, 409, { error: "name: reworded, still the same case", code: "preview_name_taken" });
     await expect(client().createPreview("prj_1", { name: "pr-1" })).rejects.toMatchObject({ code: "preview_name_taken" });
     // an older server (no code), a code newer than this client, a proxy's page: the status's generic code
-    handler = (_req, res) => json(res, 409, { error: "name: a live preview named \"pr-1\" already exists in this project" });
+    handler = (_req, res) => json(res, 409, { error: 'name: a live preview named "pr-1" already exists in this project' });
     await expect(client().createPreview("prj_1", { name: "pr-1" })).rejects.toMatchObject({ status: 409, code: "conflict" });
     handler = (_req, res) => json(res, 404, { error: "gone", code: "a_code_from_the_future" });
-    const future = (await client().getPreview("pdb_1").catch((e: unknown) => e)) as CapyApiError;
+    const future = (await client()
+      .getPreview("pdb_1")
+      .catch((e: unknown) => e)) as CapyApiError;
     expect(future.code).toBe("not_found");
     expect(future.body).toEqual({ error: "gone", code: "a_code_from_the_future" });
     handler = (_req, res) => {
@@ -193,7 +215,9 @@ describe("errors", () => {
       res.writeHead(500, { "content-type": "text/html" });
       res.end("<h1>boom</h1>");
     };
-    const err = (await client().health().catch((e: unknown) => e)) as CapyApiError;
+    const err = (await client()
+      .health()
+      .catch((e: unknown) => e)) as CapyApiError;
     expect(err.status).toBe(500);
     expect(err.message).toBe("HTTP 500: <h1>boom</h1>");
     expect(err.code).toBe("internal");
@@ -211,8 +235,7 @@ describe("retries", () => {
 
   it("honours Retry-After on 429, even for a POST", async () => {
     let calls = 0;
-    handler = (_req, res) =>
-      ++calls === 1 ? json(res, 429, { error: "slow down" }, { "retry-after": "0.2" }) : json(res, 202, { job: makeJob() });
+    handler = (_req, res) => (++calls === 1 ? json(res, 429, { error: "slow down" }, { "retry-after": "0.2" }) : json(res, 202, { job: makeJob() }));
     await client({ retryBaseMs: 1 }).createBackup("prj_1", { label: "nightly" });
     expect(requests).toHaveLength(2);
     expect(requests[1].at - requests[0].at).toBeGreaterThanOrEqual(190);
@@ -246,7 +269,9 @@ describe("retries", () => {
 
   it("retries a GET after a dropped connection but never a POST", async () => {
     handler = (_req, res) => res.socket?.destroy();
-    const err = await client().createImport("prj_1", { source_url: "postgres://x" }).catch((e: unknown) => e);
+    const err = await client()
+      .createImport("prj_1", { source_url: "postgres://x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapyNetworkError);
     expect(requests).toHaveLength(1);
 
@@ -273,7 +298,9 @@ describe("retries", () => {
 
   it("times out a hanging request", async () => {
     handler = () => {}; // never answers
-    const err = (await client({ timeoutMs: 100, retries: 0 }).getJob("job_1").catch((e: unknown) => e)) as CapyNetworkError;
+    const err = (await client({ timeoutMs: 100, retries: 0 })
+      .getJob("job_1")
+      .catch((e: unknown) => e)) as CapyNetworkError;
     expect(err).toBeInstanceOf(CapyNetworkError);
     expect(err.message).toContain("timed out after 100 ms");
   });
@@ -301,7 +328,9 @@ describe("waitForJob", () => {
   it("throws JobFailedError with the error and the stderr tail", async () => {
     const stderr = Array.from({ length: 30 }, (_, n) => `stderr line ${String(n + 1).padStart(2, "0")}`).join("\n");
     serveStates(["running", "failed"], { error: "pg_restore exited with 1", last_stderr: `${stderr}\n` });
-    const err = (await client().waitForJob("job_1", { pollMs: 5 }).catch((e: unknown) => e)) as JobFailedError;
+    const err = (await client()
+      .waitForJob("job_1", { pollMs: 5 })
+      .catch((e: unknown) => e)) as JobFailedError;
     expect(err).toBeInstanceOf(JobFailedError);
     expect(err.job.state).toBe("failed");
     expect(err.message).toContain("pg_restore exited with 1");
@@ -317,8 +346,7 @@ describe("waitForJob", () => {
 
   it("keeps polling through a brief outage", async () => {
     let calls = 0;
-    handler = (_req, res) =>
-      ++calls <= 2 ? json(res, 503, { error: "restarting" }) : json(res, 200, { job: makeJob({ state: "succeeded", attempts: 1 }) });
+    handler = (_req, res) => (++calls <= 2 ? json(res, 503, { error: "restarting" }) : json(res, 200, { job: makeJob({ state: "succeeded", attempts: 1 }) }));
     const job = await client({ retries: 0 }).waitForJob("job_1", { pollMs: 5 });
     expect(job.state).toBe("succeeded");
     expect(requests).toHaveLength(3);
@@ -326,7 +354,9 @@ describe("waitForJob", () => {
 
   it("throws JobTimeoutError naming the job and its last state", async () => {
     serveStates(["running"]);
-    const err = (await client().waitForJob("job_1", { timeoutMs: 150, pollMs: 10 }).catch((e: unknown) => e)) as JobTimeoutError;
+    const err = (await client()
+      .waitForJob("job_1", { timeoutMs: 150, pollMs: 10 })
+      .catch((e: unknown) => e)) as JobTimeoutError;
     expect(err).toBeInstanceOf(JobTimeoutError);
     expect(err.jobId).toBe("job_1");
     expect(err.lastState).toBe("running");

@@ -113,9 +113,16 @@ export class CapyProvider {
     const url = pick("api_url", "CAPYDB_API_URL");
     const key = pick("api_key", "CAPYDB_API_KEY");
     const diagnostics: DiagnosticMsg[] = [];
-    for (const [name, value, env] of [["api_url", url, "CAPYDB_API_URL"], ["api_key", key, "CAPYDB_API_KEY"]] as const) {
-      if (value === "unknown") diagnostics.push(errorDiagnostic(`${name} is not known yet`, `The provider needs ${name} to plan; it cannot depend on a resource that is not created yet.`, [name]));
-      else if (value === null) diagnostics.push(errorDiagnostic(`Missing ${name}`, `Set ${name} in the provider "capydb" block or the ${env} environment variable.`, [name]));
+    for (const [name, value, env] of [
+      ["api_url", url, "CAPYDB_API_URL"],
+      ["api_key", key, "CAPYDB_API_KEY"],
+    ] as const) {
+      if (value === "unknown")
+        diagnostics.push(
+          errorDiagnostic(`${name} is not known yet`, `The provider needs ${name} to plan; it cannot depend on a resource that is not created yet.`, [name]),
+        );
+      else if (value === null)
+        diagnostics.push(errorDiagnostic(`Missing ${name}`, `Set ${name} in the provider "capydb" block or the ${env} environment variable.`, [name]));
     }
     if (diagnostics.length) return { diagnostics };
     try {
@@ -161,7 +168,10 @@ export class CapyProvider {
       const raw = req.raw_state as { json?: Uint8Array; flatmap?: Record<string, string> } | undefined;
       if (!raw?.json || raw.json.length === 0) {
         if (raw?.flatmap && Object.keys(raw.flatmap).length) {
-          throw new DiagnosticError("Unsupported state format", "This state was written by Terraform 0.11 or older (flatmap); this provider never wrote such state.");
+          throw new DiagnosticError(
+            "Unsupported state format",
+            "This state was written by Terraform 0.11 or older (flatmap); this provider never wrote such state.",
+          );
         }
         return { upgraded_state: toDynamic(t, null), diagnostics: [] };
       }

@@ -18,7 +18,11 @@ export async function warmUp(): Promise<void> {
   const log = createLogger("warmup", () => {});
   const provider = new CapyProvider(log);
   const client = makeServerCertificate();
-  const plugin = await servePlugin(provider, log, { [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, PLUGIN_PROTOCOL_VERSIONS: "6", PLUGIN_CLIENT_CERT: client.certPem });
+  const plugin = await servePlugin(provider, log, {
+    [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
+    PLUGIN_PROTOCOL_VERSIONS: "6",
+    PLUGIN_CLIENT_CERT: client.certPem,
+  });
   try {
     encodeMessage(m.GetProviderSchemaResponse, provider.getProviderSchema());
     const providerConfig = { ...nullObject(PROVIDER_SCHEMA.block), api_url: "http://127.0.0.1:9", api_key: "capy_live_warmup" };

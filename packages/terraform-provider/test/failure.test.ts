@@ -52,8 +52,9 @@ resource "capydb_project" "p" {
     expect(apply.stderr).toMatch(/failed: injected failure at\s+project\.create\.after_database/);
 
     const state = await ws.run(["show", "-json"], { noColorFlag: false });
-    const resources = (JSON.parse(state.stdout) as { values: { root_module: { resources: Array<{ address: string; tainted?: boolean; values: Record<string, unknown> }> } } })
-      .values.root_module.resources;
+    const resources = (
+      JSON.parse(state.stdout) as { values: { root_module: { resources: Array<{ address: string; tainted?: boolean; values: Record<string, unknown> }> } } }
+    ).values.root_module.resources;
     expect(resources).toHaveLength(1);
     expect(resources[0]).toMatchObject({ address: "capydb_project.p", tainted: true, values: { name: "doomed", state: "failed" } });
     const id = resources[0].values.id as string;

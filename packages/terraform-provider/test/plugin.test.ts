@@ -69,9 +69,7 @@ function clientFor(service: grpc.ServiceDefinition, address: string, serverCertD
 }
 
 function call(client: ReturnType<typeof clientFor>, method: string, req: Message = {}): Promise<Message> {
-  return new Promise((resolve, reject) =>
-    client[method](req, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))),
-  );
+  return new Promise((resolve, reject) => client[method](req, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 beforeAll(async () => {
@@ -127,7 +125,12 @@ describe("terraform-provider-capydb as a go-plugin process", () => {
     const schema = await call(provider, "GetProviderSchema");
     const attrs = (schema.provider as { block: { attributes: Array<{ name: string; sensitive: boolean }> } }).block.attributes;
     expect(attrs.find((a) => a.name === "api_key")?.sensitive).toBe(true);
-    expect(Object.keys(schema.resource_schemas as object).sort()).toEqual(["capydb_extension", "capydb_preview_database", "capydb_project", "capydb_scheduled_backup"]);
+    expect(Object.keys(schema.resource_schemas as object).sort()).toEqual([
+      "capydb_extension",
+      "capydb_preview_database",
+      "capydb_project",
+      "capydb_scheduled_backup",
+    ]);
     expect(Object.keys(schema.data_source_schemas as object).sort()).toEqual(["capydb_backups", "capydb_project"]);
 
     // A client without Terraform's certificate does not get in.

@@ -74,7 +74,12 @@ function expectedType(f: FieldDescriptor): { type: string; typeName?: string } {
 describe("protobuf descriptors", () => {
   it.each(ALL_MESSAGES.map((d) => [d.name, d] as const))("%s matches proto/", (_name, desc) => {
     const fields = protoFields(desc.name);
-    expect(desc.fields().map((f) => f.name).sort()).toEqual(fields.map((f) => f.name).sort());
+    expect(
+      desc
+        .fields()
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(fields.map((f) => f.name).sort());
     for (const ours of desc.fields()) {
       const theirs = fields.find((f) => f.name === ours.name)!;
       expect(ours.no, ours.name).toBe(theirs.number);
@@ -207,8 +212,22 @@ describe("planning", () => {
 
   it("makes the expiry unknown when a preview's ttl changes", async () => {
     const base = Object.fromEntries(Object.keys(previewDatabaseResource.schema.block.attributes).map((k) => [k, null])) as ObjectValue;
-    const prior: ObjectValue = { ...base, timeouts: null, id: "pdb_1", project_id: "prj_1", ttl_seconds: 3600, ttl_expires_at: "2030-01-01T00:00:00Z", state: "ready" };
-    const plan = await planResourceChange(previewDatabaseResource, null, prior, { ...prior, ttl_seconds: 7200 }, { ...base, timeouts: null, project_id: "prj_1", ttl_seconds: 7200 });
+    const prior: ObjectValue = {
+      ...base,
+      timeouts: null,
+      id: "pdb_1",
+      project_id: "prj_1",
+      ttl_seconds: 3600,
+      ttl_expires_at: "2030-01-01T00:00:00Z",
+      state: "ready",
+    };
+    const plan = await planResourceChange(
+      previewDatabaseResource,
+      null,
+      prior,
+      { ...prior, ttl_seconds: 7200 },
+      { ...base, timeouts: null, project_id: "prj_1", ttl_seconds: 7200 },
+    );
     expect(plan.planned.ttl_expires_at).toBe(UNKNOWN);
     expect(plan.requiresReplace).toEqual([]);
   });
@@ -216,7 +235,13 @@ describe("planning", () => {
 
 describe("diagnostics and settings", () => {
   it("points an API error at the attribute it names", () => {
-    const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), { name: "CapyApiError", status: 400, code: "validation_failed", method: "POST", path: "/v1/projects/prj_1/extensions" });
+    const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), {
+      name: "CapyApiError",
+      status: 400,
+      code: "validation_failed",
+      method: "POST",
+      path: "/v1/projects/prj_1/extensions",
+    });
     const d = errorToDiagnostic(err, ["project_id", "name"]);
     expect(d.summary).toBe("CapyDB API error (HTTP 400)");
     expect(d.detail).toContain('name: extension "x" is not available on this cluster');

@@ -53,10 +53,14 @@ resource "capydb_project" "p" {
   region            = "${s.region}"
   statement_timeout = "${s.statementTimeout}"
   max_connections   = 20
-${s.timeouts === false ? "" : `
+${
+  s.timeouts === false
+    ? ""
+    : `
   timeouts {
     create = "5m"
-  }`}
+  }`
+}
 }
 
 resource "capydb_scheduled_backup" "s" {
@@ -241,7 +245,7 @@ resource "capydb_scheduled_backup" "s" {
     outputs.push(hour);
     expect(hour.code, explain(hour)).toBe(1);
     expect(hour.stderr).toContain("Error: Invalid attribute value");
-    expect(hour.stderr).toContain('with capydb_scheduled_backup.s,');
+    expect(hour.stderr).toContain("with capydb_scheduled_backup.s,");
     expect(hour.stderr).toMatch(/\d+:\s+cron_hour\s+= 25/);
     expect(hour.stderr).toContain("cron_hour: Too big: expected number to be <=23");
 

@@ -80,7 +80,9 @@ export async function dumpToBlob(ctx: AppContext, job: JobContext, clusterId: st
       await file?.abort();
       throw err;
     }
-    const put = file ? finishTools(job, [dump]).then(() => file.commit()) : Promise.all([ctx.blobs.put(key, dump.stdout), finishTools(job, [dump])]).then(([stored]) => stored);
+    const put = file
+      ? finishTools(job, [dump]).then(() => file.commit())
+      : Promise.all([ctx.blobs.put(key, dump.stdout), finishTools(job, [dump])]).then(([stored]) => stored);
     const [stored, rowCounts] = await Promise.all([put, countRows(holder)]).catch(async (err: unknown) => {
       // A partial dump must not stay in the blob store.
       dump.child.kill("SIGTERM");
@@ -120,12 +122,14 @@ export async function restoreFromBlob(ctx: AppContext, job: JobContext, key: str
       });
     });
     source.pipe(meter.stream).pipe(restore.stdin);
-    hashed = restore.exited.catch(() => null).then(async () => {
-      // pg_restore may stop early (a corrupted archive): hash the rest, so the error says which it is
-      meter.stream.unpipe(restore.stdin);
-      meter.stream.resume();
-      return (await read) ? meter.result().sha256 : null;
-    });
+    hashed = restore.exited
+      .catch(() => null)
+      .then(async () => {
+        // pg_restore may stop early (a corrupted archive): hash the rest, so the error says which it is
+        meter.stream.unpipe(restore.stdin);
+        meter.stream.resume();
+        return (await read) ? meter.result().sha256 : null;
+      });
   }
   let restoreError: unknown = null;
   await finishTools(job, [restore]).catch((err) => (restoreError = err));

@@ -75,7 +75,8 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
       async cleanup(job) {
         const source = await loadBackup(ctx.db, payloadOf(jobs.backupRestore, job.job).backup_id);
         const project = source && (await loadProject(ctx.db, source.project_id));
-        if (project) await rollBackSwap(ctx, project.cluster_id, project.database_name, names.restoreBuild(project.database_name), names.replaced(project.database_name));
+        if (project)
+          await rollBackSwap(ctx, project.cluster_id, project.database_name, names.restoreBuild(project.database_name), names.replaced(project.database_name));
       },
     },
   };

@@ -109,15 +109,30 @@ export async function insertBackup(
   const { rows } = await tx.query<BackupRow>(
     `INSERT INTO backups (id, project_id, organization_id, label, state, database_name, scheduled_backup_id, created_by_job_id, pinned)
      VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) RETURNING *`,
-    [newId("bkp"), project.id, project.organization_id, input.label, project.database_name, input.scheduledBackupId ?? null, input.createdByJobId ?? null, input.pinned ?? false],
+    [
+      newId("bkp"),
+      project.id,
+      project.organization_id,
+      input.label,
+      project.database_name,
+      input.scheduledBackupId ?? null,
+      input.createdByJobId ?? null,
+      input.pinned ?? false,
+    ],
   );
   return rows[0];
 }
 
 function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, definition: typeof jobs.backupCreate, backupId: string) {
-  return enqueue(tx, definition, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, { backup_id: backupId }, {
-    maxAttempts: ctx.config.jobMaxAttempts,
-  });
+  return enqueue(
+    tx,
+    definition,
+    { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id },
+    { backup_id: backupId },
+    {
+      maxAttempts: ctx.config.jobMaxAttempts,
+    },
+  );
 }
 
 /**
@@ -125,7 +140,12 @@ function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, d
  * manual_backups_per_project: past it the answer is 409, never a silent deletion of an
  * older one (the tenant deletes one, or a schedule's retention removes old ones).
  */
-export async function createBackup(ctx: AppContext, project: ProjectRow, label: string | null, opts: { scheduledBackupId?: string | null; pinned?: boolean; tx?: Queryable } = {}): Promise<{ backup: BackupRow; job: JobRow }> {
+export async function createBackup(
+  ctx: AppContext,
+  project: ProjectRow,
+  label: string | null,
+  opts: { scheduledBackupId?: string | null; pinned?: boolean; tx?: Queryable } = {},
+): Promise<{ backup: BackupRow; job: JobRow }> {
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: backups can be taken once it is ready`);
   const run = async (tx: Queryable) => {
     if (!opts.scheduledBackupId) await refuseOverManualCeiling(ctx, tx, project);
@@ -140,7 +160,8 @@ export async function createBackup(ctx: AppContext, project: ProjectRow, label: 
 export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup: BackupRow): Promise<JobRow> {
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
   if (backup.state !== "completed") throw conflict(`backup is ${backup.state}: only a completed backup can be restored`, "backup_not_completed");
-  if (backup.verification_state === "failed") throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`, "backup_verification_failed");
+  if (backup.verification_state === "failed")
+    throw conflict(`backup failed verification (${backup.verification_error}): it cannot be restored`, "backup_verification_failed");
   return inTransaction(ctx.db, async (tx) => {
     await keepWhileEnqueueing(tx, backup.id);
     const job = await enqueueBackupJob(tx, ctx, project, jobs.backupRestore, backup.id);
@@ -191,12 +212,18 @@ export async function deleteBackup(ctx: AppContext, backup: BackupRow, keyOf: (b
     const row = (await tx.query<BackupRow>("SELECT * FROM backups WHERE id = $1 FOR UPDATE", [backup.id])).rows[0];
     if (!row) throw notFound(`backup ${backup.id} not found`);
     if (row.pinned) throw conflict("backup is pinned (a cutover's pre-cutover backup): it is kept whatever the retention", "backup_pinned");
-    if (row.state === "pending" || row.state === "running") throw conflict(`backup is ${row.state}: it can be deleted once it is taken`, "backup_not_completed");
+    if (row.state === "pending" || row.state === "running")
+      throw conflict(`backup is ${row.state}: it can be deleted once it is taken`, "backup_not_completed");
     const preview = await tx.query<{ id: string }>(
-      "SELECT id FROM preview_databases WHERE source_backup_id = $1 AND state IN ('creating', 'ready', 'resetting') LIMIT 1", [row.id]);
-    if (preview.rows[0]) throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`, "backup_in_use");
+      "SELECT id FROM preview_databases WHERE source_backup_id = $1 AND state IN ('creating', 'ready', 'resetting') LIMIT 1",
+      [row.id],
+    );
+    if (preview.rows[0])
+      throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`, "backup_in_use");
     const job = await tx.query<{ id: string; type: string }>(
-      "SELECT id, type FROM jobs WHERE state IN ('pending', 'running') AND payload->>'backup_id' = $1 LIMIT 1", [row.id]);
+      "SELECT id, type FROM jobs WHERE state IN ('pending', 'running') AND payload->>'backup_id' = $1 LIMIT 1",
+      [row.id],
+    );
     if (job.rows[0]) throw conflict(`backup is in use by job ${job.rows[0].id} (${job.rows[0].type}): delete it once that job has finished`, "backup_in_use");
     await tx.query("DELETE FROM backups WHERE id = $1", [row.id]);
     await ctx.blobs.delete(keyOf(row));
@@ -226,7 +253,16 @@ export async function putDefaultSchedule(ctx: AppContext, project: ProjectRow, b
          ELSE scheduled_backups.effective_from END,
        updated_at = now()
      RETURNING *`,
-    [newId("sbk"), project.id, project.organization_id, body.label ?? null, body.cron_hour, body.cron_minute, body.is_active, body.retention_days ?? DEFAULT_RETENTION_DAYS],
+    [
+      newId("sbk"),
+      project.id,
+      project.organization_id,
+      body.label ?? null,
+      body.cron_hour,
+      body.cron_minute,
+      body.is_active,
+      body.retention_days ?? DEFAULT_RETENTION_DAYS,
+    ],
   );
   return rows[0];
 }

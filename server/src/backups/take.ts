@@ -53,7 +53,10 @@ export async function verify(ctx: AppContext, job: JobContext, project: ProjectR
     await prepareTarget(ctx, project, scratch, backup.backup_key!);
     await restoreFromBlob(ctx, job, backup.backup_key!, backup.sha256, await asProjectRole(ctx, job, project, scratch));
     // The restored data is the tenant's: counted as the tenant's role, like the backup's own counts.
-    const counts = await withTenantSession(ctx.clusters, project.cluster_id, scratch, projectLogin(ctx, job, project), (c) => countRows(c), { applicationName: "capydb-verify", statementTimeoutSeconds: 6 * 3600 });
+    const counts = await withTenantSession(ctx.clusters, project.cluster_id, scratch, projectLogin(ctx, job, project), (c) => countRows(c), {
+      applicationName: "capydb-verify",
+      statementTimeoutSeconds: 6 * 3600,
+    });
     problem = compareRowCounts(backup.row_counts ?? {}, counts);
   } catch (err) {
     if (err instanceof PermanentError) problem = err.message;
@@ -74,4 +77,3 @@ export async function takeAndVerify(ctx: AppContext, job: JobContext, project: P
   if (problem) throw new PermanentError(`backup ${taken.id} failed verification: ${problem}`);
   return taken;
 }
-

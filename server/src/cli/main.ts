@@ -113,21 +113,25 @@ export async function run(argv: string[]): Promise<number> {
         const rows = values.project
           ? (await client.listCutoverRequests(values.project)).cutover_requests.filter((c) => !values.status || c.status === values.status)
           : (await client.listAllCutoverRequests({ status: values.status as Cutover["status"] | undefined })).cutover_requests;
-        values.json ? printJson(rows) : printCutovers(rows);
+        if (values.json) printJson(rows);
+        else printCutovers(rows);
         return 0;
       }
       case "cutovers show": {
         const c = (await client.getCutoverRequest(need(arg, "<id>"))).cutover_request;
-        values.json ? printJson(c) : printCutover(c);
+        if (values.json) printJson(c);
+        else printCutover(c);
         return 0;
       }
       case "cutovers acknowledge": {
-        const c = (await client.acknowledgeCutoverRequest(need(arg, "<id>"), { operator_note: values.note, external_ticket_ref: values.ticket })).cutover_request;
+        const c = (await client.acknowledgeCutoverRequest(need(arg, "<id>"), { operator_note: values.note, external_ticket_ref: values.ticket }))
+          .cutover_request;
         out(line`${c.id} acknowledged`);
         return 0;
       }
       case "cutovers reject": {
-        const c = (await client.rejectCutoverRequest(need(arg, "<id>"), { rejected_reason: need(values.reason, "--reason"), operator_note: values.note })).cutover_request;
+        const c = (await client.rejectCutoverRequest(need(arg, "<id>"), { rejected_reason: need(values.reason, "--reason"), operator_note: values.note }))
+          .cutover_request;
         out(line`${c.id} rejected: ${c.rejected_reason}`);
         return 0;
       }
@@ -150,12 +154,14 @@ export async function run(argv: string[]): Promise<number> {
       }
       case "orgs create": {
         const o = (await client.createOrganization({ name: need(arg, "<name>"), clerk_organization_id: values["clerk-org"] })).organization;
-        values.json ? printJson(o) : out(row(o.id, o.name));
+        if (values.json) printJson(o);
+        else out(row(o.id, o.name));
         return 0;
       }
       case "orgs list": {
         const rows = (await client.listOrganizations()).organizations;
-        values.json ? printJson(rows) : rows.forEach((o) => out(row(o.id, o.name, o.clerk_organization_id)));
+        if (values.json) printJson(rows);
+        else rows.forEach((o) => out(row(o.id, o.name, o.clerk_organization_id)));
         return 0;
       }
       case "keys create": {
@@ -169,7 +175,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       case "keys list": {
         const rows = (await client.listApiKeys(need(values.org, "--org"))).api_keys;
-        values.json ? printJson(rows) : rows.forEach((k) => out(row(k.id, `${k.prefix}…`, k.name, k.project_id ?? "organization", k.last_used_at ?? "never used")));
+        if (values.json) printJson(rows);
+        else rows.forEach((k) => out(row(k.id, `${k.prefix}…`, k.name, k.project_id ?? "organization", k.last_used_at ?? "never used")));
         return 0;
       }
       case "keys revoke": {

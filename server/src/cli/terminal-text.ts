@@ -8,6 +8,7 @@
  * C0 controls (ESC, BEL, backspace, CR, LF, tab...), DEL, C1 controls (CSI 0x9b, OSC 0x9d...),
  * bidi embeddings, overrides, isolates and marks, and the Unicode line/paragraph separators.
  */
+// eslint-disable-next-line no-control-regex -- escaping control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 /** The same less the C0 controls, which JSON.stringify escapes itself (its own newlines are layout). */
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;

@@ -29,12 +29,13 @@ async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverR
   return { cut, project, preview };
 }
 
-
 export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
     [jobs.cutoverExecute.type]: {
       async run(job) {
-        let { cut, project, preview } = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
+        const loaded = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
+        const { project, preview } = loaded;
+        let cut = loaded.cut; // gains the pre-cutover backup's id below
         if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
@@ -134,5 +135,7 @@ export async function dropProjectCutoverLeftovers(ctx: AppContext, project: Proj
     await dropDatabase(admin, r.previous_database_name);
     await ctx.db.query("UPDATE cutover_requests SET previous_dropped_at = now() WHERE id = $1", [r.id]);
   }
-  await ctx.db.query("UPDATE cutover_requests SET status = 'canceled', updated_at = now() WHERE project_id = $1 AND status IN ('open', 'acknowledged')", [project.id]);
+  await ctx.db.query("UPDATE cutover_requests SET status = 'canceled', updated_at = now() WHERE project_id = $1 AND status IN ('open', 'acknowledged')", [
+    project.id,
+  ]);
 }

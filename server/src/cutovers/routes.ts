@@ -40,7 +40,11 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
     const cut = await one(req);
     requireAdmin(req.principal!);
     const body = parse(AcknowledgeCutoverRequest, req.body);
-    return { cutover_request: cutovers.toApiCutover(await cutovers.acknowledge(ctx, cut.id, req.principal!.actorId, body.operator_note ?? null, body.external_ticket_ref ?? null)) };
+    return {
+      cutover_request: cutovers.toApiCutover(
+        await cutovers.acknowledge(ctx, cut.id, req.principal!.actorId, body.operator_note ?? null, body.external_ticket_ref ?? null),
+      ),
+    };
   });
 
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/reject", async (req) => {

@@ -114,10 +114,11 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
 
 /** Moves a request from one of `from` to a new status; 409 naming the current status otherwise. */
 async function transition(db: Queryable, id: string, from: string[], set: string, params: unknown[]): Promise<CutoverRow> {
-  const { rows } = await db.query<CutoverRow>(
-    `UPDATE cutover_requests SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
-    [id, from, ...params],
-  );
+  const { rows } = await db.query<CutoverRow>(`UPDATE cutover_requests SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`, [
+    id,
+    from,
+    ...params,
+  ]);
   if (rows[0]) return rows[0];
   const current = await loadCutover(db, id);
   throw conflict(`cutover request is ${current?.status ?? "gone"}; this needs it to be ${from.join(" or ")}`, "cutover_state_conflict");
@@ -126,7 +127,13 @@ async function transition(db: Queryable, id: string, from: string[], set: string
 export const cancel = (ctx: AppContext, id: string) => transition(ctx.db, id, ["open", "acknowledged"], "status = 'canceled'", []);
 
 export const acknowledge = (ctx: AppContext, id: string, operatorId: string, note: string | null, ticket: string | null) =>
-  transition(ctx.db, id, ["open"], "status = 'acknowledged', ack_at = now(), ack_by_user_id = $3, operator_note = coalesce($4, operator_note), external_ticket_ref = coalesce($5, external_ticket_ref)", [operatorId, note, ticket]);
+  transition(
+    ctx.db,
+    id,
+    ["open"],
+    "status = 'acknowledged', ack_at = now(), ack_by_user_id = $3, operator_note = coalesce($4, operator_note), external_ticket_ref = coalesce($5, external_ticket_ref)",
+    [operatorId, note, ticket],
+  );
 
 export const reject = (ctx: AppContext, id: string, reason: string, note: string | null) =>
   transition(ctx.db, id, ["open", "acknowledged"], "status = 'rejected', rejected_reason = $3, operator_note = coalesce($4, operator_note)", [reason, note]);
@@ -136,25 +143,44 @@ export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<Cut
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
     const row = await transition(tx, cutover.id, ["acknowledged"], "status = 'in_progress', promote_job_id = $3", [jobId]);
-    await enqueue(tx, jobs.cutoverExecute, {
-      organizationId: cutover.organization_id, projectId: cutover.project_id, previewDatabaseId: cutover.preview_database_id,
-    }, { cutover_id: cutover.id }, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
+    await enqueue(
+      tx,
+      jobs.cutoverExecute,
+      {
+        organizationId: cutover.organization_id,
+        projectId: cutover.project_id,
+        previewDatabaseId: cutover.preview_database_id,
+      },
+      { cutover_id: cutover.id },
+      { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
+    );
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);
     return row;
   });
 }
 
 export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
-  if (cutover.status !== "completed") throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`, "cutover_state_conflict");
+  if (cutover.status !== "completed")
+    throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`, "cutover_state_conflict");
   if (!cutover.rollback_until || cutover.rollback_until.getTime() < Date.now() || cutover.previous_dropped_at) {
     throw conflict("the rollback window has passed: the previous production database is gone", "rollback_window_passed");
   }
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    await enqueue(tx, jobs.cutoverRollback, { organizationId: cutover.organization_id, projectId: cutover.project_id }, { cutover_id: cutover.id }, {
-      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
-    });
-    const { rows } = await tx.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [cutover.id, jobId]);
+    await enqueue(
+      tx,
+      jobs.cutoverRollback,
+      { organizationId: cutover.organization_id, projectId: cutover.project_id },
+      { cutover_id: cutover.id },
+      {
+        id: jobId,
+        maxAttempts: ctx.config.jobMaxAttempts,
+      },
+    );
+    const { rows } = await tx.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [
+      cutover.id,
+      jobId,
+    ]);
     await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);
     return rows[0];
   });

@@ -16,7 +16,8 @@ export function extensionJobHandlers(ctx: AppContext): Record<string, JobHandler
     return project;
   }
   const loginOf = (project: { role_name: string; role_password_sealed: string }): TenantLogin => ({
-    role: project.role_name, password: ctx.box.open(project.role_password_sealed),
+    role: project.role_name,
+    password: ctx.box.open(project.role_password_sealed),
   });
   return {
     [jobs.extensionEnable.type]: {

@@ -22,16 +22,21 @@ export async function listExtensions(ctx: AppContext, project: ProjectRow): Prom
   requireReady(project);
   // Read as the project's own role: nothing here needs more.
   const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
-  const rows = await withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) =>
-    (
-      await c.query<AvailableRow>(
-        `SELECT a.name, a.default_version, a.comment, a.installed_version,
+  const rows = await withTenantSession(
+    ctx.clusters,
+    project.cluster_id,
+    project.database_name,
+    login,
+    async (c) =>
+      (
+        await c.query<AvailableRow>(
+          `SELECT a.name, a.default_version, a.comment, a.installed_version,
                 coalesce(v.trusted, false) AS trusted, coalesce(v.superuser, true) AS superuser
          FROM pg_catalog.pg_available_extensions a
          LEFT JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) a.name AND v.version OPERATOR(pg_catalog.=) a.default_version
          ORDER BY a.name`,
-      )
-    ).rows,
+        )
+      ).rows,
     { applicationName: "capydb-extensions", statementTimeoutSeconds: 30 },
   );
   return rows.map((r) => ({

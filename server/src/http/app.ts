@@ -53,9 +53,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   const c = ctx.config.clerk;
-  const clerk = c.jwksUrl || c.publicKeyPem
-    ? createClerkVerifier({ jwksUrl: c.jwksUrl ?? undefined, publicKeyPem: c.publicKeyPem ?? undefined, issuer: c.issuer ?? undefined, authorizedParties: c.authorizedParties })
-    : null;
+  const clerk =
+    c.jwksUrl || c.publicKeyPem
+      ? createClerkVerifier({
+          jwksUrl: c.jwksUrl ?? undefined,
+          publicKeyPem: c.publicKeyPem ?? undefined,
+          issuer: c.issuer ?? undefined,
+          authorizedParties: c.authorizedParties,
+        })
+      : null;
   const auth = new Authenticator(ctx.db, clerk, ctx.apiKeyCache);
   const metrics = createMetrics(ctx.db, { refreshSeconds: ctx.config.metricsRefreshSeconds });
   const openapi = buildOpenApiDocument();

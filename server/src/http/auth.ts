@@ -46,7 +46,10 @@ export class ApiKeyCache {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly ttlMs = 5000, private readonly max = 10_000) {}
+  constructor(
+    private readonly ttlMs = 5000,
+    private readonly max = 10_000,
+  ) {}
 
   get generation(): number {
     return this.epoch;
@@ -134,7 +137,11 @@ export class ApiKeyCache {
 }
 
 export class Authenticator {
-  constructor(private readonly db: Db, private readonly clerk: ClerkVerifier | null, private readonly keys: ApiKeyCache = new ApiKeyCache(0)) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clerk: ClerkVerifier | null,
+    private readonly keys: ApiKeyCache = new ApiKeyCache(0),
+  ) {}
 
   async authenticate(req: FastifyRequest): Promise<Principal> {
     const header = req.headers.authorization;

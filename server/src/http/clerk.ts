@@ -15,15 +15,7 @@
  * safe to return to the client; the token itself never appears in a message.
  */
 import { createPublicKey } from "node:crypto";
-import {
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  importSPKI,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from "jose";
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 
 export interface ClerkConfig {
   /** e.g. https://<frontend-api>/.well-known/jwks.json */
@@ -88,12 +80,7 @@ export function looksLikeJwt(token: string): boolean {
   if (!B64URL_SEGMENT.test(header) || !B64URL_SEGMENT.test(payload) || !B64URL_SEGMENT.test(signature)) return false;
   try {
     const decoded: unknown = JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
-    return (
-      typeof decoded === "object" &&
-      decoded !== null &&
-      !Array.isArray(decoded) &&
-      typeof (decoded as { alg?: unknown }).alg === "string"
-    );
+    return typeof decoded === "object" && decoded !== null && !Array.isArray(decoded) && typeof (decoded as { alg?: unknown }).alg === "string";
   } catch {
     return false;
   }

@@ -19,7 +19,12 @@ export function clientErrorHandler(this: { log: FastifyBaseLogger }, err: NodeJS
   this.log.trace({ err }, "client error");
   if (socket.writable) {
     const body = JSON.stringify(errorBody(status, message, status === 400 ? "bad_request" : undefined));
-    const head = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, `Content-Length: ${Buffer.byteLength(body)}`, "Content-Type: application/json", "Connection: close"];
+    const head = [
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      "Content-Type: application/json",
+      "Connection: close",
+    ];
     socket.write(`${head.join("\r\n")}\r\n\r\n${body}`);
   }
   socket.destroy(err);

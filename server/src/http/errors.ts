@@ -6,7 +6,11 @@ import { genericCode, type CodeOf, type ErrorCode } from "@capydb/api";
 export class HttpError extends Error {
   /** The code the answer carries: the one given, else the generic code of the status. */
   readonly code: ErrorCode;
-  constructor(readonly statusCode: number, message: string, code?: ErrorCode) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    code?: ErrorCode,
+  ) {
     super(message);
     this.code = code ?? genericCode(statusCode);
   }

@@ -15,7 +15,10 @@ class JobCounts {
   private readAt = -Infinity;
   private reading: Promise<void> | null = null;
 
-  constructor(private readonly db: Db, private readonly maxAgeMs: number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly maxAgeMs: number,
+  ) {}
 
   async current(): Promise<JobCount[]> {
     if (performance.now() - this.readAt >= this.maxAgeMs) {

@@ -49,7 +49,11 @@ export function importJobHandlers(ctx: AppContext): Record<string, JobHandler> {
           if (checks.checked) job.addSecret(checks.checked.password);
           const failed = checks.checks.filter((c) => c.status === "fail" || (c.name === "target_empty" && c.status !== "pass" && !payload.replace));
           if (failed.length) throw new PermanentError(`preflight failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
-          await prepareBuild(ctx, project, checks.source.extensions.map((e) => ({ name: e.name, schema: "public" })));
+          await prepareBuild(
+            ctx,
+            project,
+            checks.source.extensions.map((e) => ({ name: e.name, schema: "public" })),
+          );
           ctx.faults.check("import.before_copy");
           const dump = startDump(job, sourceEndpoint(checks.checked!), { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds });
           const restore = startRestore(job, target, ctx.config.pgBinDir);

@@ -25,23 +25,38 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 async function targetInfo(ctx: AppContext, project: ProjectRow) {
   const admin = await ctx.clusters.pool(project.cluster_id);
-  const v = await admin.query<{ server_version: string; num: string }>("SELECT current_setting('server_version') AS server_version, current_setting('server_version_num') AS num");
+  const v = await admin.query<{ server_version: string; num: string }>(
+    "SELECT current_setting('server_version') AS server_version, current_setting('server_version_num') AS num",
+  );
   const available = await admin.query<{ name: string; trusted: boolean }>(
     `SELECT a.name, coalesce(v.trusted, false) AS trusted FROM pg_available_extensions a
      LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`,
   );
-  return { version: v.rows[0].server_version, major: Math.floor(Number(v.rows[0].num) / 10000), available: new Map(available.rows.map((r) => [r.name, r.trusted])) };
+  return {
+    version: v.rows[0].server_version,
+    major: Math.floor(Number(v.rows[0].num) / 10000),
+    available: new Map(available.rows.map((r) => [r.name, r.trusted])),
+  };
 }
 
 /** Project databases hold user tables when not empty: the count, for the "target is empty" check. */
 export async function targetTableCount(ctx: AppContext, project: ProjectRow): Promise<number> {
   // Read as the project's own role: a catalog query in a tenant's database is never run as a superuser.
   const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
-  return withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) =>
-    Number((await c.query<{ n: string }>(
-      `SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_tables
+  return withTenantSession(
+    ctx.clusters,
+    project.cluster_id,
+    project.database_name,
+    login,
+    async (c) =>
+      Number(
+        (
+          await c.query<{ n: string }>(
+            `SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_tables
        WHERE schemaname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])`,
-    )).rows[0].n),
+          )
+        ).rows[0].n,
+      ),
     { applicationName: "capydb-import", statementTimeoutSeconds: 30 },
   );
 }
@@ -97,16 +112,30 @@ export async function preflight(ctx: AppContext, project: ProjectRow, sourceUrl:
     result.source.server_version = info.rows[0].v;
     result.source.database_size_bytes = Number(info.rows[0].size);
     if (sourceMajor <= target.major) add("version", "pass", `source PostgreSQL ${sourceMajor} can be restored into PostgreSQL ${target.major}`);
-    else add("version", "fail", `source is PostgreSQL ${sourceMajor}, newer than this platform's PostgreSQL ${target.major}: dumps do not restore into an older major version`);
+    else
+      add(
+        "version",
+        "fail",
+        `source is PostgreSQL ${sourceMajor}, newer than this platform's PostgreSQL ${target.major}: dumps do not restore into an older major version`,
+      );
 
     const size = result.source.database_size_bytes;
     if (size <= project.storage_limit_bytes) add("size", "pass", `${size} bytes, within the project's limit of ${project.storage_limit_bytes}`);
-    else add("size", "fail", `source is ${size} bytes, over the project's storage limit of ${project.storage_limit_bytes} bytes: raise storage_limit_bytes or import less`);
+    else
+      add(
+        "size",
+        "fail",
+        `source is ${size} bytes, over the project's storage limit of ${project.storage_limit_bytes} bytes: raise storage_limit_bytes or import less`,
+      );
 
-    const exts = await client.query<{ name: string; version: string }>("SELECT extname AS name, extversion AS version FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
+    const exts = await client.query<{ name: string; version: string }>(
+      "SELECT extname AS name, extversion AS version FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+    );
     result.source.extensions = exts.rows;
     const missing = exts.rows.filter((e) => !target.available.has(e.name)).map((e) => e.name);
-    const notAllowed = exts.rows.filter((e) => target.available.has(e.name) && !target.available.get(e.name) && !ctx.config.extensionAllowlist.includes(e.name)).map((e) => e.name);
+    const notAllowed = exts.rows
+      .filter((e) => target.available.has(e.name) && !target.available.get(e.name) && !ctx.config.extensionAllowlist.includes(e.name))
+      .map((e) => e.name);
     if (missing.length) add("extensions", "fail", `not available on this platform: ${missing.join(", ")}`);
     else if (notAllowed.length) add("extensions", "fail", `need superuser rights and are not allowed on this platform: ${notAllowed.join(", ")}`);
     else add("extensions", "pass", exts.rows.length ? `all available: ${exts.rows.map((e) => e.name).join(", ")}` : "no extensions to install");
@@ -117,7 +146,8 @@ export async function preflight(ctx: AppContext, project: ProjectRow, sourceUrl:
          AND (NOT has_schema_privilege(n.oid, 'USAGE') OR NOT has_table_privilege(c.oid, 'SELECT'))
        ORDER BY 1 LIMIT 20`,
     );
-    if (unreadable.rows.length) add("permissions", "fail", `user "${parsed.user}" cannot read: ${unreadable.rows.map((r) => r.name).join(", ")}; grant SELECT or import as the owner`);
+    if (unreadable.rows.length)
+      add("permissions", "fail", `user "${parsed.user}" cannot read: ${unreadable.rows.map((r) => r.name).join(", ")}; grant SELECT or import as the owner`);
     else add("permissions", "pass", `user "${parsed.user}" can read every table`);
   } catch (err) {
     add("source", "fail", `reading the source failed: ${(err as Error).message}`);

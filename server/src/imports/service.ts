@@ -46,7 +46,8 @@ export async function createImport(
       payload.object_key = body.object_key;
     }
     const job = await enqueue(tx, jobs.importRun, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, payload, {
-      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
+      id: jobId,
+      maxAttempts: ctx.config.jobMaxAttempts,
     });
     await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
     return job;

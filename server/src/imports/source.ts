@@ -42,6 +42,7 @@ const PARAMETER_HINTS: Record<string, string> = {
 };
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function invalid(message: string): never {
@@ -106,7 +107,8 @@ export function parseSourceUrl(text: string): SourceUrl {
   if (!net.isIP(host)) {
     if (!HOST_NAME.test(host)) invalid(`host "${host.slice(0, 80)}" is not a host name or an IP address`);
     // "127.1", "0x7f.0.0.1" and "2130706433" are 127.0.0.1 to the resolver
-    if (/^(0x[0-9a-f]*|\d+)$/i.test(host.replace(/\.$/, "").split(".").pop()!)) invalid(`host "${host.slice(0, 80)}": write an IPv4 address as four decimal numbers (a.b.c.d)`);
+    if (/^(0x[0-9a-f]*|\d+)$/i.test(host.replace(/\.$/, "").split(".").pop()!))
+      invalid(`host "${host.slice(0, 80)}": write an IPv4 address as four decimal numbers (a.b.c.d)`);
   }
   let port = 5432;
   if (portText !== undefined) {

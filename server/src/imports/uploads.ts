@@ -194,8 +194,10 @@ export function uploadRoutes(app: FastifyInstance, ctx: AppContext): void {
 
         if (!(await moveUpload(ctx.db, key, "open", "receiving"))) {
           const state = await uploadState(ctx.db, key);
-          if (state === "receiving") throw conflict("an upload to this URL is under way; if it was interrupted, ask for a new upload URL (POST .../imports/uploads)");
-          if (state === "expired") throw new HttpError(403, "upload URL is no longer valid: ask for a new one (POST .../imports/uploads)", "upload_url_expired");
+          if (state === "receiving")
+            throw conflict("an upload to this URL is under way; if it was interrupted, ask for a new upload URL (POST .../imports/uploads)");
+          if (state === "expired")
+            throw new HttpError(403, "upload URL is no longer valid: ask for a new one (POST .../imports/uploads)", "upload_url_expired");
           throw conflict("this upload URL was already used: each URL takes one dump; ask for a new one (POST .../imports/uploads)");
         }
         let result;

@@ -17,9 +17,15 @@ export const jobs = {
 
   // extensions, in the project's database
   extensionEnable: defineJob({
-    type: "extension.enable", payload: z.object({ name: z.string().min(1), trusted: z.boolean() }).strict(), lockedResource: project("extension.enable"),
+    type: "extension.enable",
+    payload: z.object({ name: z.string().min(1), trusted: z.boolean() }).strict(),
+    lockedResource: project("extension.enable"),
   }),
-  extensionDisable: defineJob({ type: "extension.disable", payload: z.object({ name: z.string().min(1) }).strict(), lockedResource: project("extension.disable") }),
+  extensionDisable: defineJob({
+    type: "extension.disable",
+    payload: z.object({ name: z.string().min(1) }).strict(),
+    lockedResource: project("extension.disable"),
+  }),
 
   // previews: one job at a time per preview
   previewCreate: defineJob({ type: "preview.create", payload: z.object({ fresh: z.boolean() }).strict(), lockedResource: preview("preview.create") }),
@@ -27,17 +33,22 @@ export const jobs = {
   previewDelete: defineJob({ type: "preview.delete", payload: none, lockedResource: preview("preview.delete") }),
   /** Drops an aside copy a reset left (off the reset's path). */
   databaseDrop: defineJob({
-    type: "database.drop", payload: z.object({ database: z.string().min(1) }).strict(),
+    type: "database.drop",
+    payload: z.object({ database: z.string().min(1) }).strict(),
     lockedResource: (s, p) => `drop:${required("database.drop", s.clusterId, "cluster")}:${p.database}`,
   }),
   /** A spare clone of the project's snapshot, made ahead of the next create or reset: one pending per project. */
   previewSpare: defineJob({
-    type: "preview.spare", payload: none, lockedResource: (s) => `spare:${required("preview.spare", s.projectId, "project")}`,
+    type: "preview.spare",
+    payload: none,
+    lockedResource: (s) => `spare:${required("preview.spare", s.projectId, "project")}`,
     dedupeKey: (s) => `preview.spare:${s.projectId}`,
   }),
   /** A snapshot in use refreshed before its maximum age: one pending per project. */
   snapshotRefresh: defineJob({
-    type: "snapshot.refresh", payload: none, lockedResource: (s) => `snapshot:${required("snapshot.refresh", s.projectId, "project")}`,
+    type: "snapshot.refresh",
+    payload: none,
+    lockedResource: (s) => `snapshot:${required("snapshot.refresh", s.projectId, "project")}`,
     dedupeKey: (s) => `snapshot.refresh:${s.projectId}`,
   }),
 
@@ -49,12 +60,22 @@ export const jobs = {
   // imports: from a source URL (sealed) or an uploaded dump
   importRun: defineJob({
     type: "import.run",
-    payload: z.object({ replace: z.boolean(), source_url_sealed: z.string().min(1).optional(), object_key: z.string().min(1).optional() }).strict()
+    payload: z
+      .object({ replace: z.boolean(), source_url_sealed: z.string().min(1).optional(), object_key: z.string().min(1).optional() })
+      .strict()
       .refine((p) => Boolean(p.source_url_sealed) !== Boolean(p.object_key), "exactly one of source_url_sealed and object_key"),
     lockedResource: project("import.run"),
   }),
 
   // cutovers: with everything on the project
-  cutoverExecute: defineJob({ type: "cutover.execute", payload: z.object({ cutover_id: z.string().min(1) }).strict(), lockedResource: project("cutover.execute") }),
-  cutoverRollback: defineJob({ type: "cutover.rollback", payload: z.object({ cutover_id: z.string().min(1) }).strict(), lockedResource: project("cutover.rollback") }),
+  cutoverExecute: defineJob({
+    type: "cutover.execute",
+    payload: z.object({ cutover_id: z.string().min(1) }).strict(),
+    lockedResource: project("cutover.execute"),
+  }),
+  cutoverRollback: defineJob({
+    type: "cutover.rollback",
+    payload: z.object({ cutover_id: z.string().min(1) }).strict(),
+    lockedResource: project("cutover.rollback"),
+  }),
 } as const;

@@ -43,10 +43,11 @@ export const toApiKey = (r: KeyRow): ApiKey => ({
 });
 
 export async function createOrganization(db: Queryable, name: string, clerkOrganizationId: string | null): Promise<OrgRow> {
-  const { rows } = await db.query<OrgRow>(
-    "INSERT INTO organizations (id, name, clerk_organization_id) VALUES ($1, $2, $3) RETURNING *",
-    [newId("org"), name, clerkOrganizationId],
-  );
+  const { rows } = await db.query<OrgRow>("INSERT INTO organizations (id, name, clerk_organization_id) VALUES ($1, $2, $3) RETURNING *", [
+    newId("org"),
+    name,
+    clerkOrganizationId,
+  ]);
   return rows[0];
 }
 
@@ -72,7 +73,8 @@ export async function createApiKey(
 }
 
 export async function listApiKeys(db: Queryable, organizationId: string): Promise<KeyRow[]> {
-  return (await db.query<KeyRow>("SELECT * FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id", [organizationId])).rows;
+  return (await db.query<KeyRow>("SELECT * FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id", [organizationId]))
+    .rows;
 }
 
 export async function loadApiKey(db: Queryable, id: string): Promise<KeyRow | null> {
@@ -83,7 +85,9 @@ export async function revokeApiKey(db: Queryable, id: string): Promise<KeyRow> {
   // The notification reaches every server's key cache when this statement commits.
   const { rows } = await db.query<KeyRow>(
     `WITH revoked AS (UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *)
-     SELECT revoked.* FROM revoked, LATERAL pg_notify('${API_KEY_REVOKED_CHANNEL}', revoked.id) AS notified`, [id]);
+     SELECT revoked.* FROM revoked, LATERAL pg_notify('${API_KEY_REVOKED_CHANNEL}', revoked.id) AS notified`,
+    [id],
+  );
   return rows[0];
 }
 
@@ -102,7 +106,13 @@ export async function ensureBootstrapAdminKey(db: Db, configured: string | null)
       if (!existing.rowCount) {
         // a revoked or non-admin key with this secret is replaced by the configured admin key
         await tx.query("DELETE FROM api_keys WHERE secret_hash = $1", [hash]);
-        await createApiKey(tx, { name: "bootstrap (CAPYDB_BOOTSTRAP_API_KEY)", organizationId: null, projectId: null, platformAdmin: true, secret: configured });
+        await createApiKey(tx, {
+          name: "bootstrap (CAPYDB_BOOTSTRAP_API_KEY)",
+          organizationId: null,
+          projectId: null,
+          platformAdmin: true,
+          secret: configured,
+        });
       }
       return null;
     }

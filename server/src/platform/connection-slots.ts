@@ -80,7 +80,13 @@ export async function promisedConnections(tx: Queryable, clusterId: string, exce
  * Why `asked` more connections do not fit on the cluster, or null when they do. Call it
  * with the cluster's slots locked (lockClusterSlots) in the transaction that records them.
  */
-export async function noRoomFor(tx: Queryable, slots: ClusterSlots, clusterId: string, asked: number, exceptProjectId: string | null = null): Promise<string | null> {
+export async function noRoomFor(
+  tx: Queryable,
+  slots: ClusterSlots,
+  clusterId: string,
+  asked: number,
+  exceptProjectId: string | null = null,
+): Promise<string | null> {
   const promised = await promisedConnections(tx, clusterId, exceptProjectId);
   if (promised + asked <= slots.forTenants) return null;
   const left = Math.max(0, slots.forTenants - promised);

@@ -8,7 +8,10 @@ export class Faults {
   private readonly points = new Map<string, FaultKind>();
 
   constructor(spec: string | null) {
-    for (const part of (spec ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const part of (spec ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [point, kind = "permanent"] = part.split("=");
       if (kind !== "permanent" && kind !== "transient") throw new Error(`CAPYDB_FAULTS: unknown fault kind "${kind}" for ${point}`);
       this.points.set(point, kind);

@@ -92,8 +92,15 @@ const METADATA_ADDRESSES = new Set(["fd00:ec2::254", "100.100.100.200"]); // AWS
 
 // ipaddr.js's range names, as a person reads them in an error.
 const RANGE_WORDS: Record<string, string> = {
-  linkLocal: "link-local", carrierGradeNat: "carrier-grade NAT", uniqueLocal: "unique local", deprecatedSiteLocal: "site-local",
-  rfc6052: "local-use NAT64", discard: "discard-only", as112: "AS112", as112v6: "AS112", amt: "AMT",
+  linkLocal: "link-local",
+  carrierGradeNat: "carrier-grade NAT",
+  uniqueLocal: "unique local",
+  deprecatedSiteLocal: "site-local",
+  rfc6052: "local-use NAT64",
+  discard: "discard-only",
+  as112: "AS112",
+  as112v6: "AS112",
+  amt: "AMT",
 };
 
 /** Addresses that reach this machine itself: loopback and unspecified. */
@@ -135,7 +142,10 @@ function localAddresses(): Set<string> {
 export class NetGuard {
   private readonly allow: Cidr[];
 
-  constructor(allowCidrs: string[], private readonly protectedEndpoints: () => Promise<ProtectedEndpoint[]>) {
+  constructor(
+    allowCidrs: string[],
+    private readonly protectedEndpoints: () => Promise<ProtectedEndpoint[]>,
+  ) {
     this.allow = allowCidrs.map(parseAllowedCidr);
   }
 

@@ -22,18 +22,39 @@ export function builtInPlans(previewLimit: number): PlanTable {
   const common = { allow_no_timeout: true, previews_per_project: previewLimit };
   return {
     free: {
-      ...common, max_connections: 20, default_max_connections: 20, preview_max_connections: 5, storage_limit_bytes: 10 * GiB,
-      max_statement_timeout: "24h", max_idle_transaction_timeout: "24h", projects_per_organization: 10, manual_backups_per_project: 10,
+      ...common,
+      max_connections: 20,
+      default_max_connections: 20,
+      preview_max_connections: 5,
+      storage_limit_bytes: 10 * GiB,
+      max_statement_timeout: "24h",
+      max_idle_transaction_timeout: "24h",
+      projects_per_organization: 10,
+      manual_backups_per_project: 10,
       max_preview_lifetime_seconds: 30 * DAY,
     },
     pro: {
-      ...common, max_connections: 100, default_max_connections: 50, preview_max_connections: 10, storage_limit_bytes: 100 * GiB,
-      max_statement_timeout: "24h", max_idle_transaction_timeout: "24h", projects_per_organization: 100, manual_backups_per_project: 50,
+      ...common,
+      max_connections: 100,
+      default_max_connections: 50,
+      preview_max_connections: 10,
+      storage_limit_bytes: 100 * GiB,
+      max_statement_timeout: "24h",
+      max_idle_transaction_timeout: "24h",
+      projects_per_organization: 100,
+      manual_backups_per_project: 50,
       max_preview_lifetime_seconds: 90 * DAY,
     },
     enterprise: {
-      ...common, max_connections: 500, default_max_connections: 100, preview_max_connections: 20, storage_limit_bytes: 1024 * GiB,
-      max_statement_timeout: "7d", max_idle_transaction_timeout: "7d", projects_per_organization: 1000, manual_backups_per_project: 200,
+      ...common,
+      max_connections: 500,
+      default_max_connections: 100,
+      preview_max_connections: 20,
+      storage_limit_bytes: 1024 * GiB,
+      max_statement_timeout: "7d",
+      max_idle_transaction_timeout: "7d",
+      projects_per_organization: 1000,
+      manual_backups_per_project: 200,
       max_preview_lifetime_seconds: 365 * DAY,
     },
   };
@@ -75,7 +96,9 @@ export function loadPlans(raw: string | null, previewLimit: number): PlanTable {
   }
   for (const [name, q] of Object.entries(plans)) {
     if (q.default_max_connections > q.max_connections) {
-      throw new PlanConfigError(`CAPYDB_PLANS: ${name}.default_max_connections (${q.default_max_connections}) is above ${name}.max_connections (${q.max_connections})`);
+      throw new PlanConfigError(
+        `CAPYDB_PLANS: ${name}.default_max_connections (${q.default_max_connections}) is above ${name}.max_connections (${q.max_connections})`,
+      );
     }
   }
   return plans;
@@ -89,7 +112,10 @@ export interface Ceilings {
 }
 
 export async function organizationOverrides(db: Queryable, organizationId: string): Promise<{ overrides: QuotaOverrides; updatedAt: Date | null }> {
-  const { rows } = await db.query<{ overrides: QuotaOverrides; updated_at: Date }>("SELECT overrides, updated_at FROM organization_quotas WHERE organization_id = $1", [organizationId]);
+  const { rows } = await db.query<{ overrides: QuotaOverrides; updated_at: Date }>(
+    "SELECT overrides, updated_at FROM organization_quotas WHERE organization_id = $1",
+    [organizationId],
+  );
   return { overrides: rows[0]?.overrides ?? {}, updatedAt: rows[0]?.updated_at ?? null };
 }
 
@@ -146,7 +172,10 @@ export function settingsOverCeilings(c: Ceilings, asked: Partial<ProjectSettings
   if (storage !== undefined && storage > q.storage_limit_bytes) {
     problems.push(`storage_limit_bytes: at most ${q.storage_limit_bytes} ${whereSet(c, "storage_limit_bytes")}`);
   }
-  for (const [field, ceiling] of [["statement_timeout", "max_statement_timeout"], ["idle_transaction_timeout", "max_idle_transaction_timeout"]] as const) {
+  for (const [field, ceiling] of [
+    ["statement_timeout", "max_statement_timeout"],
+    ["idle_transaction_timeout", "max_idle_transaction_timeout"],
+  ] as const) {
     const value = change(field);
     if (value === undefined) continue;
     const ms = pgDurationMs(value);

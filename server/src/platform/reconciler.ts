@@ -50,10 +50,14 @@ export class Reconciler {
     for (const { id: clusterId } of clusters.rows) {
       // Projects with work in flight are left alone.
       const busy = new Set(
-        (await ctx.db.query<{ project_id: string }>("SELECT DISTINCT project_id FROM jobs WHERE state IN ('pending', 'running') AND project_id IS NOT NULL")).rows.map((r) => r.project_id),
+        (
+          await ctx.db.query<{ project_id: string }>("SELECT DISTINCT project_id FROM jobs WHERE state IN ('pending', 'running') AND project_id IS NOT NULL")
+        ).rows.map((r) => r.project_id),
       );
       const projects = (
-        await ctx.db.query<{ id: string; database_name: string; state: string }>("SELECT id, database_name, state FROM projects WHERE cluster_id = $1", [clusterId])
+        await ctx.db.query<{ id: string; database_name: string; state: string }>("SELECT id, database_name, state FROM projects WHERE cluster_id = $1", [
+          clusterId,
+        ])
       ).rows.filter((p) => !busy.has(p.id));
       if (projects.length === 0) continue;
       const expected = await ctx.lifecycle.databasesExpectedOn(clusterId);
@@ -73,7 +77,11 @@ export class Reconciler {
       // Roles the resources are done with (deleted, failed, promoted) that still exist.
       const retired = (await ctx.lifecycle.rolesRetiredOn(clusterId)).filter((r) => !busy.has(r.projectId));
       if (retired.length) {
-        const existing = new Set((await admin.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [retired.map((r) => r.role)])).rows.map((r) => r.rolname));
+        const existing = new Set(
+          (await admin.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [retired.map((r) => r.role)])).rows.map(
+            (r) => r.rolname,
+          ),
+        );
         for (const r of retired) {
           if (!existing.has(r.role)) continue;
           const key = `${clusterId}/role/${r.role}`;

@@ -1,7 +1,7 @@
 // The scheduler: one leader across all server processes (a session advisory lock
-// on the control-plane database) runs the periodic tasks resource modules register
-// (expiring previews; later scheduled backups, retention). A process that loses
-// its connection loses the lock, and another process takes over.
+// on the control-plane database) runs the periodic tasks registered at start-up
+// (server.ts: preview expiry, scheduled backups, retention, the reconciler, ...).
+// A process that loses its connection loses the lock, and another process takes over.
 import pg from "pg";
 import { errorMessage } from "./jobs/errors.js";
 import type { Logger } from "./jobs/worker.js";
@@ -21,7 +21,11 @@ export class Scheduler {
   private ticking: Promise<void> | null = null;
   private stopped = false;
 
-  constructor(private readonly databaseUrl: string, private readonly intervalMs: number, private readonly log: Logger) {}
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
 
   add(task: ScheduledTask): void {
     this.tasks.push(task);

@@ -3,9 +3,16 @@
 import type pg from "pg";
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
-import { PermanentError, TransientError } from "../platform/jobs/errors.js";
+import { TransientError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { createTenantDatabase, databaseExists, dropDatabase, grantTenantDatabase, platformExtensionsOf, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import {
+  createTenantDatabase,
+  databaseExists,
+  dropDatabase,
+  grantTenantDatabase,
+  platformExtensionsOf,
+  prepareEmptyTenantDatabase,
+} from "../platform/dataplane/provision.js";
 import { dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
 import { names } from "../platform/dataplane/names.js";
 import { tenantEndpoint, withExportedSnapshot, type TenantLogin } from "../platform/dataplane/tenant-session.js";
@@ -70,7 +77,13 @@ export async function ifSnapshotLockFree<T>(ctx: AppContext, projectId: string, 
  * queues behind a background refresh; `use` records that a clone is made from it
  * (snapshots in use are refreshed ahead of their maximum age).
  */
-export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: ProjectRow, freshSince: Date | null, opts: { use?: boolean } = {}): Promise<Snapshot> {
+export async function ensureSnapshot(
+  ctx: AppContext,
+  job: JobContext,
+  project: ProjectRow,
+  freshSince: Date | null,
+  opts: { use?: boolean } = {},
+): Promise<Snapshot> {
   const use = opts.use ?? true;
   const admin = await ctx.clusters.pool(project.cluster_id);
   const usable = async (): Promise<SnapshotRow | null> => {
@@ -99,8 +112,13 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
     const password = ctx.box.open(project.role_password_sealed);
     job.addSecret(password);
     const login = { role: project.role_name, password };
-    await prepareEmptyTenantDatabase(ctx.clusters, project.cluster_id, database, project.role_name,
-      await platformExtensionsOf(ctx.clusters, project.cluster_id, project.database_name, login));
+    await prepareEmptyTenantDatabase(
+      ctx.clusters,
+      project.cluster_id,
+      database,
+      project.role_name,
+      await platformExtensionsOf(ctx.clusters, project.cluster_id, project.database_name, login),
+    );
     // Dump exactly the exported snapshot, as the project's role: taken_at is the instant whose data the snapshot holds.
     const source = await endpoint(ctx, project.cluster_id, project.database_name, { name: project.role_name, password });
     const target = await endpoint(ctx, project.cluster_id, database, { name: project.role_name, password });
@@ -125,7 +143,13 @@ export async function ensureSnapshot(ctx: AppContext, job: JobContext, project: 
 }
 
 export type CloneSource =
-  | { kind: "template"; template: string; strategy: "FILE_COPY" | "WAL_LOG"; fromRole: string; /** a spare clone of the template already renamed to the target */ spareTaken: boolean }
+  | {
+      kind: "template";
+      template: string;
+      strategy: "FILE_COPY" | "WAL_LOG";
+      fromRole: string;
+      /** a spare clone of the template already renamed to the target */ spareTaken: boolean;
+    }
   | { kind: "logical"; database: string; schemaOnly: boolean; /** the source's own role: the copy reads it as that role */ login: TenantLogin }
   | { kind: "backup"; key: string; sha256: string | null }
   | { kind: "empty" };
@@ -156,16 +180,19 @@ export async function buildPreviewDatabase(
       await createTenantDatabase(admin, database, role.name, { template: source.template, strategy: source.strategy });
     } catch (err) {
       // A refresh replaced the snapshot between our reading it and cloning it: the next attempt clones the new one.
-      if ((err as { code?: string }).code === "3D000") throw new TransientError(`the snapshot ${source.template} was replaced while the clone started; trying again`);
+      if ((err as { code?: string }).code === "3D000")
+        throw new TransientError(`the snapshot ${source.template} was replaced while the clone started; trying again`);
       throw err;
     }
     await reassignOwned(ctx.clusters, clusterId, database, source.fromRole, role.name);
     return null;
   }
   const extensions =
-    source.kind === "logical" ? await platformExtensionsOf(ctx.clusters, clusterId, source.database, source.login)
-    : source.kind === "backup" ? await extensionsForArchive(ctx, clusterId, source.key)
-    : [];
+    source.kind === "logical"
+      ? await platformExtensionsOf(ctx.clusters, clusterId, source.database, source.login)
+      : source.kind === "backup"
+        ? await extensionsForArchive(ctx, clusterId, source.key)
+        : [];
   await prepareEmptyTenantDatabase(ctx.clusters, clusterId, database, role.name, extensions);
   if (source.kind === "empty") return null;
   if (source.kind === "backup") {
@@ -177,7 +204,12 @@ export async function buildPreviewDatabase(
   const to = await endpoint(ctx, clusterId, database, role);
   return withExportedSnapshot(ctx.clusters, clusterId, source.database, source.login, "capydb-snapshot", async (snapshot) => {
     await dumpAndRestore(job, {
-      source: from, target: to, snapshot: snapshot.id, schemaOnly: source.schemaOnly, binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds,
+      source: from,
+      target: to,
+      snapshot: snapshot.id,
+      schemaOnly: source.schemaOnly,
+      binDir: ctx.config.pgBinDir,
+      lockWaitSeconds: ctx.config.toolLockWaitSeconds,
     });
     return snapshot.at;
   });
@@ -216,6 +248,8 @@ export async function forgetSnapshot(ctx: AppContext, project: ProjectRef): Prom
 
 /** A preview's copies renamed aside by resets, whatever their number. */
 export async function dropAsideCopies(admin: pg.Pool, database: string): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [names.previewAsidePrefix(database)]);
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [
+    names.previewAsidePrefix(database),
+  ]);
   for (const r of rows) await dropDatabase(admin, r.datname);
 }

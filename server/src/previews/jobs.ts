@@ -55,8 +55,11 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
     const spareTaken = await takeSpare(ctx, project, snapshot.generation, buildName(preview));
     if (spareTaken) job.log.info({ job_id: job.job.id }, "took the project's spare clone of its snapshot");
     source = {
-      kind: "template", template: snapshot.database, strategy: ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY",
-      fromRole: project.role_name, spareTaken,
+      kind: "template",
+      template: snapshot.database,
+      strategy: ctx.config.previewCloneStrategy === "wal_log" ? "WAL_LOG" : "FILE_COPY",
+      fromRole: project.role_name,
+      spareTaken,
     };
   }
   ctx.faults.check("preview.build.before_copy");
@@ -68,9 +71,18 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
 }
 
 async function enqueueDrop(ctx: AppContext, preview: PreviewRow, database: string): Promise<void> {
-  await enqueue(ctx.db, jobs.databaseDrop, {
-    organizationId: preview.organization_id, projectId: preview.project_id, previewDatabaseId: preview.id, clusterId: preview.cluster_id,
-  }, { database }, { maxAttempts: ctx.config.jobMaxAttempts });
+  await enqueue(
+    ctx.db,
+    jobs.databaseDrop,
+    {
+      organizationId: preview.organization_id,
+      projectId: preview.project_id,
+      previewDatabaseId: preview.id,
+      clusterId: preview.cluster_id,
+    },
+    { database },
+    { maxAttempts: ctx.config.jobMaxAttempts },
+  );
 }
 
 export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> {
@@ -110,7 +122,9 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         }
         await ctx.pooler.sync(preview.cluster_id);
-        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [preview.id]);
+        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [
+          preview.id,
+        ]);
       },
       async cleanup(job, error) {
         // A failed create leaves no database or role behind.
@@ -119,7 +133,10 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropDatabase(admin, buildName(preview));
         await dropDatabase(admin, preview.database_name);
         await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
-        await ctx.db.query("UPDATE preview_databases SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [preview.id, scrubSecrets(errorMessage(error))]);
+        await ctx.db.query("UPDATE preview_databases SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [
+          preview.id,
+          scrubSecrets(errorMessage(error)),
+        ]);
         await ctx.pooler.sync(preview.cluster_id).catch(() => {});
       },
     },
@@ -131,10 +148,10 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, payloadOf(jobs.previewReset, job.job).fresh);
         const aside = await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
-        await ctx.db.query(
-          "UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1",
-          [preview.id, at],
-        );
+        await ctx.db.query("UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1", [
+          preview.id,
+          at,
+        ]);
         // The old data goes in a job of its own, off this reset's path.
         if (aside) await enqueueDrop(ctx, preview, aside);
       },
@@ -164,7 +181,10 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.pooler.sync(preview.cluster_id);
       },
       async cleanup(job, error) {
-        await ctx.db.query("UPDATE preview_databases SET last_error = $2, updated_at = now() WHERE id = $1", [job.job.preview_database_id, scrubSecrets(errorMessage(error))]);
+        await ctx.db.query("UPDATE preview_databases SET last_error = $2, updated_at = now() WHERE id = $1", [
+          job.job.preview_database_id,
+          scrubSecrets(errorMessage(error)),
+        ]);
       },
     },
   };

@@ -32,7 +32,10 @@ export function previewRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { pooled } = parse(ConnectionUriQuery, req.query, "query");
     if (["deleting", "deleted", "promoted", "failed"].includes(preview.state)) throw previewStateConflict(preview.state, `preview is ${preview.state}`);
     if (pooled === "true" && !preview.pooled_port) {
-      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)", "pooling_unavailable");
+      throw conflict(
+        "pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)",
+        "pooling_unavailable",
+      );
     }
     return { uri: previews.previewConnectionUri(ctx, preview, pooled === "true") };
   });

@@ -98,33 +98,54 @@ export async function listPreviews(ctx: AppContext, project: ProjectRow, include
 }
 
 function enqueuePreviewJob<P>(
-  tx: Queryable, ctx: AppContext, preview: { id: string; project_id: string; organization_id: string; cluster_id: string }, definition: JobDefinition<P>, jobId: string, payload: P,
+  tx: Queryable,
+  ctx: AppContext,
+  preview: { id: string; project_id: string; organization_id: string; cluster_id: string },
+  definition: JobDefinition<P>,
+  jobId: string,
+  payload: P,
 ) {
-  return enqueue(tx, definition, {
-    organizationId: preview.organization_id, projectId: preview.project_id, previewDatabaseId: preview.id, clusterId: preview.cluster_id,
-  }, payload, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
+  return enqueue(
+    tx,
+    definition,
+    {
+      organizationId: preview.organization_id,
+      projectId: preview.project_id,
+      previewDatabaseId: preview.id,
+      clusterId: preview.cluster_id,
+    },
+    payload,
+    { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
+  );
 }
 
-export async function createPreview(ctx: AppContext, project: ProjectRow, body: z.infer<typeof CreatePreviewRequest>): Promise<{ preview: PreviewRow; job: JobRow }> {
+export async function createPreview(
+  ctx: AppContext,
+  project: ProjectRow,
+  body: z.infer<typeof CreatePreviewRequest>,
+): Promise<{ preview: PreviewRow; job: JobRow }> {
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: previews can be created once it is ready`);
   const sourceKind = body.source_kind ?? "project";
   const mode = body.mode ?? "full";
   let backup: BackupRow | null = null;
   if (sourceKind === "backup") {
-    if (!body.backup_id) throw badRequest("backup_id: is required when source_kind is \"backup\"");
+    if (!body.backup_id) throw badRequest('backup_id: is required when source_kind is "backup"');
     backup = await loadBackup(ctx.db, body.backup_id);
     if (!backup || backup.project_id !== project.id) throw badRequest(`backup_id: backup ${body.backup_id} does not exist in this project`);
     if (backup.state !== "completed" || !backup.backup_key) throw badRequest(`backup_id: backup ${backup.id} is ${backup.state}, not completed`);
     if (backup.verification_state === "failed") throw badRequest(`backup_id: backup ${backup.id} failed verification and cannot be used`);
     if (body.mode === "schema_only") throw badRequest("mode: a preview from a backup holds the backup's schema and data; omit mode");
   } else if (body.backup_id) {
-    throw badRequest("backup_id: only allowed when source_kind is \"backup\"");
+    throw badRequest('backup_id: only allowed when source_kind is "backup"');
   }
   if (sourceKind === "empty" && body.mode === "schema_only") throw badRequest("mode: an empty preview has no schema to copy; omit mode");
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
   const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
   if (body.ttl_seconds !== undefined && body.ttl_seconds > lifetime) {
-    throw badRequest(`ttl_seconds: a preview lives at most ${lifetime} seconds ${whereSet(ceilings, "max_preview_lifetime_seconds")}`, "preview_lifetime_exceeded");
+    throw badRequest(
+      `ttl_seconds: a preview lives at most ${lifetime} seconds ${whereSet(ceilings, "max_preview_lifetime_seconds")}`,
+      "preview_lifetime_exceeded",
+    );
   }
   const ttl = body.ttl_seconds ?? Math.min(DEFAULT_PREVIEW_TTL_SECONDS, lifetime);
   // The preview's role gets at most the project's own limit.
@@ -141,7 +162,10 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
       const live = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM preview_databases WHERE project_id = $1 AND state IN ${LIVE}`, [project.id]);
       const limit = ceilings.quotas.previews_per_project;
       if (live.rows[0].n >= limit) {
-        throw conflict(`project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`, "preview_limit_reached");
+        throw conflict(
+          `project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`,
+          "preview_limit_reached",
+        );
       }
       await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
       const jobId = newId("job");
@@ -150,11 +174,34 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
            database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
            source_backup_id, source_backup_key, source_restore_time, max_connections)
          VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17)`,
-        [id, project.id, project.organization_id, name, mode, sourceKind, sourceKind === "empty" ? null : project.database_name,
-          project.cluster_id, databaseName, names.ownerRole(databaseName), ctx.box.seal(newPassword()), ttl, jobId,
-          backup?.id ?? null, backup?.backup_key ?? null, backup?.snapshot_at ?? null, connections],
+        [
+          id,
+          project.id,
+          project.organization_id,
+          name,
+          mode,
+          sourceKind,
+          sourceKind === "empty" ? null : project.database_name,
+          project.cluster_id,
+          databaseName,
+          names.ownerRole(databaseName),
+          ctx.box.seal(newPassword()),
+          ttl,
+          jobId,
+          backup?.id ?? null,
+          backup?.backup_key ?? null,
+          backup?.snapshot_at ?? null,
+          connections,
+        ],
       );
-      const job = await enqueuePreviewJob(tx, ctx, { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id }, jobs.previewCreate, jobId, { fresh: body.fresh ?? false });
+      const job = await enqueuePreviewJob(
+        tx,
+        ctx,
+        { id, project_id: project.id, organization_id: project.organization_id, cluster_id: project.cluster_id },
+        jobs.previewCreate,
+        jobId,
+        { fresh: body.fresh ?? false },
+      );
       return { preview: (await loadPreview(tx, id))!, job };
     });
   } catch (err) {
@@ -166,11 +213,13 @@ export async function createPreview(ctx: AppContext, project: ProjectRow, body: 
 }
 
 export async function resetPreview(ctx: AppContext, preview: PreviewRow, fresh: boolean): Promise<JobRow> {
-  if (!["ready", "resetting", "creating"].includes(preview.state)) throw previewStateConflict(preview.state, `preview is ${preview.state}: only a ready preview can be reset`);
+  if (!["ready", "resetting", "creating"].includes(preview.state))
+    throw previewStateConflict(preview.state, `preview is ${preview.state}: only a ready preview can be reset`);
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
     const locked = await tx.query<{ state: string }>("SELECT state FROM preview_databases WHERE id = $1 FOR UPDATE", [preview.id]);
-    if (["deleting", "deleted", "promoted"].includes(locked.rows[0].state)) throw previewStateConflict(locked.rows[0].state, `preview is ${locked.rows[0].state}`);
+    if (["deleting", "deleted", "promoted"].includes(locked.rows[0].state))
+      throw previewStateConflict(locked.rows[0].state, `preview is ${locked.rows[0].state}`);
     await tx.query("UPDATE preview_databases SET latest_job_id = $2, updated_at = now() WHERE id = $1", [preview.id, jobId]);
     return enqueuePreviewJob(tx, ctx, preview, jobs.previewReset, jobId, { fresh });
   });
@@ -200,8 +249,10 @@ export async function extendPreview(ctx: AppContext, preview: PreviewRow, ttlSec
 function lifetimeExceeded(ceilings: Ceilings, lifetime: number, latest: Date): string {
   const left = Math.floor((latest.getTime() - Date.now()) / 1000);
   const advice = left >= 60 ? `ttl_seconds at most ${left} now` : "it cannot be extended any more: create a new preview";
-  return `ttl_seconds: a preview lives at most ${lifetime} seconds from its creation ${whereSet(ceilings, "max_preview_lifetime_seconds")}; ` +
-    `this one can be kept until ${latest.toISOString()} (${advice})`;
+  return (
+    `ttl_seconds: a preview lives at most ${lifetime} seconds from its creation ${whereSet(ceilings, "max_preview_lifetime_seconds")}; ` +
+    `this one can be kept until ${latest.toISOString()} (${advice})`
+  );
 }
 
 /**
@@ -213,7 +264,10 @@ export async function deletePreview(ctx: AppContext, preview: PreviewRow): Promi
     const locked = await tx.query<{ state: string }>("SELECT state FROM preview_databases WHERE id = $1 FOR UPDATE", [preview.id]);
     const state = locked.rows[0].state;
     if (state === "deleting" || state === "deleted") {
-      const { rows } = await tx.query<JobRow>("SELECT * FROM jobs WHERE preview_database_id = $1 AND type = 'preview.delete' ORDER BY created_at DESC LIMIT 1", [preview.id]);
+      const { rows } = await tx.query<JobRow>(
+        "SELECT * FROM jobs WHERE preview_database_id = $1 AND type = 'preview.delete' ORDER BY created_at DESC LIMIT 1",
+        [preview.id],
+      );
       if (rows[0]) return rows[0];
     }
     if (state === "promoted") throw conflict("preview was promoted to production and no longer exists as a preview", "preview_deleted");

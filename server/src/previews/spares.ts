@@ -24,7 +24,6 @@ import { loadProject, type ProjectRow } from "../projects/service.js";
 import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
 import { dropSpare } from "./spare-store.js";
 
-
 const spareName = (project: ProjectRow, generation: number) => names.spare(project.database_name, generation);
 
 /**
@@ -52,9 +51,15 @@ export async function takeSpare(ctx: AppContext, project: ProjectRow, generation
 export async function requestSpare(ctx: AppContext, project: ProjectRow): Promise<void> {
   if (!ctx.config.previewSpares || ctx.config.previewCloneStrategy === "logical") return;
   // One pending spare job per project: its dedupe key answers the pending one.
-  await enqueue(ctx.db, jobs.previewSpare, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, {}, {
-    maxAttempts: ctx.config.jobMaxAttempts,
-  });
+  await enqueue(
+    ctx.db,
+    jobs.previewSpare,
+    { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id },
+    {},
+    {
+      maxAttempts: ctx.config.jobMaxAttempts,
+    },
+  );
 }
 
 /**
@@ -128,9 +133,15 @@ export async function enqueueSnapshotRefreshes(ctx: AppContext): Promise<number>
     [maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, jobs.snapshotRefresh.type],
   );
   for (const r of rows) {
-    await enqueue(ctx.db, jobs.snapshotRefresh, { organizationId: r.organization_id, projectId: r.project_id, clusterId: r.cluster_id }, {}, {
-      maxAttempts: ctx.config.jobMaxAttempts,
-    });
+    await enqueue(
+      ctx.db,
+      jobs.snapshotRefresh,
+      { organizationId: r.organization_id, projectId: r.project_id, clusterId: r.cluster_id },
+      {},
+      {
+        maxAttempts: ctx.config.jobMaxAttempts,
+      },
+    );
   }
   return rows.length;
 }
@@ -155,8 +166,7 @@ export async function dropIdleSnapshots(ctx: AppContext): Promise<number> {
   const idle = (maxAge: string, inUse: string) =>
     `taken_at < now() - make_interval(secs => ${maxAge}) AND last_used_at < now() - make_interval(secs => ${inUse})`;
   const params = [ctx.config.snapshotMaxAgeSeconds, IN_USE_SECONDS];
-  const { rows } = await ctx.db.query<{ project_id: string }>(
-    `SELECT project_id FROM project_snapshots WHERE ${idle("$1", "$2")} LIMIT 5`, params);
+  const { rows } = await ctx.db.query<{ project_id: string }>(`SELECT project_id FROM project_snapshots WHERE ${idle("$1", "$2")} LIMIT 5`, params);
   let dropped = 0;
   for (const { project_id } of rows) {
     const project = await loadProject(ctx.db, project_id);
@@ -164,7 +174,9 @@ export async function dropIdleSnapshots(ctx: AppContext): Promise<number> {
     // A refresh holding the lock means the snapshot is in use after all: leave it.
     await ifSnapshotLockFree(ctx, project.id, async () => {
       const gone = await ctx.db.query<{ database_name: string }>(
-        `DELETE FROM project_snapshots WHERE project_id = $1 AND ${idle("$2", "$3")} RETURNING database_name`, [project.id, ...params]);
+        `DELETE FROM project_snapshots WHERE project_id = $1 AND ${idle("$2", "$3")} RETURNING database_name`,
+        [project.id, ...params],
+      );
       if (!gone.rowCount) return; // used or refreshed meanwhile
       await dropSpare(ctx, project);
       const admin = await ctx.clusters.pool(project.cluster_id);

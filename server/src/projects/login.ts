@@ -10,4 +10,3 @@ export function projectLogin(ctx: AppContext, job: JobContext, project: ProjectR
   job.addSecret(password);
   return { role: project.role_name, password };
 }
-

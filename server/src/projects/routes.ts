@@ -42,7 +42,10 @@ export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { pooled } = parse(ConnectionUriQuery, req.query, "query");
     if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
     if (pooled === "true" && !project.pooled_port) {
-      throw conflict("pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)", "pooling_unavailable");
+      throw conflict(
+        "pooled connections are not available: PgBouncer is not installed in front of this cluster (install the pgbouncer package and restart)",
+        "pooling_unavailable",
+      );
     }
     return { uri: projects.connectionUri(ctx, project, pooled === "true") };
   });

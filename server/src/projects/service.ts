@@ -133,7 +133,9 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   const tenant = principal.kind !== "admin";
   const plan = body.plan ?? DEFAULT_PLAN;
   if (tenant && plan !== DEFAULT_PLAN) {
-    throw forbidden(`plan: only a platform operator can put a project on plan ${plan}; projects start on plan ${DEFAULT_PLAN} (ask your platform operator to change it)`);
+    throw forbidden(
+      `plan: only a platform operator can put a project on plan ${plan}; projects start on plan ${DEFAULT_PLAN} (ask your platform operator to change it)`,
+    );
   }
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, organizationId, plan);
   if (tenant) {
@@ -163,10 +165,15 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
     if (tenant) {
       // Creates in one organization take turns, so the count holds under concurrency.
       await tx.query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", [organizationId]);
-      const { rows } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM projects WHERE organization_id = $1 AND state <> 'deleted'", [organizationId]);
+      const { rows } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM projects WHERE organization_id = $1 AND state <> 'deleted'", [
+        organizationId,
+      ]);
       const most = ceilings.quotas.projects_per_organization;
       if (rows[0].n >= most) {
-        throw conflict(`projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`, "project_limit_reached");
+        throw conflict(
+          `projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`,
+          "project_limit_reached",
+        );
       }
     }
     await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
@@ -176,13 +183,31 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
          role_password_sealed, max_connections, statement_timeout, idle_transaction_timeout, storage_limit_bytes, latest_job_id)
        VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
-        id, organizationId, body.name, slug, region, plan, body.environment ?? DEFAULT_ENVIRONMENT,
-        cluster.id, databaseName, roleName, ctx.box.seal(newPassword()),
-        settings.max_connections, settings.statement_timeout, settings.idle_transaction_timeout, settings.storage_limit_bytes,
+        id,
+        organizationId,
+        body.name,
+        slug,
+        region,
+        plan,
+        body.environment ?? DEFAULT_ENVIRONMENT,
+        cluster.id,
+        databaseName,
+        roleName,
+        ctx.box.seal(newPassword()),
+        settings.max_connections,
+        settings.statement_timeout,
+        settings.idle_transaction_timeout,
+        settings.storage_limit_bytes,
         jobId,
       ],
     );
-    const job = await enqueue(tx, jobs.projectCreate, { organizationId, projectId: id, clusterId: cluster.id }, {}, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
+    const job = await enqueue(
+      tx,
+      jobs.projectCreate,
+      { organizationId, projectId: id, clusterId: cluster.id },
+      {},
+      { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
+    );
     const project = (await loadProject(tx, id))!;
     return { project, job };
   });
@@ -202,10 +227,18 @@ export async function slotsOf(ctx: AppContext, clusterId: string): Promise<Clust
  * Refuses (409) `asked` connections that do not fit in what the cluster has left for
  * tenants; `what` says whose they are. Takes the cluster's admission lock until `tx` ends.
  */
-export async function admitConnections(tx: Queryable, slots: ClusterSlots, clusterId: string, asked: number, what: string, exceptProjectId: string | null = null): Promise<void> {
+export async function admitConnections(
+  tx: Queryable,
+  slots: ClusterSlots,
+  clusterId: string,
+  asked: number,
+  what: string,
+  exceptProjectId: string | null = null,
+): Promise<void> {
   await lockClusterSlots(tx, clusterId);
   const why = await noRoomFor(tx, slots, clusterId, asked, exceptProjectId);
-  if (why) throw conflict(`${what} do not fit: ${why}. Lower it, delete a preview or project, or ask the platform operator for room`, "connection_capacity_exceeded");
+  if (why)
+    throw conflict(`${what} do not fit: ${why}. Lower it, delete a preview or project, or ask the platform operator for room`, "connection_capacity_exceeded");
 }
 
 /**
@@ -219,7 +252,8 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
     throw forbidden(`plan: only a platform operator can change a project's plan (it is on plan ${project.plan}; ask your platform operator)`);
   }
   const touchesRole = body.max_connections !== undefined || body.statement_timeout !== undefined || body.idle_transaction_timeout !== undefined;
-  if (touchesRole && project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}: settings can be changed once it is ready`);
+  if (touchesRole && project.state !== "ready")
+    throw projectStateConflict(project.state, `project is ${project.state}: settings can be changed once it is ready`);
   if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
   if (tenant) {
     const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
@@ -234,23 +268,44 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
   try {
     await client.query("BEGIN");
     const current = (await client.query<ProjectRow>("SELECT * FROM projects WHERE id = $1 FOR UPDATE", [project.id])).rows[0];
-    if (touchesRole && current.state !== "ready") throw projectStateConflict(current.state, `project is ${current.state}: settings can be changed once it is ready`);
+    if (touchesRole && current.state !== "ready")
+      throw projectStateConflict(current.state, `project is ${current.state}: settings can be changed once it is ready`);
     if (current.state === "deleting" || current.state === "deleted") throw projectStateConflict(current.state, `project is ${current.state}`);
-    const previous = { max_connections: current.max_connections, statement_timeout: current.statement_timeout, idle_transaction_timeout: current.idle_transaction_timeout };
+    const previous = {
+      max_connections: current.max_connections,
+      statement_timeout: current.statement_timeout,
+      idle_transaction_timeout: current.idle_transaction_timeout,
+    };
     const next = {
       max_connections: body.max_connections ?? current.max_connections,
       statement_timeout: body.statement_timeout ?? current.statement_timeout,
       idle_transaction_timeout: body.idle_transaction_timeout ?? current.idle_transaction_timeout,
     };
     if (slots && next.max_connections > current.max_connections) {
-      await admitConnections(client, slots, project.cluster_id, next.max_connections, `max_connections: ${next.max_connections} connections for this project`, project.id);
+      await admitConnections(
+        client,
+        slots,
+        project.cluster_id,
+        next.max_connections,
+        `max_connections: ${next.max_connections} connections for this project`,
+        project.id,
+      );
     }
     await client.query(
       `UPDATE projects SET name = coalesce($2, name), environment = coalesce($3, environment), plan = coalesce($4, plan),
          max_connections = $5, statement_timeout = $6, idle_transaction_timeout = $7,
          storage_limit_bytes = coalesce($8, storage_limit_bytes), updated_at = now()
        WHERE id = $1`,
-      [project.id, body.name ?? null, body.environment ?? null, body.plan ?? null, next.max_connections, next.statement_timeout, next.idle_transaction_timeout, body.storage_limit_bytes ?? null],
+      [
+        project.id,
+        body.name ?? null,
+        body.environment ?? null,
+        body.plan ?? null,
+        next.max_connections,
+        next.statement_timeout,
+        next.idle_transaction_timeout,
+        body.storage_limit_bytes ?? null,
+      ],
     );
     if (touchesRole) {
       await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, next);
@@ -263,7 +318,8 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
     // The role changed but the record did not (the commit failed): put the role back.
     if (applied) {
       await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, applied.previous).catch((undo) =>
-        ctx.log.error({ err: (undo as Error).message, project_id: project.id }, "could not put the role's settings back after a failed update"));
+        ctx.log.error({ err: (undo as Error).message, project_id: project.id }, "could not put the role's settings back after a failed update"),
+      );
     }
     throw err;
   } finally {
@@ -274,18 +330,29 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
 
 export async function deleteProject(ctx: AppContext, project: ProjectRow): Promise<JobRow> {
   return inTransaction(ctx.db, async (tx) => {
-    const locked = await tx.query<{ state: string; latest_job_id: string | null }>("SELECT state, latest_job_id FROM projects WHERE id = $1 FOR UPDATE", [project.id]);
+    const locked = await tx.query<{ state: string; latest_job_id: string | null }>("SELECT state, latest_job_id FROM projects WHERE id = $1 FOR UPDATE", [
+      project.id,
+    ]);
     const state = locked.rows[0].state;
     if (state === "deleting" || state === "deleted") {
       // A client retrying its DELETE gets the delete job that is (or was) running.
-      const { rows } = await tx.query<JobRow>("SELECT * FROM jobs WHERE project_id = $1 AND type = 'project.delete' ORDER BY created_at DESC LIMIT 1", [project.id]);
+      const { rows } = await tx.query<JobRow>("SELECT * FROM jobs WHERE project_id = $1 AND type = 'project.delete' ORDER BY created_at DESC LIMIT 1", [
+        project.id,
+      ]);
       if (rows[0]) return rows[0];
     }
     const jobId = newId("job");
     await tx.query("UPDATE projects SET state = 'deleting', latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
-    return enqueue(tx, jobs.projectDelete, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, {}, {
-      id: jobId, maxAttempts: ctx.config.jobMaxAttempts,
-    });
+    return enqueue(
+      tx,
+      jobs.projectDelete,
+      { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id },
+      {},
+      {
+        id: jobId,
+        maxAttempts: ctx.config.jobMaxAttempts,
+      },
+    );
   });
 }
 

@@ -3,14 +3,7 @@
 // A value is: null, UNKNOWN, a string, a number, a boolean, an array (list or set), or a plain
 // object (map or object). Objects always carry every attribute of their type.
 
-export type CtyType =
-  | "string"
-  | "number"
-  | "bool"
-  | { list: CtyType }
-  | { set: CtyType }
-  | { map: CtyType }
-  | { object: Record<string, CtyType> };
+export type CtyType = "string" | "number" | "bool" | { list: CtyType } | { set: CtyType } | { map: CtyType } | { object: Record<string, CtyType> };
 
 /** The one unknown value ("known after apply"). */
 export const UNKNOWN: unique symbol = Symbol.for("capydb.cty.unknown");

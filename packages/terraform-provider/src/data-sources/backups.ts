@@ -27,7 +27,8 @@ const attributes: Record<string, AttributeSpec> = {
   backups: {
     type: { list: backupType },
     computed: true,
-    description: "The backups: id, label, state (pending, running, completed, failed), database_name, backup_key, size_bytes, verification_state (pending, verified, failed), verification_error, verified_at, created_at.",
+    description:
+      "The backups: id, label, state (pending, running, completed, failed), database_name, backup_key, size_bytes, verification_state (pending, verified, failed), verification_error, verified_at, created_at.",
   },
 };
 
@@ -45,8 +46,16 @@ export const backupsDataSource: DataSource = {
       id: projectId,
       project_id: projectId,
       backups: backups.map((b) => ({
-        id: b.id, label: b.label, state: b.state, database_name: b.database_name, backup_key: b.backup_key, size_bytes: b.size_bytes,
-        verification_state: b.verification_state, verification_error: b.verification_error, verified_at: b.verified_at, created_at: b.created_at,
+        id: b.id,
+        label: b.label,
+        state: b.state,
+        database_name: b.database_name,
+        backup_key: b.backup_key,
+        size_bytes: b.size_bytes,
+        verification_state: b.verification_state,
+        verification_error: b.verification_error,
+        verified_at: b.verified_at,
+        created_at: b.created_at,
       })),
     };
   },

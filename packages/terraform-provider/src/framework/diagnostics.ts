@@ -11,10 +11,6 @@ export function errorDiagnostic(summary: string, detail = "", attribute?: readon
   return { severity: Severity.ERROR, summary, detail, ...(attribute ? { attribute: attributePath(attribute) } : {}) };
 }
 
-export function warningDiagnostic(summary: string, detail = "", attribute?: readonly (string | number)[]): DiagnosticMsg {
-  return { severity: Severity.WARNING, summary, detail, ...(attribute ? { attribute: attributePath(attribute) } : {}) };
-}
-
 /** An error that already knows how it should be shown. */
 export class DiagnosticError extends Error {
   constructor(

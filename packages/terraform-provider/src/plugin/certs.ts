@@ -44,10 +44,7 @@ const utcTime = (date: Date) => asn1.create(Class.UNIVERSAL, Type.UTCTIME, false
 const binary = (buf: Buffer) => buf.toString("binary");
 
 function name(): forge.asn1.Asn1 {
-  return seq([
-    set([seq([oid(OID.organizationName), utf8("CapyDB")])]),
-    set([seq([oid(OID.commonName), utf8("localhost")])]),
-  ]);
+  return seq([set([seq([oid(OID.organizationName), utf8("CapyDB")])]), set([seq([oid(OID.commonName), utf8("localhost")])])]);
 }
 
 function extension(id: string, critical: boolean, value: forge.asn1.Asn1): forge.asn1.Asn1 {

@@ -94,7 +94,10 @@ export class HandshakeError extends Error {}
 
 /** PLUGIN_PROTOCOL_VERSIONS must offer 6, the only version we speak. */
 export function negotiateProtocol(env: NodeJS.ProcessEnv): number {
-  const offered = (env.PLUGIN_PROTOCOL_VERSIONS ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+  const offered = (env.PLUGIN_PROTOCOL_VERSIONS ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
   if (offered.length && !offered.includes(String(APP_PROTOCOL_VERSION))) {
     throw new HandshakeError(
       `Terraform offered plugin protocol version(s) ${offered.join(", ")}, but terraform-provider-capydb speaks only version ${APP_PROTOCOL_VERSION} (Terraform 1.0 or newer).`,
@@ -124,7 +127,11 @@ export async function servePlugin(provider: CapyProvider, log: Logger, env: Node
   if (clientCert) {
     const cert = makeServerCertificate();
     // Mutual TLS: only a client presenting Terraform's certificate gets in.
-    credentials = grpc.ServerCredentials.createSsl(Buffer.from(clientCert), [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.certPem) }], true);
+    credentials = grpc.ServerCredentials.createSsl(
+      Buffer.from(clientCert),
+      [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.certPem) }],
+      true,
+    );
     certField = cert.der.toString("base64").replace(/=+$/, "");
   } else {
     // go-plugin's behaviour without PLUGIN_CLIENT_CERT (a client that does not do AutoMTLS):

@@ -1,5 +1,5 @@
 // Descriptors of the messages in proto/*.proto, for the codec in codec.ts, plus TypeScript shapes
-// of the ones the provider builds or reads. test/proto.test.ts checks every descriptor against the
+// of the ones the provider builds or reads. test/protocol.test.ts checks every descriptor against the
 // .proto files (names, numbers, types), so the .proto files stay the single source of truth.
 import type { FieldDescriptor, MessageDescriptor } from "./codec.js";
 
@@ -111,10 +111,7 @@ export const UpgradeResourceStateRequest = message("tfplugin6.UpgradeResourceSta
   f("version", 2, "int64"),
   f("raw_state", 3, RawState),
 ]);
-export const UpgradeResourceStateResponse = message("tfplugin6.UpgradeResourceState.Response", () => [
-  f("upgraded_state", 1, DynamicValue),
-  diagnostics(2),
-]);
+export const UpgradeResourceStateResponse = message("tfplugin6.UpgradeResourceState.Response", () => [f("upgraded_state", 1, DynamicValue), diagnostics(2)]);
 
 export const ConfigureProviderRequest = message("tfplugin6.ConfigureProvider.Request", () => [
   f("terraform_version", 1, "string"),
@@ -201,15 +198,46 @@ export const HealthCheckResponse = message("grpc.health.v1.HealthCheckResponse",
 
 /** Every descriptor above, for the test that compares them with the .proto files. */
 export const ALL_MESSAGES: MessageDescriptor[] = [
-  DynamicValue, AttributePathStep, AttributePath, Diagnostic, SchemaAttribute, SchemaBlock, SchemaNestedBlock, Schema,
-  ServerCapabilities, ClientCapabilities, RawState,
-  GetProviderSchemaRequest, GetProviderSchemaResponse, ValidateProviderConfigRequest, ValidateProviderConfigResponse,
-  ValidateResourceConfigRequest, ValidateResourceConfigResponse, ValidateDataResourceConfigRequest, ValidateDataResourceConfigResponse,
-  UpgradeResourceStateRequest, UpgradeResourceStateResponse, ConfigureProviderRequest, ConfigureProviderResponse,
-  ReadResourceRequest, ReadResourceResponse, PlanResourceChangeRequest, PlanResourceChangeResponse,
-  ApplyResourceChangeRequest, ApplyResourceChangeResponse, ImportResourceStateRequest, ImportedResource, ImportResourceStateResponse,
-  ReadDataSourceRequest, ReadDataSourceResponse, StopProviderRequest, StopProviderResponse,
-  PluginEmpty, StdioData, HealthCheckRequest, HealthCheckResponse,
+  DynamicValue,
+  AttributePathStep,
+  AttributePath,
+  Diagnostic,
+  SchemaAttribute,
+  SchemaBlock,
+  SchemaNestedBlock,
+  Schema,
+  ServerCapabilities,
+  ClientCapabilities,
+  RawState,
+  GetProviderSchemaRequest,
+  GetProviderSchemaResponse,
+  ValidateProviderConfigRequest,
+  ValidateProviderConfigResponse,
+  ValidateResourceConfigRequest,
+  ValidateResourceConfigResponse,
+  ValidateDataResourceConfigRequest,
+  ValidateDataResourceConfigResponse,
+  UpgradeResourceStateRequest,
+  UpgradeResourceStateResponse,
+  ConfigureProviderRequest,
+  ConfigureProviderResponse,
+  ReadResourceRequest,
+  ReadResourceResponse,
+  PlanResourceChangeRequest,
+  PlanResourceChangeResponse,
+  ApplyResourceChangeRequest,
+  ApplyResourceChangeResponse,
+  ImportResourceStateRequest,
+  ImportedResource,
+  ImportResourceStateResponse,
+  ReadDataSourceRequest,
+  ReadDataSourceResponse,
+  StopProviderRequest,
+  StopProviderResponse,
+  PluginEmpty,
+  StdioData,
+  HealthCheckRequest,
+  HealthCheckResponse,
 ];
 
 // ---------------------------------------------------------------- TypeScript shapes

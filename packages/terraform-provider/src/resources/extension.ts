@@ -86,7 +86,7 @@ export const extensionResource: Resource = {
     return readExtension(ctx, requireString(state, "project_id"), requireString(state, "name"));
   },
 
-  update(ctx, prior) {
+  update(_ctx, prior) {
     // Both arguments force replacement: only the timeouts block can change in place.
     return Promise.resolve(prior);
   },

@@ -17,13 +17,24 @@ const attributes: Record<string, AttributeSpec> = {
   id: { type: "string", computed: true, description: "The preview id (pdb_...)." },
   project_id: { type: "string", required: true, requiresReplace: true, description: "The project the preview copies." },
   name: {
-    type: "string", optional: true, computed: true, requiresReplace: true,
+    type: "string",
+    optional: true,
+    computed: true,
+    requiresReplace: true,
     description: "1-40 lowercase letters, digits or dashes, unique among the project's live previews (default preview-<id>).",
   },
-  source_kind: { type: "string", optional: true, computed: true, requiresReplace: true, description: "project (a copy of the project's database, the default) or empty." },
+  source_kind: {
+    type: "string",
+    optional: true,
+    computed: true,
+    requiresReplace: true,
+    description: "project (a copy of the project's database, the default) or empty.",
+  },
   mode: { type: "string", optional: true, computed: true, requiresReplace: true, description: "full (schema and data, the default) or schema_only." },
   ttl_seconds: {
-    type: "number", optional: true, computed: true,
+    type: "number",
+    optional: true,
+    computed: true,
     description: "Lifetime in seconds, 60 to 2592000 (default 7 days). Changing it extends the preview to expire ttl_seconds from the apply.",
   },
   state: { type: "string", computed: true, description: "creating, ready, resetting, failed, deleting, deleted or promoted." },
@@ -43,10 +54,20 @@ const attributes: Record<string, AttributeSpec> = {
  */
 function previewState(p: PreviewDatabase, connectionUri: string | null, ttlSeconds: number | undefined): ObjectValue {
   return {
-    id: p.id, project_id: p.project_id, name: p.name, source_kind: p.source_kind, mode: p.mode,
+    id: p.id,
+    project_id: p.project_id,
+    name: p.name,
+    source_kind: p.source_kind,
+    mode: p.mode,
     ttl_seconds: ttlSeconds ?? secondsBetween(p.created_at, p.ttl_expires_at),
-    state: p.state, database_name: p.database_name, role_name: p.role_name, public_host: p.public_host,
-    direct_port: p.direct_port, pooled_port: p.pooled_port, ssl_mode: p.ssl_mode, ttl_expires_at: p.ttl_expires_at,
+    state: p.state,
+    database_name: p.database_name,
+    role_name: p.role_name,
+    public_host: p.public_host,
+    direct_port: p.direct_port,
+    pooled_port: p.pooled_port,
+    ssl_mode: p.ssl_mode,
+    ttl_expires_at: p.ttl_expires_at,
     connection_uri: connectionUri,
   };
 }

@@ -34,28 +34,60 @@ const attributes: Record<string, AttributeSpec> = {
   id: { type: "string", computed: true, description: "The project id (prj_...)." },
   name: { type: "string", required: true, description: "Display name: letters, digits, spaces, '.', '_' and '-'." },
   organization_id: {
-    type: "string", optional: true, computed: true, requiresReplace: true,
-    description: "Organization that owns the project. Defaults to the API key's organization (required with a platform-admin key). Changing it creates a new project.",
+    type: "string",
+    optional: true,
+    computed: true,
+    requiresReplace: true,
+    description:
+      "Organization that owns the project. Defaults to the API key's organization (required with a platform-admin key). Changing it creates a new project.",
   },
   region: {
-    type: "string", optional: true, computed: true, requiresReplace: true,
+    type: "string",
+    optional: true,
+    computed: true,
+    requiresReplace: true,
     description: "Region whose cluster holds the database (default: the server's default region). Changing it creates a new project.",
   },
   plan: { type: "string", optional: true, computed: true, description: "free, pro or enterprise (default free)." },
   environment: { type: "string", optional: true, computed: true, description: "production, staging or development (default production)." },
   max_connections: { type: "number", optional: true, computed: true, description: "Connection limit of the project's role, 1-10000 (default 100)." },
-  statement_timeout: { type: "string", optional: true, computed: true, description: 'statement_timeout of the role, e.g. "30s", "5min" ("0" = none, the default).' },
-  idle_transaction_timeout: { type: "string", optional: true, computed: true, description: 'idle_in_transaction_session_timeout of the role, e.g. "60s" ("0" = none, the default).' },
+  statement_timeout: {
+    type: "string",
+    optional: true,
+    computed: true,
+    description: 'statement_timeout of the role, e.g. "30s", "5min" ("0" = none, the default).',
+  },
+  idle_transaction_timeout: {
+    type: "string",
+    optional: true,
+    computed: true,
+    description: 'idle_in_transaction_session_timeout of the role, e.g. "60s" ("0" = none, the default).',
+  },
   storage_limit_bytes: { type: "number", optional: true, computed: true, description: "Storage limit in bytes, at least 1048576 (default 10 GiB)." },
   ...PROJECT_COMPUTED,
 };
 
 export function projectState(p: Project, connectionUri: string | null): ObjectValue {
   return {
-    id: p.id, name: p.name, organization_id: p.organization_id, region: p.region, plan: p.plan, environment: p.environment,
-    max_connections: p.max_connections, statement_timeout: p.statement_timeout, idle_transaction_timeout: p.idle_transaction_timeout,
-    storage_limit_bytes: p.storage_limit_bytes, slug: p.slug, state: p.state, cluster_id: p.cluster_id, database_name: p.database_name,
-    role_name: p.role_name, public_host: p.public_host, direct_port: p.direct_port, pooled_port: p.pooled_port, ssl_mode: p.ssl_mode,
+    id: p.id,
+    name: p.name,
+    organization_id: p.organization_id,
+    region: p.region,
+    plan: p.plan,
+    environment: p.environment,
+    max_connections: p.max_connections,
+    statement_timeout: p.statement_timeout,
+    idle_transaction_timeout: p.idle_transaction_timeout,
+    storage_limit_bytes: p.storage_limit_bytes,
+    slug: p.slug,
+    state: p.state,
+    cluster_id: p.cluster_id,
+    database_name: p.database_name,
+    role_name: p.role_name,
+    public_host: p.public_host,
+    direct_port: p.direct_port,
+    pooled_port: p.pooled_port,
+    ssl_mode: p.ssl_mode,
     connection_uri: connectionUri,
   };
 }
@@ -93,7 +125,15 @@ export const projectResource: Resource = {
     const { name, organization_id, region, environment, plan, max_connections, statement_timeout, idle_transaction_timeout, storage_limit_bytes } =
       CreateProjectRequest.shape;
     return checkWithSchemas(config, {
-      name, organization_id, region, environment, plan, max_connections, statement_timeout, idle_transaction_timeout, storage_limit_bytes,
+      name,
+      organization_id,
+      region,
+      environment,
+      plan,
+      max_connections,
+      statement_timeout,
+      idle_transaction_timeout,
+      storage_limit_bytes,
     });
   },
 

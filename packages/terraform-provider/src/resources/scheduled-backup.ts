@@ -21,8 +21,13 @@ const attributes: Record<string, AttributeSpec> = {
 
 function scheduleState(s: ScheduledBackup): ObjectValue {
   return {
-    id: s.id, project_id: s.project_id, cron_hour: s.cron_hour, cron_minute: s.cron_minute, is_active: s.is_active,
-    retention_days: s.retention_days, last_run_at: s.last_run_at,
+    id: s.id,
+    project_id: s.project_id,
+    cron_hour: s.cron_hour,
+    cron_minute: s.cron_minute,
+    is_active: s.is_active,
+    retention_days: s.retention_days,
+    last_run_at: s.last_run_at,
   };
 }
 
@@ -76,7 +81,11 @@ export const scheduledBackupResource: Resource = {
   async importState(ctx, id) {
     const projectId = id.split("/")[0];
     const state = await readSchedule(ctx, projectId, id.includes("/") ? id.split("/")[1] : null);
-    if (!state) throw new DiagnosticError("Cannot import scheduled backup", `Project ${projectId} has no backup schedule (or does not exist). Import with the project id.`);
+    if (!state)
+      throw new DiagnosticError(
+        "Cannot import scheduled backup",
+        `Project ${projectId} has no backup schedule (or does not exist). Import with the project id.`,
+      );
     return state;
   },
 };

@@ -49,7 +49,7 @@ export class FilesystemBlobStore implements BlobStore {
           await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
           close();
           const meter = meteringStream();
-          await pipeline(fs.createReadStream(tmp), meter.stream, async function* (chunks) {
+          await pipeline(fs.createReadStream(tmp), meter.stream, async (chunks: AsyncIterable<Buffer>) => {
             for await (const _ of chunks); // only the hash and the size are wanted
           });
           await fs.promises.rename(tmp, target);

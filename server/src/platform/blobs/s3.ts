@@ -4,14 +4,7 @@
 // an object visible when the PutObject or CompleteMultipartUpload succeeds, and a
 // failed multipart upload is aborted, so a failed put leaves nothing under the key.
 import { Readable } from "node:stream";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { assertSafeKey, BlobNotFound, meteringStream, type BlobStore, type PutResult } from "./store.js";

@@ -37,7 +37,8 @@ export function childEnv(own: Record<string, string | undefined> = {}, parent: N
   }
   env.PATH ??= DEFAULT_PATH;
   for (const [name, value] of Object.entries(own)) {
-    if (!SETTABLE.test(name)) throw new ChildEnvRefused(`refusing to pass ${name} to a child process: only PATH, TZ, the locale and PG* variables are passed on`);
+    if (!SETTABLE.test(name))
+      throw new ChildEnvRefused(`refusing to pass ${name} to a child process: only PATH, TZ, the locale and PG* variables are passed on`);
     if (value !== undefined) env[name] = value;
   }
   return env;

@@ -18,7 +18,8 @@ export const DATA_PLANE_CONNECT_TIMEOUT_MS = 15_000;
  * can take minutes, hence the generous statement limit; lock waits are short because
  * a tenant can hold a lock for ever.
  */
-export const ADMIN_SESSION_OPTIONS = "-c search_path=pg_catalog,pg_temp -c lock_timeout=60s -c statement_timeout=3600s -c idle_in_transaction_session_timeout=3600s";
+export const ADMIN_SESSION_OPTIONS =
+  "-c search_path=pg_catalog,pg_temp -c lock_timeout=60s -c statement_timeout=3600s -c idle_in_transaction_session_timeout=3600s";
 
 export interface ClusterRow {
   id: string;
@@ -64,7 +65,17 @@ export async function registerCluster(db: Queryable, box: SecretBox, input: Regi
        public_host = EXCLUDED.public_host, direct_port = EXCLUDED.direct_port, pooled_port = EXCLUDED.pooled_port,
        ssl_mode = EXCLUDED.ssl_mode, is_default = EXCLUDED.is_default, updated_at = now()
      RETURNING *`,
-    [newId("cl"), input.name, input.region, box.seal(input.adminUrl), input.publicHost, input.directPort, input.pooledPort, input.sslMode, input.isDefault ?? false],
+    [
+      newId("cl"),
+      input.name,
+      input.region,
+      box.seal(input.adminUrl),
+      input.publicHost,
+      input.directPort,
+      input.pooledPort,
+      input.sslMode,
+      input.isDefault ?? false,
+    ],
   );
   return rows[0];
 }
@@ -81,7 +92,10 @@ export class ClusterAdmin {
   private pools = new Map<string, pg.Pool>();
   private cache = new Map<string, { row: ClusterRow; at: number }>();
 
-  constructor(private readonly db: Db, private readonly box: SecretBox) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
 
   async cluster(id: string): Promise<ClusterRow> {
     const hit = this.cache.get(id);
@@ -93,10 +107,7 @@ export class ClusterAdmin {
   }
 
   async forRegion(region: string): Promise<ClusterRow | null> {
-    const { rows } = await this.db.query<ClusterRow>(
-      "SELECT * FROM clusters WHERE region = $1 ORDER BY is_default DESC, created_at LIMIT 1",
-      [region],
-    );
+    const { rows } = await this.db.query<ClusterRow>("SELECT * FROM clusters WHERE region = $1 ORDER BY is_default DESC, created_at LIMIT 1", [region]);
     return rows[0] ?? null;
   }
 
@@ -134,7 +145,10 @@ export class ClusterAdmin {
     let pool = this.pools.get(clusterId);
     if (!pool) {
       pool = new pg.Pool({
-        connectionString: await this.adminUrl(clusterId), max: 5, connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS, application_name: "capydb-admin",
+        connectionString: await this.adminUrl(clusterId),
+        max: 5,
+        connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
+        application_name: "capydb-admin",
         options: ADMIN_SESSION_OPTIONS,
       });
       pool.on("error", () => {});

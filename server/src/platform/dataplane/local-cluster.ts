@@ -73,7 +73,9 @@ function assertRoomForTenants(settings: Record<string, string>): void {
   const max = Number(settings.max_connections);
   const reserved = Number(settings.superuser_reserved_connections);
   if (!(max > reserved * 2)) {
-    throw new Error(`max_connections (${settings.max_connections}) must be more than twice superuser_reserved_connections (${settings.superuser_reserved_connections}): the platform keeps those slots for itself`);
+    throw new Error(
+      `max_connections (${settings.max_connections}) must be more than twice superuser_reserved_connections (${settings.superuser_reserved_connections}): the platform keeps those slots for itself`,
+    );
   }
 }
 
@@ -96,10 +98,15 @@ function keepPlatformReserve(dir: string, log: (msg: string) => void): void {
 function warnOfInheritedSecrets(dir: string, log: (msg: string) => void): void {
   try {
     const pid = Number(fs.readFileSync(path.join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
-    const names = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").map((v) => v.split("=")[0]);
+    const names = fs
+      .readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .map((v) => v.split("=")[0]);
     const inherited = names.filter((n) => /^(CAPYDB_|AWS_)/.test(n));
     if (inherited.length > 0) {
-      log(`PostgreSQL (pid ${pid}) was started with ${inherited.join(", ")} in its environment, readable by its OS user: restart it (pg_ctl -D ${dir} restart) to drop them`);
+      log(
+        `PostgreSQL (pid ${pid}) was started with ${inherited.join(", ")} in its environment, readable by its OS user: restart it (pg_ctl -D ${dir} restart) to drop them`,
+      );
     }
   } catch {
     // no /proc, or the pid file changed under us: nothing to say
@@ -158,7 +165,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     } finally {
       fs.rmSync(pwfile, { force: true });
     }
-    const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n");
+    const conf = Object.entries(settings)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join("\n");
     fs.appendFileSync(path.join(dir, "postgresql.conf"), `\n# written by CapyDB\n${conf}\n`);
   } else {
     keepPlatformReserve(dir, log);
@@ -166,11 +175,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 
   if (!(await isRunning(binDir, dir, user))) {
     log(`starting PostgreSQL on 127.0.0.1:${options.port}`);
-    await run(
-      path.join(binDir, "pg_ctl"),
-      ["-D", dir, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "-o", `-p ${options.port}`, "start"],
-      user,
-    );
+    await run(path.join(binDir, "pg_ctl"), ["-D", dir, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "-o", `-p ${options.port}`, "start"], user);
   } else {
     warnOfInheritedSecrets(dir, log);
   }

@@ -29,7 +29,10 @@ export function findPgBinDir(configured: string | null): string {
   }
   const debian = "/usr/lib/postgresql";
   if (fs.existsSync(debian)) {
-    const versions = fs.readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = fs
+      .readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) {
       const dir = path.join(debian, v, "bin");
       if (hasServerBinaries(dir)) return dir;
@@ -72,8 +75,6 @@ export function postgresOsUser(env: NodeJS.ProcessEnv = process.env): OsUser | n
     const gid = Number(execFileSync("id", ["-g", name], { encoding: "utf8", env: childEnv() }).trim());
     return { name, uid, gid };
   } catch {
-    throw new PgBinariesNotFound(
-      `running as root, PostgreSQL must run as another user, and user "${name}" does not exist: create it or set CAPYDB_PG_OS_USER`,
-    );
+    throw new PgBinariesNotFound(`running as root, PostgreSQL must run as another user, and user "${name}" does not exist: create it or set CAPYDB_PG_OS_USER`);
   }
 }

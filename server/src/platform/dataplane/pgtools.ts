@@ -149,7 +149,12 @@ export class PgToolRun {
 }
 
 function spawnTool(
-  ctx: JobContext, name: "pg_dump" | "pg_restore", binDir: string | null, args: string[], e: PgEndpoint, stdin: boolean,
+  ctx: JobContext,
+  name: "pg_dump" | "pg_restore",
+  binDir: string | null,
+  args: string[],
+  e: PgEndpoint,
+  stdin: boolean,
   opts: { stdoutFd?: number; inputFile?: string; lockWaitSeconds?: number } = {},
 ): PgToolRun {
   ctx.addSecret(e.password);
@@ -206,7 +211,7 @@ export async function finishTools(ctx: JobContext, runs: PgToolRun[], tolerate: 
   const codes = await Promise.all(runs.map((r) => r.exited));
   const secrets = runs.map((r) => r.secret);
   const stderr = truncateTail(scrubSecrets(runs.map((r) => r.stderr).join(""), secrets), OUTPUT_LIMIT);
-  const failed = runs.findIndex((r, i) => codes[i] !== 0);
+  const failed = runs.findIndex((_r, i) => codes[i] !== 0);
   await recordToolOutput(ctx.db, ctx.job.id, ctx.job.lease_token!, { exitCode: failed >= 0 ? codes[failed] : 0, stdout: "", stderr });
   // A tool stopped by a signal from outside explains its partner's failure too (a broken pipe, an archive cut short).
   for (let i = 0; i < runs.length; i++) {
@@ -242,9 +247,14 @@ function lockTimeout(run: PgToolRun): string | null {
   const query = /Query was: LOCK TABLE (.+) IN ACCESS SHARE MODE/.exec(run.stderr);
   if (!query) return null;
   const tables = splitTableList(query[1]);
-  const what = tables.length === 1 ? `table ${tables[0]}` : `one of the tables ${tables.slice(0, 5).join(", ")}${tables.length > 5 ? ` (and ${tables.length - 5} more)` : ""}`;
-  return `pg_dump could not lock ${what} within ${run.lockWaitSeconds} s: another session holds a conflicting lock ` +
-    "(an ACCESS EXCLUSIVE lock from ALTER TABLE, TRUNCATE, VACUUM FULL or LOCK TABLE in an open transaction); try again once it has ended";
+  const what =
+    tables.length === 1
+      ? `table ${tables[0]}`
+      : `one of the tables ${tables.slice(0, 5).join(", ")}${tables.length > 5 ? ` (and ${tables.length - 5} more)` : ""}`;
+  return (
+    `pg_dump could not lock ${what} within ${run.lockWaitSeconds} s: another session holds a conflicting lock ` +
+    "(an ACCESS EXCLUSIVE lock from ALTER TABLE, TRUNCATE, VACUUM FULL or LOCK TABLE in an open transaction); try again once it has ended"
+  );
 }
 
 /** `a.b, "x, y"."z"` into its table names (a quoted name may hold a comma). */
@@ -270,7 +280,9 @@ function lastLine(text: string): string {
 }
 
 function classify(message: string, stderr: string): Error {
-  return /could not connect|connection to server .* failed|server closed the connection|terminating connection|the database system is (starting up|shutting down)/i.test(stderr)
+  return /could not connect|connection to server .* failed|server closed the connection|terminating connection|the database system is (starting up|shutting down)/i.test(
+    stderr,
+  )
     ? new TransientError(message)
     : new PermanentError(message);
 }
@@ -285,4 +297,3 @@ export async function dumpAndRestore(
   dump.stdout.pipe(restore.stdin);
   await finishTools(ctx, [dump, restore]);
 }
-

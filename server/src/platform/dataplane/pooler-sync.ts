@@ -13,7 +13,10 @@ export class PoolerSync {
   private sources: DatabaseSource[] = [];
   private poolers = new Map<string, { pooler: PgBouncerPooler; owner: OsUser | null }>();
 
-  constructor(private readonly db: Db, private readonly clusters: ClusterAdmin) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clusters: ClusterAdmin,
+  ) {}
 
   addSource(source: DatabaseSource): void {
     this.sources.push(source);

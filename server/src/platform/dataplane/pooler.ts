@@ -3,7 +3,7 @@
 // PgBouncer authenticates clients and then logs in to Postgres by SCRAM
 // pass-through without ever holding a password), applied with RELOAD on the
 // admin console. KILL drops a database's server connections before it is dropped.
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -192,12 +192,4 @@ function writeAtomic(file: string, content: string, owner: OsUser | null): void 
   fs.writeFileSync(tmp, content, { mode: 0o600 });
   if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
   fs.renameSync(tmp, file);
-}
-
-export function pgbouncerVersion(bin: string): string | null {
-  try {
-    return execFileSync(bin, ["--version"], { encoding: "utf8", env: childEnv() }).split("\n")[0];
-  } catch {
-    return null;
-  }
 }

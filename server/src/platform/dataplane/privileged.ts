@@ -106,7 +106,9 @@ async function ensurePlatformSchema(c: pg.Client): Promise<void> {
     [PLATFORM_EXTENSION_SCHEMA],
   );
   if (rows[0] && !rows[0].super) {
-    throw new UnsafeDatabaseError(`schema ${PLATFORM_EXTENSION_SCHEMA} was made by the project, not the platform: rename or drop it, then enable the extension again`);
+    throw new UnsafeDatabaseError(
+      `schema ${PLATFORM_EXTENSION_SCHEMA} was made by the project, not the platform: rename or drop it, then enable the extension again`,
+    );
   }
   if (!rows[0]) await c.query(`CREATE SCHEMA ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)}`);
   await c.query(`GRANT USAGE ON SCHEMA ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)} TO PUBLIC`);
@@ -214,10 +216,19 @@ export async function dropTenantRole(clusters: ClusterAdmin, clusterId: string, 
  * pg_stat_activity and the pg_stat_progress_* views, even for their own sessions.
  */
 const SESSION_ACTIVITY_FUNCTIONS = [
-  "pg_stat_get_activity(integer)", "pg_stat_get_backend_idset()", "pg_stat_get_backend_pid(integer)", "pg_stat_get_backend_dbid(integer)",
-  "pg_stat_get_backend_userid(integer)", "pg_stat_get_backend_activity(integer)", "pg_stat_get_backend_client_addr(integer)",
-  "pg_stat_get_backend_client_port(integer)", "pg_stat_get_backend_start(integer)", "pg_stat_get_backend_activity_start(integer)",
-  "pg_stat_get_backend_xact_start(integer)", "pg_stat_get_backend_wait_event(integer)", "pg_stat_get_backend_wait_event_type(integer)",
+  "pg_stat_get_activity(integer)",
+  "pg_stat_get_backend_idset()",
+  "pg_stat_get_backend_pid(integer)",
+  "pg_stat_get_backend_dbid(integer)",
+  "pg_stat_get_backend_userid(integer)",
+  "pg_stat_get_backend_activity(integer)",
+  "pg_stat_get_backend_client_addr(integer)",
+  "pg_stat_get_backend_client_port(integer)",
+  "pg_stat_get_backend_start(integer)",
+  "pg_stat_get_backend_activity_start(integer)",
+  "pg_stat_get_backend_xact_start(integer)",
+  "pg_stat_get_backend_wait_event(integer)",
+  "pg_stat_get_backend_wait_event_type(integer)",
   "pg_stat_get_progress_info(text)",
 ];
 

@@ -23,9 +23,7 @@ export async function ensureLoginRole(admin: Admin, role: string, password: stri
   if (exists.rowCount) {
     await admin.query(`ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${verifier}`);
   } else {
-    await admin.query(
-      `CREATE ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${verifier} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
-    );
+    await admin.query(`CREATE ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${verifier} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
   }
   await applyRoleSettings(admin, role, settings);
 }
@@ -109,10 +107,9 @@ export async function roleExists(admin: Admin, role: string): Promise<boolean> {
  * a tenant's role can reach nothing but its own database.
  */
 export async function hardenCluster(admin: Admin, extraDatabases: string[] = []): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(
-    "SELECT datname FROM pg_database WHERE datname = ANY($1::text[])",
-    [["postgres", "template1", ...extraDatabases]],
-  );
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", [
+    ["postgres", "template1", ...extraDatabases],
+  ]);
   for (const { datname } of rows) {
     await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(datname)} FROM PUBLIC`);
   }
@@ -123,17 +120,22 @@ export async function hardenCluster(admin: Admin, extraDatabases: string[] = [])
  * schemas, read as the tenant's role: what a copy of it needs made before its restore.
  */
 export async function platformExtensionsOf(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin): Promise<ExtensionPlacement[]> {
-  return withTenantSession(clusters, clusterId, database, login, async (c) =>
-    (
-      await c.query<ExtensionPlacement>(
-        `SELECT e.extname AS name, n.nspname AS schema FROM pg_catalog.pg_extension e
+  return withTenantSession(
+    clusters,
+    clusterId,
+    database,
+    login,
+    async (c) =>
+      (
+        await c.query<ExtensionPlacement>(
+          `SELECT e.extname AS name, n.nspname AS schema FROM pg_catalog.pg_extension e
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
          JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) e.extname AND v.version OPERATOR(pg_catalog.=) e.extversion
          WHERE NOT v.trusted AND e.extname OPERATOR(pg_catalog.<>) 'plpgsql' AND n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['public', $1]::pg_catalog.name[])
          ORDER BY e.oid`,
-        [PLATFORM_EXTENSION_SCHEMA],
-      )
-    ).rows,
+          [PLATFORM_EXTENSION_SCHEMA],
+        )
+      ).rows,
   );
 }
 
@@ -143,7 +145,11 @@ export async function platformExtensionsOf(clusters: ClusterAdmin, clusterId: st
  * handed to the role while no tenant can connect, then CONNECT given.
  */
 export async function prepareEmptyTenantDatabase(
-  clusters: ClusterAdmin, clusterId: string, database: string, role: string, extensions: ExtensionPlacement[] = [],
+  clusters: ClusterAdmin,
+  clusterId: string,
+  database: string,
+  role: string,
+  extensions: ExtensionPlacement[] = [],
 ): Promise<void> {
   const admin = await clusters.pool(clusterId);
   await dropDatabase(admin, database); // a leftover of an interrupted attempt

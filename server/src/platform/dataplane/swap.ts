@@ -38,7 +38,14 @@ async function rename(admin: pg.Pool, from: string, to: string): Promise<void> {
  * up as `old` (dropped unless keepOld, else kept closed). Resumable: a retry picks up
  * where an interrupted swap stopped.
  */
-export async function swapDatabase(s: SwapServices, clusterId: string, live: string, built: string, old: string, opts: { keepOld?: boolean } = {}): Promise<void> {
+export async function swapDatabase(
+  s: SwapServices,
+  clusterId: string,
+  live: string,
+  built: string,
+  old: string,
+  opts: { keepOld?: boolean } = {},
+): Promise<void> {
   const admin = await s.clusters.pool(clusterId);
   const liveExists = await databaseExists(admin, live);
   const builtExists = await databaseExists(admin, built);
@@ -63,7 +70,14 @@ export async function swapDatabase(s: SwapServices, clusterId: string, live: str
 }
 
 /** Undoes a half-done swap: the previous database goes back under the live name. */
-export async function rollBackSwap(s: SwapServices, clusterId: string, live: string, built: string, old: string, opts: { keepBuilt?: boolean } = {}): Promise<void> {
+export async function rollBackSwap(
+  s: SwapServices,
+  clusterId: string,
+  live: string,
+  built: string,
+  old: string,
+  opts: { keepBuilt?: boolean } = {},
+): Promise<void> {
   const admin = await s.clusters.pool(clusterId);
   if (!(await databaseExists(admin, live)) && (await databaseExists(admin, old))) await rename(admin, old, live);
   if (await databaseExists(admin, live)) await setAllowConnections(admin, live, true);

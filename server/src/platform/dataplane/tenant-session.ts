@@ -54,7 +54,11 @@ export async function tenantEndpoint(clusters: ClusterAdmin, clusterId: string, 
  * issued (and hands out in connection strings) is set again, and the login retried.
  */
 export async function openTenantSession(
-  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions = {},
+  clusters: ClusterAdmin,
+  clusterId: string,
+  database: string,
+  login: TenantLogin,
+  opts: TenantSessionOptions = {},
 ): Promise<pg.Client> {
   try {
     return await connectAs(clusters, clusterId, database, login, opts);
@@ -69,7 +73,11 @@ export async function openTenantSession(
 async function connectAs(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions): Promise<pg.Client> {
   const { host, port } = await clusters.tenantAddress(clusterId);
   const client = new pg.Client({
-    host, port, database, user: login.role, password: login.password,
+    host,
+    port,
+    database,
+    user: login.role,
+    password: login.password,
     application_name: opts.applicationName ?? "capydb-tenant",
     connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
     options: sessionOptions(opts),
@@ -86,7 +94,12 @@ async function connectAs(clusters: ClusterAdmin, clusterId: string, database: st
 
 /** Runs fn in a session as the tenant role, ended afterwards. */
 export async function withTenantSession<T>(
-  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, fn: (c: pg.Client) => Promise<T>, opts: TenantSessionOptions = {},
+  clusters: ClusterAdmin,
+  clusterId: string,
+  database: string,
+  login: TenantLogin,
+  fn: (c: pg.Client) => Promise<T>,
+  opts: TenantSessionOptions = {},
 ): Promise<T> {
   const client = await openTenantSession(clusters, clusterId, database, login, opts);
   try {
@@ -110,7 +123,12 @@ export interface ExportedSnapshot {
  * read (AccessShare locks); pg_dump --snapshot and the holder see exactly the same data.
  */
 export async function withExportedSnapshot<T>(
-  clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, applicationName: string, fn: (snapshot: ExportedSnapshot) => Promise<T>,
+  clusters: ClusterAdmin,
+  clusterId: string,
+  database: string,
+  login: TenantLogin,
+  applicationName: string,
+  fn: (snapshot: ExportedSnapshot) => Promise<T>,
 ): Promise<T> {
   // A dump of a big database holds the snapshot for a long time.
   const holder = await openTenantSession(clusters, clusterId, database, login, { applicationName, statementTimeoutSeconds: 6 * 3600 });

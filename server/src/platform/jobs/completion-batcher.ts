@@ -10,7 +10,10 @@ export class CompletionBatcher {
   private queue: Array<CompletionInput & { resolve(done: boolean): void; reject(err: unknown): void }> = [];
   private flushing = false;
 
-  constructor(private readonly db: Db, private readonly maxBatch = 500) {}
+  constructor(
+    private readonly db: Db,
+    private readonly maxBatch = 500,
+  ) {}
 
   complete(jobId: string, leaseToken: string): Promise<boolean> {
     return new Promise((resolve, reject) => {

@@ -52,11 +52,16 @@ export function runtimeUsedUp(job: { max_runtime_seconds: number | null; run_sec
  */
 export function parseMaxRuntimeOverrides(raw: string, setting = "CAPYDB_JOB_MAX_RUNTIME"): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const entry of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z][a-z0-9_.-]*)\s*=\s*(\d+)$/.exec(entry);
     const seconds = m ? Number(m[2]) : NaN;
     if (!m || !Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_JOB_MAX_RUNTIME_SECONDS) {
-      throw new Error(`${setting}: "${entry}" must be job.type=seconds (e.g. import.run=3600), seconds a whole number from 1 to ${MAX_JOB_MAX_RUNTIME_SECONDS}`);
+      throw new Error(
+        `${setting}: "${entry}" must be job.type=seconds (e.g. import.run=3600), seconds a whole number from 1 to ${MAX_JOB_MAX_RUNTIME_SECONDS}`,
+      );
     }
     if (m[1] in out) throw new Error(`${setting}: job type ${m[1]} is given twice`);
     out[m[1]] = seconds;

@@ -23,5 +23,11 @@ export function scrubSecrets(text: string, secrets: Iterable<string> = []): stri
 export function truncateTail(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;
   const buf = Buffer.from(text);
-  return "[...truncated...]\n" + buf.subarray(buf.length - maxBytes).toString("utf8").replace(/^\uFFFD+/, "");
+  return (
+    "[...truncated...]\n" +
+    buf
+      .subarray(buf.length - maxBytes)
+      .toString("utf8")
+      .replace(/^\uFFFD+/, "")
+  );
 }

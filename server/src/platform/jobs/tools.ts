@@ -66,7 +66,10 @@ export function toolFailure(cmd: string, result: ToolResult): Error {
   if (how) return new ToolInterrupted(interruptedMessage(name, how));
   const lastLine = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
   const message = `${name} exited with code ${result.exitCode ?? "null (killed)"}${lastLine ? `: ${lastLine}` : ""}`;
-  const transient = /could not connect|connection refused|server closed the connection|terminating connection|the database system is (starting up|shutting down)|Connection timed out|timeout expired/i.test(result.stderr);
+  const transient =
+    /could not connect|connection refused|server closed the connection|terminating connection|the database system is (starting up|shutting down)|Connection timed out|timeout expired/i.test(
+      result.stderr,
+    );
   return transient ? new TransientError(message) : new PermanentError(message);
 }
 

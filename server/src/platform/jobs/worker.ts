@@ -174,7 +174,10 @@ export class Worker {
     try {
       const rescued = await rescueExpiredJobs(this.opts.db);
       for (const r of rescued) {
-        this.opts.log.warn({ job_id: r.id, cleanup_only: r.cleanup_only }, r.cleanup_only ? "rescued a job whose lease expired on its last attempt: its cleanup runs next" : "rescued a job whose lease expired");
+        this.opts.log.warn(
+          { job_id: r.id, cleanup_only: r.cleanup_only },
+          r.cleanup_only ? "rescued a job whose lease expired on its last attempt: its cleanup runs next" : "rescued a job whose lease expired",
+        );
       }
       if (rescued.length) this.nudge();
       if (!this.listener) await this.listen();
@@ -248,16 +251,19 @@ export class Worker {
     const leaseToken = job.lease_token!;
     const secrets = new Set<string>();
     const lease = { lost: false };
-    const renewTimer = setInterval(async () => {
-      try {
-        if (!(await renewLease(db, job.id, leaseToken, leaseSeconds))) {
-          lease.lost = true;
-          abort.abort(new Error("lease lost"));
+    const renewTimer = setInterval(
+      async () => {
+        try {
+          if (!(await renewLease(db, job.id, leaseToken, leaseSeconds))) {
+            lease.lost = true;
+            abort.abort(new Error("lease lost"));
+          }
+        } catch {
+          // transient: the next renewal may succeed before the lease runs out
         }
-      } catch {
-        // transient: the next renewal may succeed before the lease runs out
-      }
-    }, (leaseSeconds * 1000) / 3);
+      },
+      (leaseSeconds * 1000) / 3,
+    );
     try {
       if (job.cleanup_only || runtimeUsedUp(job)) await this.failWithoutRunning(job, secrets);
       else await this.attempt(job, abort, secrets, lease);
@@ -273,7 +279,10 @@ export class Worker {
     const classification = overRuntime ? "permanent" : "transient";
     await this.cleanup(job, secrets, error, { message: error.message, classification });
     await this.recordFailure(job, error.message, classification, null);
-    this.opts.log.warn({ job_id: job.id, type: job.type, err: error.message }, overRuntime ? "job failed: its runtime was used up; its cleanup ran" : "job failed on its last attempt; its cleanup ran");
+    this.opts.log.warn(
+      { job_id: job.id, type: job.type, err: error.message },
+      overRuntime ? "job failed: its runtime was used up; its cleanup ran" : "job failed on its last attempt; its cleanup ran",
+    );
   }
 
   private async attempt(job: JobRow, abort: AbortController, secrets: Set<string>, lease: { lost: boolean }): Promise<void> {
@@ -364,10 +373,16 @@ export class Worker {
       `a job ${phase === "run" ? "handler" : "cleanup"} did not return within ${this.abortGraceMs} ms of being stopped; the worker no longer waits for it`,
     );
     void work
-      .then(() => {}, () => {})
+      .then(
+        () => {},
+        () => {},
+      )
       .finally(() => {
         this.abandoned.delete(key);
-        this.opts.log.warn({ job_id: job.id, type: job.type, phase, seconds: Math.round((Date.now() - since) / 1000) }, "an abandoned job handler returned at last");
+        this.opts.log.warn(
+          { job_id: job.id, type: job.type, phase, seconds: Math.round((Date.now() - since) / 1000) },
+          "an abandoned job handler returned at last",
+        );
       });
   }
 

@@ -22,7 +22,12 @@ import type { JobRow } from "../types.js";
  * Each claimed job is stamped with its type's maximum runtime.
  */
 export async function claimJobs(
-  db: Queryable, workerId: string, limit: number, leaseSeconds: number, types: string[], limits: JobLimits = DEFAULT_JOB_LIMITS,
+  db: Queryable,
+  workerId: string,
+  limit: number,
+  leaseSeconds: number,
+  types: string[],
+  limits: JobLimits = DEFAULT_JOB_LIMITS,
 ): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
     `WITH candidate AS (

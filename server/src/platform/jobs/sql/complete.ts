@@ -31,8 +31,3 @@ export async function completeJobs(db: Queryable, jobs: CompletionInput[]): Prom
   );
   return new Set(rows.map((r) => r.id));
 }
-
-/** One job's lease-checked completion; false when the lease was lost. */
-export async function completeJob(db: Queryable, jobId: string, leaseToken: string): Promise<boolean> {
-  return (await completeJobs(db, [{ jobId, leaseToken }])).has(jobId);
-}
