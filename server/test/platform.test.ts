@@ -5,7 +5,9 @@ import net from "node:net";
 import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { startTestServer, testServerEnv, type TestServer } from "../../test/harness/server.js";
+import pg from "pg";
+import { hardenCluster } from "../src/platform/dataplane/provision.js";
+import { adminQuery, adminUrl as harnessAdminUrl, startTestServer, testServerEnv, type TestServer } from "../../test/harness/server.js";
 import { freePort } from "../../test/harness/ports.js";
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -52,6 +54,25 @@ describe("platform", () => {
     expect(rows.every((r) => r.n === 1)).toBe(true);
     expect(controlUrl).toContain("capy_ctl_");
     for (const s of servers) expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
+
+  it("hardens the cluster from many servers at once without a concurrent-update error, and leaves PUBLIC no CONNECT", async () => {
+    const name = `capy_harden_${process.pid}_${Date.now()}`;
+    await adminQuery("postgres", `create database ${name}`);
+    cleanup.push(() => adminQuery("postgres", `drop database if exists ${name}`));
+    const pool = new pg.Pool({ connectionString: harnessAdminUrl("postgres"), max: 12 });
+    cleanup.push(() => pool.end());
+    // each round gives PUBLIC its CONNECT back, then twelve servers' worth of hardening race for the row
+    for (let round = 0; round < 5; round++) {
+      await adminQuery("postgres", `grant connect, temporary on database ${name} to public`);
+      await Promise.all(Array.from({ length: 12 }, () => hardenCluster(pool, [name])));
+      const { rows } = await adminQuery(
+        "postgres",
+        "select has_database_privilege('public', $1, 'CONNECT') as c, has_database_privilege('public', $1, 'TEMPORARY') as t",
+        [name],
+      );
+      expect(rows[0]).toEqual({ c: false, t: false });
+    }
   });
 
   it("waits at startup for a control-plane database that is not accepting connections yet, and gives up after CAPYDB_DATABASE_WAIT_SECONDS", async () => {

@@ -238,6 +238,16 @@ const SESSION_ACTIVITY_FUNCTIONS = [
  */
 export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: string, database: string): Promise<void> {
   await withPrivilegedSession(clusters, clusterId, database, async (c) => {
-    for (const f of SESSION_ACTIVITY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
+    // Servers starting together all do this in template1: two REVOKEs of one
+    // pg_proc row at once fail with "tuple concurrently updated", so they take turns.
+    await c.query("BEGIN");
+    try {
+      await c.query("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('capydb:hide-sessions'))");
+      for (const f of SESSION_ACTIVITY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
+      await c.query("COMMIT");
+    } catch (err) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
   });
 }

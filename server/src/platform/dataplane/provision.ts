@@ -106,12 +106,30 @@ export async function roleExists(admin: Admin, role: string): Promise<boolean> {
  * and the control-plane database when it shares the cluster) away from PUBLIC, so
  * a tenant's role can reach nothing but its own database.
  */
-export async function hardenCluster(admin: Admin, extraDatabases: string[] = []): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", [
-    ["postgres", "template1", ...extraDatabases],
-  ]);
-  for (const { datname } of rows) {
-    await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(datname)} FROM PUBLIC`);
+export async function hardenCluster(admin: pg.Pool, extraDatabases: string[] = []): Promise<void> {
+  // Several servers may start on one cluster at once: two REVOKEs of one
+  // pg_database row at the same moment fail with "tuple concurrently updated".
+  // A transaction-scoped advisory lock makes them take turns, and a database
+  // already hardened is left untouched.
+  const client = await admin.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('capydb:harden-cluster'))");
+    const { rows } = await client.query<{ datname: string }>(
+      `SELECT datname FROM pg_catalog.pg_database
+        WHERE datname = ANY($1::text[])
+          AND (pg_catalog.has_database_privilege('public', oid, 'CONNECT') OR pg_catalog.has_database_privilege('public', oid, 'TEMPORARY'))`,
+      [["postgres", "template1", ...extraDatabases]],
+    );
+    for (const { datname } of rows) {
+      await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(datname)} FROM PUBLIC`);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
   }
 }
 
