@@ -7,7 +7,7 @@ import pg from "pg";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
 import type { AppContext } from "./context.js";
-import { buildApp } from "./http/app.js";
+import { buildApp } from "./app.js";
 import { createDb, waitForDatabase, type Db } from "./platform/store/db.js";
 import { migrate } from "./platform/store/migrate.js";
 import { SecretBox, loadSecretKey } from "./platform/secrets.js";

@@ -8,7 +8,7 @@ import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { databaseExists } from "../platform/dataplane/provision.js";
 import { names } from "../platform/dataplane/names.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
-import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import { restoreFromBlob } from "./dataplane.js";
 import { insertBackup, loadBackup, type BackupRow } from "./service.js";
 import { asProjectRole, backupKey, prepareTarget, takeAndVerify, verify } from "./take.js";

@@ -2,7 +2,7 @@
 // and delete backups past their retention.
 import type { AppContext } from "../context.js";
 import { inTransaction } from "../platform/store/db.js";
-import { loadProject } from "../projects/service.js";
+import { loadProject } from "../projects/store.js";
 import { backupKey } from "./take.js";
 import { createBackup } from "./service.js";
 

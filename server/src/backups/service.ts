@@ -1,4 +1,5 @@
 // Backups and their schedules: rows, API objects, and the operations routes call.
+import { recordLatestJob } from "../projects/store.js";
 import type { Backup, ScheduledBackup } from "@capydb/api";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -11,7 +12,7 @@ import { conflict, notFound, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import type { RowCounts } from "./dataplane.js";
 import { ceilingsFor, whereSet } from "../platform/quotas.js";
 
@@ -151,7 +152,7 @@ export async function createBackup(
     if (!opts.scheduledBackupId) await refuseOverManualCeiling(ctx, tx, project);
     const backup = await insertBackup(tx, project, { label, scheduledBackupId: opts.scheduledBackupId, pinned: opts.pinned });
     const job = await enqueueBackupJob(tx, ctx, project, jobs.backupCreate, backup.id);
-    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
+    await recordLatestJob(tx, project.id, job.id);
     return { backup, job };
   };
   return opts.tx ? run(opts.tx) : inTransaction(ctx.db, run);
@@ -165,7 +166,7 @@ export async function restoreBackup(ctx: AppContext, project: ProjectRow, backup
   return inTransaction(ctx.db, async (tx) => {
     await keepWhileEnqueueing(tx, backup.id);
     const job = await enqueueBackupJob(tx, ctx, project, jobs.backupRestore, backup.id);
-    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [project.id, job.id]);
+    await recordLatestJob(tx, project.id, job.id);
     return job;
   });
 }

@@ -8,7 +8,7 @@ import { dropDatabase, prepareEmptyTenantDatabase } from "../platform/dataplane/
 import { names } from "../platform/dataplane/names.js";
 import type { PgEndpoint } from "../platform/dataplane/pgtools.js";
 import { tenantEndpoint, withTenantSession } from "../platform/dataplane/tenant-session.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { projectLogin } from "../projects/login.js";
 import { compareRowCounts, countRows, dumpToBlob, extensionsForArchive, restoreFromBlob } from "./dataplane.js";
 import type { BackupRow } from "./service.js";

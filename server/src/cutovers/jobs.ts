@@ -1,5 +1,6 @@
 // The cutover jobs: execute (pre-cutover backup, then promote by rename swap) and
 // rollback (swap the previous production database back within the window).
+import { markPreviewPromoted } from "../previews/store.js";
 import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { payloadOf } from "../platform/jobs/define.js";
@@ -9,7 +10,7 @@ import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { databaseExists, dropDatabase, grantTenantDatabase } from "../platform/dataplane/provision.js";
 import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
-import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/service.js";
 import { insertBackup, loadBackup } from "../backups/service.js";
@@ -60,7 +61,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await grantTenantDatabase(admin, preview.database_name, project.role_name);
           ctx.faults.check("cutover.before_swap");
           await swapDatabase(ctx, project.cluster_id, project.database_name, preview.database_name, old, { keepOld: true });
-          await ctx.db.query("UPDATE preview_databases SET state = 'promoted', updated_at = now() WHERE id = $1", [preview.id]);
+          await markPreviewPromoted(ctx.db, preview.id);
           await dropTenantRole(ctx.clusters, project.cluster_id, preview.role_name);
         }
         await ctx.lifecycle.productionReplaced(project);

@@ -1,5 +1,6 @@
 // Cutover requests: the customer asks, an operator acknowledges or rejects, then
 // executes (pre-cutover backup, then promote); rollback within the window.
+import { recordLatestJob } from "../projects/store.js";
 import type { CutoverRequest } from "@capydb/api";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -9,7 +10,7 @@ import { canAccess } from "../http/auth.js";
 import { conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { loadPreview } from "../previews/service.js";
 
 export interface CutoverRow {
@@ -154,7 +155,7 @@ export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<Cut
       { cutover_id: cutover.id },
       { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
     );
-    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);
+    await recordLatestJob(tx, cutover.project_id, jobId);
     return row;
   });
 }
@@ -181,7 +182,7 @@ export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<Cu
       cutover.id,
       jobId,
     ]);
-    await tx.query("UPDATE projects SET latest_job_id = $2 WHERE id = $1", [cutover.project_id, jobId]);
+    await recordLatestJob(tx, cutover.project_id, jobId);
     return rows[0];
   });
 }

@@ -7,7 +7,7 @@ import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { withTenantSession, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { disableUntrustedExtension, enableUntrustedExtension, UnsafeDatabaseError } from "../platform/dataplane/privileged.js";
-import { loadProject } from "../projects/service.js";
+import { loadProject } from "../projects/store.js";
 
 export function extensionJobHandlers(ctx: AppContext): Record<string, JobHandler> {
   async function target(projectId: string) {

@@ -6,7 +6,8 @@ import type { AppContext } from "../context.js";
 import { parse, pathId } from "../http/errors.js";
 import { inTransaction } from "../platform/store/db.js";
 import { toApiJob } from "../platform/jobs/types.js";
-import { projectFor, type ProjectRow } from "../projects/service.js";
+import { projectFor } from "../projects/service.js";
+import { type ProjectRow, recordLatestJob } from "../projects/store.js";
 import { checkEnableable, listExtensions } from "./service.js";
 
 async function enqueueExtensionJob<P>(ctx: AppContext, project: ProjectRow, definition: JobDefinition<P>, payload: P) {
@@ -14,7 +15,7 @@ async function enqueueExtensionJob<P>(ctx: AppContext, project: ProjectRow, defi
     const job = await enqueue(tx, definition, { organizationId: project.organization_id, projectId: project.id, clusterId: project.cluster_id }, payload, {
       maxAttempts: ctx.config.jobMaxAttempts,
     });
-    await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, job.id]);
+    await recordLatestJob(tx, project.id, job.id);
     return job;
   });
 }

@@ -2,7 +2,7 @@
 import type { Extension } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { badRequest, projectStateConflict } from "../http/errors.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 
 interface AvailableRow {

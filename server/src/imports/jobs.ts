@@ -10,7 +10,7 @@ import type { ExtensionPlacement } from "../platform/dataplane/privileged.js";
 import { extensionsForArchive } from "../backups/dataplane.js";
 import { tenantEndpoint } from "../platform/dataplane/tenant-session.js";
 import { finishTools, startDump, startRestore, TOLERATED_RESTORE_ERRORS } from "../platform/dataplane/pgtools.js";
-import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import { swapDatabase } from "../platform/dataplane/swap.js";
 import { names } from "../platform/dataplane/names.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";

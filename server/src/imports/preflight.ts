@@ -1,7 +1,7 @@
 // The import preflight: what a person needs to know before importing a database,
 // each check pass | warn | fail with a detail they can act on.
 import type { AppContext } from "../context.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 import { checkSource, describeConnectError, parseSourceUrl, sourceClient, SourceUrlInvalid, UnresolvableHost, type CheckedSource } from "./source.js";
 

@@ -1,4 +1,5 @@
 // Imports: validating a request and enqueueing the job that performs it.
+import { recordLatestJob } from "../projects/store.js";
 import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -6,7 +7,7 @@ import { badRequest, conflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { targetTableCount } from "./preflight.js";
 import { checkSource, parseSourceUrl, SourceUrlInvalid, ForbiddenTarget, UnresolvableHost } from "./source.js";
 import { assertUploadStored, isProjectUpload, takeUploadForImport } from "./uploads.js";
@@ -49,7 +50,7 @@ export async function createImport(
       id: jobId,
       maxAttempts: ctx.config.jobMaxAttempts,
     });
-    await tx.query("UPDATE projects SET latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
+    await recordLatestJob(tx, project.id, jobId);
     return job;
   });
 }

@@ -15,7 +15,7 @@ import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../context.js";
 import { badRequest, conflict, HttpError } from "../http/errors.js";
 import type { Queryable } from "../platform/store/db.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";
 
 type UploadState = "open" | "receiving" | "stored" | "imported" | "expired";

@@ -3,7 +3,7 @@ import { CreateApiKeyRequest, CreateOrganizationRequest, PutOrganizationQuotasRe
 import type { AppContext } from "../context.js";
 import { canAccess, requireAdmin, type Principal } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, parse, pathId } from "../http/errors.js";
-import { loadProject } from "../projects/service.js";
+import { loadProject } from "../projects/store.js";
 import * as orgs from "./service.js";
 import { organizationQuotas, setOrganizationQuotas } from "./quotas.js";
 

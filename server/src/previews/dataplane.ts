@@ -18,7 +18,7 @@ import { names } from "../platform/dataplane/names.js";
 import { tenantEndpoint, withExportedSnapshot, type TenantLogin } from "../platform/dataplane/tenant-session.js";
 import { dropSpare } from "./spare-store.js";
 import { dumpAndRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
-import type { ProjectRow } from "../projects/service.js";
+import type { ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { extensionsForArchive, restoreFromBlob } from "../backups/dataplane.js";
 

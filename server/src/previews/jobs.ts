@@ -9,7 +9,7 @@ import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { databaseExists, dropDatabase, ensureLoginRole } from "../platform/dataplane/provision.js";
 import { dropTenantRole } from "../platform/dataplane/privileged.js";
 import { projectLogin } from "../projects/login.js";
-import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, type CloneSource } from "./dataplane.js";
 import { names } from "../platform/dataplane/names.js";
 import { restoreAside, swapAside } from "../platform/dataplane/swap.js";

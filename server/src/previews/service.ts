@@ -14,7 +14,8 @@ import { badRequest, conflict, notFound, previewStateConflict, projectStateConfl
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import { admitConnections, slotsOf, type ProjectRow } from "../projects/service.js";
+import { admitConnections, slotsOf } from "../projects/service.js";
+import { type ProjectRow } from "../projects/store.js";
 import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
 import { loadBackup, type BackupRow } from "../backups/service.js";
 

@@ -20,7 +20,7 @@ import type { JobContext } from "../platform/jobs/worker.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { names } from "../platform/dataplane/names.js";
 import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
-import { loadProject, type ProjectRow } from "../projects/service.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
 import { dropSpare } from "./spare-store.js";
 

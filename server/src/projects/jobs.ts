@@ -6,7 +6,7 @@ import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { createTenantDatabase, dropDatabase, ensureLoginRole, grantTenantDatabase } from "../platform/dataplane/provision.js";
 import { adoptPublicSchema, dropTenantRole } from "../platform/dataplane/privileged.js";
-import { loadProject, type ProjectRow } from "./service.js";
+import { loadProject, type ProjectRow } from "./store.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);

@@ -2,7 +2,7 @@
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import type { TenantLogin } from "../platform/dataplane/tenant-session.js";
-import type { ProjectRow } from "./service.js";
+import type { ProjectRow } from "./store.js";
 
 /** The project's own role (its password registered as a secret of the job): the platform's work in its databases logs in as it. */
 export function projectLogin(ctx: AppContext, job: JobContext, project: ProjectRow): TenantLogin {

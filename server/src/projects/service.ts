@@ -9,45 +9,16 @@ import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, projectStateConflict, unavailable } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
+import { loadProject, SELECT_PROJECT, type ProjectRow } from "./store.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import { applyRoleSettings, type RoleSettings } from "../platform/dataplane/provision.js";
 import { ceilingsFor, defaultSettings, settingsOverCeilings, whereSet } from "../platform/quotas.js";
 import { clusterSlots, lockClusterSlots, noRoomFor, type ClusterSlots } from "../platform/connection-slots.js";
 
-export interface ProjectRow {
-  id: string;
-  organization_id: string;
-  name: string;
-  slug: string;
-  state: Project["state"];
-  region: string;
-  plan: string;
-  environment: string;
-  cluster_id: string;
-  database_name: string;
-  role_name: string;
-  role_password_sealed: string;
-  max_connections: number;
-  statement_timeout: string;
-  idle_transaction_timeout: string;
-  storage_limit_bytes: number;
-  latest_job_id: string | null;
-  last_error: string | null;
-  created_at: Date;
-  updated_at: Date;
-  // from the cluster
-  public_host: string;
-  direct_port: number;
-  pooled_port: number;
-  ssl_mode: string;
-}
-
 /** Tenants create projects on this plan; only a platform admin puts one on another. */
 export const DEFAULT_PLAN = "free";
 const DEFAULT_ENVIRONMENT = "production";
-
-const SELECT_PROJECT = `SELECT p.*, c.public_host, c.direct_port, c.pooled_port, c.ssl_mode FROM projects p JOIN clusters c ON c.id = p.cluster_id`;
 
 export function toApiProject(row: ProjectRow): Project {
   return {
@@ -75,11 +46,6 @@ export function toApiProject(row: ProjectRow): Project {
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
-}
-
-export async function loadProject(db: Queryable, id: string): Promise<ProjectRow | null> {
-  const { rows } = await db.query<ProjectRow>({ name: "load_project", text: `${SELECT_PROJECT} WHERE p.id = $1`, values: [id] });
-  return rows[0] ?? null;
 }
 
 /** The project if the principal may see it; otherwise 404, so existence is not leaked. */

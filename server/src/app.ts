@@ -1,22 +1,22 @@
-// The HTTP API: Fastify, authentication, the resource routes, error mapping.
+// The composition root of the HTTP API: Fastify, authentication, every resource's routes, error mapping.
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
-import type { AppContext } from "../context.js";
-import { Authenticator, requireAdmin } from "./auth.js";
-import { createClerkVerifier } from "./clerk.js";
-import { clientErrorHandler } from "./client-errors.js";
-import { HttpError, errorBody, notImplemented } from "./errors.js";
-import { createMetrics } from "./metrics.js";
-import { isDatabaseUnavailable } from "../platform/store/db.js";
-import { scrubSecrets } from "../platform/jobs/scrub.js";
-import { projectRoutes } from "../projects/routes.js";
-import { extensionRoutes } from "../extensions/routes.js";
-import { organizationRoutes } from "../organizations/routes.js";
-import { jobRoutes } from "../jobs/routes.js";
-import { previewRoutes } from "../previews/routes.js";
-import { backupRoutes } from "../backups/routes.js";
-import { importRoutes } from "../imports/routes.js";
-import { cutoverRoutes } from "../cutovers/routes.js";
+import type { AppContext } from "./context.js";
+import { Authenticator, requireAdmin } from "./http/auth.js";
+import { createClerkVerifier } from "./http/clerk.js";
+import { clientErrorHandler } from "./http/client-errors.js";
+import { HttpError, errorBody, notImplemented } from "./http/errors.js";
+import { createMetrics } from "./http/metrics.js";
+import { isDatabaseUnavailable } from "./platform/store/db.js";
+import { scrubSecrets } from "./platform/jobs/scrub.js";
+import { projectRoutes } from "./projects/routes.js";
+import { extensionRoutes } from "./extensions/routes.js";
+import { organizationRoutes } from "./organizations/routes.js";
+import { jobRoutes } from "./jobs/routes.js";
+import { previewRoutes } from "./previews/routes.js";
+import { backupRoutes } from "./backups/routes.js";
+import { importRoutes } from "./imports/routes.js";
+import { cutoverRoutes } from "./cutovers/routes.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token.
 // /metrics is not public: it reports platform-wide figures (see its route).
