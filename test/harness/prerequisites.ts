@@ -55,6 +55,13 @@ export const REQUIRED: Prerequisite[] = [
     debian: "pgbouncer",
     present: () => findPgBouncer(null) !== null,
   },
+  {
+    // As root, the copy-on-write tests format a loop-mounted image XFS (test/harness/reflink.ts);
+    // anyone else cannot mount one, and those tests run the copy path instead, saying so.
+    what: "mkfs.xfs (the copy-on-write data plane's tests, as root)",
+    debian: "xfsprogs",
+    present: () => typeof process.getuid !== "function" || process.getuid() !== 0 || ["/usr/sbin/mkfs.xfs", "/sbin/mkfs.xfs"].some((p) => fs.existsSync(p)),
+  },
 ];
 
 /** Optional: without it the tests that run `terraform` skip, each saying why. */

@@ -1,0 +1,539 @@
+// The instance host: PostgreSQL instances of our own (one per project, one per
+// preview) under one root directory, and copy-on-write copies of their data
+// directories. Every copy of a project's data is a clone at the filesystem level
+// (`cp --reflink=always` on XFS/Btrfs), so a snapshot, a preview, a reset cost the
+// same at 1 GB and at 100 GB; where the filesystem cannot reflink, the same
+// operations copy the files (reported as `cloneMethod: "copy"`).
+//
+// Layout under the root (one filesystem, so a rename is atomic):
+//   template/          an initdb'd, stopped data directory every new instance is copied from
+//   data/<name>/       instance data directories (PGDATA)
+//   snapshots/<name>/  stopped, cleanly shut down data directories (a project's snapshot)
+//   logs/<name>.log    each instance's server log (outside PGDATA: copies carry no logs)
+//   sockets/<name>/    private socket directories (recovery listens on nothing else)
+//   tmp/               copies being made; renamed into place only when complete
+//
+// Instances are started detached, in a session of their own: they keep running
+// across a restart of the control plane (as PgBouncer does), and a Ctrl-C to the
+// server's terminal does not reach them.
+import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { childEnv } from "../child-env.js";
+import { findPgBinDir, postgresOsUser, type OsUser } from "../pg-binaries.js";
+
+const execFileAsync = promisify(execFile);
+
+export const INSTANCE_SUPERUSER = "capydb_admin";
+/** Slots only the platform's superuser may take in an instance (see local-cluster.ts). */
+export const INSTANCE_RESERVED_CONNECTIONS = 3;
+/** The file each data directory's postgresql.conf includes last: this instance's own settings. */
+const INSTANCE_CONF = "capydb-instance.conf";
+const NAME = /^[a-z0-9][a-z0-9_]{0,62}$/;
+
+export type CloneMethod = "reflink" | "copy";
+
+export interface InstanceSettings {
+  /** TCP port on 127.0.0.1. */
+  port: number;
+  /** Tenant connections (the platform's reserved slots come on top). */
+  maxConnections: number;
+  /** shared_buffers in MB (the largest part of an idle instance's memory). */
+  sharedBuffersMb: number;
+}
+
+export interface InstanceHostOptions {
+  root: string;
+  binDir?: string | null;
+  /** The platform superuser's password in every instance of this host. */
+  superuserPassword: string;
+  /** Extra postgresql.conf settings for the template (tests: { fsync: "off" }). */
+  settings?: Record<string, string>;
+  log?: (msg: string) => void;
+}
+
+export class InstanceError extends Error {}
+
+export interface SnapshotResult {
+  /** Where production's WAL stood when the copy was complete (pg_backup_stop's LSN). */
+  lsn: string;
+  /** Milliseconds the source instance spent in backup mode (its checkpoint included). */
+  backupMs: number;
+}
+
+function assertName(name: string): void {
+  if (!NAME.test(name)) throw new InstanceError(`invalid instance name ${JSON.stringify(name)}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** postmaster.pid: line 1 the pid, line 8 the status ("starting", "ready", "stopping", "standby"). */
+function readPidFile(dir: string): { pid: number; status: string } | null {
+  try {
+    const lines = fs.readFileSync(path.join(dir, "postmaster.pid"), "utf8").split("\n");
+    return { pid: Number(lines[0]), status: (lines[7] ?? "").trim() };
+  } catch {
+    return null;
+  }
+}
+
+export class InstanceHost {
+  readonly root: string;
+  readonly binDir: string;
+  readonly osUser: OsUser | null;
+  cloneMethod: CloneMethod = "copy";
+  private readonly log: (msg: string) => void;
+
+  private constructor(private readonly options: InstanceHostOptions) {
+    this.root = path.resolve(options.root);
+    this.binDir = findPgBinDir(options.binDir ?? null);
+    this.osUser = postgresOsUser();
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Opens (and on first use prepares) the host: its directories, its clone method, its template. */
+  static async open(options: InstanceHostOptions): Promise<InstanceHost> {
+    const host = new InstanceHost(options);
+    await host.prepare();
+    return host;
+  }
+
+  dataDir(name: string): string {
+    assertName(name);
+    return path.join(this.root, "data", name);
+  }
+
+  snapshotDir(name: string): string {
+    assertName(name);
+    return path.join(this.root, "snapshots", name);
+  }
+
+  private logFile(name: string): string {
+    return path.join(this.root, "logs", `${name}.log`);
+  }
+
+  /** The platform superuser's URL for a database of the instance on `port`. */
+  adminUrl(port: number, database = "postgres"): string {
+    return `postgresql://${INSTANCE_SUPERUSER}:${encodeURIComponent(this.options.superuserPassword)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  }
+
+  private async prepare(): Promise<void> {
+    for (const sub of ["", "data", "snapshots", "logs", "sockets", "tmp"]) {
+      const dir = path.join(this.root, sub);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.chown(dir);
+    }
+    // copies interrupted by a crash: never renamed into place, so nothing refers to them
+    for (const left of fs.readdirSync(path.join(this.root, "tmp"))) fs.rmSync(path.join(this.root, "tmp", left), { recursive: true, force: true });
+    this.cloneMethod = await this.probeReflink();
+    this.log(
+      this.cloneMethod === "reflink"
+        ? `instances in ${this.root}: copy-on-write clones (reflink)`
+        : `instances in ${this.root}: this filesystem cannot reflink, so every snapshot and preview is a full copy of the files (use XFS with reflink=1 or Btrfs for copy-on-write)`,
+    );
+    await this.ensureTemplate();
+  }
+
+  private async probeReflink(): Promise<CloneMethod> {
+    const a = path.join(this.root, "tmp", `probe-${process.pid}-a`);
+    const b = path.join(this.root, "tmp", `probe-${process.pid}-b`);
+    fs.writeFileSync(a, crypto.randomBytes(65536));
+    try {
+      await execFileAsync("cp", ["--reflink=always", a, b], { env: childEnv() });
+      return "reflink";
+    } catch {
+      return "copy";
+    } finally {
+      fs.rmSync(a, { force: true });
+      fs.rmSync(b, { force: true });
+    }
+  }
+
+  private chown(p: string): void {
+    if (this.osUser) fs.chownSync(p, this.osUser.uid, this.osUser.gid);
+  }
+
+  /** Writes a file inside a data directory, owned by the instances' OS user. */
+  private writeOwned(file: string, text: string, mode = 0o600): void {
+    fs.writeFileSync(file, text, { mode });
+    this.chown(file);
+  }
+
+  private async run(tool: string, args: string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileAsync(path.join(this.binDir, tool), args, {
+        uid: this.osUser?.uid,
+        gid: this.osUser?.gid,
+        cwd: "/",
+        env: childEnv({ LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new InstanceError(`${tool} failed: ${(e.stderr || e.message).trim()}`);
+    }
+  }
+
+  /** initdb once per host; every instance starts as a copy of this stopped directory. */
+  private async ensureTemplate(): Promise<void> {
+    const dir = path.join(this.root, "template");
+    if (fs.existsSync(path.join(dir, "PG_VERSION"))) return;
+    const building = path.join(this.root, "tmp", `template-${process.pid}-${crypto.randomBytes(4).toString("hex")}`);
+    fs.mkdirSync(building, { mode: 0o700 });
+    this.chown(building);
+    const pwfile = path.join(this.root, "tmp", `pwfile-${process.pid}`);
+    this.writeOwned(pwfile, this.options.superuserPassword + "\n");
+    try {
+      this.log(`initialising the instance template in ${dir}`);
+      await this.run("initdb", [
+        "-D",
+        building,
+        "-U",
+        INSTANCE_SUPERUSER,
+        `--pwfile=${pwfile}`,
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+        "--no-instructions",
+      ]);
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+    const settings: Record<string, string> = {
+      listen_addresses: "'127.0.0.1'",
+      unix_socket_directories: "''",
+      password_encryption: "'scram-sha-256'",
+      log_line_prefix: "'%m [%p] %q%u@%d '",
+      // small instances: many of them share one host
+      max_wal_size: "'256MB'",
+      min_wal_size: "'64MB'",
+      dynamic_shared_memory_type: "'posix'",
+      max_worker_processes: "4",
+      max_parallel_workers: "2",
+      autovacuum_max_workers: "2",
+      ...this.options.settings,
+    };
+    const conf = Object.entries(settings)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join("\n");
+    fs.appendFileSync(path.join(building, "postgresql.conf"), `\n# written by CapyDB\n${conf}\ninclude_if_exists = '${INSTANCE_CONF}'\n`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(building, dir);
+  }
+
+  private writeInstanceConf(dir: string, settings: InstanceSettings, listen: "tcp" | { socketDir: string }): void {
+    const lines = [
+      `port = ${settings.port}`,
+      `max_connections = ${settings.maxConnections + INSTANCE_RESERVED_CONNECTIONS}`,
+      `superuser_reserved_connections = ${INSTANCE_RESERVED_CONNECTIONS}`,
+      `shared_buffers = '${settings.sharedBuffersMb}MB'`,
+      listen === "tcp" ? "listen_addresses = '127.0.0.1'" : "listen_addresses = ''",
+      listen === "tcp" ? "unix_socket_directories = ''" : `unix_socket_directories = '${listen.socketDir.replace(/'/g, "''")}'`,
+    ];
+    this.writeOwned(path.join(dir, INSTANCE_CONF), `# this instance's own settings, written by CapyDB\n${lines.join("\n")}\n`);
+  }
+
+  /**
+   * Copies a directory tree inside the root: a reflink clone of every file where the
+   * filesystem can, else a plain copy. Ownership and modes are kept.
+   */
+  private async copyTree(from: string, to: string): Promise<void> {
+    try {
+      await execFileAsync("cp", ["-a", `--reflink=${this.cloneMethod === "reflink" ? "always" : "auto"}`, from, to], {
+        env: childEnv(),
+        maxBuffer: 1024 * 1024,
+      });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new InstanceError(`copying ${path.basename(from)} failed: ${(e.stderr || e.message).trim()}`);
+    }
+  }
+
+  private tmpPath(label: string): string {
+    return path.join(this.root, "tmp", `${label}-${crypto.randomBytes(6).toString("hex")}`);
+  }
+
+  /** A new instance from the template, not started. Refuses a name in use. */
+  async create(name: string, settings: InstanceSettings): Promise<void> {
+    await this.cloneDirInto(path.join(this.root, "template"), name, settings);
+  }
+
+  /** A new instance from a snapshot (a copy-on-write clone where the filesystem can), not started. */
+  async clone(snapshot: string, name: string, settings: InstanceSettings): Promise<void> {
+    const from = this.snapshotDir(snapshot);
+    if (!fs.existsSync(path.join(from, "PG_VERSION"))) throw new InstanceError(`snapshot ${snapshot} does not exist`);
+    await this.cloneDirInto(from, name, settings);
+  }
+
+  private async cloneDirInto(from: string, name: string, settings: InstanceSettings): Promise<void> {
+    const target = this.dataDir(name);
+    if (fs.existsSync(target)) throw new InstanceError(`instance ${name} already exists`);
+    const building = this.tmpPath(name);
+    try {
+      await this.copyTree(from, building);
+      this.writeInstanceConf(building, settings, "tcp");
+      fs.renameSync(building, target);
+    } catch (err) {
+      fs.rmSync(building, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Rewrites an instance's own settings (applied at its next start). */
+  configure(name: string, settings: InstanceSettings): void {
+    this.writeInstanceConf(this.dataDir(name), settings, "tcp");
+  }
+
+  exists(name: string): boolean {
+    return fs.existsSync(path.join(this.dataDir(name), "PG_VERSION"));
+  }
+
+  snapshotExists(name: string): boolean {
+    return fs.existsSync(path.join(this.snapshotDir(name), "PG_VERSION"));
+  }
+
+  list(): { instances: string[]; snapshots: string[] } {
+    const names = (sub: string) => fs.readdirSync(path.join(this.root, sub)).filter((n) => NAME.test(n));
+    return { instances: names("data"), snapshots: names("snapshots") };
+  }
+
+  /** The postmaster's pid when the instance is running (a stale pid file counts as stopped). */
+  pid(name: string): number | null {
+    const info = readPidFile(this.dataDir(name));
+    return info && info.pid > 0 && pidAlive(info.pid) ? info.pid : null;
+  }
+
+  running(name: string): boolean {
+    return this.pid(name) !== null;
+  }
+
+  /** Starts the instance (a no-op when it runs) and waits until it accepts connections. */
+  async start(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.running(name)) return;
+    await this.startDir(this.dataDir(name), this.logFile(name), opts.timeoutMs ?? 60_000);
+  }
+
+  /**
+   * Starts postgres on a data directory, detached in a session of its own, and
+   * polls postmaster.pid for "ready" (what pg_ctl -w does, at a finer interval:
+   * a preview's start is most of its creation time).
+   */
+  private async startDir(dir: string, logFile: string, timeoutMs: number): Promise<void> {
+    const logFd = fs.openSync(logFile, "a", 0o600);
+    this.chown(logFile);
+    let exited: number | null = null;
+    try {
+      const child = spawn(path.join(this.binDir, "postgres"), ["-D", dir], {
+        detached: true,
+        stdio: ["ignore", logFd, logFd],
+        uid: this.osUser?.uid,
+        gid: this.osUser?.gid,
+        cwd: "/",
+        env: childEnv({ LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
+      });
+      child.on("exit", (code) => (exited = code ?? -1));
+      child.unref();
+    } finally {
+      fs.closeSync(logFd);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 50)) {
+      const info = readPidFile(dir);
+      if (info?.status === "ready" && pidAlive(info.pid)) return;
+      if (exited !== null) throw new InstanceError(`postgres exited with code ${exited} while starting: ${this.logTail(logFile)}`);
+      if (Date.now() > deadline) throw new InstanceError(`postgres did not become ready within ${timeoutMs} ms: ${this.logTail(logFile)}`);
+      await sleep(wait);
+    }
+  }
+
+  private logTail(logFile: string): string {
+    try {
+      const lines = fs.readFileSync(logFile, "utf8").trim().split("\n");
+      return lines
+        .filter((l) => /FATAL|PANIC|ERROR|LOG: +database system/.test(l))
+        .slice(-3)
+        .join(" | ");
+    } catch {
+      return "(no log)";
+    }
+  }
+
+  /**
+   * Stops the instance: "fast" rolls back sessions and writes a shutdown checkpoint,
+   * "immediate" kills it (a copy of its files is then crash-consistent only).
+   */
+  async stop(name: string, mode: "fast" | "immediate" = "fast", timeoutMs = 60_000): Promise<void> {
+    await this.stopDir(this.dataDir(name), mode, timeoutMs);
+  }
+
+  private async stopDir(dir: string, mode: "fast" | "immediate", timeoutMs: number): Promise<void> {
+    const info = readPidFile(dir);
+    if (!info || !(info.pid > 0) || !pidAlive(info.pid)) return;
+    process.kill(info.pid, mode === "fast" ? "SIGINT" : "SIGQUIT");
+    const deadline = Date.now() + timeoutMs;
+    for (let wait = 5; pidAlive(info.pid); wait = Math.min(wait * 2, 50)) {
+      if (Date.now() > deadline) {
+        if (mode === "fast") return this.stopDir(dir, "immediate", timeoutMs);
+        throw new InstanceError(`postgres (pid ${info.pid}) did not stop`);
+      }
+      await sleep(wait);
+    }
+  }
+
+  /** Stops (immediately) and removes an instance. Idempotent. */
+  async destroy(name: string): Promise<void> {
+    const dir = this.dataDir(name);
+    await this.stopDir(dir, "immediate", 30_000);
+    // renamed away first: a half-removed directory is never taken for an instance
+    if (fs.existsSync(dir)) {
+      const doomed = this.tmpPath(`gone-${name}`);
+      fs.renameSync(dir, doomed);
+      fs.rmSync(doomed, { recursive: true, force: true });
+    }
+    fs.rmSync(this.logFile(name), { force: true });
+  }
+
+  async dropSnapshot(name: string): Promise<void> {
+    const dir = this.snapshotDir(name);
+    if (!fs.existsSync(dir)) return;
+    const doomed = this.tmpPath(`gone-${name}`);
+    fs.renameSync(dir, doomed);
+    fs.rmSync(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Exchanges two instances' data directories (both stopped): after it, `a` holds
+   * what was `b`'s data and the reverse. Each keeps its own settings file (port,
+   * ceilings), so connections keep their address. Three renames in one directory;
+   * a crash between them leaves `a`'s data under a `tmp/` name the caller's journal
+   * knows (see swap's callers).
+   */
+  swapData(a: string, b: string): void {
+    const da = this.dataDir(a);
+    const db = this.dataDir(b);
+    if (this.running(a) || this.running(b)) throw new InstanceError(`instances ${a} and ${b} must be stopped to swap their data`);
+    const confA = fs.readFileSync(path.join(da, INSTANCE_CONF), "utf8");
+    const confB = fs.readFileSync(path.join(db, INSTANCE_CONF), "utf8");
+    const aside = this.tmpPath(`swap-${a}`);
+    fs.renameSync(da, aside);
+    fs.renameSync(db, da);
+    fs.renameSync(aside, db);
+    this.writeOwned(path.join(da, INSTANCE_CONF), confA);
+    this.writeOwned(path.join(db, INSTANCE_CONF), confB);
+  }
+
+  /**
+   * A snapshot of a running instance without stopping it and without a logical
+   * copy: between pg_backup_start and pg_backup_stop its files are cloned (they may
+   * be torn; full-page writes in the WAL repair them), then the WAL written
+   * meanwhile is cloned too (a temporary replication slot keeps it), and the copy
+   * is recovered privately (no TCP listener, a socket directory only we reach),
+   * shut down cleanly and renamed into place. Replaces a snapshot of that name.
+   */
+  async snapshot(source: string, port: number, snapshot: string): Promise<SnapshotResult> {
+    const from = this.dataDir(source);
+    const building = this.tmpPath(`snap-${snapshot}`);
+    const client = new pg.Client({ connectionString: this.adminUrl(port), application_name: "capydb-snapshot", connectionTimeoutMillis: 15_000 });
+    client.on("error", () => {});
+    await client.connect();
+    let lsn: string;
+    const began = Date.now();
+    let backupMs = 0;
+    try {
+      const slot = `capydb_snap_${crypto.randomBytes(6).toString("hex")}`;
+      // temporary: dropped when this session ends, however it ends
+      await client.query("SELECT pg_catalog.pg_create_physical_replication_slot($1, true, true)", [slot]);
+      await client.query("SELECT pg_catalog.pg_backup_start($1, true)", [`capydb snapshot ${snapshot}`]);
+      let stopped: { lsn: string; labelfile: string; spcmapfile: string };
+      try {
+        await this.copyTree(from, building);
+      } finally {
+        // backup mode ends whether or not the copy worked
+        stopped = (
+          await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
+            "SELECT lsn::text, labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(false)",
+          )
+        ).rows[0];
+        backupMs = Date.now() - began;
+      }
+      lsn = stopped.lsn;
+      const label = stopped.labelfile;
+      if (stopped.spcmapfile) throw new InstanceError("instances with tablespaces cannot be snapshotted");
+      // the WAL up to the backup's end (the slot has kept every segment since its start)
+      fs.rmSync(path.join(building, "pg_wal"), { recursive: true, force: true });
+      await this.copyTree(path.join(from, "pg_wal"), path.join(building, "pg_wal"));
+      this.writeOwned(path.join(building, "backup_label"), label);
+    } catch (err) {
+      fs.rmSync(building, { recursive: true, force: true });
+      throw err;
+    } finally {
+      await client.end().catch(() => {});
+    }
+    try {
+      // what a running server's directory holds that a copy must not
+      for (const f of ["postmaster.pid", "postmaster.opts"]) fs.rmSync(path.join(building, f), { force: true });
+      for (const d of ["pg_replslot", "pg_stat_tmp", "pg_dynshmem", "pg_notify", "pg_snapshots", "pg_serial"]) {
+        const p = path.join(building, d);
+        if (fs.existsSync(p)) for (const entry of fs.readdirSync(p)) fs.rmSync(path.join(p, entry), { recursive: true, force: true });
+      }
+      const socketDir = path.join(this.root, "sockets", `snap-${crypto.randomBytes(4).toString("hex")}`);
+      fs.mkdirSync(socketDir, { mode: 0o700 });
+      this.chown(socketDir);
+      const conf = fs.readFileSync(path.join(building, INSTANCE_CONF), "utf8");
+      const port = Number(/^port = (\d+)/m.exec(conf)?.[1] ?? 5432);
+      this.writeInstanceConf(building, { port, maxConnections: 5, sharedBuffersMb: 16 }, { socketDir });
+      const logFile = `${building}.log`;
+      try {
+        // recovery replays the WAL to the backup's end and beyond (what was cloned), then the
+        // server is ready: stopping it now writes a shutdown checkpoint, so every clone starts
+        // without recovery
+        await this.startDir(building, logFile, 600_000);
+        await this.stopDir(building, "fast", 600_000);
+      } finally {
+        fs.rmSync(socketDir, { recursive: true, force: true });
+        fs.rmSync(logFile, { force: true });
+      }
+      fs.writeFileSync(path.join(building, INSTANCE_CONF), conf);
+      await this.dropSnapshot(snapshot);
+      fs.renameSync(building, this.snapshotDir(snapshot));
+    } catch (err) {
+      await this.stopDir(building, "immediate", 30_000).catch(() => {});
+      fs.rmSync(building, { recursive: true, force: true });
+      throw err;
+    }
+    return { lsn: lsn!, backupMs };
+  }
+
+  /** Bytes the filesystem under the root has in use (what a copy-on-write clone should hardly move). */
+  async usedBytes(): Promise<number> {
+    const st = await fs.promises.statfs(this.root);
+    return (st.blocks - st.bfree) * st.bsize;
+  }
+
+  /** Approximate resident memory (kB) of an instance's processes: the postmaster and its children. */
+  async memoryKb(name: string): Promise<number> {
+    const pid = this.pid(name);
+    if (!pid) return 0;
+    const { stdout } = await execFileAsync("ps", ["-o", "rss=", "--ppid", String(pid), "-p", String(pid)], { env: childEnv() });
+    return stdout
+      .split("\n")
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0)
+      .reduce((a, b) => a + b, 0);
+  }
+}

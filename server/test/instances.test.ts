@@ -1,0 +1,169 @@
+// The instance host of the copy-on-write data plane, on a real XFS image with reflink
+// (test/harness/reflink.ts): instances from a template, snapshots of a running
+// instance under writes, clones that share every block, data swaps, a host reboot.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { InstanceHost, type InstanceSettings } from "../src/platform/dataplane/instances/host.js";
+import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
+import { freePort } from "../../test/harness/ports.js";
+
+const PASSWORD = "instance-test-superuser";
+let fsDir: ReflinkDir;
+let host: InstanceHost;
+const ports: Record<string, number> = {};
+
+async function settings(name: string): Promise<InstanceSettings> {
+  ports[name] ??= await freePort();
+  return { port: ports[name], maxConnections: 10, sharedBuffersMb: 16 };
+}
+
+async function query<T extends pg.QueryResultRow>(name: string, sql: string, database = "postgres"): Promise<T[]> {
+  const c = new pg.Client({ connectionString: host.adminUrl(ports[name], database) });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A checksum of a table's rows in order: equal only if every row is. */
+async function checksum(name: string, table: string): Promise<string> {
+  return (await query<{ md5: string }>(name, `select md5(string_agg(t::text, ',' order by t::text)) from ${table} t`, "app"))[0].md5;
+}
+
+beforeAll(async () => {
+  fsDir = reflinkDir("instances");
+  host = await InstanceHost.open({ root: path.join(fsDir.dir, "host"), superuserPassword: PASSWORD, settings: { fsync: "off" } });
+  await host.create("prod", await settings("prod"));
+  await host.start("prod");
+  await query("prod", "create database app");
+  await query("prod", "create table accounts (id int primary key, balance bigint, filler text)", "app");
+  await query("prod", "insert into accounts select g, g * 7, repeat(md5(g::text), 6) from generate_series(1, 200000) g", "app");
+  await query("prod", "create table events (id bigserial primary key, at timestamptz default clock_timestamp())", "app");
+}, 120_000);
+
+afterAll(async () => {
+  if (host) for (const name of host.list().instances) await host.destroy(name).catch(() => {});
+  await fsDir?.cleanup();
+});
+
+describe("instance host", () => {
+  it("uses copy-on-write clones on the XFS image", () => {
+    expect(host.cloneMethod).toBe(fsDir.reflink ? "reflink" : "copy");
+  });
+
+  it("snapshots a running instance under writes; a clone holds exactly its data, shares its blocks, and writes stay apart", async () => {
+    // a writer inserts all through the snapshot
+    const writer = new pg.Client({ connectionString: host.adminUrl(ports.prod, "app") });
+    await writer.connect();
+    let writing = true;
+    const written = (async () => {
+      let n = 0;
+      while (writing) {
+        await writer.query("insert into events default values");
+        n++;
+      }
+      return n;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const snap = await host.snapshot("prod", ports.prod, "prod_snap");
+    writing = false;
+    const inserts = await written;
+    await writer.end();
+    expect(snap.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(inserts).toBeGreaterThan(0);
+
+    const before = await host.usedBytes();
+    await host.clone("prod_snap", "pv1", await settings("pv1"));
+    const grew = (await host.usedBytes()) - before;
+    await host.start("pv1");
+    const dataBytes = Number((await query<{ n: string }>("prod", "select pg_database_size('app') as n"))[0].n);
+    if (fsDir.reflink) expect(grew).toBeLessThan(dataBytes * 0.01);
+
+    expect(await checksum("pv1", "accounts")).toBe(await checksum("prod", "accounts"));
+    // the events the clone has are exactly production's first ones: a consistent prefix
+    const [clone] = await query<{ n: string; max: string }>("pv1", "select count(*) as n, max(id) as max from events", "app");
+    expect(Number(clone.n)).toBe(Number(clone.max));
+    const [prodNow] = await query<{ n: string }>("prod", "select count(*) as n from events", "app");
+    expect(Number(clone.n)).toBeLessThanOrEqual(Number(prodNow.n));
+    expect(Number(clone.n)).toBeGreaterThan(0);
+
+    await query("pv1", "update accounts set balance = -1 where id <= 10", "app");
+    await query("prod", "delete from accounts where id > 199990", "app");
+    expect((await query<{ n: string }>("prod", "select count(*) as n from accounts where balance = -1", "app"))[0].n).toBe("0");
+    expect((await query<{ n: string }>("pv1", "select count(*) as n from accounts", "app"))[0].n).toBe("200000");
+  });
+
+  it("survives a host reboot: every instance killed, started again, data intact", async () => {
+    const sumBefore = await checksum("pv1", "accounts");
+    for (const name of ["prod", "pv1"]) process.kill(host.pid(name)!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+    // a killed postmaster leaves its children to notice; the next start waits for them to go
+    for (const name of ["prod", "pv1"]) {
+      expect(host.running(name)).toBe(false);
+      await host.start(name);
+    }
+    expect(await checksum("pv1", "accounts")).toBe(sumBefore);
+    expect((await query<{ n: string }>("prod", "select count(*) as n from accounts", "app"))[0].n).toBe("199990");
+  });
+
+  it("swaps two stopped instances' data; each keeps its port", async () => {
+    await host.clone("prod_snap", "pv2", await settings("pv2"));
+    await host.start("pv2");
+    await query("pv2", "create table only_in_pv2 (x int)", "app");
+    await host.stop("pv2");
+    await host.stop("pv1");
+    host.swapData("pv1", "pv2");
+    await host.start("pv1");
+    await host.start("pv2");
+    expect((await query<{ t: string | null }>("pv1", "select to_regclass('only_in_pv2')::text as t", "app"))[0].t).toBe("only_in_pv2");
+    expect((await query<{ t: string | null }>("pv2", "select to_regclass('only_in_pv2')::text as t", "app"))[0].t).toBeNull();
+  });
+
+  it("refuses a second instance of one name and leaves no half-made copy of a failed clone", async () => {
+    await expect(host.clone("prod_snap", "pv1", await settings("pv1"))).rejects.toThrow(/already exists/);
+    await expect(host.clone("no_such_snap", "pv9", await settings("pv9"))).rejects.toThrow(/does not exist/);
+    expect(fs.readdirSync(path.join(host.root, "tmp"))).toEqual([]);
+    expect(host.exists("pv9")).toBe(false);
+  });
+
+  it("destroys instances: processes gone, directories gone", async () => {
+    const pid = host.pid("pv2")!;
+    await host.destroy("pv2");
+    expect(host.exists("pv2")).toBe(false);
+    expect(() => process.kill(pid, 0)).toThrow();
+    await host.destroy("pv2"); // again: nothing to do
+  });
+});
+
+describe("instance host without reflink", () => {
+  it("copies the files instead, and says so", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-copyhost-"));
+    fs.chmodSync(dir, 0o755);
+    const said: string[] = [];
+    // /tmp here is not a reflink filesystem; where it is, the method is reflink and this test only checks the message
+    const plain = await InstanceHost.open({ root: path.join(dir, "h"), superuserPassword: PASSWORD, log: (m) => said.push(m), settings: { fsync: "off" } });
+    try {
+      const reflinkable = execFileSync("stat", ["-f", "-c", "%T", dir], { encoding: "utf8" }).trim();
+      if (!["xfs", "btrfs"].includes(reflinkable)) {
+        expect(plain.cloneMethod).toBe("copy");
+        expect(said.join("\n")).toMatch(/cannot reflink/);
+      }
+      const port = await freePort();
+      await plain.create("p", { port, maxConnections: 5, sharedBuffersMb: 16 });
+      await plain.start("p");
+      const c = new pg.Client({ connectionString: plain.adminUrl(port) });
+      await c.connect();
+      expect((await c.query("select 1 as one")).rows[0].one).toBe(1);
+      await c.end();
+    } finally {
+      await plain.destroy("p").catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
