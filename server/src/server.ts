@@ -20,7 +20,7 @@ import { hideOtherSessions } from "./platform/dataplane/privileged.js";
 import { postgresOsUser } from "./platform/dataplane/pg-binaries.js";
 import { quoteIdent } from "./platform/dataplane/sql.js";
 import { Worker, type JobHandler } from "./platform/jobs/worker.js";
-import { projectDatabases } from "./projects/service.js";
+import { projectDatabases } from "./projects/store.js";
 import { ensureBootstrapAdminKey } from "./organizations/service.js";
 import { Faults } from "./platform/faults.js";
 import { Scheduler } from "./platform/scheduler.js";
@@ -41,7 +41,8 @@ import { applyRetention, enqueueDueBackups } from "./backups/schedule.js";
 import { createBlobStore } from "./platform/blobs/index.js";
 import { NetGuard } from "./platform/netguard.js";
 import { listClusters } from "./platform/dataplane/clusters.js";
-import { expirePreviews, previewDatabases } from "./previews/service.js";
+import { expirePreviews } from "./previews/service.js";
+import { previewDatabases } from "./previews/store.js";
 
 export interface RunningServer {
   url: string;

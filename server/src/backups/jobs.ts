@@ -10,7 +10,7 @@ import { names } from "../platform/dataplane/names.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import { restoreFromBlob } from "./dataplane.js";
-import { insertBackup, loadBackup, type BackupRow } from "./service.js";
+import { findBackupCreatedByJob, insertBackup, loadBackup, markBackupFailed, type BackupRow } from "./store.js";
 import { asProjectRole, backupKey, prepareTarget, takeAndVerify, verify } from "./take.js";
 
 async function projectOf(ctx: AppContext, id: string): Promise<ProjectRow> {
@@ -31,7 +31,7 @@ async function failBackup(ctx: AppContext, backupId: string, error: unknown): Pr
   const backup = await loadBackup(ctx.db, backupId);
   if (!backup || backup.state === "completed") return; // completed but unverified: the backup exists, its verdict says why
   await ctx.blobs.delete(backupKey(backup)).catch(() => {});
-  await ctx.db.query("UPDATE backups SET state = 'failed', error = $2, backup_key = NULL WHERE id = $1", [backupId, scrubSecrets(errorMessage(error))]);
+  await markBackupFailed(ctx.db, backupId, scrubSecrets(errorMessage(error)));
 }
 
 export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
@@ -57,7 +57,7 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         const source = await backupOf(ctx, job, jobs.backupRestore);
         const project = await projectOf(ctx, source.project_id);
         // First a safety backup of the current data (found again on retry).
-        let safety = (await ctx.db.query<BackupRow>("SELECT * FROM backups WHERE created_by_job_id = $1", [job.job.id])).rows[0];
+        let safety = await findBackupCreatedByJob(ctx.db, job.job.id);
         safety ??= await insertBackup(ctx.db, project, { label: `safety backup before restoring ${source.id}`, createdByJobId: job.job.id });
         await takeAndVerify(ctx, job, project, safety);
         const built = names.restoreBuild(project.database_name);

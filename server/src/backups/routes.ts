@@ -5,12 +5,13 @@ import { parse, pathId } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as backups from "./service.js";
+import { listBackups, listSchedules } from "./store.js";
 import { backupKey } from "./take.js";
 
 export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { backups: (await backups.listBackups(ctx.db, project.id)).map(backups.toApiBackup) };
+    return { backups: (await listBackups(ctx.db, project.id)).map(backups.toApiBackup) };
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req, reply) => {
@@ -47,7 +48,7 @@ export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/scheduled-backups", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { scheduled_backups: (await backups.listSchedules(ctx.db, project.id)).map(backups.toApiSchedule) };
+    return { scheduled_backups: (await listSchedules(ctx.db, project.id)).map(backups.toApiSchedule) };
   });
 
   app.put<{ Params: { projectID: string } }>("/v1/projects/:projectID/scheduled-backups/default", async (req) => {

@@ -1,60 +1,33 @@
-// Backups and their schedules: rows, API objects, and the operations routes call.
-import { recordLatestJob } from "../projects/store.js";
-import type { Backup, ScheduledBackup } from "@capydb/api";
-import { jobs } from "../jobs/catalogue.js";
-import { enqueue } from "../platform/jobs/define.js";
+// Backups and their schedules: API objects, and the operations routes call (the rows
+// and their statements are store.ts's).
+import { livePreviewOfBackup } from "../previews/store.js";
 import type { z } from "zod";
-import type { PutScheduledBackupRequest } from "@capydb/api";
+import type { Backup, PutScheduledBackupRequest, ScheduledBackup } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { conflict, notFound, projectStateConflict } from "../http/errors.js";
-import { inTransaction, type Queryable } from "../platform/store/db.js";
-import { newId } from "../platform/secrets.js";
+import { jobs } from "../jobs/catalogue.js";
+import { enqueue } from "../platform/jobs/define.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import type { ProjectRow } from "../projects/store.js";
-import type { RowCounts } from "./dataplane.js";
 import { ceilingsFor, whereSet } from "../platform/quotas.js";
+import { inTransaction, type Queryable } from "../platform/store/db.js";
+import { recordLatestJob, type ProjectRow } from "../projects/store.js";
+import {
+  countManualBackups,
+  deactivateProjectSchedules,
+  deleteBackupRow,
+  insertBackup,
+  listProjectBackupIds,
+  loadBackup,
+  lockBackupForDelete,
+  lockBackupWhileEnqueueing,
+  upsertDefaultSchedule,
+  type BackupRow,
+  type ScheduleRow,
+} from "./store.js";
 
 export const DEFAULT_RETENTION_DAYS = 7;
-
-export interface BackupRow {
-  id: string;
-  project_id: string;
-  organization_id: string;
-  label: string | null;
-  state: Backup["state"];
-  database_name: string;
-  backup_key: string | null;
-  size_bytes: number | null;
-  sha256: string | null;
-  row_counts: RowCounts | null;
-  snapshot_at: Date | null;
-  verification_state: Backup["verification_state"];
-  verification_error: string | null;
-  verified_at: Date | null;
-  error: string | null;
-  pinned: boolean;
-  scheduled_backup_id: string | null;
-  created_by_job_id: string | null;
-  completed_at: Date | null;
-  created_at: Date;
-}
-
-export interface ScheduleRow {
-  id: string;
-  project_id: string;
-  organization_id: string;
-  label: string | null;
-  cron_hour: number;
-  cron_minute: number;
-  is_active: boolean;
-  retention_days: number;
-  last_run_at: Date | null;
-  last_job_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -87,41 +60,10 @@ export const toApiSchedule = (r: ScheduleRow): ScheduledBackup => ({
   updated_at: r.updated_at.toISOString(),
 });
 
-export async function loadBackup(db: Queryable, id: string): Promise<BackupRow | null> {
-  return (await db.query<BackupRow>("SELECT * FROM backups WHERE id = $1", [id])).rows[0] ?? null;
-}
-
 export async function backupFor(ctx: AppContext, principal: Principal, id: string): Promise<BackupRow> {
   const row = await loadBackup(ctx.db, id);
   if (!row || !canAccess(principal, row.organization_id, row.project_id)) throw notFound(`backup ${id} not found`);
   return row;
-}
-
-export async function listBackups(db: Queryable, projectId: string): Promise<BackupRow[]> {
-  return (await db.query<BackupRow>("SELECT * FROM backups WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
-}
-
-/** Inserts a pending backup row; the job that fills it is enqueued by the caller. */
-export async function insertBackup(
-  tx: Queryable,
-  project: ProjectRow,
-  input: { label: string | null; scheduledBackupId?: string | null; createdByJobId?: string | null; pinned?: boolean },
-): Promise<BackupRow> {
-  const { rows } = await tx.query<BackupRow>(
-    `INSERT INTO backups (id, project_id, organization_id, label, state, database_name, scheduled_backup_id, created_by_job_id, pinned)
-     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) RETURNING *`,
-    [
-      newId("bkp"),
-      project.id,
-      project.organization_id,
-      input.label,
-      project.database_name,
-      input.scheduledBackupId ?? null,
-      input.createdByJobId ?? null,
-      input.pinned ?? false,
-    ],
-  );
-  return rows[0];
 }
 
 function enqueueBackupJob(tx: Queryable, ctx: AppContext, project: ProjectRow, definition: typeof jobs.backupCreate, backupId: string) {
@@ -181,22 +123,18 @@ export async function verifyBackup(ctx: AppContext, project: ProjectRow, backup:
 
 /** A delete waits for (and then sees) a job being enqueued on the backup; a deleted backup gets none. */
 async function keepWhileEnqueueing(tx: Queryable, backupId: string): Promise<void> {
-  const { rowCount } = await tx.query("SELECT 1 FROM backups WHERE id = $1 FOR SHARE", [backupId]);
-  if (!rowCount) throw notFound(`backup ${backupId} not found`);
+  if (!(await lockBackupWhileEnqueueing(tx, backupId))) throw notFound(`backup ${backupId} not found`);
 }
-
-/** Backups taken on request: not by a schedule, not by a job (a restore's safety backup, a pre-cutover one). */
-const MANUAL = "scheduled_backup_id IS NULL AND created_by_job_id IS NULL AND state <> 'failed'";
 
 async function refuseOverManualCeiling(ctx: AppContext, tx: Queryable, project: ProjectRow): Promise<void> {
   // Requests for one project take turns, so the count holds under concurrency.
   await tx.query("SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE", [project.id]);
   const ceilings = await ceilingsFor(tx, ctx.config.plans, project.organization_id, project.plan);
   const most = ceilings.quotas.manual_backups_per_project;
-  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM backups WHERE project_id = $1 AND ${MANUAL}`, [project.id]);
-  if (rows[0].n >= most) {
+  const n = await countManualBackups(tx, project.id);
+  if (n >= most) {
     throw conflict(
-      `manual_backups_per_project: the project keeps ${rows[0].n} backups taken on request, at most ${most} ${whereSet(ceilings, "manual_backups_per_project")}: ` +
+      `manual_backups_per_project: the project keeps ${n} backups taken on request, at most ${most} ${whereSet(ceilings, "manual_backups_per_project")}: ` +
         "delete one first (DELETE /v1/backups/{backupID}), or let a schedule's retention remove old ones",
       "backup_limit_reached",
     );
@@ -210,70 +148,41 @@ async function refuseOverManualCeiling(ctx: AppContext, tx: Queryable, project: 
  */
 export async function deleteBackup(ctx: AppContext, backup: BackupRow, keyOf: (b: { project_id: string; id: string }) => string): Promise<BackupRow> {
   return inTransaction(ctx.db, async (tx) => {
-    const row = (await tx.query<BackupRow>("SELECT * FROM backups WHERE id = $1 FOR UPDATE", [backup.id])).rows[0];
+    const row = await lockBackupForDelete(tx, backup.id);
     if (!row) throw notFound(`backup ${backup.id} not found`);
     if (row.pinned) throw conflict("backup is pinned (a cutover's pre-cutover backup): it is kept whatever the retention", "backup_pinned");
     if (row.state === "pending" || row.state === "running")
       throw conflict(`backup is ${row.state}: it can be deleted once it is taken`, "backup_not_completed");
-    const preview = await tx.query<{ id: string }>(
-      "SELECT id FROM preview_databases WHERE source_backup_id = $1 AND state IN ('creating', 'ready', 'resetting') LIMIT 1",
-      [row.id],
-    );
-    if (preview.rows[0])
-      throw conflict(`backup is the source of preview ${preview.rows[0].id}, which resets from it: delete that preview first`, "backup_in_use");
+    const preview = await livePreviewOfBackup(tx, row.id);
+    if (preview) throw conflict(`backup is the source of preview ${preview}, which resets from it: delete that preview first`, "backup_in_use");
     const job = await tx.query<{ id: string; type: string }>(
       "SELECT id, type FROM jobs WHERE state IN ('pending', 'running') AND payload->>'backup_id' = $1 LIMIT 1",
       [row.id],
     );
     if (job.rows[0]) throw conflict(`backup is in use by job ${job.rows[0].id} (${job.rows[0].type}): delete it once that job has finished`, "backup_in_use");
-    await tx.query("DELETE FROM backups WHERE id = $1", [row.id]);
+    await deleteBackupRow(tx, row.id);
     await ctx.blobs.delete(keyOf(row));
     return row;
   });
 }
 
-export async function listSchedules(db: Queryable, projectId: string): Promise<ScheduleRow[]> {
-  return (await db.query<ScheduleRow>("SELECT * FROM scheduled_backups WHERE project_id = $1 ORDER BY created_at", [projectId])).rows;
-}
-
-/**
- * Creates or replaces the project's default schedule. A slot is due only from the
- * moment the schedule (or its new time, or its activation) takes effect.
- */
+/** Creates or replaces the project's default schedule. */
 export async function putDefaultSchedule(ctx: AppContext, project: ProjectRow, body: z.infer<typeof PutScheduledBackupRequest>): Promise<ScheduleRow> {
   if (project.state === "deleting" || project.state === "deleted") throw projectStateConflict(project.state, `project is ${project.state}`);
-  const { rows } = await ctx.db.query<ScheduleRow>(
-    `INSERT INTO scheduled_backups (id, project_id, organization_id, name, label, cron_hour, cron_minute, is_active, retention_days)
-     VALUES ($1, $2, $3, 'default', $4, $5, $6, $7, $8)
-     ON CONFLICT (project_id, name) DO UPDATE SET
-       label = EXCLUDED.label, retention_days = EXCLUDED.retention_days, is_active = EXCLUDED.is_active,
-       cron_hour = EXCLUDED.cron_hour, cron_minute = EXCLUDED.cron_minute,
-       effective_from = CASE
-         WHEN scheduled_backups.cron_hour <> EXCLUDED.cron_hour OR scheduled_backups.cron_minute <> EXCLUDED.cron_minute
-           OR (EXCLUDED.is_active AND NOT scheduled_backups.is_active) THEN now()
-         ELSE scheduled_backups.effective_from END,
-       updated_at = now()
-     RETURNING *`,
-    [
-      newId("sbk"),
-      project.id,
-      project.organization_id,
-      body.label ?? null,
-      body.cron_hour,
-      body.cron_minute,
-      body.is_active,
-      body.retention_days ?? DEFAULT_RETENTION_DAYS,
-    ],
-  );
-  return rows[0];
+  return upsertDefaultSchedule(ctx.db, project, {
+    label: body.label ?? null,
+    cronHour: body.cron_hour,
+    cronMinute: body.cron_minute,
+    isActive: body.is_active,
+    retentionDays: body.retention_days ?? DEFAULT_RETENTION_DAYS,
+  });
 }
 
 /** When a project goes, its schedules stop and its backups go (blobs, then rows). */
 export async function deleteProjectBackups(ctx: AppContext, projectId: string, keyOf: (b: { project_id: string; id: string }) => string): Promise<void> {
-  await ctx.db.query("UPDATE scheduled_backups SET is_active = false, updated_at = now() WHERE project_id = $1", [projectId]);
-  const { rows } = await ctx.db.query<{ id: string; project_id: string }>("SELECT id, project_id FROM backups WHERE project_id = $1", [projectId]);
-  for (const b of rows) {
+  await deactivateProjectSchedules(ctx.db, projectId);
+  for (const b of await listProjectBackupIds(ctx.db, projectId)) {
     await ctx.blobs.delete(keyOf(b));
-    await ctx.db.query("DELETE FROM backups WHERE id = $1", [b.id]);
+    await deleteBackupRow(ctx.db, b.id);
   }
 }

@@ -11,7 +11,7 @@ import { tenantEndpoint, withTenantSession } from "../platform/dataplane/tenant-
 import type { ProjectRow } from "../projects/store.js";
 import { projectLogin } from "../projects/login.js";
 import { compareRowCounts, countRows, dumpToBlob, extensionsForArchive, restoreFromBlob } from "./dataplane.js";
-import type { BackupRow } from "./service.js";
+import { markBackupCompleted, markBackupRunning, recordBackupVerification, type BackupRow } from "./store.js";
 
 export const backupKey = (b: { project_id: string; id: string }) => `backups/${b.project_id}/${b.id}.dump`;
 
@@ -29,16 +29,11 @@ export async function prepareTarget(ctx: AppContext, project: ProjectRow, databa
 /** Dumps the project into the blob store and records the result on the backup row. */
 async function takeBackup(ctx: AppContext, job: JobContext, project: ProjectRow, backup: BackupRow): Promise<BackupRow> {
   if (backup.state === "completed") return backup; // a retry after the dump was recorded
-  await ctx.db.query("UPDATE backups SET state = 'running' WHERE id = $1", [backup.id]);
+  await markBackupRunning(ctx.db, backup.id);
   const key = backupKey(backup);
   ctx.faults.check("backup.before_dump");
   const result = await dumpToBlob(ctx, job, project.cluster_id, project.database_name, projectLogin(ctx, job, project), key);
-  const { rows } = await ctx.db.query<BackupRow>(
-    `UPDATE backups SET state = 'completed', backup_key = $2, size_bytes = $3, sha256 = $4, row_counts = $5, snapshot_at = $6,
-       completed_at = now(), error = NULL WHERE id = $1 RETURNING *`,
-    [backup.id, key, result.sizeBytes, result.sha256, JSON.stringify(result.rowCounts), result.snapshotAt],
-  );
-  return rows[0];
+  return markBackupCompleted(ctx.db, backup.id, key, result);
 }
 
 /**
@@ -64,10 +59,7 @@ export async function verify(ctx: AppContext, job: JobContext, project: ProjectR
   } finally {
     await dropDatabase(admin, scratch).catch(() => {});
   }
-  await ctx.db.query(
-    `UPDATE backups SET verification_state = $2, verification_error = $3, verified_at = CASE WHEN $2 = 'verified' THEN now() END WHERE id = $1`,
-    [backup.id, problem ? "failed" : "verified", problem ? scrubSecrets(problem) : null],
-  );
+  await recordBackupVerification(ctx.db, backup.id, problem ? scrubSecrets(problem) : null);
   return problem;
 }
 

@@ -12,12 +12,24 @@ import { databaseExists, dropDatabase, grantTenantDatabase } from "../platform/d
 import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
-import { loadPreview, type PreviewRow } from "../previews/service.js";
-import { insertBackup, loadBackup } from "../backups/service.js";
+import { loadPreview, type PreviewRow } from "../previews/store.js";
+import { insertBackup, loadBackup } from "../backups/store.js";
 import { takeAndVerify } from "../backups/take.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
 import { names } from "../platform/dataplane/names.js";
-import { loadCutover, type CutoverRow } from "./service.js";
+import {
+  cancelProjectCutovers,
+  listPreviousPastWindow,
+  listProjectKeptPrevious,
+  loadCutover,
+  markCutoverCompleted,
+  markCutoverFailed,
+  markCutoverRolledBack,
+  markDeletedProjectPreviousDropped,
+  markPreviousDropped,
+  recordPreCutoverBackup,
+  type CutoverRow,
+} from "./store.js";
 
 const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
 
@@ -41,7 +53,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
           const backup = await insertBackup(ctx.db, project, { label: `pre-cutover backup for ${cut.id}`, createdByJobId: job.job.id, pinned: true });
-          await ctx.db.query("UPDATE cutover_requests SET pre_cutover_backup_id = $2, updated_at = now() WHERE id = $1", [cut.id, backup.id]);
+          await recordPreCutoverBackup(ctx.db, cut.id, backup.id);
           cut = { ...cut, pre_cutover_backup_id: backup.id };
         }
         const backup = (await loadBackup(ctx.db, cut.pre_cutover_backup_id!))!;
@@ -65,11 +77,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await dropTenantRole(ctx.clusters, project.cluster_id, preview.role_name);
         }
         await ctx.lifecycle.productionReplaced(project);
-        await ctx.db.query(
-          `UPDATE cutover_requests SET status = 'completed', completed_at = now(), previous_database_name = $2,
-             rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now() WHERE id = $1`,
-          [cut.id, old, ctx.config.cutoverRollbackWindowSeconds],
-        );
+        await markCutoverCompleted(ctx.db, cut.id, old, ctx.config.cutoverRollbackWindowSeconds);
       },
       async cleanup(job, error) {
         // Production keeps serving its previous data; the preview is handed back to its role.
@@ -83,10 +91,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
             await grantTenantDatabase(admin, preview.database_name, preview.role_name);
           }
         }
-        await ctx.db.query("UPDATE cutover_requests SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status = 'in_progress'", [
-          cut.id,
-          scrubSecrets(errorMessage(error)),
-        ]);
+        await markCutoverFailed(ctx.db, cut.id, scrubSecrets(errorMessage(error)));
       },
     },
     [jobs.cutoverRollback.type]: {
@@ -103,10 +108,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         }
         await dropDatabase(admin, promoted);
         await ctx.lifecycle.productionReplaced(project);
-        await ctx.db.query(
-          "UPDATE cutover_requests SET status = 'rolled_back', rolled_back_at = now(), previous_dropped_at = now(), updated_at = now() WHERE id = $1",
-          [cut.id],
-        );
+        await markCutoverRolledBack(ctx.db, cut.id);
       },
     },
   };
@@ -114,29 +116,22 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
 
 /** The scheduler's task: previous production databases go once their rollback window has passed. */
 export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
-  const { rows } = await ctx.db.query<CutoverRow>(
-    "SELECT * FROM cutover_requests WHERE status = 'completed' AND rollback_until < now() AND previous_dropped_at IS NULL AND previous_database_name IS NOT NULL LIMIT 50",
-  );
-  for (const cut of rows) {
+  const expired = await listPreviousPastWindow(ctx.db);
+  for (const cut of expired) {
     const project = await loadProject(ctx.db, cut.project_id);
     if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
-    await ctx.db.query("UPDATE cutover_requests SET previous_dropped_at = now(), updated_at = now() WHERE id = $1", [cut.id]);
+    await markPreviousDropped(ctx.db, cut.id);
   }
-  return rows.length;
+  return expired.length;
 }
 
 /** When a project goes, the previous production databases kept for rollback go with it. */
 export async function dropProjectCutoverLeftovers(ctx: AppContext, project: ProjectRef): Promise<void> {
-  const { rows } = await ctx.db.query<{ id: string; previous_database_name: string }>(
-    "SELECT id, previous_database_name FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
-    [project.id],
-  );
+  const kept = await listProjectKeptPrevious(ctx.db, project.id);
   const admin = await ctx.clusters.pool(project.cluster_id);
-  for (const r of rows) {
+  for (const r of kept) {
     await dropDatabase(admin, r.previous_database_name);
-    await ctx.db.query("UPDATE cutover_requests SET previous_dropped_at = now() WHERE id = $1", [r.id]);
+    await markDeletedProjectPreviousDropped(ctx.db, r.id);
   }
-  await ctx.db.query("UPDATE cutover_requests SET status = 'canceled', updated_at = now() WHERE project_id = $1 AND status IN ('open', 'acknowledged')", [
-    project.id,
-  ]);
+  await cancelProjectCutovers(ctx.db, project.id);
 }

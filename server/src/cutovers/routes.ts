@@ -5,6 +5,7 @@ import { requireAdmin } from "../http/auth.js";
 import { parse, pathId } from "../http/errors.js";
 import { projectFor } from "../projects/service.js";
 import * as cutovers from "./service.js";
+import { listProjectCutovers } from "./store.js";
 
 export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
   const one = (req: { params: { cutoverID: string }; principal?: import("../http/auth.js").Principal }) =>
@@ -12,7 +13,7 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { cutover_requests: (await cutovers.listForProject(ctx.db, project.id)).map(cutovers.toApiCutover) };
+    return { cutover_requests: (await listProjectCutovers(ctx.db, project.id)).map(cutovers.toApiCutover) };
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req, reply) => {

@@ -11,34 +11,22 @@ import { conflict, notFound, previewStateConflict, projectStateConflict } from "
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
 import type { ProjectRow } from "../projects/store.js";
-import { loadPreview } from "../previews/service.js";
-
-export interface CutoverRow {
-  id: string;
-  organization_id: string;
-  project_id: string;
-  preview_database_id: string;
-  status: CutoverRequest["status"];
-  customer_note: string | null;
-  operator_note: string | null;
-  external_ticket_ref: string | null;
-  rejected_reason: string | null;
-  failure_reason: string | null;
-  requested_by_actor_kind: "api_key" | "user";
-  requested_by_actor_id: string;
-  ack_at: Date | null;
-  ack_by_user_id: string | null;
-  pre_cutover_backup_id: string | null;
-  promote_job_id: string | null;
-  completed_at: Date | null;
-  previous_database_name: string | null;
-  rollback_until: Date | null;
-  previous_dropped_at: Date | null;
-  rolled_back_at: Date | null;
-  rollback_job_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+import { loadPreview } from "../previews/store.js";
+import {
+  ACKNOWLEDGEABLE,
+  AWAITING_OPERATOR,
+  EXECUTABLE,
+  insertCutover,
+  listCutovers,
+  loadCutover,
+  markCutoverAcknowledged,
+  markCutoverCanceled,
+  markCutoverInProgress,
+  markCutoverRejected,
+  recordRollbackJob,
+  type CutoverRow,
+  type CutoverScope,
+} from "./store.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -66,31 +54,16 @@ export const toApiCutover = (r: CutoverRow): CutoverRequest => ({
   updated_at: r.updated_at.toISOString(),
 });
 
-export async function loadCutover(db: Queryable, id: string): Promise<CutoverRow | null> {
-  return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE id = $1", [id])).rows[0] ?? null;
-}
-
 export async function cutoverFor(ctx: AppContext, principal: Principal, id: string): Promise<CutoverRow> {
   const row = await loadCutover(ctx.db, id);
   if (!row || !canAccess(principal, row.organization_id, row.project_id)) throw notFound(`cutover request ${id} not found`);
   return row;
 }
 
-export async function listForProject(db: Queryable, projectId: string): Promise<CutoverRow[]> {
-  return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
-}
-
 export async function listVisible(ctx: AppContext, principal: Principal, status?: string): Promise<CutoverRow[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (status) where.push(`status = $${params.push(status)}`);
-  if (principal.kind === "project") where.push(`project_id = $${params.push(principal.projectId)}`);
-  else if (principal.kind !== "admin") where.push(`organization_id = $${params.push(principal.organizationId)}`);
-  const { rows } = await ctx.db.query<CutoverRow>(
-    `SELECT * FROM cutover_requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT 500`,
-    params,
-  );
-  return rows;
+  const scope: CutoverScope =
+    principal.kind === "admin" ? "all" : principal.kind === "project" ? { projectId: principal.projectId } : { organizationId: principal.organizationId };
+  return listCutovers(ctx.db, scope, status);
 }
 
 export async function createCutover(ctx: AppContext, principal: Principal, project: ProjectRow, previewId: string, note: string | null): Promise<CutoverRow> {
@@ -98,52 +71,38 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
   if (!preview || preview.project_id !== project.id) throw notFound(`preview database ${previewId} not found in project ${project.id}`);
   if (preview.state !== "ready") throw previewStateConflict(preview.state, `preview_id: preview is ${preview.state}; only a ready preview can be promoted`);
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
-  try {
-    const { rows } = await ctx.db.query<CutoverRow>(
-      `INSERT INTO cutover_requests (id, organization_id, project_id, preview_database_id, status, customer_note, requested_by_actor_kind, requested_by_actor_id)
-       VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING *`,
-      [newId("cut"), project.organization_id, project.id, preview.id, note, principal.actorKind, principal.actorId],
-    );
-    return rows[0];
-  } catch (err) {
-    if ((err as { constraint?: string }).constraint === "cutover_requests_active_uniq") {
-      throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
-    }
-    throw err;
-  }
+  const row = await insertCutover(ctx.db, {
+    id: newId("cut"),
+    organizationId: project.organization_id,
+    projectId: project.id,
+    previewId: preview.id,
+    note,
+    actorKind: principal.actorKind,
+    actorId: principal.actorId,
+  });
+  if (!row) throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
+  return row;
 }
 
-/** Moves a request from one of `from` to a new status; 409 naming the current status otherwise. */
-async function transition(db: Queryable, id: string, from: string[], set: string, params: unknown[]): Promise<CutoverRow> {
-  const { rows } = await db.query<CutoverRow>(`UPDATE cutover_requests SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`, [
-    id,
-    from,
-    ...params,
-  ]);
-  if (rows[0]) return rows[0];
+/** The request was not moved (it is in none of `from`): 409 naming its current status. */
+async function notMoved(db: Queryable, id: string, from: readonly string[]): Promise<never> {
   const current = await loadCutover(db, id);
   throw conflict(`cutover request is ${current?.status ?? "gone"}; this needs it to be ${from.join(" or ")}`, "cutover_state_conflict");
 }
 
-export const cancel = (ctx: AppContext, id: string) => transition(ctx.db, id, ["open", "acknowledged"], "status = 'canceled'", []);
+export const cancel = async (ctx: AppContext, id: string) => (await markCutoverCanceled(ctx.db, id)) ?? notMoved(ctx.db, id, AWAITING_OPERATOR);
 
-export const acknowledge = (ctx: AppContext, id: string, operatorId: string, note: string | null, ticket: string | null) =>
-  transition(
-    ctx.db,
-    id,
-    ["open"],
-    "status = 'acknowledged', ack_at = now(), ack_by_user_id = $3, operator_note = coalesce($4, operator_note), external_ticket_ref = coalesce($5, external_ticket_ref)",
-    [operatorId, note, ticket],
-  );
+export const acknowledge = async (ctx: AppContext, id: string, operatorId: string, note: string | null, ticket: string | null) =>
+  (await markCutoverAcknowledged(ctx.db, id, operatorId, note, ticket)) ?? notMoved(ctx.db, id, ACKNOWLEDGEABLE);
 
-export const reject = (ctx: AppContext, id: string, reason: string, note: string | null) =>
-  transition(ctx.db, id, ["open", "acknowledged"], "status = 'rejected', rejected_reason = $3, operator_note = coalesce($4, operator_note)", [reason, note]);
+export const reject = async (ctx: AppContext, id: string, reason: string, note: string | null) =>
+  (await markCutoverRejected(ctx.db, id, reason, note)) ?? notMoved(ctx.db, id, AWAITING_OPERATOR);
 
 /** Execute: in_progress, and the job that backs production up and then promotes. */
 export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    const row = await transition(tx, cutover.id, ["acknowledged"], "status = 'in_progress', promote_job_id = $3", [jobId]);
+    const row = (await markCutoverInProgress(tx, cutover.id, jobId)) ?? (await notMoved(tx, cutover.id, EXECUTABLE));
     await enqueue(
       tx,
       jobs.cutoverExecute,
@@ -178,11 +137,8 @@ export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<Cu
         maxAttempts: ctx.config.jobMaxAttempts,
       },
     );
-    const { rows } = await tx.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [
-      cutover.id,
-      jobId,
-    ]);
+    const row = await recordRollbackJob(tx, cutover.id, jobId);
     await recordLatestJob(tx, cutover.project_id, jobId);
-    return rows[0];
+    return row;
   });
 }

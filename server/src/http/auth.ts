@@ -4,7 +4,7 @@ import type { FastifyRequest } from "fastify";
 import pg from "pg";
 import type { Db } from "../platform/store/db.js";
 import { API_KEY_PREFIX, hashApiKey, newId } from "../platform/secrets.js";
-import { API_KEY_REVOKED_CHANNEL } from "../organizations/service.js";
+import { API_KEY_REVOKED_CHANNEL, findActiveApiKey, organizationIdForClerk, recordUserSeen, touchApiKey, type AuthKeyRow } from "../organizations/store.js";
 import { ClerkTokenError, looksLikeJwt, type ClerkVerifier } from "./clerk.js";
 import { forbidden, unauthorized, unavailable } from "./errors.js";
 
@@ -20,14 +20,6 @@ declare module "fastify" {
   }
 }
 
-interface KeyRow {
-  id: string;
-  is_platform_admin: boolean;
-  organization_id: string | null;
-  project_id: string | null;
-  last_used_at: Date | null;
-}
-
 type Log = { warn(obj: object, msg: string): void };
 
 /**
@@ -39,7 +31,7 @@ type Log = { warn(obj: object, msg: string): void };
  * found are kept (a stream of invalid keys cannot grow it), and at most `max` of them.
  */
 export class ApiKeyCache {
-  private readonly byHash = new Map<string, { row: KeyRow; until: number }>();
+  private readonly byHash = new Map<string, { row: AuthKeyRow; until: number }>();
   /** Bumped by every eviction: a lookup that started before one must not store what it read. */
   private epoch = 0;
   private listener: pg.Client | null = null;
@@ -55,7 +47,7 @@ export class ApiKeyCache {
     return this.epoch;
   }
 
-  get(hash: string): KeyRow | null {
+  get(hash: string): AuthKeyRow | null {
     const hit = this.byHash.get(hash);
     if (!hit) return null;
     if (hit.until < Date.now()) {
@@ -66,7 +58,7 @@ export class ApiKeyCache {
   }
 
   /** Remembers a key read from the database, unless an eviction happened since `readAt` (a generation). */
-  set(hash: string, row: KeyRow, readAt = this.epoch): void {
+  set(hash: string, row: AuthKeyRow, readAt = this.epoch): void {
     if (this.ttlMs <= 0 || readAt !== this.epoch) return;
     this.byHash.delete(hash);
     if (this.byHash.size >= this.max) this.byHash.delete(this.byHash.keys().next().value!);
@@ -159,20 +151,14 @@ export class Authenticator {
     let key = this.keys.get(hash);
     if (!key) {
       const readAt = this.keys.generation;
-      // A named statement: planned once per connection, not on every request.
-      const { rows } = await this.db.query<KeyRow>({
-        name: "auth_api_key",
-        text: "SELECT id, is_platform_admin, organization_id, project_id, last_used_at FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
-        values: [hash],
-      });
-      key = rows[0] ?? null;
+      key = await findActiveApiKey(this.db, hash);
       if (!key) throw unauthorized("invalid or revoked API key");
       this.keys.set(hash, key, readAt);
     }
     // last_used_at at minute resolution: one write a minute per key, not one per request.
     if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > 60_000) {
       key.last_used_at = new Date();
-      this.db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [key.id]).catch(() => {});
+      touchApiKey(this.db, key.id).catch(() => {});
     }
     if (key.is_platform_admin) return { kind: "admin", actorKind: "api_key", actorId: key.id };
     if (key.project_id) return { kind: "project", actorKind: "api_key", actorId: key.id, organizationId: key.organization_id!, projectId: key.project_id };
@@ -190,14 +176,10 @@ export class Authenticator {
       throw err;
     }
     if (!identity.clerkOrganizationId) throw unauthorized("session token has no active organization: select an organization in your app");
-    const { rows } = await this.db.query<{ id: string }>("SELECT id FROM organizations WHERE clerk_organization_id = $1", [identity.clerkOrganizationId]);
-    if (!rows[0]) throw unauthorized("the session's organization is not linked to a CapyDB organization");
-    const user = await this.db.query<{ id: string }>(
-      `INSERT INTO users (id, clerk_user_id) VALUES ($1, $2)
-       ON CONFLICT (clerk_user_id) DO UPDATE SET last_seen_at = now() RETURNING id`,
-      [newId("usr"), identity.userId],
-    );
-    return { kind: "user", actorKind: "user", actorId: user.rows[0].id, organizationId: rows[0].id };
+    const organizationId = await organizationIdForClerk(this.db, identity.clerkOrganizationId);
+    if (!organizationId) throw unauthorized("the session's organization is not linked to a CapyDB organization");
+    const userId = await recordUserSeen(this.db, newId("usr"), identity.userId);
+    return { kind: "user", actorKind: "user", actorId: userId, organizationId };
   }
 }
 

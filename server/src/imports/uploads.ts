@@ -2,10 +2,7 @@
 // every blob store (streamed to the store, size-limited, archives only): a presigned
 // S3 URL could be PUT to any number of times, at any size, until it expired.
 //
-// Each upload is a row of `uploads` (migration 011), created with its URL:
-//   open → receiving → stored → imported,   and any of them → expired
-// Each step is one conditional UPDATE of that row, so two PUTs racing on one URL
-// cannot both win, and an import and the sweep cannot both take the same upload.
+// Each upload is a row of `uploads`, created with its URL; its states are in ./store.ts.
 // The sweep (a scheduler task) removes the dump and the row of an upload no import
 // took, one URL lifetime after the URL expired; an import removes the dump itself
 // when it succeeds or fails for good, and the sweep then removes the row.
@@ -17,8 +14,18 @@ import { badRequest, conflict, HttpError } from "../http/errors.js";
 import type { Queryable } from "../platform/store/db.js";
 import type { ProjectRow } from "../projects/store.js";
 import { NotAnArchive, sniffArchive } from "./archive.js";
-
-type UploadState = "open" | "receiving" | "stored" | "imported" | "expired";
+import {
+  deleteExpiredUpload,
+  expireProjectUploads,
+  expireUploadsPastRemoval,
+  insertUpload,
+  loadUploadState,
+  markImportedDumpRemoved,
+  markUploadImported,
+  markUploadReceiving,
+  markUploadStored,
+  reopenUpload,
+} from "./store.js";
 
 /** How many uploads one pass of the sweep removes: the rest wait for the next pass. */
 const SWEEP_BATCH = 100;
@@ -38,45 +45,13 @@ function signature(ctx: AppContext, key: string, expires: number): string {
   return ctx.box.mac("upload", `PUT\n${key}\n${expires}`);
 }
 
-/**
- * Moves the upload from state `from` to `to` (recording what `set` says), in one
- * conditional UPDATE. Answers false when the upload was not in state `from` (or is gone).
- */
-async function moveUpload(
-  db: Queryable,
-  key: string,
-  from: UploadState,
-  to: UploadState,
-  set: { importJobId?: string; sizeBytes?: number; format?: string } = {},
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE uploads SET state = $3, import_job_id = coalesce($4, import_job_id), size_bytes = coalesce($5, size_bytes),
-            format = coalesce($6, format), updated_at = now()
-     WHERE object_key = $1 AND state = $2`,
-    [key, from, to, set.importJobId ?? null, set.sizeBytes ?? null, set.format ?? null],
-  );
-  return rowCount === 1;
-}
-
-/** The upload's state; "expired" once the sweep took it (or it never existed). */
-async function uploadState(db: Queryable, key: string): Promise<UploadState> {
-  const { rows } = await db.query<{ state: UploadState }>("SELECT state FROM uploads WHERE object_key = $1", [key]);
-  return rows[0]?.state ?? "expired";
-}
-
 export async function createUpload(ctx: AppContext, project: ProjectRow): Promise<{ object_key: string; upload_url: string; expires_at: string }> {
   const key = uploadKey(project.id);
   const ttl = ctx.config.uploadUrlTtlSeconds;
   const expires = Math.floor(Date.now() / 1000) + ttl;
   // A dump uploaded just before its URL expired still has one URL lifetime to be imported.
-  // The project's state is read by the INSERT itself: its deletion takes the uploads it has then.
-  const { rowCount } = await ctx.db.query(
-    `INSERT INTO uploads (object_key, project_id, organization_id, state, expires_at, remove_after)
-     SELECT $1, p.id, p.organization_id, 'open', to_timestamp($3), to_timestamp($4)
-     FROM projects p WHERE p.id = $2 AND p.state NOT IN ('deleting', 'deleted')`,
-    [key, project.id, expires, expires + ttl],
-  );
-  if (rowCount !== 1) throw conflict("project is being deleted: it takes no more uploads", "project_deleted");
+  if (!(await insertUpload(ctx.db, key, project.id, expires, expires + ttl)))
+    throw conflict("project is being deleted: it takes no more uploads", "project_deleted");
   const url = `${ctx.publicUrl}/v1/uploads/${key}?expires=${expires}&signature=${signature(ctx, key, expires)}`;
   return { object_key: key, upload_url: url, expires_at: new Date(expires * 1000).toISOString() };
 }
@@ -86,14 +61,14 @@ export async function createUpload(ctx: AppContext, project: ProjectRow): Promis
  * job, so the sweep leaves it to the import. 400 naming object_key otherwise.
  */
 export async function takeUploadForImport(tx: Queryable, key: string, importJobId: string): Promise<void> {
-  if (await moveUpload(tx, key, "stored", "imported", { importJobId })) return;
+  if (await markUploadImported(tx, key, importJobId)) return;
   await assertUploadStored(tx, key);
   throw conflict("object_key: the upload changed while the import was being created; try again");
 }
 
 /** 400 naming object_key unless the upload holds a dump no import took yet. */
 export async function assertUploadStored(db: Queryable, key: string): Promise<void> {
-  const state = await uploadState(db, key);
+  const state = await loadUploadState(db, key);
   if (state === "stored") return;
   if (state === "imported") throw badRequest("object_key: this upload was already imported; upload the dump again for another import");
   if (state === "expired") throw badRequest("object_key: this upload has expired and was removed; upload the dump again (POST .../imports/uploads)");
@@ -106,41 +81,26 @@ export async function assertUploadStored(db: Queryable, key: string): Promise<vo
  */
 export async function removeImportedDump(ctx: AppContext, key: string): Promise<void> {
   await ctx.blobs.delete(key);
-  await ctx.db.query("UPDATE uploads SET dump_removed_at = now(), updated_at = now() WHERE object_key = $1 AND state = 'imported'", [key]);
+  await markImportedDumpRemoved(ctx.db, key);
 }
 
 /**
- * Takes (state → expired) up to `limit` uploads matching `where` that no import still
- * needs, removes their dumps, then their rows. A pass that stops half-way (a blob
- * store error, a crash) leaves the rest expired: the next pass finishes them, and two
- * passes at once take disjoint rows. Answers how many were taken.
+ * Removes the dumps of uploads a pass took (state → expired, see ./store.ts), then their
+ * rows. A pass that stops half-way (a blob store error, a crash) leaves the rest expired:
+ * the next pass finishes them, and two passes at once take disjoint rows. Answers how
+ * many were taken.
  */
-async function removeUploads(ctx: AppContext, where: string, params: unknown[], limit: number): Promise<number> {
-  const limitParam = `$${params.length + 1}`;
-  const { rows } = await ctx.db.query<{ object_key: string }>(
-    `UPDATE uploads SET state = 'expired', updated_at = now()
-     WHERE object_key IN (
-       SELECT u.object_key FROM uploads u
-       WHERE ${where}
-         -- an import that has not finished with the dump keeps it (it removes it itself)
-         AND NOT (u.state = 'imported' AND u.dump_removed_at IS NULL
-                  AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = u.import_job_id AND j.state IN ('pending', 'running')))
-       ORDER BY u.remove_after
-       LIMIT ${limitParam}
-       FOR UPDATE OF u SKIP LOCKED)
-     RETURNING object_key`,
-    [...params, limit],
-  );
-  for (const { object_key } of rows) {
-    await ctx.blobs.delete(object_key);
-    await ctx.db.query("DELETE FROM uploads WHERE object_key = $1 AND state = 'expired'", [object_key]);
+async function removeUploads(ctx: AppContext, taken: string[]): Promise<number> {
+  for (const key of taken) {
+    await ctx.blobs.delete(key);
+    await deleteExpiredUpload(ctx.db, key);
   }
-  return rows.length;
+  return taken.length;
 }
 
 /** The scheduler's sweep: uploads past their removal time, one batch a pass. */
-export function removeExpiredUploads(ctx: AppContext): Promise<number> {
-  return removeUploads(ctx, "u.remove_after <= now()", [], SWEEP_BATCH);
+export async function removeExpiredUploads(ctx: AppContext): Promise<number> {
+  return removeUploads(ctx, await expireUploadsPastRemoval(ctx.db, SWEEP_BATCH));
 }
 
 /**
@@ -148,7 +108,7 @@ export function removeExpiredUploads(ctx: AppContext): Promise<number> {
  * import still holds are removed by that import, which fails on the deleted project).
  */
 export async function deleteProjectUploads(ctx: AppContext, projectId: string): Promise<void> {
-  while ((await removeUploads(ctx, "u.project_id = $1", [projectId], SWEEP_BATCH)) === SWEEP_BATCH);
+  while ((await removeUploads(ctx, await expireProjectUploads(ctx.db, projectId, SWEEP_BATCH))) === SWEEP_BATCH);
 }
 
 async function receive(ctx: AppContext, key: string, body: Readable): Promise<{ size_bytes: number; format: string }> {
@@ -192,8 +152,8 @@ export function uploadRoutes(app: FastifyInstance, ctx: AppContext): void {
         const body = req.body as Readable | undefined;
         if (!body) throw badRequest("body: send the dump as the request body");
 
-        if (!(await moveUpload(ctx.db, key, "open", "receiving"))) {
-          const state = await uploadState(ctx.db, key);
+        if (!(await markUploadReceiving(ctx.db, key))) {
+          const state = await loadUploadState(ctx.db, key);
           if (state === "receiving")
             throw conflict("an upload to this URL is under way; if it was interrupted, ask for a new upload URL (POST .../imports/uploads)");
           if (state === "expired")
@@ -205,10 +165,10 @@ export function uploadRoutes(app: FastifyInstance, ctx: AppContext): void {
           result = await receive(ctx, key, body);
         } catch (err) {
           // Nothing was stored (a failed put leaves nothing under the key): the URL may be used again.
-          await moveUpload(ctx.db, key, "receiving", "open").catch(() => {});
+          await reopenUpload(ctx.db, key).catch(() => {});
           throw err;
         }
-        if (!(await moveUpload(ctx.db, key, "receiving", "stored", { sizeBytes: result.size_bytes, format: result.format }))) {
+        if (!(await markUploadStored(ctx.db, key, result.size_bytes, result.format))) {
           // The sweep (or the project's deletion) took the upload while the dump streamed in: what was written is nobody's now.
           await ctx.blobs.delete(key).catch(() => {});
           throw new HttpError(403, "upload URL expired while the dump was being uploaded: ask for a new one (POST .../imports/uploads)", "upload_url_expired");

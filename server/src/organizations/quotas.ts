@@ -4,6 +4,7 @@ import type { OrganizationQuotas, QuotaOverrides } from "@capydb/api";
 import { PlanName } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
 import { effectiveCeilings, organizationOverrides, type PlanTable } from "../platform/quotas.js";
+import { upsertOrganizationQuotas } from "./store.js";
 
 function describe(organizationId: string, plans: PlanTable, overrides: QuotaOverrides, updatedAt: Date | null): OrganizationQuotas {
   const byPlan = Object.fromEntries(PlanName.options.map((plan) => [plan, effectiveCeilings(plans, overrides, plan).quotas]));
@@ -25,11 +26,6 @@ export async function organizationQuotas(db: Queryable, plans: PlanTable, organi
  * ask for from now on; settings already made stay as they are.
  */
 export async function setOrganizationQuotas(db: Queryable, plans: PlanTable, organizationId: string, overrides: QuotaOverrides): Promise<OrganizationQuotas> {
-  const { rows } = await db.query<{ overrides: QuotaOverrides; updated_at: Date }>(
-    `INSERT INTO organization_quotas (organization_id, overrides) VALUES ($1, $2)
-     ON CONFLICT (organization_id) DO UPDATE SET overrides = EXCLUDED.overrides, updated_at = now()
-     RETURNING overrides, updated_at`,
-    [organizationId, JSON.stringify(overrides)],
-  );
-  return describe(organizationId, plans, rows[0].overrides, rows[0].updated_at);
+  const stored = await upsertOrganizationQuotas(db, organizationId, overrides);
+  return describe(organizationId, plans, stored.overrides, stored.updated_at);
 }

@@ -5,12 +5,13 @@ import { canAccess, requireAdmin, type Principal } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, parse, pathId } from "../http/errors.js";
 import { loadProject } from "../projects/store.js";
 import * as orgs from "./service.js";
+import { listApiKeys, listOrganizations, loadApiKey, organizationExists, revokeApiKey } from "./store.js";
 import { organizationQuotas, setOrganizationQuotas } from "./quotas.js";
 
 /** Organization-level management is for admins and the organization's own org keys/users. */
 async function requireOrgAccess(ctx: AppContext, p: Principal, orgId: string): Promise<void> {
   if (p.kind === "project") throw forbidden("a project-scoped API key cannot manage API keys: use an organization key");
-  if (!canAccess(p, orgId) || !(await orgs.organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
+  if (!canAccess(p, orgId) || !(await organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
 }
 
 export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -29,7 +30,7 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.get("/v1/organizations", async (req) => {
     requireAdmin(req.principal!);
-    return { organizations: (await orgs.listOrganizations(ctx.db)).map(orgs.toApiOrganization) };
+    return { organizations: (await listOrganizations(ctx.db)).map(orgs.toApiOrganization) };
   });
 
   app.post<{ Params: { orgID: string } }>("/v1/organizations/:orgID/api-keys", async (req, reply) => {
@@ -50,14 +51,14 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
   app.get<{ Params: { orgID: string } }>("/v1/organizations/:orgID/api-keys", async (req) => {
     const orgId = pathId(req.params.orgID, "org", "organization");
     await requireOrgAccess(ctx, req.principal!, orgId);
-    return { api_keys: (await orgs.listApiKeys(ctx.db, orgId)).map(orgs.toApiKey) };
+    return { api_keys: (await listApiKeys(ctx.db, orgId)).map(orgs.toApiKey) };
   });
 
   app.get<{ Params: { orgID: string } }>("/v1/organizations/:orgID/quotas", async (req) => {
     const orgId = pathId(req.params.orgID, "org", "organization");
     const p = req.principal!;
     if (p.kind === "project") throw forbidden("a project-scoped API key cannot read its organization's quotas: use an organization key");
-    if (!canAccess(p, orgId) || !(await orgs.organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
+    if (!canAccess(p, orgId) || !(await organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
     return { quotas: await organizationQuotas(ctx.db, ctx.config.plans, orgId) };
   });
 
@@ -65,19 +66,19 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
     requireAdmin(req.principal!);
     const orgId = pathId(req.params.orgID, "org", "organization");
     const body = parse(PutOrganizationQuotasRequest, req.body);
-    if (!(await orgs.organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
+    if (!(await organizationExists(ctx.db, orgId))) throw notFound(`organization ${orgId} not found`);
     return { quotas: await setOrganizationQuotas(ctx.db, ctx.config.plans, orgId, body) };
   });
 
   app.delete<{ Params: { keyID: string } }>("/v1/api-keys/:keyID", async (req) => {
     const keyId = pathId(req.params.keyID, "key", "API key");
     const p = req.principal!;
-    const key = await orgs.loadApiKey(ctx.db, keyId);
+    const key = await loadApiKey(ctx.db, keyId);
     if (!key || key.revoked_at || (p.kind !== "admin" && (key.is_platform_admin || !key.organization_id || !canAccess(p, key.organization_id)))) {
       throw notFound(`API key ${keyId} not found`);
     }
     if (p.kind === "project") throw forbidden("a project-scoped API key cannot revoke keys");
-    const revoked = await orgs.revokeApiKey(ctx.db, keyId);
+    const revoked = await revokeApiKey(ctx.db, keyId);
     ctx.apiKeyCache.evict(keyId);
     return { api_key: orgs.toApiKey(revoked) };
   });

@@ -16,17 +16,21 @@ import {
 import { dropTenantRole, reassignOwned } from "../platform/dataplane/privileged.js";
 import { names } from "../platform/dataplane/names.js";
 import { tenantEndpoint, withExportedSnapshot, type TenantLogin } from "../platform/dataplane/tenant-session.js";
-import { dropSpare } from "./spare-store.js";
 import { dumpAndRestore, type PgEndpoint } from "../platform/dataplane/pgtools.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { extensionsForArchive, restoreFromBlob } from "../backups/dataplane.js";
-
-export interface SnapshotRow {
-  database_name: string;
-  generation: number;
-  taken_at: Date;
-}
+import {
+  deleteSnapshot,
+  deleteSpares,
+  listUndeletedPreviews,
+  loadSnapshot,
+  markPreviewDeletedUnlessPromoted,
+  nextSnapshotGeneration,
+  recordSnapshot,
+  useSnapshot,
+  type SnapshotRow,
+} from "./store.js";
 
 export interface Snapshot {
   database: string;
@@ -87,13 +91,7 @@ export async function ensureSnapshot(
   const use = opts.use ?? true;
   const admin = await ctx.clusters.pool(project.cluster_id);
   const usable = async (): Promise<SnapshotRow | null> => {
-    const { rows } = await ctx.db.query<SnapshotRow>(
-      use
-        ? "UPDATE project_snapshots SET last_used_at = now() WHERE project_id = $1 RETURNING database_name, generation, taken_at"
-        : "SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1",
-      [project.id],
-    );
-    const current = rows[0];
+    const current = use ? await useSnapshot(ctx.db, project.id) : await loadSnapshot(ctx.db, project.id);
     if (!current || !(await databaseExists(admin, current.database_name))) return null;
     const ageSeconds = (Date.now() - current.taken_at.getTime()) / 1000;
     const freshEnough = freshSince ? current.taken_at >= freshSince : ageSeconds <= ctx.config.snapshotMaxAgeSeconds;
@@ -105,9 +103,8 @@ export async function ensureSnapshot(
     // Another job may have refreshed it while we waited for the lock.
     const again = await usable();
     if (again) return { database: again.database_name, generation: again.generation, takenAt: again.taken_at };
-    const { rows } = await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id]);
-    const current = rows[0];
-    const generation = (await ctx.db.query<{ g: number }>("SELECT nextval('snapshot_generations')::int AS g")).rows[0].g;
+    const current = await loadSnapshot(ctx.db, project.id);
+    const generation = await nextSnapshotGeneration(ctx.db);
     const database = names.snapshot(project.database_name, generation);
     const password = ctx.box.open(project.role_password_sealed);
     job.addSecret(password);
@@ -129,12 +126,7 @@ export async function ensureSnapshot(
     // Nobody may connect to a snapshot: that is what lets it serve as a template at any time.
     await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(project.role_name)}`);
     await admin.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`);
-    await ctx.db.query(
-      `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation,
-         taken_at = EXCLUDED.taken_at, created_at = now()`,
-      [project.id, project.cluster_id, database, generation, takenAt],
-    );
+    await recordSnapshot(ctx.db, { project_id: project.id, cluster_id: project.cluster_id, database_name: database, generation, taken_at: takenAt });
     // The previous generation goes, and its spare with it; DROP waits for clones still reading it.
     await dropSpare(ctx, project, generation);
     if (current && current.database_name !== database) await dropDatabase(admin, current.database_name);
@@ -218,17 +210,13 @@ export async function buildPreviewDatabase(
 /** When a project goes, its previews and snapshot go with it (before its role can be dropped). */
 export async function dropProjectPreviews(ctx: AppContext, project: ProjectRef): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
-  const { rows } = await ctx.db.query<{ id: string; database_name: string; role_name: string }>(
-    "SELECT id, database_name, role_name FROM preview_databases WHERE project_id = $1 AND state <> 'deleted'",
-    [project.id],
-  );
-  for (const p of rows) {
+  for (const p of await listUndeletedPreviews(ctx.db, project.id)) {
     await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
     await dropDatabase(admin, names.previewBuild(p.database_name));
     await dropAsideCopies(admin, p.database_name);
     await dropDatabase(admin, p.database_name);
     await dropTenantRole(ctx.clusters, project.cluster_id, p.role_name);
-    await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1 AND state <> 'promoted'", [p.id]);
+    await markPreviewDeletedUnlessPromoted(ctx.db, p.id);
   }
   await forgetSnapshot(ctx, project);
 }
@@ -240,10 +228,20 @@ export async function dropProjectPreviews(ctx: AppContext, project: ProjectRef):
 export async function forgetSnapshot(ctx: AppContext, project: ProjectRef): Promise<void> {
   await withSnapshotLock(ctx, project.id, async () => {
     await dropSpare(ctx, project);
-    const { rows } = await ctx.db.query<{ database_name: string }>("DELETE FROM project_snapshots WHERE project_id = $1 RETURNING database_name", [project.id]);
+    const databases = await deleteSnapshot(ctx.db, project.id);
     const admin = await ctx.clusters.pool(project.cluster_id);
-    for (const r of rows) await dropDatabase(admin, r.database_name);
+    for (const database of databases) await dropDatabase(admin, database);
   });
+}
+
+/**
+ * Drops the project's spare, whatever its generation (the snapshot went or was replaced).
+ * Here rather than in spares.ts, so that snapshots and spares do not import each other.
+ */
+export async function dropSpare(ctx: AppContext, project: ProjectRef, keepGeneration?: number): Promise<void> {
+  const databases = await deleteSpares(ctx.db, project.id, keepGeneration);
+  const admin = await ctx.clusters.pool(project.cluster_id);
+  for (const database of databases) await dropDatabase(admin, database);
 }
 
 /** A preview's copies renamed aside by resets, whatever their number. */

@@ -13,8 +13,19 @@ import { loadProject, type ProjectRow } from "../projects/store.js";
 import { buildPreviewDatabase, dropAsideCopies, ensureSnapshot, type CloneSource } from "./dataplane.js";
 import { names } from "../platform/dataplane/names.js";
 import { restoreAside, swapAside } from "../platform/dataplane/swap.js";
-import { loadPreview, type PreviewRow } from "./service.js";
-import { loadBackup } from "../backups/service.js";
+import {
+  loadPreview,
+  markPreviewDeleted,
+  markPreviewFailed,
+  markPreviewReady,
+  markPreviewReset,
+  markPreviewResetFailed,
+  markPreviewResetting,
+  recordPreviewDataTime,
+  recordPreviewError,
+  type PreviewRow,
+} from "./store.js";
+import { loadBackup } from "../backups/store.js";
 import { makeSpare, refreshSnapshot, requestSpare, takeSpare } from "./spares.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
@@ -118,13 +129,11 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           // A preview's role gets its own (smaller) connection limit: what admission control counted for it.
           await ensureLoginRole(admin, preview.role_name, password, { ...project, max_connections: preview.max_connections ?? project.max_connections });
           const at = await build(ctx, job, preview, project, payloadOf(jobs.previewCreate, job.job).fresh);
-          await ctx.db.query("UPDATE preview_databases SET source_restore_time = $2, updated_at = now() WHERE id = $1", [preview.id, at]);
+          await recordPreviewDataTime(ctx.db, preview.id, at);
           await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
         }
         await ctx.pooler.sync(preview.cluster_id);
-        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [
-          preview.id,
-        ]);
+        await markPreviewReady(ctx.db, preview.id);
       },
       async cleanup(job, error) {
         // A failed create leaves no database or role behind.
@@ -133,10 +142,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropDatabase(admin, buildName(preview));
         await dropDatabase(admin, preview.database_name);
         await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
-        await ctx.db.query("UPDATE preview_databases SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [
-          preview.id,
-          scrubSecrets(errorMessage(error)),
-        ]);
+        await markPreviewFailed(ctx.db, preview.id, scrubSecrets(errorMessage(error)));
         await ctx.pooler.sync(preview.cluster_id).catch(() => {});
       },
     },
@@ -144,14 +150,11 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         const { preview, project } = await previewOf(ctx, job);
         if (!["ready", "resetting"].includes(preview.state)) throw new PermanentError(`preview is ${preview.state}: only a ready preview can be reset`);
-        await ctx.db.query("UPDATE preview_databases SET state = 'resetting', updated_at = now() WHERE id = $1", [preview.id]);
+        await markPreviewResetting(ctx.db, preview.id);
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, payloadOf(jobs.previewReset, job.job).fresh);
         const aside = await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
-        await ctx.db.query("UPDATE preview_databases SET state = 'ready', source_restore_time = $2, last_error = NULL, updated_at = now() WHERE id = $1", [
-          preview.id,
-          at,
-        ]);
+        await markPreviewReset(ctx.db, preview.id, at);
         // The old data goes in a job of its own, off this reset's path.
         if (aside) await enqueueDrop(ctx, preview, aside);
       },
@@ -162,10 +165,7 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(preview.cluster_id);
         await restoreAside(ctx, preview.cluster_id, preview.database_name, asideName(preview, job.job.id));
         await dropDatabase(admin, buildName(preview));
-        await ctx.db.query("UPDATE preview_databases SET state = 'ready', last_error = $2, updated_at = now() WHERE id = $1 AND state = 'resetting'", [
-          preview.id,
-          `reset failed: ${scrubSecrets(errorMessage(error))}`,
-        ]);
+        await markPreviewResetFailed(ctx.db, preview.id, `reset failed: ${scrubSecrets(errorMessage(error))}`);
       },
     },
     [jobs.previewDelete.type]: {
@@ -177,14 +177,11 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await dropAsideCopies(admin, preview.database_name);
         await dropDatabase(admin, preview.database_name);
         await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
-        await ctx.db.query("UPDATE preview_databases SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [preview.id]);
+        await markPreviewDeleted(ctx.db, preview.id);
         await ctx.pooler.sync(preview.cluster_id);
       },
       async cleanup(job, error) {
-        await ctx.db.query("UPDATE preview_databases SET last_error = $2, updated_at = now() WHERE id = $1", [
-          job.job.preview_database_id,
-          scrubSecrets(errorMessage(error)),
-        ]);
+        await recordPreviewError(ctx.db, job.job.preview_database_id, scrubSecrets(errorMessage(error)));
       },
     },
   };

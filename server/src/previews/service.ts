@@ -1,4 +1,4 @@
-// Preview databases: rows, API objects, and the operations the routes call.
+// Preview databases: API objects, and the operations the routes call (the rows are store.ts's).
 import type { PreviewDatabase } from "@capydb/api";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue, type JobDefinition } from "../platform/jobs/define.js";
@@ -17,43 +17,23 @@ import type { JobRow } from "../platform/jobs/types.js";
 import { admitConnections, slotsOf } from "../projects/service.js";
 import { type ProjectRow } from "../projects/store.js";
 import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
-import { loadBackup, type BackupRow } from "../backups/service.js";
+import { loadBackup, type BackupRow } from "../backups/store.js";
+import {
+  countLivePreviews,
+  extendPreviewExpiry,
+  insertPreview,
+  listExpiredPreviews,
+  listProjectPreviews,
+  loadPreview,
+  lockPreviewState,
+  markPreviewDeleting,
+  recordPreviewLatestJob,
+  type PreviewRow,
+} from "./store.js";
+
+// cutovers and server.ts still import these from here (not this resource's files to change).
 
 export const DEFAULT_PREVIEW_TTL_SECONDS = 7 * 24 * 3600;
-
-export interface PreviewRow {
-  id: string;
-  project_id: string;
-  organization_id: string;
-  name: string;
-  state: PreviewDatabase["state"];
-  mode: PreviewDatabase["mode"];
-  source_kind: PreviewDatabase["source_kind"];
-  source_backup_id: string | null;
-  source_backup_key: string | null;
-  source_database: string | null;
-  source_restore_time: Date | null;
-  cluster_id: string;
-  database_name: string;
-  role_name: string;
-  role_password_sealed: string;
-  ttl_seconds: number;
-  ttl_expires_at: Date;
-  /** The connection limit of the preview's role (null on previews made before it was recorded: the project's). */
-  max_connections: number | null;
-  latest_job_id: string | null;
-  last_error: string | null;
-  created_at: Date;
-  updated_at: Date;
-  public_host: string;
-  direct_port: number;
-  pooled_port: number;
-  ssl_mode: string;
-}
-
-const SELECT_PREVIEW = `SELECT v.*, c.public_host, c.direct_port, c.pooled_port, c.ssl_mode FROM preview_databases v JOIN clusters c ON c.id = v.cluster_id`;
-/** States in which a preview counts as live (against the limit, and for its name). */
-const LIVE = "('creating', 'ready', 'resetting', 'failed', 'deleting')";
 
 export function toApiPreview(r: PreviewRow): PreviewDatabase {
   return {
@@ -79,11 +59,6 @@ export function toApiPreview(r: PreviewRow): PreviewDatabase {
   };
 }
 
-export async function loadPreview(db: Queryable, id: string): Promise<PreviewRow | null> {
-  const { rows } = await db.query<PreviewRow>({ name: "load_preview", text: `${SELECT_PREVIEW} WHERE v.id = $1`, values: [id] });
-  return rows[0] ?? null;
-}
-
 export async function previewFor(ctx: AppContext, principal: Principal, id: string): Promise<PreviewRow> {
   const row = await loadPreview(ctx.db, id);
   if (!row || !canAccess(principal, row.organization_id, row.project_id)) throw notFound(`preview database ${id} not found`);
@@ -91,11 +66,7 @@ export async function previewFor(ctx: AppContext, principal: Principal, id: stri
 }
 
 export async function listPreviews(ctx: AppContext, project: ProjectRow, includeDeleted: boolean): Promise<PreviewRow[]> {
-  const { rows } = await ctx.db.query<PreviewRow>(
-    `${SELECT_PREVIEW} WHERE v.project_id = $1 ${includeDeleted ? "" : "AND v.state NOT IN ('deleted', 'promoted')"} ORDER BY v.created_at DESC, v.id`,
-    [project.id],
-  );
-  return rows;
+  return listProjectPreviews(ctx.db, project.id, includeDeleted);
 }
 
 function enqueuePreviewJob<P>(
@@ -160,41 +131,35 @@ export async function createPreview(
     return await inTransaction(ctx.db, async (tx) => {
       // Serialise creates per project so the live-preview limit holds under concurrency.
       await tx.query("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", [project.id]);
-      const live = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM preview_databases WHERE project_id = $1 AND state IN ${LIVE}`, [project.id]);
+      const live = await countLivePreviews(tx, project.id);
       const limit = ceilings.quotas.previews_per_project;
-      if (live.rows[0].n >= limit) {
+      if (live >= limit) {
         throw conflict(
-          `project has ${live.rows[0].n} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`,
+          `project has ${live} live previews, the limit is ${limit} ${whereSet(ceilings, "previews_per_project")}: delete one first`,
           "preview_limit_reached",
         );
       }
       await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
       const jobId = newId("job");
-      await tx.query(
-        `INSERT INTO preview_databases (id, project_id, organization_id, name, state, mode, source_kind, source_database, cluster_id,
-           database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
-           source_backup_id, source_backup_key, source_restore_time, max_connections)
-         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17)`,
-        [
-          id,
-          project.id,
-          project.organization_id,
-          name,
-          mode,
-          sourceKind,
-          sourceKind === "empty" ? null : project.database_name,
-          project.cluster_id,
-          databaseName,
-          names.ownerRole(databaseName),
-          ctx.box.seal(newPassword()),
-          ttl,
-          jobId,
-          backup?.id ?? null,
-          backup?.backup_key ?? null,
-          backup?.snapshot_at ?? null,
-          connections,
-        ],
-      );
+      await insertPreview(tx, {
+        id,
+        project_id: project.id,
+        organization_id: project.organization_id,
+        name,
+        mode,
+        source_kind: sourceKind,
+        source_database: sourceKind === "empty" ? null : project.database_name,
+        cluster_id: project.cluster_id,
+        database_name: databaseName,
+        role_name: names.ownerRole(databaseName),
+        role_password_sealed: ctx.box.seal(newPassword()),
+        ttl_seconds: ttl,
+        latest_job_id: jobId,
+        source_backup_id: backup?.id ?? null,
+        source_backup_key: backup?.backup_key ?? null,
+        source_restore_time: backup?.snapshot_at ?? null,
+        max_connections: connections,
+      });
       const job = await enqueuePreviewJob(
         tx,
         ctx,
@@ -218,10 +183,9 @@ export async function resetPreview(ctx: AppContext, preview: PreviewRow, fresh: 
     throw previewStateConflict(preview.state, `preview is ${preview.state}: only a ready preview can be reset`);
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    const locked = await tx.query<{ state: string }>("SELECT state FROM preview_databases WHERE id = $1 FOR UPDATE", [preview.id]);
-    if (["deleting", "deleted", "promoted"].includes(locked.rows[0].state))
-      throw previewStateConflict(locked.rows[0].state, `preview is ${locked.rows[0].state}`);
-    await tx.query("UPDATE preview_databases SET latest_job_id = $2, updated_at = now() WHERE id = $1", [preview.id, jobId]);
+    const state = await lockPreviewState(tx, preview.id);
+    if (["deleting", "deleted", "promoted"].includes(state)) throw previewStateConflict(state, `preview is ${state}`);
+    await recordPreviewLatestJob(tx, preview.id, jobId);
     return enqueuePreviewJob(tx, ctx, preview, jobs.previewReset, jobId, { fresh });
   });
 }
@@ -238,12 +202,8 @@ export async function extendPreview(ctx: AppContext, preview: PreviewRow, ttlSec
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, preview.organization_id, project.rows[0]?.plan ?? "free");
   const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
   const latest = new Date(preview.created_at.getTime() + lifetime * 1000);
-  const { rows } = await ctx.db.query<{ id: string }>(
-    `UPDATE preview_databases SET ttl_expires_at = now() + make_interval(secs => $2), updated_at = now()
-     WHERE id = $1 AND now() + make_interval(secs => $2) <= $3 RETURNING id`,
-    [preview.id, ttl, latest],
-  );
-  if (!rows[0]) throw badRequest(lifetimeExceeded(ceilings, lifetime, latest), "preview_lifetime_exceeded");
+  if (!(await extendPreviewExpiry(ctx.db, preview.id, ttl, latest)))
+    throw badRequest(lifetimeExceeded(ceilings, lifetime, latest), "preview_lifetime_exceeded");
   return (await loadPreview(ctx.db, preview.id))!;
 }
 
@@ -262,8 +222,7 @@ function lifetimeExceeded(ceilings: Ceilings, lifetime: number, latest: Date): s
  */
 export async function deletePreview(ctx: AppContext, preview: PreviewRow): Promise<JobRow> {
   return inTransaction(ctx.db, async (tx) => {
-    const locked = await tx.query<{ state: string }>("SELECT state FROM preview_databases WHERE id = $1 FOR UPDATE", [preview.id]);
-    const state = locked.rows[0].state;
+    const state = await lockPreviewState(tx, preview.id);
     if (state === "deleting" || state === "deleted") {
       const { rows } = await tx.query<JobRow>(
         "SELECT * FROM jobs WHERE preview_database_id = $1 AND type = 'preview.delete' ORDER BY created_at DESC LIMIT 1",
@@ -273,7 +232,7 @@ export async function deletePreview(ctx: AppContext, preview: PreviewRow): Promi
     }
     if (state === "promoted") throw conflict("preview was promoted to production and no longer exists as a preview", "preview_deleted");
     const jobId = newId("job");
-    await tx.query("UPDATE preview_databases SET state = 'deleting', latest_job_id = $2, updated_at = now() WHERE id = $1", [preview.id, jobId]);
+    await markPreviewDeleting(tx, preview.id, jobId);
     return enqueuePreviewJob(tx, ctx, preview, jobs.previewDelete, jobId, {});
   });
 }
@@ -282,21 +241,9 @@ export function previewConnectionUri(ctx: AppContext, p: PreviewRow, pooled: boo
   return tenantConnectionUri(ctx.box, p, pooled);
 }
 
-/** Live preview databases of a cluster, for the PgBouncer config. */
-export async function previewDatabases(db: Queryable, clusterId: string): Promise<Array<{ database: string; role: string }>> {
-  const { rows } = await db.query<{ database: string; role: string }>(
-    "SELECT database_name AS database, role_name AS role FROM preview_databases WHERE cluster_id = $1 AND state IN ('creating', 'ready', 'resetting')",
-    [clusterId],
-  );
-  return rows;
-}
-
 /** The scheduler's sweep: previews past their TTL get a delete job (once). */
 export async function expirePreviews(ctx: AppContext): Promise<number> {
-  const { rows } = await ctx.db.query<PreviewRow>(
-    `SELECT v.*, '' AS public_host, 0 AS direct_port, 0 AS pooled_port, '' AS ssl_mode FROM preview_databases v
-     WHERE ttl_expires_at < now() AND state IN ('creating', 'ready', 'resetting', 'failed') LIMIT 100`,
-  );
+  const rows = await listExpiredPreviews(ctx.db);
   for (const preview of rows) await deletePreview(ctx, preview);
   return rows.length;
 }

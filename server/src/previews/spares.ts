@@ -21,8 +21,8 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { names } from "../platform/dataplane/names.js";
 import { databaseExists, dropDatabase } from "../platform/dataplane/provision.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
-import { ensureSnapshot, ifSnapshotLockFree, type SnapshotRow } from "./dataplane.js";
-import { dropSpare } from "./spare-store.js";
+import { dropSpare, ensureSnapshot, ifSnapshotLockFree } from "./dataplane.js";
+import { claimSpare, deleteIdleSnapshot, listIdleSnapshots, listSnapshotsToRefresh, loadSnapshot, loadSpare, recordSpare } from "./store.js";
 
 const spareName = (project: ProjectRow, generation: number) => names.spare(project.database_name, generation);
 
@@ -33,13 +33,9 @@ const spareName = (project: ProjectRow, generation: number) => names.spare(proje
  */
 export async function takeSpare(ctx: AppContext, project: ProjectRow, generation: number, target: string): Promise<boolean> {
   if (!ctx.config.previewSpares) return false;
-  const { rows } = await ctx.db.query<{ database_name: string }>(
-    "DELETE FROM preview_spares WHERE project_id = $1 AND generation = $2 RETURNING database_name",
-    [project.id, generation],
-  );
-  if (rows.length === 0) return false;
+  const spare = await claimSpare(ctx.db, project.id, generation);
+  if (spare === null) return false;
   const admin = await ctx.clusters.pool(project.cluster_id);
-  const spare = rows[0].database_name;
   if (!(await databaseExists(admin, spare))) return false;
   await dropDatabase(admin, target); // a leftover of an interrupted attempt
   await admin.query(`ALTER DATABASE ${quoteIdent(spare)} RENAME TO ${quoteIdent(target)}`);
@@ -71,17 +67,16 @@ export async function makeSpare(ctx: AppContext, job: JobContext): Promise<strin
   const project = await loadProject(ctx.db, job.job.project_id!);
   if (!project || project.state !== "ready") return "the project is gone or not ready: no spare";
   if (!ctx.config.previewSpares || ctx.config.previewCloneStrategy === "logical") return "spares are turned off";
-  const current = async () =>
-    (await ctx.db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [project.id])).rows[0];
+  const current = () => loadSnapshot(ctx.db, project.id);
   const snapshot = await current();
   if (!snapshot) return "the project has no snapshot: no spare";
   if ((Date.now() - snapshot.taken_at.getTime()) / 1000 > ctx.config.snapshotMaxAgeSeconds) {
     return "the snapshot is older than its maximum age: the next preview refreshes it and asks for a spare again";
   }
   await dropSpare(ctx, project, snapshot.generation); // a spare of an older snapshot
-  const existing = await ctx.db.query<{ database_name: string }>("SELECT database_name FROM preview_spares WHERE project_id = $1", [project.id]);
+  const existing = await loadSpare(ctx.db, project.id);
   const admin = await ctx.clusters.pool(project.cluster_id);
-  if (existing.rows[0] && (await databaseExists(admin, existing.rows[0].database_name))) return "a spare is ready already";
+  if (existing && (await databaseExists(admin, existing))) return "a spare is ready already";
 
   const name = spareName(project, snapshot.generation);
   await dropDatabase(admin, name); // a leftover of an interrupted attempt
@@ -94,13 +89,8 @@ export async function makeSpare(ctx: AppContext, job: JobContext): Promise<strin
     throw err;
   }
   await admin.query(`REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`);
-  const recorded = await ctx.db.query(
-    `INSERT INTO preview_spares (project_id, cluster_id, database_name, generation)
-     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM project_snapshots WHERE project_id = $1 AND generation = $4)
-     ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation, created_at = now()`,
-    [project.id, project.cluster_id, name, snapshot.generation],
-  );
-  if (!recorded.rowCount) {
+  const recorded = await recordSpare(ctx.db, { project_id: project.id, cluster_id: project.cluster_id, database_name: name, generation: snapshot.generation });
+  if (!recorded) {
     await dropDatabase(admin, name);
     return "the snapshot was refreshed meanwhile: the spare of the old one was dropped";
   }
@@ -123,15 +113,7 @@ export async function enqueueSnapshotRefreshes(ctx: AppContext): Promise<number>
   if (!ctx.config.snapshotRefreshAhead || ctx.config.previewCloneStrategy === "logical") return 0;
   const maxAge = ctx.config.snapshotMaxAgeSeconds;
   if (maxAge === 0) return 0; // every clone refreshes: nothing to do ahead
-  const { rows } = await ctx.db.query<{ project_id: string; organization_id: string; cluster_id: string }>(
-    `SELECT s.project_id, p.organization_id, p.cluster_id FROM project_snapshots s JOIN projects p ON p.id = s.project_id
-     WHERE p.state = 'ready'
-       AND s.taken_at < now() - make_interval(secs => $1)
-       AND s.last_used_at > now() - make_interval(secs => $2)
-       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.type = $3 AND j.project_id = s.project_id AND j.state IN ('pending', 'running'))
-     LIMIT 50`,
-    [maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, jobs.snapshotRefresh.type],
-  );
+  const rows = await listSnapshotsToRefresh(ctx.db, maxAge - refreshLeadSeconds(maxAge), IN_USE_SECONDS, jobs.snapshotRefresh.type);
   for (const r of rows) {
     await enqueue(
       ctx.db,
@@ -163,25 +145,19 @@ export async function refreshSnapshot(ctx: AppContext, job: JobContext): Promise
  * lock, so a refresh or clone starting meanwhile wins; a few per scheduler tick.
  */
 export async function dropIdleSnapshots(ctx: AppContext): Promise<number> {
-  const idle = (maxAge: string, inUse: string) =>
-    `taken_at < now() - make_interval(secs => ${maxAge}) AND last_used_at < now() - make_interval(secs => ${inUse})`;
-  const params = [ctx.config.snapshotMaxAgeSeconds, IN_USE_SECONDS];
-  const { rows } = await ctx.db.query<{ project_id: string }>(`SELECT project_id FROM project_snapshots WHERE ${idle("$1", "$2")} LIMIT 5`, params);
+  const maxAge = ctx.config.snapshotMaxAgeSeconds;
   let dropped = 0;
-  for (const { project_id } of rows) {
+  for (const project_id of await listIdleSnapshots(ctx.db, maxAge, IN_USE_SECONDS)) {
     const project = await loadProject(ctx.db, project_id);
     if (!project) continue;
     // A refresh holding the lock means the snapshot is in use after all: leave it.
     await ifSnapshotLockFree(ctx, project.id, async () => {
-      const gone = await ctx.db.query<{ database_name: string }>(
-        `DELETE FROM project_snapshots WHERE project_id = $1 AND ${idle("$2", "$3")} RETURNING database_name`,
-        [project.id, ...params],
-      );
-      if (!gone.rowCount) return; // used or refreshed meanwhile
+      const gone = await deleteIdleSnapshot(ctx.db, project.id, maxAge, IN_USE_SECONDS);
+      if (gone.length === 0) return; // used or refreshed meanwhile
       await dropSpare(ctx, project);
       const admin = await ctx.clusters.pool(project.cluster_id);
-      for (const r of gone.rows) await dropDatabase(admin, r.database_name);
-      ctx.log.info({ project_id: project.id, database: gone.rows[0].database_name }, "dropped a snapshot nobody cloned from for a day, and its spare");
+      for (const database of gone) await dropDatabase(admin, database);
+      ctx.log.info({ project_id: project.id, database: gone[0] }, "dropped a snapshot nobody cloned from for a day, and its spare");
       dropped++;
     });
   }

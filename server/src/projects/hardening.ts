@@ -3,18 +3,16 @@
 import type { AppContext } from "../context.js";
 import { hideOtherSessions } from "../platform/dataplane/privileged.js";
 import { errorMessage } from "../platform/jobs/errors.js";
+import { markSessionsHidden, projectsWithSessionsShown } from "./store.js";
 
 /** Takes session visibility from PUBLIC in project databases made before template1 had it; answers how many. */
 export async function hideSessionsInOlderDatabases(ctx: AppContext, batch = 20): Promise<number> {
-  const { rows } = await ctx.db.query<{ id: string; cluster_id: string; database_name: string }>(
-    "SELECT id, cluster_id, database_name FROM projects WHERE state = 'ready' AND NOT sessions_hidden ORDER BY created_at LIMIT $1",
-    [batch],
-  );
+  const rows = await projectsWithSessionsShown(ctx.db, batch);
   let done = 0;
   for (const p of rows) {
     try {
       await hideOtherSessions(ctx.clusters, p.cluster_id, p.database_name);
-      await ctx.db.query("UPDATE projects SET sessions_hidden = true WHERE id = $1", [p.id]);
+      await markSessionsHidden(ctx.db, p.id);
       done++;
     } catch (err) {
       // a swap in progress or the cluster down: the next pass tries again

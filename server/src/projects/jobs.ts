@@ -6,7 +6,7 @@ import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { createTenantDatabase, dropDatabase, ensureLoginRole, grantTenantDatabase } from "../platform/dataplane/provision.js";
 import { adoptPublicSchema, dropTenantRole } from "../platform/dataplane/privileged.js";
-import { loadProject, type ProjectRow } from "./store.js";
+import { loadProject, markProjectDeleted, markProjectFailed, markProjectReady, recordProjectError, type ProjectRow } from "./store.js";
 
 async function projectOf(ctx: AppContext, job: JobContext): Promise<ProjectRow> {
   const project = await loadProject(ctx.db, job.job.project_id!);
@@ -32,7 +32,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await grantTenantDatabase(admin, project.database_name, project.role_name);
         ctx.faults.check("project.create.after_database");
         await ctx.pooler.sync(project.cluster_id);
-        await ctx.db.query("UPDATE projects SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'provisioning'", [project.id]);
+        await markProjectReady(ctx.db, project.id);
       },
       async cleanup(job, error) {
         // A failed provisioning leaves neither database nor role behind.
@@ -40,10 +40,7 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const admin = await ctx.clusters.pool(project.cluster_id);
         await dropDatabase(admin, project.database_name);
         await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
-        await ctx.db.query("UPDATE projects SET state = 'failed', last_error = $2, updated_at = now() WHERE id = $1", [
-          project.id,
-          scrubSecrets(errorMessage(error)),
-        ]);
+        await markProjectFailed(ctx.db, project.id, scrubSecrets(errorMessage(error)));
         await ctx.pooler.sync(project.cluster_id).catch(() => {});
       },
     },
@@ -56,11 +53,11 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
         await dropDatabase(admin, project.database_name);
         await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
-        await ctx.db.query("UPDATE projects SET state = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1", [project.id]);
+        await markProjectDeleted(ctx.db, project.id);
         await ctx.pooler.sync(project.cluster_id);
       },
       async cleanup(job, error) {
-        await ctx.db.query("UPDATE projects SET last_error = $2, updated_at = now() WHERE id = $1", [job.job.project_id, scrubSecrets(errorMessage(error))]);
+        await recordProjectError(ctx.db, job.job.project_id, scrubSecrets(errorMessage(error)));
       },
     },
   };

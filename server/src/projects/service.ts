@@ -9,7 +9,18 @@ import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, projectStateConflict, unavailable } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
-import { loadProject, SELECT_PROJECT, type ProjectRow } from "./store.js";
+import { organizationExists, lockOrganization } from "../organizations/store.js";
+import {
+  countOrganizationProjects,
+  insertProject,
+  listProjectRows,
+  loadProject,
+  lockProject,
+  lockProjectState,
+  markProjectDeleting,
+  updateProjectSettings,
+  type ProjectRow,
+} from "./store.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import { applyRoleSettings, type RoleSettings } from "../platform/dataplane/provision.js";
@@ -56,17 +67,9 @@ export async function projectFor(ctx: AppContext, principal: Principal, id: stri
 }
 
 export async function listProjects(ctx: AppContext, principal: Principal, organizationId?: string): Promise<ProjectRow[]> {
-  const where: string[] = ["p.state <> 'deleted'"];
-  const params: unknown[] = [];
-  if (principal.kind === "admin") {
-    if (organizationId) where.push(`p.organization_id = $${params.push(organizationId)}`);
-  } else if (principal.kind === "project") {
-    where.push(`p.id = $${params.push(principal.projectId)}`);
-  } else {
-    where.push(`p.organization_id = $${params.push(principal.organizationId)}`);
-  }
-  const { rows } = await ctx.db.query<ProjectRow>(`${SELECT_PROJECT} WHERE ${where.join(" AND ")} ORDER BY p.created_at DESC, p.id`, params);
-  return rows;
+  if (principal.kind === "admin") return listProjectRows(ctx.db, organizationId ? { organizationId } : {});
+  if (principal.kind === "project") return listProjectRows(ctx.db, { projectId: principal.projectId });
+  return listProjectRows(ctx.db, { organizationId: principal.organizationId });
 }
 
 function slugify(name: string): string {
@@ -86,8 +89,7 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   if (principal.kind === "admin") {
     if (!body.organization_id) throw badRequest("organization_id: is required for platform-admin keys (the organization to create the project in)");
     organizationId = body.organization_id;
-    const org = await ctx.db.query("SELECT 1 FROM organizations WHERE id = $1", [organizationId]);
-    if (!org.rowCount) throw badRequest(`organization_id: organization ${organizationId} does not exist`);
+    if (!(await organizationExists(ctx.db, organizationId))) throw badRequest(`organization_id: organization ${organizationId} does not exist`);
   } else if (principal.kind === "project") {
     throw forbidden("a project-scoped API key cannot create projects: use an organization key");
   } else {
@@ -130,43 +132,36 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
   return inTransaction(ctx.db, async (tx) => {
     if (tenant) {
       // Creates in one organization take turns, so the count holds under concurrency.
-      await tx.query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", [organizationId]);
-      const { rows } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM projects WHERE organization_id = $1 AND state <> 'deleted'", [
-        organizationId,
-      ]);
+      await lockOrganization(tx, organizationId);
+      const count = await countOrganizationProjects(tx, organizationId);
       const most = ceilings.quotas.projects_per_organization;
-      if (rows[0].n >= most) {
+      if (count >= most) {
         throw conflict(
-          `projects_per_organization: the organization has ${rows[0].n} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`,
+          `projects_per_organization: the organization has ${count} projects, at most ${most} ${whereSet(ceilings, "projects_per_organization")}: delete one first`,
           "project_limit_reached",
         );
       }
     }
     await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
     const jobId = newId("job");
-    await tx.query(
-      `INSERT INTO projects (id, organization_id, name, slug, state, region, plan, environment, cluster_id, database_name, role_name,
-         role_password_sealed, max_connections, statement_timeout, idle_transaction_timeout, storage_limit_bytes, latest_job_id)
-       VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-      [
-        id,
-        organizationId,
-        body.name,
-        slug,
-        region,
-        plan,
-        body.environment ?? DEFAULT_ENVIRONMENT,
-        cluster.id,
-        databaseName,
-        roleName,
-        ctx.box.seal(newPassword()),
-        settings.max_connections,
-        settings.statement_timeout,
-        settings.idle_transaction_timeout,
-        settings.storage_limit_bytes,
-        jobId,
-      ],
-    );
+    await insertProject(tx, {
+      id,
+      organizationId,
+      name: body.name,
+      slug,
+      region,
+      plan,
+      environment: body.environment ?? DEFAULT_ENVIRONMENT,
+      clusterId: cluster.id,
+      databaseName,
+      roleName,
+      rolePasswordSealed: ctx.box.seal(newPassword()),
+      maxConnections: settings.max_connections,
+      statementTimeout: settings.statement_timeout,
+      idleTransactionTimeout: settings.idle_transaction_timeout,
+      storageLimitBytes: settings.storage_limit_bytes,
+      latestJobId: jobId,
+    });
     const job = await enqueue(
       tx,
       jobs.projectCreate,
@@ -233,7 +228,7 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
   let applied: { previous: RoleSettings } | null = null;
   try {
     await client.query("BEGIN");
-    const current = (await client.query<ProjectRow>("SELECT * FROM projects WHERE id = $1 FOR UPDATE", [project.id])).rows[0];
+    const current = await lockProject(client, project.id);
     if (touchesRole && current.state !== "ready")
       throw projectStateConflict(current.state, `project is ${current.state}: settings can be changed once it is ready`);
     if (current.state === "deleting" || current.state === "deleted") throw projectStateConflict(current.state, `project is ${current.state}`);
@@ -257,22 +252,13 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
         project.id,
       );
     }
-    await client.query(
-      `UPDATE projects SET name = coalesce($2, name), environment = coalesce($3, environment), plan = coalesce($4, plan),
-         max_connections = $5, statement_timeout = $6, idle_transaction_timeout = $7,
-         storage_limit_bytes = coalesce($8, storage_limit_bytes), updated_at = now()
-       WHERE id = $1`,
-      [
-        project.id,
-        body.name ?? null,
-        body.environment ?? null,
-        body.plan ?? null,
-        next.max_connections,
-        next.statement_timeout,
-        next.idle_transaction_timeout,
-        body.storage_limit_bytes ?? null,
-      ],
-    );
+    await updateProjectSettings(client, project.id, {
+      name: body.name,
+      environment: body.environment,
+      plan: body.plan,
+      ...next,
+      storage_limit_bytes: body.storage_limit_bytes,
+    });
     if (touchesRole) {
       await applyRoleSettings(await ctx.clusters.pool(project.cluster_id), project.role_name, next);
       applied = { previous };
@@ -296,10 +282,7 @@ export async function updateProject(ctx: AppContext, principal: Principal, proje
 
 export async function deleteProject(ctx: AppContext, project: ProjectRow): Promise<JobRow> {
   return inTransaction(ctx.db, async (tx) => {
-    const locked = await tx.query<{ state: string; latest_job_id: string | null }>("SELECT state, latest_job_id FROM projects WHERE id = $1 FOR UPDATE", [
-      project.id,
-    ]);
-    const state = locked.rows[0].state;
+    const { state } = await lockProjectState(tx, project.id);
     if (state === "deleting" || state === "deleted") {
       // A client retrying its DELETE gets the delete job that is (or was) running.
       const { rows } = await tx.query<JobRow>("SELECT * FROM jobs WHERE project_id = $1 AND type = 'project.delete' ORDER BY created_at DESC LIMIT 1", [
@@ -308,7 +291,7 @@ export async function deleteProject(ctx: AppContext, project: ProjectRow): Promi
       if (rows[0]) return rows[0];
     }
     const jobId = newId("job");
-    await tx.query("UPDATE projects SET state = 'deleting', latest_job_id = $2, updated_at = now() WHERE id = $1", [project.id, jobId]);
+    await markProjectDeleting(tx, project.id, jobId);
     return enqueue(
       tx,
       jobs.projectDelete,
@@ -326,11 +309,4 @@ export function connectionUri(ctx: AppContext, project: ProjectRow, pooled: bool
   return tenantConnectionUri(ctx.box, project, pooled);
 }
 
-/** Live project databases of a cluster, for the PgBouncer config. */
-export async function projectDatabases(db: Queryable, clusterId: string): Promise<Array<{ database: string; role: string }>> {
-  const { rows } = await db.query<{ database: string; role: string }>(
-    "SELECT database_name AS database, role_name AS role FROM projects WHERE cluster_id = $1 AND state IN ('provisioning', 'ready')",
-    [clusterId],
-  );
-  return rows;
-}
+// server.ts imports it from here.

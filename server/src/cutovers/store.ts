@@ -1,0 +1,189 @@
+// The cutover_requests table: its row type, its statuses and every statement that reads or
+// writes it (one writer per table).
+//   open → acknowledged → in_progress → completed → rolled_back
+//   open | acknowledged → canceled | rejected;   in_progress → failed
+import type { CutoverRequest } from "@capydb/api";
+import type { Queryable } from "../platform/store/db.js";
+
+export type CutoverStatus = CutoverRequest["status"];
+
+export interface CutoverRow {
+  id: string;
+  organization_id: string;
+  project_id: string;
+  preview_database_id: string;
+  status: CutoverStatus;
+  customer_note: string | null;
+  operator_note: string | null;
+  external_ticket_ref: string | null;
+  rejected_reason: string | null;
+  failure_reason: string | null;
+  requested_by_actor_kind: "api_key" | "user";
+  requested_by_actor_id: string;
+  ack_at: Date | null;
+  ack_by_user_id: string | null;
+  pre_cutover_backup_id: string | null;
+  promote_job_id: string | null;
+  completed_at: Date | null;
+  previous_database_name: string | null;
+  rollback_until: Date | null;
+  previous_dropped_at: Date | null;
+  rolled_back_at: Date | null;
+  rollback_job_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Waiting on an operator: the customer may still cancel, the operator reject. */
+export const AWAITING_OPERATOR: readonly CutoverStatus[] = ["open", "acknowledged"];
+/** What an operator acknowledges. */
+export const ACKNOWLEDGEABLE: readonly CutoverStatus[] = ["open"];
+/** What an operator executes. */
+export const EXECUTABLE: readonly CutoverStatus[] = ["acknowledged"];
+
+export async function loadCutover(db: Queryable, id: string): Promise<CutoverRow | null> {
+  return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE id = $1", [id])).rows[0] ?? null;
+}
+
+export async function listProjectCutovers(db: Queryable, projectId: string): Promise<CutoverRow[]> {
+  return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
+}
+
+/** Whose requests a listing shows: one project's, one organization's, or every one. */
+export type CutoverScope = { projectId: string } | { organizationId: string } | "all";
+
+export async function listCutovers(db: Queryable, scope: CutoverScope, status?: string): Promise<CutoverRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (status) where.push(`status = $${params.push(status)}`);
+  if (scope !== "all") {
+    if ("projectId" in scope) where.push(`project_id = $${params.push(scope.projectId)}`);
+    else where.push(`organization_id = $${params.push(scope.organizationId)}`);
+  }
+  const { rows } = await db.query<CutoverRow>(
+    `SELECT * FROM cutover_requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT 500`,
+    params,
+  );
+  return rows;
+}
+
+/** A new open request; null when the project already has one open, acknowledged or in progress. */
+export async function insertCutover(
+  db: Queryable,
+  r: { id: string; organizationId: string; projectId: string; previewId: string; note: string | null; actorKind: string; actorId: string },
+): Promise<CutoverRow | null> {
+  try {
+    const { rows } = await db.query<CutoverRow>(
+      `INSERT INTO cutover_requests (id, organization_id, project_id, preview_database_id, status, customer_note, requested_by_actor_kind, requested_by_actor_id)
+       VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING *`,
+      [r.id, r.organizationId, r.projectId, r.previewId, r.note, r.actorKind, r.actorId],
+    );
+    return rows[0];
+  } catch (err) {
+    if ((err as { constraint?: string }).constraint === "cutover_requests_active_uniq") return null;
+    throw err;
+  }
+}
+
+/** Moves a request from one of `from` to a new status; null when it was in none of them (or is gone). */
+async function moveCutover(db: Queryable, id: string, from: readonly CutoverStatus[], set: string, params: unknown[]): Promise<CutoverRow | null> {
+  const { rows } = await db.query<CutoverRow>(`UPDATE cutover_requests SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`, [
+    id,
+    from,
+    ...params,
+  ]);
+  return rows[0] ?? null;
+}
+
+export const markCutoverCanceled = (db: Queryable, id: string) => moveCutover(db, id, AWAITING_OPERATOR, "status = 'canceled'", []);
+
+export const markCutoverAcknowledged = (db: Queryable, id: string, operatorId: string, note: string | null, ticket: string | null) =>
+  moveCutover(
+    db,
+    id,
+    ACKNOWLEDGEABLE,
+    "status = 'acknowledged', ack_at = now(), ack_by_user_id = $3, operator_note = coalesce($4, operator_note), external_ticket_ref = coalesce($5, external_ticket_ref)",
+    [operatorId, note, ticket],
+  );
+
+export const markCutoverRejected = (db: Queryable, id: string, reason: string, note: string | null) =>
+  moveCutover(db, id, AWAITING_OPERATOR, "status = 'rejected', rejected_reason = $3, operator_note = coalesce($4, operator_note)", [reason, note]);
+
+/** in_progress, with the id of the job that backs production up and then promotes. */
+export const markCutoverInProgress = (db: Queryable, id: string, promoteJobId: string) =>
+  moveCutover(db, id, EXECUTABLE, "status = 'in_progress', promote_job_id = $3", [promoteJobId]);
+
+export async function recordPreCutoverBackup(db: Queryable, id: string, backupId: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET pre_cutover_backup_id = $2, updated_at = now() WHERE id = $1", [id, backupId]);
+}
+
+/** Promoted: the previous production database is kept under `previousName` for the rollback window. */
+export async function markCutoverCompleted(db: Queryable, id: string, previousName: string, rollbackWindowSeconds: number): Promise<void> {
+  await db.query(
+    `UPDATE cutover_requests SET status = 'completed', completed_at = now(), previous_database_name = $2,
+       rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now() WHERE id = $1`,
+    [id, previousName, rollbackWindowSeconds],
+  );
+}
+
+export async function markCutoverFailed(db: Queryable, id: string, reason: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status = 'in_progress'", [
+    id,
+    reason,
+  ]);
+}
+
+export async function recordRollbackJob(db: Queryable, id: string, jobId: string): Promise<CutoverRow> {
+  const { rows } = await db.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [id, jobId]);
+  return rows[0];
+}
+
+/** Rolled back: the previous production database is production again, so none is kept. */
+export async function markCutoverRolledBack(db: Queryable, id: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET status = 'rolled_back', rolled_back_at = now(), previous_dropped_at = now(), updated_at = now() WHERE id = $1", [
+    id,
+  ]);
+}
+
+/** Completed requests whose rollback window has passed with their previous production still kept (a batch). */
+export async function listPreviousPastWindow(db: Queryable): Promise<CutoverRow[]> {
+  const { rows } = await db.query<CutoverRow>(
+    "SELECT * FROM cutover_requests WHERE status = 'completed' AND rollback_until < now() AND previous_dropped_at IS NULL AND previous_database_name IS NOT NULL LIMIT 50",
+  );
+  return rows;
+}
+
+export async function markPreviousDropped(db: Queryable, id: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET previous_dropped_at = now(), updated_at = now() WHERE id = $1", [id]);
+}
+
+/** The previous production databases a project still has kept. */
+export async function listProjectKeptPrevious(db: Queryable, projectId: string): Promise<Array<{ id: string; previous_database_name: string }>> {
+  const { rows } = await db.query<{ id: string; previous_database_name: string }>(
+    "SELECT id, previous_database_name FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
+    [projectId],
+  );
+  return rows;
+}
+
+/** As markPreviousDropped, for a deleted project's request: updated_at is left as it was. */
+export async function markDeletedProjectPreviousDropped(db: Queryable, id: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET previous_dropped_at = now() WHERE id = $1", [id]);
+}
+
+/** A deleted project's requests still waiting on an operator (AWAITING_OPERATOR) are canceled. */
+export async function cancelProjectCutovers(db: Queryable, projectId: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET status = 'canceled', updated_at = now() WHERE project_id = $1 AND status IN ('open', 'acknowledged')", [
+    projectId,
+  ]);
+}
+
+/** The previous production databases kept on a cluster (for the reconciler: they should exist). */
+export async function keptPreviousOnCluster(db: Queryable, clusterId: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT c.previous_database_name AS name FROM cutover_requests c JOIN projects p ON p.id = c.project_id
+       WHERE p.cluster_id = $1 AND c.previous_database_name IS NOT NULL AND c.previous_dropped_at IS NULL`,
+    [clusterId],
+  );
+  return rows.map((r) => r.name);
+}
