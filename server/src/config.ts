@@ -83,12 +83,50 @@ export interface Config {
   /** Refresh snapshots in use shortly before they reach their maximum age. */
   snapshotRefreshAhead: boolean;
   schedulerIntervalMs: number;
+  /**
+   * Where projects get their databases: "instances" (a PostgreSQL instance of the
+   * platform's per project and per preview, copies by reflink) or "shared" (databases
+   * in the registered cluster, copies by CREATE DATABASE / dump and restore).
+   */
+  dataPlaneEngine: "instances" | "shared";
+  instances: {
+    /** Root of the instance host: data directories, snapshots, template (a reflink filesystem for thin clones). */
+    dir: string;
+    /** TCP ports the instances listen on (127.0.0.1), first to last. */
+    portFirst: number;
+    portLast: number;
+    /** Most instances this host runs at once (production and previews); creating past it answers 409. */
+    max: number;
+    /** shared_buffers of each instance, in MB: its memory budget's largest part. */
+    sharedBuffersMb: number;
+  };
   /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
   faults: string | null;
   runScheduler: boolean;
 }
 
 export class ConfigError extends Error {}
+
+function engine(env: NodeJS.ProcessEnv): Config["dataPlaneEngine"] {
+  const raw = str(env, "CAPYDB_DATA_PLANE_ENGINE") ?? "shared";
+  if (raw !== "instances" && raw !== "shared") throw new ConfigError(`CAPYDB_DATA_PLANE_ENGINE must be "instances" or "shared", got "${raw}"`);
+  return raw;
+}
+
+function instanceSettings(env: NodeJS.ProcessEnv, dataDir: string): Config["instances"] {
+  const ports = str(env, "CAPYDB_INSTANCE_PORTS") ?? "55000-55999";
+  const m = /^(\d+)-(\d+)$/.exec(ports);
+  const [first, last] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(first >= 1024 && last <= 65535 && first <= last))
+    throw new ConfigError(`CAPYDB_INSTANCE_PORTS must be a range FIRST-LAST within 1024-65535, got "${ports}"`);
+  return {
+    dir: path.resolve(str(env, "CAPYDB_INSTANCES_DIR") ?? path.join(dataDir, "instances")),
+    portFirst: first,
+    portLast: last,
+    max: int(env, "CAPYDB_INSTANCE_MAX", 100, 1, 10_000),
+    sharedBuffersMb: int(env, "CAPYDB_INSTANCE_SHARED_BUFFERS_MB", 16, 1, 1_048_576),
+  };
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
@@ -218,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     previewSpares: bool(env, "CAPYDB_PREVIEW_SPARES", true),
     snapshotRefreshAhead: bool(env, "CAPYDB_SNAPSHOT_REFRESH_AHEAD", true),
     schedulerIntervalMs: int(env, "CAPYDB_SCHEDULER_INTERVAL_MS", 10_000, 50),
+    dataPlaneEngine: engine(env),
+    instances: instanceSettings(env, dataDir),
     faults: str(env, "CAPYDB_FAULTS"),
     runScheduler: bool(env, "CAPYDB_RUN_SCHEDULER", true),
   };

@@ -22,7 +22,8 @@ async function settings(name: string): Promise<InstanceSettings> {
 }
 
 async function query<T extends pg.QueryResultRow>(name: string, sql: string, database = "postgres"): Promise<T[]> {
-  const c = new pg.Client({ connectionString: host.adminUrl(ports[name], database) });
+  // the test reads tenant data as the superuser: it plants nothing hostile
+  const c = new pg.Client({ connectionString: `postgresql://capydb_admin:${PASSWORD}@127.0.0.1:${ports[name]}/${database}` });
   await c.connect();
   try {
     return (await c.query<T>(sql)).rows;
@@ -59,7 +60,7 @@ describe("instance host", () => {
 
   it("snapshots a running instance under writes; a clone holds exactly its data, shares its blocks, and writes stay apart", async () => {
     // a writer inserts all through the snapshot
-    const writer = new pg.Client({ connectionString: host.adminUrl(ports.prod, "app") });
+    const writer = new pg.Client({ connectionString: `postgresql://capydb_admin:${PASSWORD}@127.0.0.1:${ports.prod}/app` });
     await writer.connect();
     let writing = true;
     const written = (async () => {
@@ -123,6 +124,38 @@ describe("instance host", () => {
     await host.start("pv2");
     expect((await query<{ t: string | null }>("pv1", "select to_regclass('only_in_pv2')::text as t", "app"))[0].t).toBe("only_in_pv2");
     expect((await query<{ t: string | null }>("pv2", "select to_regclass('only_in_pv2')::text as t", "app"))[0].t).toBeNull();
+  });
+
+  it("replaces a stopped instance's data from the snapshot with one relink, keeping its port", async () => {
+    await query("pv1", "create table scratch (x int)", "app");
+    await host.stop("pv1");
+    await host.replaceFromSnapshot("pv1", "prod_snap", await settings("pv1"));
+    await host.start("pv1");
+    expect((await query<{ t: string | null }>("pv1", "select to_regclass('scratch')::text as t", "app"))[0].t).toBeNull();
+    const [row] = await query<{ n: string; changed: string }>(
+      "pv1",
+      "select count(*) as n, count(*) filter (where balance <> id * 7) as changed from accounts",
+      "app",
+    );
+    expect(row).toEqual({ n: "200000", changed: "0" });
+  });
+
+  it("reopened after a crash, the host finishes a journalled swap and removes copies nothing links to", async () => {
+    await host.stop("pv1");
+    await host.stop("pv2");
+    const root = host.root;
+    const before = { pv1: fs.realpathSync(path.join(root, "data", "pv1")), pv2: fs.realpathSync(path.join(root, "data", "pv2")) };
+    // a crash after the journal was written and before the links moved; and a copy left unlinked
+    fs.writeFileSync(path.join(root, "swaps.json"), JSON.stringify({ pv1: before.pv2, pv2: before.pv1 }));
+    fs.mkdirSync(path.join(root, "dirs", "orphan"));
+    const reopened = await InstanceHost.open({ root, superuserPassword: PASSWORD, settings: { fsync: "off" } });
+    expect(fs.realpathSync(path.join(root, "data", "pv1"))).toBe(before.pv2);
+    expect(fs.realpathSync(path.join(root, "data", "pv2"))).toBe(before.pv1);
+    expect(fs.existsSync(path.join(root, "dirs", "orphan"))).toBe(false);
+    expect(fs.existsSync(path.join(root, "swaps.json"))).toBe(false);
+    reopened.swapData("pv1", "pv2"); // and back
+    await host.start("pv1");
+    await host.start("pv2");
   });
 
   it("refuses a second instance of one name and leaves no half-made copy of a failed clone", async () => {

@@ -15,6 +15,7 @@ const CONNECTION_OPENERS: Record<string, string> = {
   "platform/dataplane/tenant-session.ts": "tenant databases, logged in as the tenant's own role",
   "platform/dataplane/clusters.ts": "the data-plane cluster's maintenance database (postgres), which no tenant can connect to",
   "platform/dataplane/pooler.ts": "PgBouncer's admin console (RELOAD, KILL)",
+  "platform/dataplane/instances/host.ts": "an instance's maintenance database (postgres), for pg_backup_start/pg_backup_stop",
   "platform/store/db.ts": "the control-plane database",
   "platform/jobs/worker.ts": "the control-plane database (LISTEN for new jobs)",
   "platform/scheduler.ts": "the control-plane database (leader lock)",

@@ -157,6 +157,14 @@ export class ClusterAdmin {
     return pool;
   }
 
+  /** Closes the cluster's pool (an instance about to stop or go away); the next use opens a new one. */
+  async dropPool(clusterId: string): Promise<void> {
+    const pool = this.pools.get(clusterId);
+    this.pools.delete(clusterId);
+    this.cache.delete(clusterId);
+    await pool?.end().catch(() => {});
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => {})));
     this.pools.clear();

@@ -7,11 +7,14 @@
 //
 // Layout under the root (one filesystem, so a rename is atomic):
 //   template/          an initdb'd, stopped data directory every new instance is copied from
-//   data/<name>/       instance data directories (PGDATA)
-//   snapshots/<name>/  stopped, cleanly shut down data directories (a project's snapshot)
+//   dirs/<id>/         data directories, each complete before it appears here
+//   data/<name>        an instance: a symbolic link to its data directory (its PGDATA)
+//   snapshots/<name>   a snapshot: a link to a stopped, cleanly shut down data directory
 //   logs/<name>.log    each instance's server log (outside PGDATA: copies carry no logs)
 //   sockets/<name>/    private socket directories (recovery listens on nothing else)
-//   tmp/               copies being made; renamed into place only when complete
+//   tmp/               copies being made; moved to dirs/ only when complete
+// Replacing an instance's or a snapshot's data is one rename of a link over the old
+// one: a crash leaves the old data or the new, never a mix, and never neither.
 //
 // Instances are started detached, in a session of their own: they keep running
 // across a restart of the control plane (as PgBouncer does), and a Ctrl-C to the
@@ -126,19 +129,21 @@ export class InstanceHost {
     return path.join(this.root, "logs", `${name}.log`);
   }
 
-  /** The platform superuser's URL for a database of the instance on `port`. */
-  adminUrl(port: number, database = "postgres"): string {
-    return `postgresql://${INSTANCE_SUPERUSER}:${encodeURIComponent(this.options.superuserPassword)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  /** The platform superuser's URL for the maintenance database of the instance on `port` (never a tenant's database). */
+  adminUrl(port: number): string {
+    return `postgresql://${INSTANCE_SUPERUSER}:${encodeURIComponent(this.options.superuserPassword)}@127.0.0.1:${port}/postgres`;
   }
 
   private async prepare(): Promise<void> {
-    for (const sub of ["", "data", "snapshots", "logs", "sockets", "tmp"]) {
+    for (const sub of ["", "dirs", "data", "snapshots", "logs", "sockets", "tmp"]) {
       const dir = path.join(this.root, sub);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.chown(dir);
     }
     // copies interrupted by a crash: never renamed into place, so nothing refers to them
     for (const left of fs.readdirSync(path.join(this.root, "tmp"))) fs.rmSync(path.join(this.root, "tmp", left), { recursive: true, force: true });
+    this.finishSwaps();
+    this.removeUnlinkedDirs();
     this.cloneMethod = await this.probeReflink();
     this.log(
       this.cloneMethod === "reflink"
@@ -275,22 +280,85 @@ export class InstanceHost {
 
   /** A new instance from a snapshot (a copy-on-write clone where the filesystem can), not started. */
   async clone(snapshot: string, name: string, settings: InstanceSettings): Promise<void> {
-    const from = this.snapshotDir(snapshot);
-    if (!fs.existsSync(path.join(from, "PG_VERSION"))) throw new InstanceError(`snapshot ${snapshot} does not exist`);
-    await this.cloneDirInto(from, name, settings);
+    await this.cloneDirInto(this.snapshotSource(snapshot), name, settings);
+  }
+
+  /** A snapshot's data directory (what its link points to). */
+  private snapshotSource(snapshot: string): string {
+    const from = this.target(this.snapshotDir(snapshot));
+    if (!from || !fs.existsSync(path.join(from, "PG_VERSION"))) throw new InstanceError(`snapshot ${snapshot} does not exist`);
+    return from;
   }
 
   private async cloneDirInto(from: string, name: string, settings: InstanceSettings): Promise<void> {
-    const target = this.dataDir(name);
-    if (fs.existsSync(target)) throw new InstanceError(`instance ${name} already exists`);
-    const building = this.tmpPath(name);
+    if (fs.existsSync(this.dataDir(name))) throw new InstanceError(`instance ${name} already exists`);
+    const dir = await this.buildDir(from, settings);
+    this.link(dir, this.dataDir(name));
+  }
+
+  /** A complete copy of `from` in dirs/, with this instance's settings; its path. */
+  private async buildDir(from: string, settings: InstanceSettings): Promise<string> {
+    const id = crypto.randomBytes(8).toString("hex");
+    const building = path.join(this.root, "tmp", id);
     try {
       await this.copyTree(from, building);
       this.writeInstanceConf(building, settings, "tcp");
-      fs.renameSync(building, target);
+      const done = path.join(this.root, "dirs", id);
+      fs.renameSync(building, done);
+      return done;
     } catch (err) {
       fs.rmSync(building, { recursive: true, force: true });
       throw err;
+    }
+  }
+
+  /** Points `at` to `dir` with one rename (over whatever `at` was). */
+  private link(dir: string, at: string): void {
+    const tmp = path.join(this.root, "tmp", `link-${crypto.randomBytes(6).toString("hex")}`);
+    fs.symlinkSync(path.relative(path.dirname(at), dir), tmp);
+    fs.renameSync(tmp, at);
+  }
+
+  /** The data directory a link points to (null when there is no link). */
+  private target(at: string): string | null {
+    try {
+      return path.resolve(path.dirname(at), fs.readlinkSync(at));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Replaces a stopped instance's data with a fresh clone of a snapshot, keeping its
+   * settings (port, ceilings): the copy is made first, the link moves in one rename,
+   * and only then is the old data removed.
+   */
+  async replaceFromSnapshot(name: string, snapshot: string, settings: InstanceSettings): Promise<void> {
+    const dir = await this.buildDir(this.snapshotSource(snapshot), settings);
+    if (this.running(name)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new InstanceError(`instance ${name} must be stopped to replace its data`);
+    }
+    const old = this.target(this.dataDir(name));
+    this.link(dir, this.dataDir(name));
+    if (old && old !== dir) fs.rmSync(old, { recursive: true, force: true });
+  }
+
+  /** Data directories no link points to: left by a crash between a copy and its link, or after a relink. */
+  private removeUnlinkedDirs(): void {
+    const linked = new Set<string>();
+    for (const sub of ["data", "snapshots"]) {
+      for (const n of fs.readdirSync(path.join(this.root, sub))) {
+        const t = this.target(path.join(this.root, sub, n));
+        if (t) linked.add(t);
+      }
+    }
+    for (const id of fs.readdirSync(path.join(this.root, "dirs"))) {
+      const dir = path.join(this.root, "dirs", id);
+      if (!linked.has(dir)) {
+        this.log(`removing ${dir}: no instance or snapshot uses it`);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
 
@@ -397,44 +465,49 @@ export class InstanceHost {
 
   /** Stops (immediately) and removes an instance. Idempotent. */
   async destroy(name: string): Promise<void> {
-    const dir = this.dataDir(name);
-    await this.stopDir(dir, "immediate", 30_000);
-    // renamed away first: a half-removed directory is never taken for an instance
-    if (fs.existsSync(dir)) {
-      const doomed = this.tmpPath(`gone-${name}`);
-      fs.renameSync(dir, doomed);
-      fs.rmSync(doomed, { recursive: true, force: true });
-    }
+    const at = this.dataDir(name);
+    await this.stopDir(at, "immediate", 30_000);
+    const dir = this.target(at);
+    // the link goes first: a half-removed directory is never taken for an instance
+    fs.rmSync(at, { force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(this.logFile(name), { force: true });
   }
 
   async dropSnapshot(name: string): Promise<void> {
-    const dir = this.snapshotDir(name);
-    if (!fs.existsSync(dir)) return;
-    const doomed = this.tmpPath(`gone-${name}`);
-    fs.renameSync(dir, doomed);
-    fs.rmSync(doomed, { recursive: true, force: true });
+    const at = this.snapshotDir(name);
+    const dir = this.target(at);
+    fs.rmSync(at, { force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 
   /**
-   * Exchanges two instances' data directories (both stopped): after it, `a` holds
-   * what was `b`'s data and the reverse. Each keeps its own settings file (port,
-   * ceilings), so connections keep their address. Three renames in one directory;
-   * a crash between them leaves `a`'s data under a `tmp/` name the caller's journal
-   * knows (see swap's callers).
+   * Exchanges two stopped instances' data: after it, `a` holds what was `b`'s data and
+   * the reverse. Each keeps its own settings (port, ceilings), so connections keep
+   * their address. The two relinks are journalled first: a crash between them is
+   * finished when the host next opens.
    */
   swapData(a: string, b: string): void {
-    const da = this.dataDir(a);
-    const db = this.dataDir(b);
     if (this.running(a) || this.running(b)) throw new InstanceError(`instances ${a} and ${b} must be stopped to swap their data`);
-    const confA = fs.readFileSync(path.join(da, INSTANCE_CONF), "utf8");
-    const confB = fs.readFileSync(path.join(db, INSTANCE_CONF), "utf8");
-    const aside = this.tmpPath(`swap-${a}`);
-    fs.renameSync(da, aside);
-    fs.renameSync(db, da);
-    fs.renameSync(aside, db);
-    this.writeOwned(path.join(da, INSTANCE_CONF), confA);
-    this.writeOwned(path.join(db, INSTANCE_CONF), confB);
+    const ta = this.target(this.dataDir(a));
+    const tb = this.target(this.dataDir(b));
+    if (!ta || !tb) throw new InstanceError(`instances ${a} and ${b} must both exist to swap their data`);
+    const confA = fs.readFileSync(path.join(ta, INSTANCE_CONF), "utf8");
+    const confB = fs.readFileSync(path.join(tb, INSTANCE_CONF), "utf8");
+    const journal = path.join(this.root, "swaps.json");
+    fs.writeFileSync(journal, JSON.stringify({ [a]: tb, [b]: ta }), { mode: 0o600 });
+    this.finishSwaps();
+    this.writeOwned(path.join(tb, INSTANCE_CONF), confA);
+    this.writeOwned(path.join(ta, INSTANCE_CONF), confB);
+  }
+
+  /** Completes a journalled swap (each link set as recorded; idempotent). */
+  private finishSwaps(): void {
+    const journal = path.join(this.root, "swaps.json");
+    if (!fs.existsSync(journal)) return;
+    const links = JSON.parse(fs.readFileSync(journal, "utf8")) as Record<string, string>;
+    for (const [name, dir] of Object.entries(links)) if (this.target(this.dataDir(name)) !== dir) this.link(dir, this.dataDir(name));
+    fs.rmSync(journal);
   }
 
   /**
@@ -446,7 +519,8 @@ export class InstanceHost {
    * shut down cleanly and renamed into place. Replaces a snapshot of that name.
    */
   async snapshot(source: string, port: number, snapshot: string): Promise<SnapshotResult> {
-    const from = this.dataDir(source);
+    const from = this.target(this.dataDir(source));
+    if (!from) throw new InstanceError(`instance ${source} does not exist`);
     const building = this.tmpPath(`snap-${snapshot}`);
     const client = new pg.Client({ connectionString: this.adminUrl(port), application_name: "capydb-snapshot", connectionTimeoutMillis: 15_000 });
     client.on("error", () => {});
@@ -509,8 +583,11 @@ export class InstanceHost {
         fs.rmSync(logFile, { force: true });
       }
       fs.writeFileSync(path.join(building, INSTANCE_CONF), conf);
-      await this.dropSnapshot(snapshot);
-      fs.renameSync(building, this.snapshotDir(snapshot));
+      const done = path.join(this.root, "dirs", path.basename(building));
+      fs.renameSync(building, done);
+      const old = this.target(this.snapshotDir(snapshot));
+      this.link(done, this.snapshotDir(snapshot));
+      if (old) fs.rmSync(old, { recursive: true, force: true });
     } catch (err) {
       await this.stopDir(building, "immediate", 30_000).catch(() => {});
       fs.rmSync(building, { recursive: true, force: true });

@@ -1,0 +1,126 @@
+// The instance engine: the control plane's side of the instance host. Resources ask it
+// for an instance (a clusters row of its own, allocated in their transaction), to make
+// and start it, to snapshot a project's production, to clone a preview from that
+// snapshot, and to remove an instance. Everything else they do through the instance's
+// cluster id, as on a shared cluster.
+import type { Db, Queryable } from "../../store/db.js";
+import type { SecretBox } from "../../secrets.js";
+import type { ClusterAdmin, ClusterRow } from "../clusters.js";
+import { hardenCluster } from "../provision.js";
+import { hideOtherSessions } from "../privileged.js";
+import { InstanceHost, type InstanceSettings, type SnapshotResult } from "./host.js";
+import { activeInstances, allocateInstance, loadInstance, retireInstance, type InstanceRow } from "./registry.js";
+
+export interface InstanceEngineConfig {
+  portFirst: number;
+  portLast: number;
+  max: number;
+  sharedBuffersMb: number;
+}
+
+export class InstanceEngine {
+  constructor(
+    readonly host: InstanceHost,
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly clusters: ClusterAdmin,
+    /** The server's own cluster: its region and address are the instances', its PgBouncer routes them. */
+    readonly hostCluster: ClusterRow,
+    private readonly config: InstanceEngineConfig,
+    private readonly log: (msg: string) => void = () => {},
+  ) {}
+
+  /** Records a new instance (port, clusters row) in the caller's transaction; 409-worthy InstanceLimitError when the host is full. */
+  allocate(tx: Queryable, projectId: string, purpose: InstanceRow["purpose"], maxConnections: number): Promise<InstanceRow> {
+    return allocateInstance(tx, this.box, {
+      projectId,
+      purpose,
+      hostCluster: this.hostCluster,
+      portFirst: this.config.portFirst,
+      portLast: this.config.portLast,
+      max: this.config.max,
+      maxConnections,
+      sharedBuffersMb: this.config.sharedBuffersMb,
+      adminUrl: (port) => this.host.adminUrl(port),
+    });
+  }
+
+  /** The instance behind a cluster id, or null for a shared cluster. */
+  instanceOf(clusterId: string): Promise<InstanceRow | null> {
+    return loadInstance(this.db, clusterId);
+  }
+
+  settingsOf(row: InstanceRow): InstanceSettings {
+    return { port: row.port, maxConnections: row.max_connections, sharedBuffersMb: row.shared_buffers_mb };
+  }
+
+  /**
+   * Makes the instance from the template when it does not exist yet, starts it, and takes
+   * CONNECT on its own databases and other sessions' activity from PUBLIC. Idempotent: a
+   * retried job finishes the work.
+   */
+  async ensureFromTemplate(row: InstanceRow): Promise<void> {
+    if (!this.host.exists(row.name)) await this.host.create(row.name, this.settingsOf(row));
+    await this.host.start(row.name);
+    await hardenCluster(await this.clusters.pool(row.cluster_id));
+    await hideOtherSessions(this.clusters, row.cluster_id, "template1");
+  }
+
+  /** Snapshots a project's production instance (replacing its snapshot of that name). */
+  snapshot(production: InstanceRow, snapshotName: string): Promise<SnapshotResult> {
+    return this.host.snapshot(production.name, production.port, snapshotName);
+  }
+
+  /** Makes the instance as a clone of a snapshot when it does not exist yet, and starts it. */
+  async ensureFromSnapshot(row: InstanceRow, snapshotName: string): Promise<boolean> {
+    const made = !this.host.exists(row.name);
+    if (made) await this.host.clone(snapshotName, row.name, this.settingsOf(row));
+    await this.host.start(row.name);
+    return made;
+  }
+
+  /** Replaces the instance's data with a fresh clone of a snapshot: stopped, relinked, started. */
+  async replaceFromSnapshot(row: InstanceRow, snapshotName: string): Promise<void> {
+    await this.clusters.dropPool(row.cluster_id);
+    await this.host.stop(row.name, "fast");
+    try {
+      await this.host.replaceFromSnapshot(row.name, snapshotName, this.settingsOf(row));
+    } finally {
+      await this.host.start(row.name);
+    }
+  }
+
+  /** Stops and removes the instance, and frees its port. */
+  async destroy(row: InstanceRow): Promise<void> {
+    await this.clusters.dropPool(row.cluster_id);
+    await this.host.destroy(row.name);
+    await retireInstance(this.db, row.cluster_id);
+  }
+
+  async dropSnapshot(snapshotName: string): Promise<void> {
+    await this.host.dropSnapshot(snapshotName);
+  }
+
+  /**
+   * At start-up: every instance the control plane knows is started again (after a host
+   * reboot they are all down); one whose data directory is missing is reported, not made
+   * up from the template.
+   */
+  async startAll(): Promise<{ started: number; missing: string[] }> {
+    let started = 0;
+    const missing: string[] = [];
+    for (const row of await activeInstances(this.db, this.hostCluster.id)) {
+      if (!this.host.exists(row.name)) {
+        // an instance whose provisioning job has not made it yet is made by that job
+        missing.push(row.name);
+        continue;
+      }
+      if (!this.host.running(row.name)) {
+        await this.host.start(row.name);
+        started++;
+      }
+    }
+    if (started) this.log(`started ${started} PostgreSQL instance(s) that were down`);
+    return { started, missing };
+  }
+}

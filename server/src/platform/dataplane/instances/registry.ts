@@ -1,0 +1,99 @@
+// The instances table and each instance's clusters row: the control plane's record of
+// the instance engine's PostgreSQL instances (one writer for both).
+import type { Queryable } from "../../store/db.js";
+import { newId, type SecretBox } from "../../secrets.js";
+import type { ClusterRow } from "../clusters.js";
+
+export interface InstanceRow {
+  cluster_id: string;
+  name: string;
+  host_cluster_id: string;
+  project_id: string;
+  purpose: "production" | "preview";
+  port: number;
+  max_connections: number;
+  shared_buffers_mb: number;
+  state: "active" | "deleted";
+  created_at: Date;
+}
+
+export class InstanceLimitError extends Error {}
+
+export interface InstanceRequest {
+  projectId: string;
+  purpose: InstanceRow["purpose"];
+  /** The cluster of the host that runs it (the server's default cluster). */
+  hostCluster: ClusterRow;
+  portFirst: number;
+  portLast: number;
+  max: number;
+  maxConnections: number;
+  sharedBuffersMb: number;
+  /** The platform superuser's URL for a port (InstanceHost.adminUrl). */
+  adminUrl: (port: number) => string;
+}
+
+/**
+ * Records a new instance: a free port of the range, its clusters row (sealed admin URL,
+ * the host's public address and PgBouncer port) and its instances row. Nothing runs yet:
+ * the job that provisions it makes and starts the data directory. In the caller's
+ * transaction; instances are numbered and counted under one lock, so two creates never
+ * take one port or both take the last place.
+ */
+export async function allocateInstance(tx: Queryable, box: SecretBox, req: InstanceRequest): Promise<InstanceRow> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('capydb:instances'))");
+  const { rows: counted } = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM instances WHERE state = 'active'");
+  if (counted[0].n >= req.max) {
+    throw new InstanceLimitError(
+      `this host runs its maximum of ${req.max} PostgreSQL instances (CAPYDB_INSTANCE_MAX): delete a preview or a project, or raise the limit`,
+    );
+  }
+  const { rows: free } = await tx.query<{ port: number }>(
+    `SELECT p AS port FROM generate_series($1::int, $2::int) p
+      WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.port = p AND i.state = 'active') ORDER BY p LIMIT 1`,
+    [req.portFirst, req.portLast],
+  );
+  if (!free[0]) throw new InstanceLimitError(`every port of CAPYDB_INSTANCE_PORTS (${req.portFirst}-${req.portLast}) is taken`);
+  const port = free[0].port;
+  const id = newId("cl");
+  const name = `i_${id.replace(/^cl_/, "").toLowerCase()}`;
+  await tx.query(
+    `INSERT INTO clusters (id, name, region, admin_url_sealed, public_host, direct_port, pooled_port, ssl_mode, is_default, engine)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'instance')`,
+    [
+      id,
+      `instance-${name}`,
+      req.hostCluster.region,
+      box.seal(req.adminUrl(port)),
+      req.hostCluster.public_host,
+      port,
+      req.hostCluster.pooled_port,
+      req.hostCluster.ssl_mode,
+    ],
+  );
+  const { rows } = await tx.query<InstanceRow>(
+    `INSERT INTO instances (cluster_id, name, host_cluster_id, project_id, purpose, port, max_connections, shared_buffers_mb)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    [id, name, req.hostCluster.id, req.projectId, req.purpose, port, req.maxConnections, req.sharedBuffersMb],
+  );
+  return rows[0];
+}
+
+export async function loadInstance(db: Queryable, clusterId: string): Promise<InstanceRow | null> {
+  return (await db.query<InstanceRow>("SELECT * FROM instances WHERE cluster_id = $1", [clusterId])).rows[0] ?? null;
+}
+
+/** Every instance that should exist (and run) on the host. */
+export async function activeInstances(db: Queryable, hostClusterId: string): Promise<InstanceRow[]> {
+  return (await db.query<InstanceRow>("SELECT * FROM instances WHERE host_cluster_id = $1 AND state = 'active' ORDER BY created_at", [hostClusterId])).rows;
+}
+
+/** The instance is gone: its port is free again. */
+export async function retireInstance(db: Queryable, clusterId: string): Promise<void> {
+  await db.query("UPDATE instances SET state = 'deleted', deleted_at = now() WHERE cluster_id = $1 AND state = 'active'", [clusterId]);
+}
+
+/** Whether a cluster is an instance of the engine (else a shared cluster). */
+export async function isInstanceCluster(db: Queryable, clusterId: string): Promise<boolean> {
+  return Boolean((await db.query("SELECT 1 FROM clusters WHERE id = $1 AND engine = 'instance'", [clusterId])).rowCount);
+}
