@@ -10,6 +10,7 @@ import type { BlobStore } from "./platform/blobs/store.js";
 import type { NetGuard } from "./platform/netguard.js";
 import type { ApiKeyCache } from "./http/auth.js";
 import type { Lifecycle } from "./platform/lifecycle.js";
+import type { InstanceEngine } from "./platform/dataplane/instances/engine.js";
 
 export interface AppContext {
   config: Config;
@@ -17,6 +18,8 @@ export interface AppContext {
   box: SecretBox;
   clusters: ClusterAdmin;
   pooler: PoolerSync;
+  /** The instance engine (CAPYDB_DATA_PLANE_ENGINE=instances): new projects and their previews get instances of their own. Null: shared only. */
+  instances: InstanceEngine | null;
   /** Hooks between resources: a project deleted, production's data replaced, databases expected. */
   lifecycle: Lifecycle;
   log: Logger;

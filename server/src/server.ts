@@ -8,6 +8,8 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
 import type { AppContext } from "./context.js";
 import { buildApp } from "./app.js";
+import { InstanceHost } from "./platform/dataplane/instances/host.js";
+import { InstanceEngine } from "./platform/dataplane/instances/engine.js";
 import { createDb, waitForDatabase, type Db } from "./platform/store/db.js";
 import { migrate } from "./platform/store/migrate.js";
 import { SecretBox, loadSecretKey } from "./platform/secrets.js";
@@ -180,12 +182,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ),
     );
 
+    let instances: InstanceEngine | null = null;
+    if (config.dataPlaneEngine === "instances") {
+      const host = await InstanceHost.open({
+        root: config.instances.dir,
+        binDir: config.pgBinDir,
+        superuserPassword: readOrCreateSecretFile(path.join(config.dataDir, "instance-superuser-password")),
+        log: bootLog,
+      });
+      instances = new InstanceEngine(host, db, box, clusters, cluster, config.instances, bootLog);
+      const { missing } = await instances.startAll();
+      if (missing.length) bootLog(`instances without a data directory (their jobs make them, or the reconciler reports them): ${missing.join(", ")}`);
+    }
+
     const ctx: AppContext = {
       config,
       db,
       box,
       clusters,
       pooler: poolerSync,
+      instances,
       lifecycle: new Lifecycle(poolerSync),
       log: { info: () => {}, warn: () => {}, error: () => {} },
       pgbouncerAvailable: Boolean(pooler),

@@ -38,6 +38,10 @@ export const ERROR_CODES = {
   project_limit_reached: { status: 409, description: "The organization has as many projects as its plan allows" },
   plan_ceiling_exceeded: { status: 400, description: "A setting is above what the project's plan allows" },
   connection_capacity_exceeded: { status: 409, description: "The cluster has no connection slots left for the connection limit asked for" },
+  instance_capacity_exceeded: {
+    status: 409,
+    description: "The host runs as many PostgreSQL instances as its operator allows (CAPYDB_INSTANCE_MAX) or has no port left",
+  },
   pooling_unavailable: { status: 409, description: "No PgBouncer in front of this cluster: ask for a direct connection" },
   preview_name_taken: { status: 409, description: "A live preview of that name already exists in the project" },
   preview_limit_reached: { status: 409, description: "The project has as many live previews as its plan allows" },

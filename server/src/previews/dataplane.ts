@@ -211,6 +211,13 @@ export async function buildPreviewDatabase(
 export async function dropProjectPreviews(ctx: AppContext, project: ProjectRef): Promise<void> {
   const admin = await ctx.clusters.pool(project.cluster_id);
   for (const p of await listUndeletedPreviews(ctx.db, project.id)) {
+    const instance = await ctx.instances?.instanceOf(p.cluster_id);
+    if (instance) {
+      // a preview of its own instance: the whole instance goes
+      if (instance.state === "active") await ctx.instances!.destroy(instance);
+      await markPreviewDeletedUnlessPromoted(ctx.db, p.id);
+      continue;
+    }
     await ctx.pooler.kill(project.cluster_id, p.database_name).catch(() => {});
     await dropDatabase(admin, names.previewBuild(p.database_name));
     await dropAsideCopies(admin, p.database_name);
@@ -231,6 +238,8 @@ export async function forgetSnapshot(ctx: AppContext, project: ProjectRef): Prom
     const databases = await deleteSnapshot(ctx.db, project.id);
     const admin = await ctx.clusters.pool(project.cluster_id);
     for (const database of databases) await dropDatabase(admin, database);
+    // on the instance engine the snapshot is a directory of the host
+    if (ctx.instances && (await ctx.instances.instanceOf(project.cluster_id))) await ctx.instances.dropSnapshot(names.instanceSnapshot(project.database_name));
   });
 }
 

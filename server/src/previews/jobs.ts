@@ -27,6 +27,7 @@ import {
 } from "./store.js";
 import { loadBackup } from "../backups/store.js";
 import { makeSpare, refreshSnapshot, requestSpare, takeSpare } from "./spares.js";
+import { clonesSnapshot, createEmptyInstance, createFromSnapshot, destroyPreviewInstance, resetFromSnapshot } from "./instances.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => names.previewBuild(p.database_name);
@@ -121,6 +122,16 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const { preview, project } = await previewOf(ctx, job);
         if (preview.state !== "creating") throw new PermanentError(`preview is ${preview.state}, not creating`);
         if (project.state !== "ready") throw new PermanentError(`project is ${project.state}`);
+        const instance = await ctx.instances?.instanceOf(preview.cluster_id);
+        if (instance && clonesSnapshot(preview)) {
+          const at = await createFromSnapshot(ctx, job, preview, project, payloadOf(jobs.previewCreate, job.job).fresh);
+          if (at) await recordPreviewDataTime(ctx.db, preview.id, at);
+          await ctx.pooler.sync(preview.cluster_id);
+          await markPreviewReady(ctx.db, preview.id);
+          return;
+        }
+        // other sources build into the preview's own (empty) instance as they would on a shared cluster
+        if (instance) await createEmptyInstance(ctx, preview);
         const admin = await ctx.clusters.pool(preview.cluster_id);
         // A retry that finds the database in place only has the bookkeeping left.
         if (!(await databaseExists(admin, preview.database_name))) {
@@ -136,12 +147,16 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         await markPreviewReady(ctx.db, preview.id);
       },
       async cleanup(job, error) {
-        // A failed create leaves no database or role behind.
+        // A failed create leaves no database or role behind (on the instance engine: no instance).
         const { preview } = await previewOf(ctx, job);
-        const admin = await ctx.clusters.pool(preview.cluster_id);
-        await dropDatabase(admin, buildName(preview));
-        await dropDatabase(admin, preview.database_name);
-        await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
+        if (await ctx.instances?.instanceOf(preview.cluster_id)) {
+          await destroyPreviewInstance(ctx, preview);
+        } else {
+          const admin = await ctx.clusters.pool(preview.cluster_id);
+          await dropDatabase(admin, buildName(preview));
+          await dropDatabase(admin, preview.database_name);
+          await dropTenantRole(ctx.clusters, preview.cluster_id, preview.role_name);
+        }
         await markPreviewFailed(ctx.db, preview.id, scrubSecrets(errorMessage(error)));
         await ctx.pooler.sync(preview.cluster_id).catch(() => {});
       },
@@ -151,6 +166,13 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const { preview, project } = await previewOf(ctx, job);
         if (!["ready", "resetting"].includes(preview.state)) throw new PermanentError(`preview is ${preview.state}: only a ready preview can be reset`);
         await markPreviewResetting(ctx.db, preview.id);
+        if (clonesSnapshot(preview) && (await ctx.instances?.instanceOf(preview.cluster_id))) {
+          // a new clone of the snapshot relinked in place of the instance's data
+          const at = await resetFromSnapshot(ctx, job, preview, project, payloadOf(jobs.previewReset, job.job).fresh);
+          await ctx.pooler.sync(preview.cluster_id);
+          await markPreviewReset(ctx.db, preview.id, at);
+          return;
+        }
         // Same role, password, host, port and database name: only the data changes.
         const at = await build(ctx, job, preview, project, payloadOf(jobs.previewReset, job.job).fresh);
         const aside = await swapAside(ctx, preview.cluster_id, buildName(preview), preview.database_name, asideName(preview, job.job.id));
@@ -162,6 +184,9 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // The old data is still in place (a build is swapped in only when complete), or
         // aside if the swap stopped between its renames: it goes back.
         const { preview } = await previewOf(ctx, job);
+        const instance = await ctx.instances?.instanceOf(preview.cluster_id);
+        // the relink is atomic: the instance holds its old data or the new, and runs again
+        if (instance?.state === "active" && ctx.instances!.host.exists(instance.name)) await ctx.instances!.host.start(instance.name);
         const admin = await ctx.clusters.pool(preview.cluster_id);
         await restoreAside(ctx, preview.cluster_id, preview.database_name, asideName(preview, job.job.id));
         await dropDatabase(admin, buildName(preview));
@@ -171,8 +196,14 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
     [jobs.previewDelete.type]: {
       async run(job) {
         const { preview } = await previewOf(ctx, job);
-        const admin = await ctx.clusters.pool(preview.cluster_id);
         await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
+        if (await ctx.instances?.instanceOf(preview.cluster_id)) {
+          await destroyPreviewInstance(ctx, preview);
+          await markPreviewDeleted(ctx.db, preview.id);
+          await ctx.pooler.sync(preview.cluster_id);
+          return;
+        }
+        const admin = await ctx.clusters.pool(preview.cluster_id);
         await dropDatabase(admin, buildName(preview));
         await dropAsideCopies(admin, preview.database_name);
         await dropDatabase(admin, preview.database_name);

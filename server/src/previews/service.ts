@@ -14,7 +14,7 @@ import { badRequest, conflict, notFound, previewStateConflict, projectStateConfl
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
-import { admitConnections, slotsOf } from "../projects/service.js";
+import { admitConnections, allocateOrRefuse, slotsOf } from "../projects/service.js";
 import { type ProjectRow } from "../projects/store.js";
 import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
 import { loadBackup, type BackupRow } from "../backups/store.js";
@@ -139,7 +139,14 @@ export async function createPreview(
           "preview_limit_reached",
         );
       }
-      await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
+      // On the instance engine a preview is an instance of its own (its slots its own).
+      const production = await ctx.instances?.instanceOf(project.cluster_id);
+      let clusterId = project.cluster_id;
+      if (production) {
+        clusterId = (await allocateOrRefuse(() => ctx.instances!.allocate(tx, project.id, "preview", production.max_connections))).cluster_id;
+      } else {
+        await admitConnections(tx, slots, project.cluster_id, connections, `preview: its role's ${connections} connections`);
+      }
       const jobId = newId("job");
       await insertPreview(tx, {
         id,
@@ -149,7 +156,7 @@ export async function createPreview(
         mode,
         source_kind: sourceKind,
         source_database: sourceKind === "empty" ? null : project.database_name,
-        cluster_id: project.cluster_id,
+        cluster_id: clusterId,
         database_name: databaseName,
         role_name: names.ownerRole(databaseName),
         role_password_sealed: ctx.box.seal(newPassword()),

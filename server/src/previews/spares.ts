@@ -13,6 +13,7 @@
 // snapshot makes it stale, and a stale spare is never taken, only dropped. Nobody can
 // connect to a spare (datallowconn = false, CONNECT revoked from PUBLIC) until the job
 // that takes it renames it to the preview's build name and grants the preview's role.
+import { withInstanceSnapshot } from "./instances.js";
 import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -132,6 +133,11 @@ export async function enqueueSnapshotRefreshes(ctx: AppContext): Promise<number>
 export async function refreshSnapshot(ctx: AppContext, job: JobContext): Promise<string> {
   const project = await loadProject(ctx.db, job.job.project_id!);
   if (!project || project.state !== "ready") return "the project is gone or not ready: no refresh";
+  if (await ctx.instances?.instanceOf(project.cluster_id)) {
+    // the instance engine's snapshot: a file-level copy of production, no spare needed
+    const { takenAt } = await withInstanceSnapshot(ctx, project, job.job.created_at, async () => {});
+    return `the instance snapshot holds the data of ${takenAt.toISOString()}`;
+  }
   const snapshot = await ensureSnapshot(ctx, job, project, job.job.created_at, { use: false });
   await requestSpare(ctx, project);
   return `snapshot generation ${snapshot.generation} holds the data of ${snapshot.takenAt.toISOString()}`;
@@ -157,6 +163,7 @@ export async function dropIdleSnapshots(ctx: AppContext): Promise<number> {
       await dropSpare(ctx, project);
       const admin = await ctx.clusters.pool(project.cluster_id);
       for (const database of gone) await dropDatabase(admin, database);
+      if (ctx.instances && (await ctx.instances.instanceOf(project.cluster_id))) for (const name of gone) await ctx.instances.dropSnapshot(name);
       ctx.log.info({ project_id: project.id, database: gone[0] }, "dropped a snapshot nobody cloned from for a day, and its spare");
       dropped++;
     });

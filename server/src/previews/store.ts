@@ -71,9 +71,12 @@ export async function listExpiredPreviews(db: Queryable): Promise<PreviewRow[]> 
 }
 
 /** The previews of a project not deleted yet, for dropping them with the project. */
-export async function listUndeletedPreviews(db: Queryable, projectId: string): Promise<Array<{ id: string; database_name: string; role_name: string }>> {
-  const { rows } = await db.query<{ id: string; database_name: string; role_name: string }>(
-    "SELECT id, database_name, role_name FROM preview_databases WHERE project_id = $1 AND state <> 'deleted'",
+export async function listUndeletedPreviews(
+  db: Queryable,
+  projectId: string,
+): Promise<Array<{ id: string; cluster_id: string; database_name: string; role_name: string }>> {
+  const { rows } = await db.query<{ id: string; cluster_id: string; database_name: string; role_name: string }>(
+    "SELECT id, cluster_id, database_name, role_name FROM preview_databases WHERE project_id = $1 AND state <> 'deleted'",
     [projectId],
   );
   return rows;
@@ -263,13 +266,14 @@ export async function nextSnapshotGeneration(db: Queryable): Promise<number> {
 /** Records the project's new snapshot generation in place of the previous one. */
 export async function recordSnapshot(
   db: Queryable,
-  s: { project_id: string; cluster_id: string; database_name: string; generation: number; taken_at: Date },
+  s: { project_id: string; cluster_id: string; database_name: string; generation: number; taken_at: Date; snapshot_dir?: string; snapshot_lsn?: string },
 ): Promise<void> {
+  // on the instance engine database_name and snapshot_dir both name the snapshot's directory
   await db.query(
-    `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at, snapshot_dir, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation,
-       taken_at = EXCLUDED.taken_at, created_at = now()`,
-    [s.project_id, s.cluster_id, s.database_name, s.generation, s.taken_at],
+       taken_at = EXCLUDED.taken_at, snapshot_dir = EXCLUDED.snapshot_dir, snapshot_lsn = EXCLUDED.snapshot_lsn, created_at = now()`,
+    [s.project_id, s.cluster_id, s.database_name, s.generation, s.taken_at, s.snapshot_dir ?? null, s.snapshot_lsn ?? null],
   );
 }
 

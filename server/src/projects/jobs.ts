@@ -22,6 +22,9 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (project.state !== "provisioning") throw new PermanentError(`project is ${project.state}, not provisioning`);
         const password = ctx.box.open(project.role_password_sealed);
         job.addSecret(password);
+        // On the instance engine the project's own PostgreSQL is made and started first.
+        const instance = await ctx.instances?.instanceOf(project.cluster_id);
+        if (instance) await ctx.instances!.ensureFromTemplate(instance);
         const admin = await ctx.clusters.pool(project.cluster_id);
         // Each step checks what exists, so a retried or rescued job finishes the work.
         await ensureLoginRole(admin, project.role_name, password, project);
@@ -37,9 +40,15 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async cleanup(job, error) {
         // A failed provisioning leaves neither database nor role behind.
         const project = await projectOf(ctx, job);
-        const admin = await ctx.clusters.pool(project.cluster_id);
-        await dropDatabase(admin, project.database_name);
-        await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
+        const instance = await ctx.instances?.instanceOf(project.cluster_id);
+        if (instance) {
+          // the whole instance goes: nothing of it is anyone else's
+          await ctx.instances!.destroy(instance);
+        } else {
+          const admin = await ctx.clusters.pool(project.cluster_id);
+          await dropDatabase(admin, project.database_name);
+          await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
+        }
         await markProjectFailed(ctx.db, project.id, scrubSecrets(errorMessage(error)));
         await ctx.pooler.sync(project.cluster_id).catch(() => {});
       },
@@ -47,12 +56,17 @@ export function projectJobHandlers(ctx: AppContext): Record<string, JobHandler> 
     [jobs.projectDelete.type]: {
       async run(job) {
         const project = await projectOf(ctx, job);
-        const admin = await ctx.clusters.pool(project.cluster_id);
         // Every resource removes what it holds of the project (hooks registered in server.ts).
         await ctx.lifecycle.projectDeleted(project);
         await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-        await dropDatabase(admin, project.database_name);
-        await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
+        const instance = await ctx.instances?.instanceOf(project.cluster_id);
+        if (instance) {
+          if (instance.state === "active") await ctx.instances!.destroy(instance);
+        } else {
+          const admin = await ctx.clusters.pool(project.cluster_id);
+          await dropDatabase(admin, project.database_name);
+          await dropTenantRole(ctx.clusters, project.cluster_id, project.role_name);
+        }
         await markProjectDeleted(ctx.db, project.id);
         await ctx.pooler.sync(project.cluster_id);
       },

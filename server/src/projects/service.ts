@@ -25,6 +25,7 @@ import { newId, newPassword } from "../platform/secrets.js";
 import type { JobRow } from "../platform/jobs/types.js";
 import { applyRoleSettings, type RoleSettings } from "../platform/dataplane/provision.js";
 import { ceilingsFor, defaultSettings, settingsOverCeilings, whereSet } from "../platform/quotas.js";
+import { InstanceLimitError } from "../platform/dataplane/instances/registry.js";
 import { clusterSlots, lockClusterSlots, noRoomFor, type ClusterSlots } from "../platform/connection-slots.js";
 
 /** Tenants create projects on this plan; only a platform admin puts one on another. */
@@ -142,7 +143,22 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
         );
       }
     }
-    await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
+    // The instance engine gives the project a PostgreSQL instance of its own (on the host's
+    // cluster): its slots are its own, sized for the plan's ceiling, so admission is the host's.
+    let clusterId = cluster.id;
+    if (ctx.instances && cluster.id === ctx.instances.hostCluster.id) {
+      const instance = await allocateOrRefuse(() =>
+        ctx.instances!.allocate(
+          tx,
+          id,
+          "production",
+          Math.max(ceilings.quotas.max_connections, settings.max_connections) + ctx.config.clusterConnectionReserve,
+        ),
+      );
+      clusterId = instance.cluster_id;
+    } else {
+      await admitConnections(tx, slots, cluster.id, settings.max_connections, `max_connections: ${settings.max_connections} connections for this project`);
+    }
     const jobId = newId("job");
     await insertProject(tx, {
       id,
@@ -152,7 +168,7 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
       region,
       plan,
       environment: body.environment ?? DEFAULT_ENVIRONMENT,
-      clusterId: cluster.id,
+      clusterId,
       databaseName,
       roleName,
       rolePasswordSealed: ctx.box.seal(newPassword()),
@@ -162,16 +178,20 @@ export async function createProject(ctx: AppContext, principal: Principal, body:
       storageLimitBytes: settings.storage_limit_bytes,
       latestJobId: jobId,
     });
-    const job = await enqueue(
-      tx,
-      jobs.projectCreate,
-      { organizationId, projectId: id, clusterId: cluster.id },
-      {},
-      { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
-    );
+    const job = await enqueue(tx, jobs.projectCreate, { organizationId, projectId: id, clusterId }, {}, { id: jobId, maxAttempts: ctx.config.jobMaxAttempts });
     const project = (await loadProject(tx, id))!;
     return { project, job };
   });
+}
+
+/** An instance for a new project or preview; 409 when the host has no room for one. */
+export async function allocateOrRefuse<T>(allocate: () => Promise<T>): Promise<T> {
+  try {
+    return await allocate();
+  } catch (err) {
+    if (err instanceof InstanceLimitError) throw conflict(err.message, "instance_capacity_exceeded");
+    throw err;
+  }
 }
 
 /** The cluster's connection slots; 503 when it cannot be reached (and was never read). */

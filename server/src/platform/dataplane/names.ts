@@ -17,6 +17,8 @@ export const names = {
 
   /** A project's snapshot database of one generation (previews are cloned from it). */
   snapshot: (projectDatabase: string, generation: number) => `${projectDatabase}_snap${generation}`,
+  /** On the instance engine: the project's snapshot, a stopped data directory on the instance host. */
+  instanceSnapshot: (projectDatabase: string) => `${projectDatabase}_isnap`,
   /** A clone of that snapshot kept ready for the next preview. */
   spare: (projectDatabase: string, generation: number) => `${projectDatabase}_spare${generation}`,
 

@@ -1,0 +1,126 @@
+// The instance engine end to end through the API (CAPYDB_DATA_PLANE_ENGINE=instances) on a
+// loop-mounted XFS image with reflink: a project gets a PostgreSQL instance of its own, each
+// preview is a copy-on-write clone of the project's snapshot in an instance of its own.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CapyClient, Project } from "@capydb/api";
+import { startTestServer, type TestServer } from "../../test/harness/server.js";
+import { psql } from "../../test/harness/sql.js";
+import { organization, readyProject } from "../../test/harness/tenants.js";
+import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
+import { freePort } from "../../test/harness/ports.js";
+
+let fsDir: ReflinkDir;
+let t: TestServer;
+let org: CapyClient;
+let project: Project;
+let prodUri: string;
+
+const rowsOf = (uri: string, sql: string) => psql(uri, sql);
+
+beforeAll(async () => {
+  fsDir = reflinkDir("instance-engine");
+  const first = await freePort();
+  t = await startTestServer({
+    CAPYDB_DATA_PLANE_ENGINE: "instances",
+    CAPYDB_INSTANCES_DIR: `${fsDir.dir}/instances`,
+    CAPYDB_INSTANCE_PORTS: `${first}-${first + 40}`,
+    CAPYDB_INSTANCE_MAX: "6",
+  });
+  org = (await organization(t, "Instances", "i")).client;
+  ({ project, uri: prodUri } = await readyProject(org, "app"));
+  psql(
+    prodUri,
+    `create table accounts (id int primary key, balance bigint, note text);
+     insert into accounts select g, g * 7, md5(g::text) from generate_series(1, 50000) g;
+     create function shout(t text) returns text language sql as $$ select upper(t) $$;`,
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await org?.close();
+  await t?.stop();
+  // the instances outlive the server on purpose (as PgBouncer does): stop them for the unmount
+  const { InstanceHost } = await import("../src/platform/dataplane/instances/host.js");
+  if (fsDir) {
+    const host = await InstanceHost.open({ root: `${fsDir.dir}/instances`, superuserPassword: "unused" }).catch(() => null);
+    for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
+    await fsDir.cleanup();
+  }
+});
+
+describe("the instance engine", () => {
+  it("gives the project a PostgreSQL instance of its own: its database and role are the only tenant ones there", () => {
+    const port = Number(new URL(prodUri).port);
+    expect(project.direct_port).toBe(port);
+    expect(
+      rowsOf(prodUri, "select string_agg(datname, ',' order by datname) from pg_database where datname not in ('postgres', 'template0', 'template1')"),
+    ).toBe(project.database_name);
+    expect(rowsOf(prodUri, "select string_agg(rolname, ',' order by rolname) from pg_roles where rolname !~ '^pg_'")).toBe(
+      ["capydb_admin", project.role_name].sort().join(","),
+    );
+  });
+
+  it("makes previews as clones of production's snapshot: identical data, isolated writes, only their own names inside", async () => {
+    const { preview, job } = await org.createPreview(project.id, { name: "pr-1" });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    const uri = await org.getPreviewConnectionUri(preview.id);
+    const checksum = "select md5(string_agg(a::text, ',' order by id)) from accounts a";
+    expect(rowsOf(uri, checksum)).toBe(rowsOf(prodUri, checksum));
+    expect(rowsOf(uri, "select shout('hi')")).toBe("HI");
+    // its own instance, port and names: nothing of production's is left inside
+    expect(Number(new URL(uri).port)).not.toBe(Number(new URL(prodUri).port));
+    expect(rowsOf(uri, "select string_agg(datname, ',') from pg_database where datname not in ('postgres', 'template0', 'template1')")).toBe(
+      preview.database_name,
+    );
+    expect(rowsOf(uri, "select string_agg(rolname, ',' order by rolname) from pg_roles where rolname !~ '^pg_'")).toBe(
+      ["capydb_admin", preview.role_name].sort().join(","),
+    );
+    expect(rowsOf(uri, "select current_user")).toBe(preview.role_name);
+    // production's role and password do not open the preview
+    expect(() => psql(prodUri.replace(`:${new URL(prodUri).port}/`, `:${new URL(uri).port}/`), "select 1")).toThrow();
+    rowsOf(uri, "update accounts set balance = -1 where id <= 10");
+    rowsOf(prodUri, "insert into accounts values (50001, 0, 'after')");
+    expect(rowsOf(prodUri, "select count(*) from accounts where balance = -1")).toBe("0");
+    expect(rowsOf(uri, "select count(*) from accounts where id = 50001")).toBe("0");
+  });
+
+  it("resets a preview to fresh production data with the same credentials and address", async () => {
+    const preview = (await org.listPreviews(project.id)).preview_databases.find((p) => p.name === "pr-1")!;
+    const before = await org.getPreviewConnectionUri(preview.id);
+    rowsOf(before, "create table scratch (x int)");
+    const { job } = await org.resetPreview(preview.id, { fresh: true });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    const after = await org.getPreviewConnectionUri(preview.id);
+    expect(after).toBe(before);
+    expect(rowsOf(after, "select to_regclass('scratch') is null")).toBe("t");
+    expect(rowsOf(after, "select count(*) from accounts where balance = -1")).toBe("0");
+    // fresh: production's row written after the first snapshot is there now
+    expect(rowsOf(after, "select note from accounts where id = 50001")).toBe("after");
+  });
+
+  it("refuses a preview past the host's instance limit with 409, and deleting a preview frees its instance", async () => {
+    const made: string[] = [];
+    // production + pr-1 + four more = the limit of six
+    for (let i = 0; i < 4; i++) {
+      const { job, preview } = await org.createPreview(project.id, { name: `more-${i}` });
+      made.push(preview.id);
+      await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    }
+    await expect(org.createPreview(project.id, { name: "one-too-many" })).rejects.toMatchObject({ status: 409, code: "instance_capacity_exceeded" });
+    const gone = made[0];
+    const uri = await org.getPreviewConnectionUri(gone);
+    await org.waitForJob((await org.deletePreview(gone)).job.id, { timeoutMs: 60_000 });
+    expect(() => psql(uri, "select 1")).toThrow();
+    const { job } = await org.createPreview(project.id, { name: "after-delete" });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+  });
+
+  it("deleting the project removes every instance and the snapshot", async () => {
+    await org.waitForJob((await org.deleteProject(project.id)).job.id, { timeoutMs: 120_000 });
+    const { rows } = await t.server.ctx.db.query("select count(*)::int as n from instances where project_id = $1 and state = 'active'", [project.id]);
+    expect(rows[0].n).toBe(0);
+    const host = t.server.ctx.instances!.host;
+    expect(host.list()).toEqual({ instances: [], snapshots: [] });
+    expect(() => psql(prodUri, "select 1")).toThrow();
+  });
+});
