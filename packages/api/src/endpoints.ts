@@ -57,7 +57,7 @@ export const endpoints: Endpoint[] = [
     body: s.CreateProjectRequest,
     status: 201,
     response: z.object({ job: s.Job, project: s.Project }),
-    errors: ["forbidden", "plan_ceiling_exceeded", "project_limit_reached", "connection_capacity_exceeded"],
+    errors: ["forbidden", "plan_ceiling_exceeded", "project_limit_reached", "connection_capacity_exceeded", "instance_capacity_exceeded"],
   },
   { method: "GET", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Get a project", status: 200, response: projectEnvelope },
   {
@@ -159,6 +159,7 @@ export const endpoints: Endpoint[] = [
       "preview_limit_reached",
       "preview_name_taken",
       "connection_capacity_exceeded",
+      "instance_capacity_exceeded",
     ],
   },
   {
