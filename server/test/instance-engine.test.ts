@@ -115,6 +115,34 @@ describe("the instance engine", () => {
     await org.waitForJob(job.id, { timeoutMs: 60_000 });
   });
 
+  it("cutover swaps the instances' data: production's URI sees the preview's data; rollback swaps it back", async () => {
+    const preview = (await org.listPreviews(project.id)).preview_databases.find((p) => p.name === "pr-1")!;
+    const previewUri = await org.getPreviewConnectionUri(preview.id);
+    psql(previewUri, "alter table accounts add column email text; update accounts set email = 'a@x.org' where id = 1");
+    const { cutover_request: req } = await org.createCutoverRequest(project.id, { preview_id: preview.id });
+    await t.admin.acknowledgeCutoverRequest(req.id, {});
+    const started = (await t.admin.executeCutoverRequest(req.id)).cutover_request;
+    await t.admin.waitForJob(started.promote_job_id!, { timeoutMs: 120_000 });
+    expect((await org.getCutoverRequest(req.id)).cutover_request.status).toBe("completed");
+    expect(await org.getConnectionUri(project.id)).toBe(prodUri);
+    expect(rowsOf(prodUri, "select email from accounts where id = 1")).toBe("a@x.org");
+    expect(rowsOf(prodUri, "select current_user")).toBe(project.role_name);
+    expect(rowsOf(prodUri, "select tableowner from pg_tables where tablename = 'accounts'")).toBe(project.role_name);
+    expect((await org.getPreview(preview.id)).preview.state).toBe("promoted");
+    expect(() => psql(previewUri, "select 1")).toThrow();
+    rowsOf(prodUri, "insert into accounts (id, balance) values (60000, 1)");
+
+    const rb = (await t.admin.rollbackCutoverRequest(req.id)).cutover_request;
+    await t.admin.waitForJob(rb.rollback_job_id!, { timeoutMs: 60_000 });
+    expect((await org.getCutoverRequest(req.id)).cutover_request.status).toBe("rolled_back");
+    expect(rowsOf(prodUri, "select count(*) from information_schema.columns where table_name = 'accounts' and column_name = 'email'")).toBe("0");
+    expect(rowsOf(prodUri, "select note from accounts where id = 50001")).toBe("after");
+    const { rows } = await t.server.ctx.db.query("select i.state from instances i join preview_databases v on v.cluster_id = i.cluster_id where v.id = $1", [
+      preview.id,
+    ]);
+    expect(rows[0].state).toBe("deleted");
+  });
+
   it("deleting the project removes every instance and the snapshot", async () => {
     await org.waitForJob((await org.deleteProject(project.id)).job.id, { timeoutMs: 120_000 });
     const { rows } = await t.server.ctx.db.query("select count(*)::int as n from instances where project_id = $1 and state = 'active'", [project.id]);

@@ -13,6 +13,7 @@ import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/store.js";
+import { dropPreviousInstance, instancePair, promoteByInstanceSwap, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
 import { insertBackup, loadBackup } from "../backups/store.js";
 import { takeAndVerify } from "../backups/take.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
@@ -63,7 +64,21 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           if (err instanceof PermanentError) throw new PermanentError(`pre-cutover backup failed, nothing was changed: ${err.message}`);
           throw err;
         }
-        // 2. Promote: production's role takes over every object of the preview, then the rename swap.
+        // 2. Promote. On the instance engine: a swap of the two instances' data directories.
+        const pair = await instancePair(ctx, project, preview);
+        if (pair) {
+          if (preview.state !== "promoted") {
+            if (preview.state !== "ready") throw new PermanentError(`preview is ${preview.state}; only a ready preview can be promoted`);
+            const previous = await promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
+            await markPreviewPromoted(ctx.db, preview.id);
+            await ctx.lifecycle.productionReplaced(project);
+            await markCutoverCompleted(ctx.db, cut.id, project.database_name, ctx.config.cutoverRollbackWindowSeconds, previous);
+            return;
+          }
+          await ctx.lifecycle.productionReplaced(project);
+          return;
+        }
+        // On a shared cluster: production's role takes over every object of the preview, then the rename swap.
         const admin = await ctx.clusters.pool(project.cluster_id);
         const old = previousName(project, cut);
         if (preview.state !== "promoted") {
@@ -82,7 +97,10 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async cleanup(job, error) {
         // Production keeps serving its previous data; the preview is handed back to its role.
         const { cut, project, preview } = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
-        if (preview.state !== "promoted") {
+        const pair = await instancePair(ctx, project, preview).catch(() => null);
+        if (pair) {
+          if (preview.state !== "promoted") await undoInstancePromotion(ctx, (await loadCutover(ctx.db, cut.id)) ?? cut, project, preview, pair);
+        } else if (preview.state !== "promoted") {
           await rollBackSwap(ctx, project.cluster_id, project.database_name, preview.database_name, previousName(project, cut), { keepBuilt: true });
           const admin = await ctx.clusters.pool(project.cluster_id);
           if (await databaseExists(admin, preview.database_name)) {
@@ -99,6 +117,12 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const { cut, project } = await load(ctx, payloadOf(jobs.cutoverRollback, job.job).cutover_id);
         if (cut.status === "rolled_back") return;
         if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
+        if (cut.previous_instance_cluster_id) {
+          await rollBackInstanceSwap(ctx, cut, project);
+          await ctx.lifecycle.productionReplaced(project);
+          await markCutoverRolledBack(ctx.db, cut.id);
+          return;
+        }
         const admin = await ctx.clusters.pool(project.cluster_id);
         const promoted = names.cutoverRolledBack(project.database_name, cut.id);
         if (await databaseExists(admin, cut.previous_database_name)) {
@@ -119,7 +143,8 @@ export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
   const expired = await listPreviousPastWindow(ctx.db);
   for (const cut of expired) {
     const project = await loadProject(ctx.db, cut.project_id);
-    if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
+    if (cut.previous_instance_cluster_id) await dropPreviousInstance(ctx, cut.previous_instance_cluster_id);
+    else if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
     await markPreviousDropped(ctx.db, cut.id);
   }
   return expired.length;
@@ -130,7 +155,8 @@ export async function dropProjectCutoverLeftovers(ctx: AppContext, project: Proj
   const kept = await listProjectKeptPrevious(ctx.db, project.id);
   const admin = await ctx.clusters.pool(project.cluster_id);
   for (const r of kept) {
-    await dropDatabase(admin, r.previous_database_name);
+    if (r.previous_instance_cluster_id) await dropPreviousInstance(ctx, r.previous_instance_cluster_id);
+    else await dropDatabase(admin, r.previous_database_name);
     await markDeletedProjectPreviousDropped(ctx.db, r.id);
   }
   await cancelProjectCutovers(ctx.db, project.id);

@@ -28,6 +28,10 @@ export interface CutoverRow {
   previous_database_name: string | null;
   rollback_until: Date | null;
   previous_dropped_at: Date | null;
+  /** Instance engine: the preview's data directory before the swap, the instance holding the previous data, and its directory. */
+  candidate_dir: string | null;
+  previous_instance_cluster_id: string | null;
+  previous_dir: string | null;
   rolled_back_at: Date | null;
   rollback_job_id: string | null;
   created_at: Date;
@@ -118,12 +122,24 @@ export async function recordPreCutoverBackup(db: Queryable, id: string, backupId
 }
 
 /** Promoted: the previous production database is kept under `previousName` for the rollback window. */
-export async function markCutoverCompleted(db: Queryable, id: string, previousName: string, rollbackWindowSeconds: number): Promise<void> {
+export async function markCutoverCompleted(
+  db: Queryable,
+  id: string,
+  previousName: string,
+  rollbackWindowSeconds: number,
+  previousInstance: { clusterId: string; dir: string } | null = null,
+): Promise<void> {
   await db.query(
     `UPDATE cutover_requests SET status = 'completed', completed_at = now(), previous_database_name = $2,
-       rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now() WHERE id = $1`,
-    [id, previousName, rollbackWindowSeconds],
+       rollback_until = now() + make_interval(secs => $3), failure_reason = NULL, updated_at = now(),
+       previous_instance_cluster_id = $4, previous_dir = $5 WHERE id = $1`,
+    [id, previousName, rollbackWindowSeconds, previousInstance?.clusterId ?? null, previousInstance?.dir ?? null],
   );
+}
+
+/** On the instance engine: the preview's data directory, recorded before production's and its are swapped. */
+export async function recordCandidateDir(db: Queryable, id: string, dir: string): Promise<void> {
+  await db.query("UPDATE cutover_requests SET candidate_dir = $2, updated_at = now() WHERE id = $1 AND candidate_dir IS NULL", [id, dir]);
 }
 
 export async function markCutoverFailed(db: Queryable, id: string, reason: string): Promise<void> {
@@ -158,9 +174,12 @@ export async function markPreviousDropped(db: Queryable, id: string): Promise<vo
 }
 
 /** The previous production databases a project still has kept. */
-export async function listProjectKeptPrevious(db: Queryable, projectId: string): Promise<Array<{ id: string; previous_database_name: string }>> {
-  const { rows } = await db.query<{ id: string; previous_database_name: string }>(
-    "SELECT id, previous_database_name FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
+export async function listProjectKeptPrevious(
+  db: Queryable,
+  projectId: string,
+): Promise<Array<{ id: string; previous_database_name: string; previous_instance_cluster_id: string | null }>> {
+  const { rows } = await db.query<{ id: string; previous_database_name: string; previous_instance_cluster_id: string | null }>(
+    "SELECT id, previous_database_name, previous_instance_cluster_id FROM cutover_requests WHERE project_id = $1 AND previous_database_name IS NOT NULL AND previous_dropped_at IS NULL",
     [projectId],
   );
   return rows;

@@ -9,7 +9,7 @@ import type { ClusterAdmin, ClusterRow } from "../clusters.js";
 import { hardenCluster } from "../provision.js";
 import { hideOtherSessions } from "../privileged.js";
 import { InstanceHost, type InstanceSettings, type SnapshotResult } from "./host.js";
-import { activeInstances, allocateInstance, loadInstance, retireInstance, type InstanceRow } from "./registry.js";
+import { activeInstances, allocateInstance, loadInstance, retireInstance, setKeepStopped, type InstanceRow } from "./registry.js";
 
 export interface InstanceEngineConfig {
   portFirst: number;
@@ -90,6 +90,11 @@ export class InstanceEngine {
     }
   }
 
+  /** Whether the instance stays stopped at start-up (it holds data kept for a rollback). */
+  keepStopped(row: InstanceRow, keep: boolean): Promise<void> {
+    return setKeepStopped(this.db, row.cluster_id, keep);
+  }
+
   /** Stops and removes the instance, and frees its port. */
   async destroy(row: InstanceRow): Promise<void> {
     await this.clusters.dropPool(row.cluster_id);
@@ -115,6 +120,7 @@ export class InstanceEngine {
         missing.push(row.name);
         continue;
       }
+      if (row.keep_stopped) continue;
       if (!this.host.running(row.name)) {
         await this.host.start(row.name);
         started++;

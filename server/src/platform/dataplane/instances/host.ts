@@ -319,6 +319,11 @@ export class InstanceHost {
     fs.renameSync(tmp, at);
   }
 
+  /** The data directory an instance's link points to now (null: no such instance). */
+  dataTarget(name: string): string | null {
+    return this.target(this.dataDir(name));
+  }
+
   /** The data directory a link points to (null when there is no link). */
   private target(at: string): string | null {
     try {

@@ -14,6 +14,8 @@ export interface InstanceRow {
   max_connections: number;
   shared_buffers_mb: number;
   state: "active" | "deleted";
+  /** Holds data kept for a rollback: not started again at start-up. */
+  keep_stopped: boolean;
   created_at: Date;
 }
 
@@ -91,6 +93,11 @@ export async function activeInstances(db: Queryable, hostClusterId: string): Pro
 /** The instance is gone: its port is free again. */
 export async function retireInstance(db: Queryable, clusterId: string): Promise<void> {
   await db.query("UPDATE instances SET state = 'deleted', deleted_at = now() WHERE cluster_id = $1 AND state = 'active'", [clusterId]);
+}
+
+/** Marks an instance as one that stays stopped (it holds data kept for a rollback), or not. */
+export async function setKeepStopped(db: Queryable, clusterId: string, keepStopped: boolean): Promise<void> {
+  await db.query("UPDATE instances SET keep_stopped = $2 WHERE cluster_id = $1", [clusterId, keepStopped]);
 }
 
 /** Whether a cluster is an instance of the engine (else a shared cluster). */

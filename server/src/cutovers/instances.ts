@@ -1,0 +1,141 @@
+// Cutovers on the instance engine: production and the preview are instances of their own,
+// so promoting is a swap of their data directories (stop, relink, start), at any size. In
+// the preview's instance the preview's database and role first take production's names
+// and password, so production's instance comes back with its address, names and
+// credentials unchanged, holding the preview's data. The previous data is then in the
+// preview's instance (stopped) for the rollback window; a rollback swaps back.
+//
+// A retried job knows where it stands from the data directories recorded on the request:
+// production's instance points at the candidate's directory once the swap is done.
+import type { AppContext } from "../context.js";
+import type { JobContext } from "../platform/jobs/worker.js";
+import { PermanentError } from "../platform/jobs/errors.js";
+import { quoteIdent } from "../platform/dataplane/sql.js";
+import { databaseExists, ensureLoginRole, roleExists } from "../platform/dataplane/provision.js";
+import type { InstanceRow } from "../platform/dataplane/instances/registry.js";
+import type { ProjectRow } from "../projects/store.js";
+import type { PreviewRow } from "../previews/store.js";
+import { recordCandidateDir, type CutoverRow } from "./store.js";
+
+export interface InstancePair {
+  production: InstanceRow;
+  candidate: InstanceRow;
+}
+
+/** Production's and the preview's instances, when the cutover is between two instances (else null: a shared cluster). */
+export async function instancePair(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<InstancePair | null> {
+  if (!ctx.instances) return null;
+  const production = await ctx.instances.instanceOf(project.cluster_id);
+  const candidate = await ctx.instances.instanceOf(preview.cluster_id);
+  if (!production && !candidate) return null;
+  if (!production || !candidate) throw new PermanentError("the project and the preview are on different engines: the preview cannot be promoted");
+  return { production, candidate };
+}
+
+/** Renames a database and a role in an instance (its maintenance database: catalog changes only) and sets the role's password and limits. */
+async function takeNames(
+  ctx: AppContext,
+  job: JobContext | null,
+  clusterId: string,
+  from: { database: string; role: string },
+  to: { database: string; role: string; passwordSealed: string; settings: ProjectRow },
+): Promise<void> {
+  const admin = await ctx.clusters.pool(clusterId);
+  if (!(await databaseExists(admin, to.database)) && (await databaseExists(admin, from.database))) {
+    await admin.query(`ALTER DATABASE ${quoteIdent(from.database)} RENAME TO ${quoteIdent(to.database)}`);
+  }
+  if (!(await roleExists(admin, to.role)) && (await roleExists(admin, from.role))) {
+    await admin.query(`ALTER ROLE ${quoteIdent(from.role)} RENAME TO ${quoteIdent(to.role)}`);
+  }
+  const password = ctx.box.open(to.passwordSealed);
+  job?.addSecret(password);
+  await ensureLoginRole(admin, to.role, password, to.settings);
+}
+
+/** Stops both, swaps their data, starts production (the other stays stopped: it holds data kept for a rollback, or is about to be started by the caller). */
+async function swapStopped(ctx: AppContext, pair: InstancePair): Promise<void> {
+  const engine = ctx.instances!;
+  for (const row of [pair.production, pair.candidate]) {
+    await ctx.clusters.dropPool(row.cluster_id);
+    await engine.host.stop(row.name, "fast");
+  }
+  engine.host.swapData(pair.production.name, pair.candidate.name);
+  await engine.host.start(pair.production.name);
+}
+
+/**
+ * Promotes the preview: its data becomes production's (same address, names, password) and
+ * production's previous data is kept in the preview's (stopped) instance. Answers where the
+ * previous data is, for the request.
+ */
+export async function promoteByInstanceSwap(
+  ctx: AppContext,
+  job: JobContext,
+  cut: CutoverRow,
+  project: ProjectRow,
+  preview: PreviewRow,
+  pair: InstancePair,
+): Promise<{ clusterId: string; dir: string }> {
+  const engine = ctx.instances!;
+  const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
+  if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
+  if (engine.host.dataTarget(pair.production.name) !== candidateDir) {
+    await recordCandidateDir(ctx.db, cut.id, candidateDir);
+    await engine.host.start(pair.candidate.name);
+    await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
+    await takeNames(
+      ctx,
+      job,
+      pair.candidate.cluster_id,
+      { database: preview.database_name, role: preview.role_name },
+      { database: project.database_name, role: project.role_name, passwordSealed: project.role_password_sealed, settings: project },
+    );
+    ctx.faults.check("cutover.before_swap");
+    await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
+    await swapStopped(ctx, pair);
+  } else {
+    await engine.host.start(pair.production.name);
+  }
+  await engine.keepStopped(pair.candidate, true);
+  return { clusterId: pair.candidate.cluster_id, dir: engine.host.dataTarget(pair.candidate.name)! };
+}
+
+/** A failed promotion: production gets its own data back if the swap happened, and the preview its names and password. */
+export async function undoInstancePromotion(ctx: AppContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow, pair: InstancePair): Promise<void> {
+  const engine = ctx.instances!;
+  if (cut.candidate_dir && engine.host.dataTarget(pair.production.name) === cut.candidate_dir) await swapStopped(ctx, pair);
+  await engine.host.start(pair.production.name);
+  await engine.keepStopped(pair.candidate, false);
+  await engine.host.start(pair.candidate.name);
+  await takeNames(
+    ctx,
+    null,
+    pair.candidate.cluster_id,
+    { database: project.database_name, role: project.role_name },
+    { database: preview.database_name, role: preview.role_name, passwordSealed: preview.role_password_sealed, settings: project },
+  );
+}
+
+/** Puts the previous data back in production's instance and removes the promoted data. */
+export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, project: ProjectRow): Promise<void> {
+  const engine = ctx.instances!;
+  const production = await engine.instanceOf(project.cluster_id);
+  const previous = cut.previous_instance_cluster_id ? await engine.instanceOf(cut.previous_instance_cluster_id) : null;
+  if (!production || !previous) throw new PermanentError("the instances of this cutover are gone");
+  if (engine.host.dataTarget(production.name) !== cut.previous_dir) {
+    if (previous.state !== "active" || !engine.host.exists(previous.name)) {
+      throw new PermanentError("the previous production data is gone: the rollback window has passed");
+    }
+    await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
+    await swapStopped(ctx, { production, candidate: previous });
+  }
+  await engine.host.start(production.name);
+  // the promoted data, now in the other instance, goes
+  if (previous.state === "active") await engine.destroy(previous);
+}
+
+/** The previous data kept for a rollback goes (its window passed, or the project is deleted). */
+export async function dropPreviousInstance(ctx: AppContext, clusterId: string): Promise<void> {
+  const row = await ctx.instances?.instanceOf(clusterId);
+  if (row && row.state === "active") await ctx.instances!.destroy(row);
+}
