@@ -8,6 +8,7 @@ import { psql } from "../../test/harness/sql.js";
 import { organization, readyProject } from "../../test/harness/tenants.js";
 import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
 import { freePort } from "../../test/harness/ports.js";
+import { Reconciler } from "../src/platform/reconciler.js";
 
 let fsDir: ReflinkDir;
 let t: TestServer;
@@ -141,6 +142,18 @@ describe("the instance engine", () => {
       preview.id,
     ]);
     expect(rows[0].state).toBe("deleted");
+  });
+
+  it("the reconciler removes an instance directory no active instance owns, on its second sighting", async () => {
+    const host = t.server.ctx.instances!.host;
+    await host.create("i_stray", { port: await freePort(), maxConnections: 5, sharedBuffersMb: 16 });
+    await host.start("i_stray");
+    const reconciler = new Reconciler(t.server.ctx);
+    expect((await reconciler.pass()).filter((r) => r.kind === "instance")).toEqual([]);
+    expect((await reconciler.pass()).filter((r) => r.kind === "instance").map((r) => r.name)).toEqual(["i_stray"]);
+    expect(host.exists("i_stray")).toBe(false);
+    // the project's own instances are untouched
+    expect(rowsOf(prodUri, "select 1")).toBe("1");
   });
 
   it("deleting the project removes every instance and the snapshot", async () => {
