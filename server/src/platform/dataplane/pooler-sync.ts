@@ -1,11 +1,13 @@
 // Keeps each cluster's PgBouncer in step with the databases that live on it.
 // Resource modules (projects, previews) register where their databases are
 // listed; a sync reads the whole truth from the control plane, so it is
-// idempotent and any server process may run it.
+// idempotent and any server process may run it. The instances of a host have no
+// PgBouncer of their own: the one of their host's cluster routes their databases.
 import type { Db } from "../store/db.js";
 import type { ClusterAdmin } from "./clusters.js";
 import type { OsUser } from "./pg-binaries.js";
 import type { PgBouncerPooler, PoolerEntry } from "./pooler.js";
+import { activeInstances, loadInstance } from "./instances/registry.js";
 
 export type DatabaseSource = (db: Db, clusterId: string) => Promise<Array<{ database: string; role: string }>>;
 
@@ -30,35 +32,66 @@ export class PoolerSync {
     return this.poolers.has(clusterId);
   }
 
-  /** Rewrites the cluster's PgBouncer databases and users and reloads it. No-op without a pooler. */
+  /** The pooler that routes a cluster's databases (an instance's is its host's), with the cluster it is attached to. */
+  private async poolerOf(clusterId: string): Promise<{ clusterId: string; pooler: PgBouncerPooler; owner: OsUser | null } | null> {
+    const own = this.poolers.get(clusterId);
+    if (own) return { clusterId, ...own };
+    const instance = await loadInstance(this.db, clusterId);
+    const host = instance && this.poolers.get(instance.host_cluster_id);
+    return host ? { clusterId: instance.host_cluster_id, ...host } : null;
+  }
+
+  /**
+   * Rewrites the PgBouncer that routes the cluster's databases (its own, or its host's for
+   * an instance) and reloads it: the databases of the pooler's cluster and of every active
+   * instance of that host. No-op without a pooler.
+   */
   async sync(clusterId: string): Promise<void> {
-    const entry = this.poolers.get(clusterId);
+    const entry = await this.poolerOf(clusterId);
     if (!entry) return;
     const client = await this.db.connect();
     try {
-      // One writer at a time per cluster across all server processes.
-      await client.query("SELECT pg_advisory_lock(hashtext('capydb:pooler:' || $1))", [clusterId]);
-      const targets = (await Promise.all(this.sources.map((source) => source(this.db, clusterId)))).flat();
-      const admin = await this.clusters.pool(clusterId);
-      const { rows } = await admin.query<{ rolname: string; rolpassword: string }>(
-        "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1::text[]) AND rolpassword LIKE 'SCRAM-SHA-256$%'",
-        [targets.map((t) => t.role)],
+      // One writer at a time per pooler across all server processes.
+      await client.query("SELECT pg_advisory_lock(hashtext('capydb:pooler:' || $1))", [entry.clusterId]);
+      const entries = await this.withSecrets(entry.clusterId, await this.targetsOf(entry.clusterId));
+      const instances = await Promise.all(
+        (await activeInstances(this.db, entry.clusterId)).map(async (instance) => {
+          const targets = await this.targetsOf(instance.cluster_id);
+          if (!targets.length) return [];
+          const { host, port } = await this.clusters.tenantAddress(instance.cluster_id);
+          // a stopped instance: its databases are left out until a sync once it runs again
+          const reached = await this.withSecrets(instance.cluster_id, targets).catch(() => []);
+          return reached.map((e) => ({ ...e, host, port }));
+        }),
       );
-      const secrets = new Map(rows.map((r) => [r.rolname, r.rolpassword]));
-      const entries: PoolerEntry[] = targets
-        .filter((t) => secrets.has(t.role))
-        .map((t) => ({ database: t.database, role: t.role, secret: secrets.get(t.role)! }));
+      entries.push(...instances.flat());
       entry.pooler.writeConfig(entries, entry.owner);
       await entry.pooler.reload();
     } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtext('capydb:pooler:' || $1))", [clusterId]).catch(() => {});
+      await client.query("SELECT pg_advisory_unlock(hashtext('capydb:pooler:' || $1))", [entry.clusterId]).catch(() => {});
       client.release();
     }
   }
 
+  /** The sources' databases on one cluster. */
+  private async targetsOf(clusterId: string): Promise<Array<{ database: string; role: string }>> {
+    return (await Promise.all(this.sources.map((source) => source(this.db, clusterId)))).flat();
+  }
+
+  /** The targets whose roles have a SCRAM secret on the cluster (read with its admin pool), with it. */
+  private async withSecrets(clusterId: string, targets: Array<{ database: string; role: string }>): Promise<PoolerEntry[]> {
+    const admin = await this.clusters.pool(clusterId);
+    const { rows } = await admin.query<{ rolname: string; rolpassword: string }>(
+      "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1::text[]) AND rolpassword LIKE 'SCRAM-SHA-256$%'",
+      [targets.map((t) => t.role)],
+    );
+    const secrets = new Map(rows.map((r) => [r.rolname, r.rolpassword]));
+    return targets.filter((t) => secrets.has(t.role)).map((t) => ({ database: t.database, role: t.role, secret: secrets.get(t.role)! }));
+  }
+
   /** Drops PgBouncer's server connections to a database (before DROP/rename). */
   async kill(clusterId: string, database: string): Promise<void> {
-    await this.poolers.get(clusterId)?.pooler.kill(database);
+    await (await this.poolerOf(clusterId))?.pooler.kill(database);
   }
 
   async stopAll(): Promise<void> {

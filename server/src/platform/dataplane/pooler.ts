@@ -1,5 +1,6 @@
 // PgBouncer in front of a cluster: one [databases] entry per database in a
-// generated include file, the roles' SCRAM secrets in its auth_file (so
+// generated include file (each pointing at the PostgreSQL that holds it: the
+// cluster, or an instance of this host), the roles' SCRAM secrets in its auth_file (so
 // PgBouncer authenticates clients and then logs in to Postgres by SCRAM
 // pass-through without ever holding a password), applied with RELOAD on the
 // admin console. KILL drops a database's server connections before it is dropped.
@@ -31,6 +32,9 @@ export interface PoolerEntry {
   role: string;
   /** pg_authid.rolpassword: a SCRAM-SHA-256 verifier. */
   secret: string;
+  /** Where the database lives (an instance of the host); the pooler's upstream when absent. */
+  host?: string;
+  port?: number;
 }
 
 /** Finds the pgbouncer executable: configured, on the PATH, or in /usr/sbin (Debian). */
@@ -51,6 +55,15 @@ function authLine(user: string, secret: string): string {
 /** PgBouncer's config values cannot be quoted in [databases] connection strings; our names are checked to be safe. */
 function assertSafeName(name: string): void {
   if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to write an unsafe name into the PgBouncer config: ${JSON.stringify(name)}`);
+}
+
+/** An upstream as PgBouncer reads it: an IP address or host name (IPv6 without brackets) and a TCP port. */
+function safeUpstream(host: string, port: number): string {
+  const h = host.replace(/^\[|\]$/g, "");
+  if (!/^[A-Za-z0-9.:-]+$/.test(h) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`refusing to write an unsafe upstream into the PgBouncer config: ${JSON.stringify(`${host}:${port}`)}`);
+  }
+  return `host=${h} port=${port}`;
 }
 
 export class PgBouncerPooler {
@@ -91,7 +104,7 @@ export class PgBouncerPooler {
     const databases = entries
       .map((e) => {
         assertSafeName(e.database);
-        return `${e.database} = host=${s.upstreamHost} port=${s.upstreamPort} dbname=${e.database}`;
+        return `${e.database} = ${safeUpstream(e.host ?? s.upstreamHost, e.port ?? s.upstreamPort)} dbname=${e.database}`;
       })
       .join("\n");
     const users = [authLine(POOLER_ADMIN_USER, adminSecret), ...dedupe(entries).map((e) => authLine(e.role, e.secret))].join("\n");
@@ -123,7 +136,12 @@ export class PgBouncerPooler {
     await this.admin((c) => c.query("RELOAD"));
   }
 
-  /** Closes every server connection to a database (before it is dropped or swapped). */
+  /**
+   * Closes every connection to a database (before it is dropped or swapped). KILL leaves
+   * the database paused in PgBouncer, where new clients would wait for ever (a RELOAD does
+   * not resume it), so it is resumed at once: callers have closed the database to new
+   * sessions in PostgreSQL first, or drop it WITH (FORCE).
+   */
   async kill(database: string): Promise<void> {
     assertSafeName(database);
     await this.admin(async (c) => {
@@ -131,7 +149,13 @@ export class PgBouncerPooler {
         await c.query(`KILL ${database}`);
       } catch (err) {
         // "no such database" is what we want anyway
-        if (!/no such database/i.test((err as Error).message)) throw err;
+        if (/no such database/i.test((err as Error).message)) return;
+        throw err;
+      }
+      try {
+        await c.query(`RESUME ${database}`);
+      } catch (err) {
+        if (!/not paused/i.test((err as Error).message)) throw err;
       }
     });
   }
