@@ -144,6 +144,22 @@ describe("the instance engine", () => {
     expect(rows[0].state).toBe("deleted");
   });
 
+  it("backs up production and restores it in its instance; previews made after the restore hold the restored data", async () => {
+    const { job } = await org.createBackup(project.id, { label: "before damage" });
+    await org.waitForJob(job.id, { timeoutMs: 120_000 });
+    const backup = (await org.listBackups(project.id)).backups.find((b) => b.label === "before damage")!;
+    expect(backup).toMatchObject({ state: "completed" });
+    rowsOf(prodUri, "delete from accounts where id > 100");
+    const restore = await org.restoreBackup(backup.id);
+    await org.waitForJob(restore.job.id, { timeoutMs: 120_000 });
+    expect(await org.getConnectionUri(project.id)).toBe(prodUri);
+    expect(rowsOf(prodUri, "select count(*) from accounts")).toBe("50001");
+    const after = await org.createPreview(project.id, { name: "after-restore" });
+    await org.waitForJob(after.job.id, { timeoutMs: 60_000 });
+    expect(rowsOf(await org.getPreviewConnectionUri(after.preview.id), "select count(*) from accounts")).toBe("50001");
+    await org.waitForJob((await org.deletePreview(after.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
   it("the reconciler removes an instance directory no active instance owns, on its second sighting", async () => {
     const host = t.server.ctx.instances!.host;
     await host.create("i_stray", { port: await freePort(), maxConnections: 5, sharedBuffersMb: 16 });
