@@ -106,7 +106,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   app.get("/healthz", async (_req, reply) => {
     try {
       await ctx.db.query("SELECT 1");
-      return { status: "ok" };
+      // which data-plane engine new projects get, and whether its copies are copy-on-write
+      return { status: "ok", data_plane: { engine: ctx.instances ? "instances" : "shared", clone_method: ctx.instances?.host.cloneMethod ?? null } };
     } catch {
       reply.code(503);
       return errorBody(503, "the control-plane database is unavailable");

@@ -86,7 +86,8 @@ export interface Config {
   /**
    * Where projects get their databases: "instances" (a PostgreSQL instance of the
    * platform's per project and per preview, copies by reflink) or "shared" (databases
-   * in the registered cluster, copies by CREATE DATABASE / dump and restore).
+   * in the registered cluster, copies by CREATE DATABASE / dump and restore: for a cluster the
+   * platform cannot run processes on, such as a managed server registered by URL).
    */
   dataPlaneEngine: "instances" | "shared";
   instances: {
@@ -108,7 +109,7 @@ export interface Config {
 export class ConfigError extends Error {}
 
 function engine(env: NodeJS.ProcessEnv): Config["dataPlaneEngine"] {
-  const raw = str(env, "CAPYDB_DATA_PLANE_ENGINE") ?? "shared";
+  const raw = str(env, "CAPYDB_DATA_PLANE_ENGINE") ?? "instances";
   if (raw !== "instances" && raw !== "shared") throw new ConfigError(`CAPYDB_DATA_PLANE_ENGINE must be "instances" or "shared", got "${raw}"`);
   return raw;
 }

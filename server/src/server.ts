@@ -320,6 +320,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         // a terminal's Ctrl-C never reaches them: they stop here, in order, after the jobs are handed back.
         if (local) {
           await pooler?.stop();
+          // The embedded mode stops what it started: the instances too (a server on an external
+          // control plane leaves them running, as a restart of it should not stop tenants' databases).
+          const stopped = await instances?.stopAll().catch((err: unknown) => {
+            bootLog(`error while stopping instances: ${(err as Error).message}`);
+            return 0;
+          });
+          if (stopped) bootLog(`stopped ${stopped} PostgreSQL instance(s)`);
           await local.stop();
         }
       }

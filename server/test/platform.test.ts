@@ -29,7 +29,7 @@ describe("platform", () => {
     cleanup.push(() => t.stop());
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await health.json()).toEqual({ status: "ok", data_plane: { engine: "shared", clone_method: null } });
     await fetch(`${t.url}/v1/projects`, { headers: { authorization: `Bearer ${t.adminKey}` } });
     const metrics = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.adminKey}` } });
     expect(metrics.status).toBe(200);

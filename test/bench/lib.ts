@@ -445,6 +445,9 @@ async function launchServer(plan: LaunchPlan, options: StartServerOptions): Prom
     // lifted, and projects default to 5 connections so dozens of them fit the cluster's admitted
     // slots. Ceilings are checks, not work: what is measured is unchanged.
     CAPYDB_PLANS: JSON.stringify({ free: { projects_per_organization: 100_000, manual_backups_per_project: 100_000, default_max_connections: 5 } }),
+    // The benchmarks written for the shared engine measure it (and its floors on the shared
+    // cluster); engines.ts sets the engine itself.
+    CAPYDB_DATA_PLANE_ENGINE: "shared",
     ...options.env,
   };
   // Only our CAPYDB_* settings: one exported in the shell (CAPYDB_DATABASE_URL, ...) would change what is measured.

@@ -42,9 +42,9 @@ async function interrupt(proc: ChildProcess): Promise<string> {
   return exited;
 }
 
-/** Whether a postgres of this data directory still runs. pgrep exits 1 for "none"; anything else is its own error. */
+/** Whether a postgres of this data directory (the embedded cluster or an instance) still runs. pgrep exits 1 for "none"; anything else is its own error. */
 function pgRunning(): boolean {
-  const r = spawnSync("pgrep", ["-f", "--", path.join(dataDir, "pg")], { encoding: "utf8" });
+  const r = spawnSync("pgrep", ["-f", "--", `postgres -D ${dataDir}/`], { encoding: "utf8" });
   if (r.status === 0) return true;
   if (r.status === 1) return false;
   throw new Error(`pgrep failed (${r.status ?? r.signal}): ${r.stderr}`);
@@ -76,6 +76,9 @@ describe("npm start (embedded default)", () => {
     await admin.waitForJob(job.id, { timeoutMs: 30_000 });
     const direct = await admin.getConnectionUri(project.id);
     const pooled = await admin.getConnectionUri(project.id, { pooled: true });
+    // the default engine: the project is a PostgreSQL instance of its own
+    expect(await (await fetch(`${first.url}/healthz`)).json()).toMatchObject({ data_plane: { engine: "instances" } });
+    expect(Number(new URL(direct).port)).not.toBe(Number(env.CAPYDB_PG_PORT));
     execFileSync("psql", [direct, "-XAtc", "create table notes(body text); insert into notes values ('kept')"]);
     expect(execFileSync("psql", [pooled, "-XAtc", "select body from notes"], { encoding: "utf8" }).trim()).toBe("kept");
     await admin.close();

@@ -61,6 +61,9 @@ export async function testServerEnv(
     // Short enough for quick tests, long enough (0.25 + 0.5 + 1 + 2 s across five attempts)
     // that a job rides out a few seconds of a stalled disk on a loaded CI machine.
     CAPYDB_JOB_RETRY_BASE_MS: "250",
+    // Most tests exercise the shared engine (databases in the harness cluster, which they inspect
+    // with adminQuery); the instance engine's own tests set CAPYDB_DATA_PLANE_ENGINE=instances.
+    CAPYDB_DATA_PLANE_ENGINE: "shared",
     ...extra,
   };
   return { env, controlUrl, dataDir, adminKey };
