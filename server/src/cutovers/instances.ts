@@ -93,6 +93,7 @@ export async function promoteByInstanceSwap(
     ctx.faults.check("cutover.before_swap");
     await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
     await swapStopped(ctx, pair);
+    ctx.faults.check("cutover.instance.swapped");
   } else {
     await engine.host.start(pair.production.name);
   }

@@ -1,8 +1,9 @@
 // Named failure points, for tests and failure drills: CAPYDB_FAULTS is a comma-separated
 // list of point=kind, e.g. "project.create.after_role=permanent". Empty in production.
+// "kill" SIGKILLs the server process at the point: a crash drill (nothing else runs after it).
 import { PermanentError, TransientError } from "./jobs/errors.js";
 
-export type FaultKind = "permanent" | "transient";
+export type FaultKind = "permanent" | "transient" | "kill";
 
 export class Faults {
   private readonly points = new Map<string, FaultKind>();
@@ -13,7 +14,7 @@ export class Faults {
       .map((s) => s.trim())
       .filter(Boolean)) {
       const [point, kind = "permanent"] = part.split("=");
-      if (kind !== "permanent" && kind !== "transient") throw new Error(`CAPYDB_FAULTS: unknown fault kind "${kind}" for ${point}`);
+      if (kind !== "permanent" && kind !== "transient" && kind !== "kill") throw new Error(`CAPYDB_FAULTS: unknown fault kind "${kind}" for ${point}`);
       this.points.set(point, kind);
     }
   }
@@ -23,5 +24,6 @@ export class Faults {
     const kind = this.points.get(point);
     if (kind === "permanent") throw new PermanentError(`injected failure at ${point}`);
     if (kind === "transient") throw new TransientError(`injected transient failure at ${point}`);
+    if (kind === "kill") process.kill(process.pid, "SIGKILL");
   }
 }

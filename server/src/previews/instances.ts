@@ -63,7 +63,7 @@ export async function withInstanceSnapshot<T>(
       if (current && current.database_name === name && engine.host.snapshotExists(name) && fresh(current.taken_at)) return; // refreshed meanwhile
       // everything committed before this instant is in the snapshot
       const takenAt = new Date();
-      const { lsn } = await engine.snapshot(production, name);
+      const { lsn } = await engine.snapshot(production, name, { copied: () => ctx.faults.check("instance.snapshot.copied") });
       await recordSnapshot(ctx.db, {
         project_id: project.id,
         cluster_id: project.cluster_id,
@@ -112,7 +112,7 @@ export async function createFromSnapshot(ctx: AppContext, job: JobContext, previ
     ));
   }
   await ctx.instances!.host.start(row.name);
-  ctx.faults.check("preview.build.after_copy");
+  ctx.faults.check("preview.instance.cloned");
   await adoptPreviewIdentity(ctx, job, preview, project);
   return at;
 }
@@ -124,6 +124,7 @@ export async function resetFromSnapshot(ctx: AppContext, job: JobContext, previe
   const { takenAt } = await withInstanceSnapshot(ctx, project, fresh ? job.job.created_at : null, (snapshot) =>
     ctx.instances!.replaceFromSnapshot(row, snapshot),
   );
+  ctx.faults.check("preview.instance.relinked");
   await adoptPreviewIdentity(ctx, job, preview, project);
   return takenAt;
 }

@@ -67,8 +67,8 @@ export class InstanceEngine {
   }
 
   /** Snapshots a project's production instance (replacing its snapshot of that name). */
-  snapshot(production: InstanceRow, snapshotName: string): Promise<SnapshotResult> {
-    return this.host.snapshot(production.name, production.port, snapshotName);
+  snapshot(production: InstanceRow, snapshotName: string, hooks: { copied?: () => void } = {}): Promise<SnapshotResult> {
+    return this.host.snapshot(production.name, production.port, snapshotName, hooks);
   }
 
   /** Makes the instance as a clone of a snapshot when it does not exist yet, and starts it. */

@@ -523,7 +523,7 @@ export class InstanceHost {
    * is recovered privately (no TCP listener, a socket directory only we reach),
    * shut down cleanly and renamed into place. Replaces a snapshot of that name.
    */
-  async snapshot(source: string, port: number, snapshot: string): Promise<SnapshotResult> {
+  async snapshot(source: string, port: number, snapshot: string, hooks: { copied?: () => void } = {}): Promise<SnapshotResult> {
     const from = this.target(this.dataDir(source));
     if (!from) throw new InstanceError(`instance ${source} does not exist`);
     const building = this.tmpPath(`snap-${snapshot}`);
@@ -541,6 +541,7 @@ export class InstanceHost {
       let stopped: { lsn: string; labelfile: string; spcmapfile: string };
       try {
         await this.copyTree(from, building);
+        hooks.copied?.(); // still in backup mode (a crash drill stops here)
       } finally {
         // backup mode ends whether or not the copy worked
         stopped = (
