@@ -40,6 +40,8 @@ beforeAll(async () => {
       CAPYDB_DATA_DIR: dataDir,
       CAPYDB_PORT: "0",
       CAPYDB_PGBOUNCER: "false",
+      // the data-plane cluster restarted below holds the projects' databases: the shared engine
+      CAPYDB_DATA_PLANE_ENGINE: "shared",
       CAPYDB_BOOTSTRAP_API_KEY: adminKey,
       CAPYDB_LOG_LEVEL: "silent",
       CAPYDB_JOB_RETRY_BASE_MS: "200",
