@@ -425,6 +425,10 @@ export class CapyClient {
   deleteProject(projectId: string): Promise<{ job: s.Job }> {
     return this.#call("DELETE", "/v1/projects/{projectID}", [projectId]);
   }
+  /** Operator: copies a project of the shared engine to a PostgreSQL instance of its own (the project is down meanwhile). */
+  moveProjectToInstance(projectId: string): Promise<{ job: s.Job }> {
+    return this.#call("POST", "/v1/projects/{projectID}/move-to-instance", [projectId]);
+  }
   async getConnectionUri(projectId: string, options: ConnectionUriOptions = {}): Promise<string> {
     const query = { pooled: options.pooled === undefined ? undefined : String(options.pooled) };
     return (await this.#call<{ uri: string }>("GET", "/v1/projects/{projectID}/connection-uri", [projectId], { query })).uri;

@@ -92,6 +92,17 @@ export const endpoints: Endpoint[] = [
     errors: ["project_deleted", "pooling_unavailable"],
   },
   {
+    method: "POST",
+    path: "/v1/projects/{projectID}/move-to-instance",
+    tag: "Projects",
+    contract: false,
+    admin: true,
+    summary: "Operator: move a project of the shared engine to a PostgreSQL instance of its own (it is down while copied)",
+    status: 202,
+    response: jobEnvelope,
+    errors: ["forbidden", "project_not_ready", "conflict", "instance_capacity_exceeded"],
+  },
+  {
     method: "GET",
     path: "/v1/projects/{projectID}/jobs",
     tag: "Jobs",

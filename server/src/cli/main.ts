@@ -1,6 +1,7 @@
 // The operator CLI: cutovers, organizations and API keys, through the typed client.
 //   capydb cutovers list [--status open] [--project prj_…]
 //   capydb cutovers show|acknowledge|reject|execute|rollback <id> [--note …] [--ticket …] [--reason …] [--no-wait]
+//   capydb projects move-to-instance <id> [--no-wait]
 //   capydb orgs create <name> [--clerk-org org_…] | orgs list
 //   capydb keys create --org org_… --name … [--project prj_…] | keys list --org org_… | keys revoke key_…
 // Configuration: CAPYDB_API_URL (default http://127.0.0.1:8080) and CAPYDB_API_KEY
@@ -21,6 +22,7 @@ const USAGE = line`usage:
   capydb cutovers reject <id> --reason <text> [--note <text>]
   capydb cutovers execute <id> [--no-wait]
   capydb cutovers rollback <id> [--no-wait]
+  capydb projects move-to-instance <id> [--no-wait]
   capydb orgs create <name> [--clerk-org <clerk org id>]
   capydb orgs list [--json]
   capydb keys create --org <id> --name <name> [--project <id>]
@@ -150,6 +152,16 @@ export async function run(argv: string[]): Promise<number> {
         if (values["no-wait"]) return 0;
         await waitFor(client, c.rollback_job_id!, "rollback");
         out(line`${c.id} ${(await client.getCutoverRequest(c.id)).cutover_request.status}`);
+        return 0;
+      }
+      case "projects move-to-instance": {
+        const id = need(arg, "<id>");
+        const { job } = await client.moveProjectToInstance(id);
+        out(line`${id} moving to an instance of its own (job ${job.id}): the project is down until the copy is done`);
+        if (values["no-wait"]) return 0;
+        await waitFor(client, job.id, "move");
+        const moved = (await client.getProject(id)).project;
+        out(line`${id} moved: direct port ${String(moved.direct_port)} (the pooled connection string is unchanged)`);
         return 0;
       }
       case "orgs create": {

@@ -14,6 +14,12 @@ export const jobs = {
   // projects: provisioning and deletion serialise with everything else on the project
   projectCreate: defineJob({ type: "project.create", payload: none, lockedResource: project("project.create") }),
   projectDelete: defineJob({ type: "project.delete", payload: none, lockedResource: project("project.delete") }),
+  /** A project of the shared engine copied to an instance of its own (operators). */
+  projectMove: defineJob({
+    type: "project.move",
+    payload: z.object({ from_cluster_id: z.string().min(1), to_cluster_id: z.string().min(1) }).strict(),
+    lockedResource: project("project.move"),
+  }),
 
   // extensions, in the project's database
   extensionEnable: defineJob({

@@ -3,6 +3,7 @@
 import type { AppContext } from "../context.js";
 import type { JobHandler } from "../platform/jobs/worker.js";
 import { projectJobHandlers } from "../projects/jobs.js";
+import { projectMoveHandlers } from "../projects/move.js";
 import { extensionJobHandlers } from "../extensions/jobs.js";
 import { previewJobHandlers } from "../previews/jobs.js";
 import { backupJobHandlers } from "../backups/jobs.js";
@@ -12,6 +13,7 @@ import { cutoverJobHandlers } from "../cutovers/jobs.js";
 export function jobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
     ...projectJobHandlers(ctx),
+    ...projectMoveHandlers(ctx),
     ...extensionJobHandlers(ctx),
     ...previewJobHandlers(ctx),
     ...backupJobHandlers(ctx),

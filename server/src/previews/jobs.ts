@@ -165,6 +165,13 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async run(job) {
         const { preview, project } = await previewOf(ctx, job);
         if (!["ready", "resetting"].includes(preview.state)) throw new PermanentError(`preview is ${preview.state}: only a ready preview can be reset`);
+        if (
+          preview.cluster_id !== project.cluster_id &&
+          !(await ctx.instances?.instanceOf(preview.cluster_id)) &&
+          (await ctx.instances?.instanceOf(project.cluster_id))
+        ) {
+          throw new PermanentError("this preview was made before its project moved to an instance of its own: delete it and create a new one");
+        }
         await markPreviewResetting(ctx.db, preview.id);
         if (clonesSnapshot(preview) && (await ctx.instances?.instanceOf(preview.cluster_id))) {
           // a new clone of the snapshot relinked in place of the instance's data

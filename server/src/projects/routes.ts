@@ -4,6 +4,8 @@ import type { AppContext } from "../context.js";
 import { conflict, parse, pathId, projectStateConflict } from "../http/errors.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import * as projects from "./service.js";
+import { moveToInstance } from "./move.js";
+import { requireAdmin } from "../http/auth.js";
 
 export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get("/v1/projects", async (req) => {
@@ -33,6 +35,15 @@ export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.delete<{ Params: { projectID: string } }>("/v1/projects/:projectID", async (req, reply) => {
     const project = await projects.projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const job = await projects.deleteProject(ctx, project);
+    reply.code(202);
+    return { job: toApiJob(job) };
+  });
+
+  // Operator action: visible-or-404 first (existence is not leaked), then platform admins only.
+  app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/move-to-instance", async (req, reply) => {
+    const project = await projects.projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
+    requireAdmin(req.principal!);
+    const job = await moveToInstance(ctx, project);
     reply.code(202);
     return { job: toApiJob(job) };
   });

@@ -216,3 +216,8 @@ export async function projectsWithSessionsShown(db: Queryable, batch: number): P
 export async function markSessionsHidden(db: Queryable, id: string): Promise<void> {
   await db.query("UPDATE projects SET sessions_hidden = true WHERE id = $1", [id]);
 }
+
+/** The project's databases now live on another cluster (a move to an instance); only from the cluster it was on. */
+export async function moveProjectToCluster(db: Queryable, projectId: string, from: string, to: string): Promise<void> {
+  await db.query("UPDATE projects SET cluster_id = $3, updated_at = now() WHERE id = $1 AND cluster_id = $2", [projectId, from, to]);
+}
