@@ -2,6 +2,7 @@
 // loop-mounted XFS image with reflink: a project gets a PostgreSQL instance of its own, each
 // preview is a copy-on-write clone of the project's snapshot in an instance of its own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import net from "node:net";
 import type { CapyClient, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
 import { psql } from "../../test/harness/sql.js";
@@ -15,12 +16,17 @@ let t: TestServer;
 let org: CapyClient;
 let project: Project;
 let prodUri: string;
+let squatter: net.Server;
+let squatted: number;
 
 const rowsOf = (uri: string, sql: string) => psql(uri, sql);
 
 beforeAll(async () => {
   fsDir = reflinkDir("instance-engine");
   const first = await freePort();
+  // another program holds the range's first port: instances must pass over it
+  squatter = net.createServer().listen(first, "127.0.0.1");
+  squatted = first;
   t = await startTestServer({
     CAPYDB_DATA_PLANE_ENGINE: "instances",
     CAPYDB_INSTANCES_DIR: `${fsDir.dir}/instances`,
@@ -38,6 +44,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  squatter?.close();
   await org?.close();
   await t?.stop();
   // the instances outlive the server on purpose (as PgBouncer does): stop them for the unmount
@@ -53,6 +60,7 @@ describe("the instance engine", () => {
   it("gives the project a PostgreSQL instance of its own: its database and role are the only tenant ones there", () => {
     const port = Number(new URL(prodUri).port);
     expect(project.direct_port).toBe(port);
+    expect(port).not.toBe(squatted); // a port another program holds is passed over
     expect(
       rowsOf(prodUri, "select string_agg(datname, ',' order by datname) from pg_database where datname not in ('postgres', 'template0', 'template1')"),
     ).toBe(project.database_name);
@@ -158,6 +166,24 @@ describe("the instance engine", () => {
     await org.waitForJob(after.job.id, { timeoutMs: 60_000 });
     expect(rowsOf(await org.getPreviewConnectionUri(after.preview.id), "select count(*) from accounts")).toBe("50001");
     await org.waitForJob((await org.deletePreview(after.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("after a host reboot (every instance killed) the server's start-up starts them again", async () => {
+    const engine = t.server.ctx.instances!;
+    const names = engine.host.list().instances;
+    expect(names.length).toBeGreaterThan(1);
+    for (const name of names) {
+      const pid = engine.host.pid(name);
+      if (pid) process.kill(pid, "SIGKILL");
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(() => psql(prodUri, "select 1")).toThrow();
+    const { started } = await engine.startAll(); // what startServer does
+    expect(started).toBeGreaterThan(1);
+    expect(rowsOf(prodUri, "select count(*) from accounts")).toBe("50001");
+    for (const p of (await org.listPreviews(project.id)).preview_databases.filter((p) => p.state === "ready")) {
+      expect(rowsOf(await org.getPreviewConnectionUri(p.id), "select 1")).toBe("1");
+    }
   });
 
   it("the reconciler removes an instance directory no active instance owns, on its second sighting", async () => {

@@ -82,7 +82,6 @@ export class InstanceEngine {
   /** Replaces the instance's data with a fresh clone of a snapshot: stopped, relinked, started. */
   async replaceFromSnapshot(row: InstanceRow, snapshotName: string): Promise<void> {
     await this.clusters.dropPool(row.cluster_id);
-    await this.host.stop(row.name, "fast");
     try {
       await this.host.replaceFromSnapshot(row.name, snapshotName, this.settingsOf(row));
     } finally {

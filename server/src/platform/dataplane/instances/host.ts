@@ -334,16 +334,15 @@ export class InstanceHost {
   }
 
   /**
-   * Replaces a stopped instance's data with a fresh clone of a snapshot, keeping its
+   * Replaces an instance's data with a fresh clone of a snapshot (stopping it), keeping its
    * settings (port, ceilings): the copy is made first, the link moves in one rename,
    * and only then is the old data removed.
    */
   async replaceFromSnapshot(name: string, snapshot: string, settings: InstanceSettings): Promise<void> {
+    // the copy is made while the instance still serves; then it stops at once (its data is
+    // being thrown away: no shutdown checkpoint to wait for) and the link moves
     const dir = await this.buildDir(this.snapshotSource(snapshot), settings);
-    if (this.running(name)) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new InstanceError(`instance ${name} must be stopped to replace its data`);
-    }
+    await this.stopDir(this.dataDir(name), "immediate", 30_000);
     const old = this.target(this.dataDir(name));
     this.link(dir, this.dataDir(name));
     if (old && old !== dir) fs.rmSync(old, { recursive: true, force: true });

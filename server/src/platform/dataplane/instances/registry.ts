@@ -1,5 +1,6 @@
 // The instances table and each instance's clusters row: the control plane's record of
 // the instance engine's PostgreSQL instances (one writer for both).
+import net from "node:net";
 import type { Queryable } from "../../store/db.js";
 import { newId, type SecretBox } from "../../secrets.js";
 import type { ClusterRow } from "../clusters.js";
@@ -20,6 +21,15 @@ export interface InstanceRow {
 }
 
 export class InstanceLimitError extends Error {}
+
+/** Whether something can listen on 127.0.0.1:port right now (nothing else holds it). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
 
 export interface InstanceRequest {
   projectId: string;
@@ -52,11 +62,18 @@ export async function allocateInstance(tx: Queryable, box: SecretBox, req: Insta
   }
   const { rows: free } = await tx.query<{ port: number }>(
     `SELECT p AS port FROM generate_series($1::int, $2::int) p
-      WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.port = p AND i.state = 'active') ORDER BY p LIMIT 1`,
+      WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.port = p AND i.state = 'active') ORDER BY p LIMIT 64`,
     [req.portFirst, req.portLast],
   );
-  if (!free[0]) throw new InstanceLimitError(`every port of CAPYDB_INSTANCE_PORTS (${req.portFirst}-${req.portLast}) is taken`);
-  const port = free[0].port;
+  // a port no instance has may still be another program's (the range is shared with the machine)
+  let port = 0;
+  for (const candidate of free) {
+    if (await canListen(candidate.port)) {
+      port = candidate.port;
+      break;
+    }
+  }
+  if (!port) throw new InstanceLimitError(`no port of CAPYDB_INSTANCE_PORTS (${req.portFirst}-${req.portLast}) is free`);
   const id = newId("cl");
   const name = `i_${id.replace(/^cl_/, "").toLowerCase()}`;
   await tx.query(
