@@ -76,6 +76,10 @@ describe("the instance engine", () => {
     const checksum = "select md5(string_agg(a::text, ',' order by id)) from accounts a";
     expect(rowsOf(uri, checksum)).toBe(rowsOf(prodUri, checksum));
     expect(rowsOf(uri, "select shout('hi')")).toBe("HI");
+    // pooled: the host's PgBouncer routes the preview's database to its instance
+    const pooled = await org.getPreviewConnectionUri(preview.id, { pooled: true });
+    expect(Number(new URL(pooled).port)).toBe(project.pooled_port);
+    expect(rowsOf(pooled, checksum)).toBe(rowsOf(prodUri, checksum));
     // its own instance, port and names: nothing of production's is left inside
     expect(Number(new URL(uri).port)).not.toBe(Number(new URL(prodUri).port));
     expect(rowsOf(uri, "select string_agg(datname, ',') from pg_database where datname not in ('postgres', 'template0', 'template1')")).toBe(
@@ -101,6 +105,8 @@ describe("the instance engine", () => {
     await org.waitForJob(job.id, { timeoutMs: 60_000 });
     const after = await org.getPreviewConnectionUri(preview.id);
     expect(after).toBe(before);
+    // the role's secret changed with the new data (a new SCRAM salt): PgBouncer has it
+    expect(rowsOf(await org.getPreviewConnectionUri(preview.id, { pooled: true }), "select count(*) from accounts where id = 50001")).toBe("1");
     expect(rowsOf(after, "select to_regclass('scratch') is null")).toBe("t");
     expect(rowsOf(after, "select count(*) from accounts where balance = -1")).toBe("0");
     // fresh: production's row written after the first snapshot is there now

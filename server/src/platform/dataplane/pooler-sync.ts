@@ -14,6 +14,8 @@ export type DatabaseSource = (db: Db, clusterId: string) => Promise<Array<{ data
 export class PoolerSync {
   private sources: DatabaseSource[] = [];
   private poolers = new Map<string, { pooler: PgBouncerPooler; owner: OsUser | null }>();
+  /** The SCRAM secrets last read from each instance, by role. */
+  private instanceSecrets = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly db: Db,
@@ -54,17 +56,29 @@ export class PoolerSync {
       // One writer at a time per pooler across all server processes.
       await client.query("SELECT pg_advisory_lock(hashtext('capydb:pooler:' || $1))", [entry.clusterId]);
       const entries = await this.withSecrets(entry.clusterId, await this.targetsOf(entry.clusterId));
+      const live = await activeInstances(this.db, entry.clusterId);
       const instances = await Promise.all(
-        (await activeInstances(this.db, entry.clusterId)).map(async (instance) => {
+        live.map(async (instance) => {
           const targets = await this.targetsOf(instance.cluster_id);
           if (!targets.length) return [];
           const { host, port } = await this.clusters.tenantAddress(instance.cluster_id);
+          // The roles' secrets of the instance the sync is for are read again; the others' come
+          // from what this process read last (every change of a role's password on an
+          // instance is followed by a sync of that instance), so a sync costs one instance's
+          // query, not one per instance of the host.
+          const cached = this.instanceSecrets.get(instance.cluster_id);
+          if (instance.cluster_id !== clusterId && cached && targets.every((t) => cached.has(t.role))) {
+            return targets.filter((t) => cached.has(t.role)).map((t) => ({ ...t, secret: cached.get(t.role)!, host, port }));
+          }
           // a stopped instance: its databases are left out until a sync once it runs again
           const reached = await this.withSecrets(instance.cluster_id, targets).catch(() => []);
+          this.instanceSecrets.set(instance.cluster_id, new Map(reached.map((e) => [e.role, e.secret])));
           return reached.map((e) => ({ ...e, host, port }));
         }),
       );
       entries.push(...instances.flat());
+      const active = new Set(live.map((i) => i.cluster_id));
+      for (const id of this.instanceSecrets.keys()) if (!active.has(id)) this.instanceSecrets.delete(id);
       entry.pooler.writeConfig(entries, entry.owner);
       await entry.pooler.reload();
     } finally {
