@@ -5,7 +5,10 @@
 //     included), to separate what PostgreSQL costs from what the job queue, PgBouncer sync and
 //     the API add.
 //
-//   npx tsx test/bench/provision.ts      (BENCH_RUNS=20)
+//   npx tsx test/bench/provision.ts      (BENCH_RUNS=20; BENCH_ENGINE=instances measures the
+//                                         instance engine: a template copy and a start per project,
+//                                         in the data dir under the temp dir, plain copies unless
+//                                         that filesystem can reflink)
 //
 // Runs are interleaved (API, bare, job DDL, API, ...) after one unmeasured warm-up of each, so
 // drift of the machine hits every series alike. The job is polled every 10 ms (waitForJob with
@@ -68,9 +71,10 @@ async function jobDdl(admin: pg.Client, i: number): Promise<number> {
 
 export async function main(): Promise<void> {
   const runs = envInt("BENCH_RUNS", 20);
+  const engine = process.env.BENCH_ENGINE === "instances" ? "instances" : "shared";
   printHeader(
-    "Provisioning: create project → ready, vs bare CREATE ROLE + CREATE DATABASE",
-    `${runs !== 20 ? `BENCH_RUNS=${runs} ` : ""}npx tsx test/bench/provision.ts`,
+    `Provisioning (${engine} engine): create project → ready, vs bare CREATE ROLE + CREATE DATABASE`,
+    `${engine === "instances" ? "BENCH_ENGINE=instances " : ""}${runs !== 20 ? `BENCH_RUNS=${runs} ` : ""}npx tsx test/bench/provision.ts`,
   );
 
   let server: BenchServer | null = null;
@@ -79,7 +83,7 @@ export async function main(): Promise<void> {
   let cluster: pg.Client | null = null;
   try {
     process.stderr.write("bench: starting a CapyDB server (embedded PostgreSQL, fresh data dir)\n");
-    server = await startServer();
+    server = await startServer({ env: { CAPYDB_DATA_PLANE_ENGINE: engine } });
     admin = new CapyClient({ baseUrl: server.url, apiKey: server.adminKey, retries: 0 });
     const { organization } = await admin.createOrganization({ name: `bench-provision-${randomSuffix()}` });
     const { secret } = await admin.createApiKey(organization.id, { name: "bench-provision" });
