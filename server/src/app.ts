@@ -40,8 +40,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
 
-  // Our own JSON parser: an empty body is "no fields" rather than an error.
+  // Our own JSON parser: an empty body is "no fields" rather than an error. JSON only: a text
+  // body answers 415 like any other non-JSON one (uploads have a parser of their own).
   app.removeContentTypeParser("application/json");
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === "") return done(null, undefined);

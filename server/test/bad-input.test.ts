@@ -79,6 +79,10 @@ describe("bad input", () => {
     const wrongType = await send("POST", "/v1/projects", "name=x", { "content-type": "application/x-www-form-urlencoded" });
     expect(wrongType.status).toBe(415);
     expect(wrongType.error).toMatch(/Content-Type/);
+    // text is not JSON either: Fastify would parse it as a string and validation answer 400
+    const text = await send("POST", "/v1/projects", '{"name":"x"}', { "content-type": "text/plain" });
+    expect(text.status).toBe(415);
+    expect(text.error).toMatch(/Content-Type/);
     expect(await projectCount()).toBe(projectsBefore);
     expect(await jobCount()).toBe(jobsBefore);
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
