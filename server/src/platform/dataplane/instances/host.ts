@@ -345,7 +345,18 @@ export class InstanceHost {
     await this.stopDir(this.dataDir(name), "immediate", 30_000);
     const old = this.target(this.dataDir(name));
     this.link(dir, this.dataDir(name));
-    if (old && old !== dir) fs.rmSync(old, { recursive: true, force: true });
+    if (old && old !== dir) this.removeLater(old);
+  }
+
+  /**
+   * Removes a data directory off the caller's path: moved into tmp/ at once (a rename), then
+   * unlinked in the background (freeing a big directory's extents takes a while); tmp/ is
+   * emptied when the host next opens, should this process die first.
+   */
+  private removeLater(dir: string): void {
+    const doomed = this.tmpPath("gone");
+    fs.renameSync(dir, doomed);
+    void fs.promises.rm(doomed, { recursive: true, force: true }).catch(() => {});
   }
 
   /** Data directories no link points to: left by a crash between a copy and its link, or after a relink. */
