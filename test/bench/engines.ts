@@ -55,6 +55,8 @@ import {
   sleep,
   startServer,
   type BenchServer,
+  benchLog as log,
+  pgBinDir as binDir,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -79,18 +81,6 @@ function sizesFromEnv(): number[] {
     throw new Error(`BENCH_SIZES must be a comma-separated list of sizes in GB (positive integers), got "${raw}"`);
   }
   return [...new Set(list)].sort((a, b) => a - b);
-}
-
-function binDir(): string {
-  try {
-    return execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "/usr/lib/postgresql/15/bin";
-  }
-}
-
-function log(msg: string): void {
-  process.stderr.write(`bench: ${msg}\n`);
 }
 
 const median = (values: readonly number[]) => percentile(values, 50);

@@ -23,6 +23,20 @@ import { freePort } from "../harness/ports.js";
 
 export { freePort };
 
+/** Where PostgreSQL's programs are (pgbench): pg_config's answer, else Debian's PostgreSQL 15. */
+export function pgBinDir(): string {
+  try {
+    return execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "/usr/lib/postgresql/15/bin";
+  }
+}
+
+/** A progress line on stderr (the figures go to stdout). */
+export function benchLog(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
 /** A key in the shape the server issues: capy_live_ + 43 base64url chars (32 random bytes). */
 export function newApiKey(): string {
   return "capy_live_" + crypto.randomBytes(32).toString("base64url");

@@ -41,6 +41,8 @@ import {
   sleep,
   startServerKeepingData,
   type BenchServer,
+  benchLog as log,
+  pgBinDir as binDir,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -68,18 +70,6 @@ function sizesFromEnv(): number[] {
     throw new Error(`BENCH_SIZES must be a comma-separated list of positive pgbench scales, got "${raw}"`);
   }
   return [...new Set(list)].sort((a, b) => a - b);
-}
-
-function binDir(): string {
-  try {
-    return execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "/usr/lib/postgresql/15/bin";
-  }
-}
-
-function log(msg: string): void {
-  process.stderr.write(`bench: ${msg}\n`);
 }
 
 const median = (values: readonly number[]) => percentile(values, 50);
