@@ -21,6 +21,8 @@ let direct: string;
 let pooled: string;
 const checksum = "select md5(string_agg(i::text || note, ',' order by i)) from notes";
 let sum: string;
+/** A preview made on the shared cluster before the move. */
+let oldPreview: string;
 
 async function restart(extra: Record<string, string>): Promise<void> {
   await admin?.close();
@@ -47,6 +49,9 @@ beforeAll(async () => {
   pooled = await tenant.getConnectionUri(project.id, { pooled: true });
   psql(direct, "create table notes (i int primary key, note citext); insert into notes select g, 'n' || g from generate_series(1, 5000) g");
   sum = psql(direct, checksum);
+  const made2 = await tenant.createPreview(project.id, { name: "before-move" });
+  await tenant.waitForJob(made2.job.id, { timeoutMs: 60_000 });
+  oldPreview = made2.preview.id;
 }, 120_000);
 
 afterAll(async () => {
@@ -98,5 +103,11 @@ describe("moving a project to an instance", () => {
     await admin.waitForJob(pj.id, { timeoutMs: 60_000 });
     expect(psql(await admin.getPreviewConnectionUri(preview.id), checksum)).toBe(sum);
     await expect(admin.moveProjectToInstance(project.id)).rejects.toMatchObject({ status: 409 });
+    // a preview made before the move keeps working, and says why it cannot be reset
+    const oldUri = await admin.getPreviewConnectionUri(oldPreview);
+    expect(psql(oldUri, checksum)).toBe(sum);
+    const reset = await admin.resetPreview(oldPreview);
+    await expect(admin.waitForJob(reset.job.id, { timeoutMs: 60_000 })).rejects.toThrow(/made before its project moved/);
+    expect(psql(oldUri, checksum)).toBe(sum);
   });
 });

@@ -56,6 +56,7 @@ import {
   startServer,
   type BenchServer,
   benchLog as log,
+  firstSelect,
   pgBinDir as binDir,
 } from "./lib.js";
 
@@ -151,25 +152,6 @@ function newFigures(engine: Engine, gb: number): Figures {
 }
 
 // ---------------------------------------------------------------- small helpers
-
-/** A new connection answering SELECT 1, retried (every 5 ms, up to 30 s) until it does. */
-async function firstSelect(uri: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new pg.Client({ connectionString: uri, application_name: "capydb-bench" });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-      void client.end().catch(() => {});
-      return;
-    } catch (err) {
-      await client.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`SELECT 1 did not succeed within 30 s: ${(err as Error).message}`);
-      await sleep(5);
-    }
-  }
-}
 
 /** One query as the tenant through its URI. */
 async function queryOnce<T extends pg.QueryResultRow>(uri: string, sql: string): Promise<T[]> {

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import pg from "pg";
 
 /** The repository root (test/bench/../..). */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,6 +30,25 @@ export function pgBinDir(): string {
     return execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
     return "/usr/lib/postgresql/15/bin";
+  }
+}
+
+/** A new connection answering SELECT 1, retried (every 5 ms, up to 30 s) until it does: when a database is usable. */
+export async function firstSelect(uri: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: uri, application_name: "capydb-bench" });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      void client.end().catch(() => {});
+      return;
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (Date.now() > deadline) throw new Error(`SELECT 1 did not succeed within 30 s: ${(err as Error).message}`);
+      await sleep(5);
+    }
   }
 }
 

@@ -42,6 +42,7 @@ import {
   startServerKeepingData,
   type BenchServer,
   benchLog as log,
+  firstSelect,
   pgBinDir as binDir,
 } from "./lib.js";
 
@@ -446,25 +447,6 @@ function breakdown(startedWall: number, t0: number, done: Job, seen: number, see
     cloneMs: NaN,
     dropMs: 0,
   };
-}
-
-/** A new connection answering SELECT 1, retried (every 5 ms, up to 30 s) until it does. */
-async function firstSelect(uri: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new pg.Client({ connectionString: uri, application_name: "capydb-bench" });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-      void client.end().catch(() => {});
-      return;
-    } catch (err) {
-      await client.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`SELECT 1 on the preview did not succeed within 30 s: ${(err as Error).message}`);
-      await sleep(5);
-    }
-  }
 }
 
 /** Runs a process to completion; rejects with its stderr on a non-zero exit. */
