@@ -2,7 +2,11 @@
 // loop-mounted XFS image with reflink: a project gets a PostgreSQL instance of its own, each
 // preview is a copy-on-write clone of the project's snapshot in an instance of its own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import type { CapyClient, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
 import { psql } from "../../test/harness/sql.js";
@@ -20,6 +24,22 @@ let squatter: net.Server;
 let squatted: number;
 
 const rowsOf = (uri: string, sql: string) => psql(uri, sql);
+const tenantDatabases = (uri: string) =>
+  rowsOf(uri, "select string_agg(datname, ',' order by datname) from pg_database where datname not in ('postgres', 'template0', 'template1')");
+
+/** Production's instance row, and the data directory it runs on. */
+async function productionRow() {
+  return (await t.server.ctx.instances!.instanceOf(
+    (await t.server.ctx.db.query("select cluster_id from projects where id = $1", [project.id])).rows[0].cluster_id,
+  ))!;
+}
+let productionName = "";
+const productionDir = () => t.server.ctx.instances!.host.dataTarget(productionName)!;
+
+/** The build instances a job made (restores and imports). */
+async function buildsOf(jobId: string): Promise<{ purpose: string; state: string }[]> {
+  return (await t.server.ctx.db.query("select purpose, state from instances where built_by_job_id = $1 order by created_at", [jobId])).rows;
+}
 
 beforeAll(async () => {
   fsDir = reflinkDir("instance-engine");
@@ -41,6 +61,7 @@ beforeAll(async () => {
      insert into accounts select g, g * 7, md5(g::text) from generate_series(1, 50000) g;
      create function shout(t text) returns text language sql as $$ select upper(t) $$;`,
   );
+  productionName = (await productionRow()).name;
 }, 180_000);
 
 afterAll(async () => {
@@ -164,14 +185,59 @@ describe("the instance engine", () => {
     const backup = (await org.listBackups(project.id)).backups.find((b) => b.label === "before damage")!;
     expect(backup).toMatchObject({ state: "completed" });
     rowsOf(prodUri, "delete from accounts where id > 100");
+    const before = productionDir();
     const restore = await org.restoreBackup(backup.id);
     await org.waitForJob(restore.job.id, { timeoutMs: 120_000 });
     expect(await org.getConnectionUri(project.id)).toBe(prodUri);
     expect(rowsOf(prodUri, "select count(*) from accounts")).toBe("50001");
+    // restored in an instance of its own, whose data directory production now runs on
+    expect(productionDir()).not.toBe(before);
+    expect(await buildsOf(restore.job.id)).toEqual([{ purpose: "build", state: "deleted" }]);
+    expect(fs.existsSync(before)).toBe(false);
+    expect(tenantDatabases(prodUri)).toBe(project.database_name);
     const after = await org.createPreview(project.id, { name: "after-restore" });
     await org.waitForJob(after.job.id, { timeoutMs: 60_000 });
     expect(rowsOf(await org.getPreviewConnectionUri(after.preview.id), "select count(*) from accounts")).toBe("50001");
     await org.waitForJob((await org.deletePreview(after.preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
+  it("imports into an instance of its own and swaps it in; a failed import leaves production as it was", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-instance-import-"));
+    const dump = path.join(dir, "app.dump");
+    rowsOf(prodUri, "create table imported_marker (x int); insert into imported_marker values (7)");
+    execFileSync("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", `--file=${dump}`, prodUri]);
+    rowsOf(prodUri, "drop table imported_marker; delete from accounts where id > 10");
+    const upload = async (file: string) => {
+      const { upload } = await org.createUpload(project.id);
+      expect((await fetch(upload.upload_url, { method: "PUT", body: fs.readFileSync(file) })).status).toBe(201);
+      return upload.object_key;
+    };
+    const before = productionDir();
+    const { job } = await org.createImport(project.id, { object_key: await upload(dump), replace: true });
+    await org.waitForJob(job.id, { timeoutMs: 120_000 });
+    expect(rowsOf(prodUri, "select count(*) from accounts")).toBe("50001");
+    expect(rowsOf(prodUri, "select x from imported_marker")).toBe("7");
+    expect(rowsOf(prodUri, "select string_agg(distinct tableowner, ',') from pg_tables where schemaname = 'public'")).toBe(project.role_name);
+    expect(productionDir()).not.toBe(before);
+    expect(await buildsOf(job.id)).toEqual([{ purpose: "build", state: "deleted" }]);
+    expect(tenantDatabases(prodUri)).toBe(project.database_name);
+
+    // an archive cut off halfway: pg_restore fails in the build; production never stopped
+    rowsOf(prodUri, "insert into imported_marker values (8)");
+    const cut = path.join(dir, "cut.dump");
+    const whole = fs.readFileSync(dump);
+    fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const kept = productionDir();
+    const postmaster = t.server.ctx.instances!.host.pid((await productionRow()).name);
+    const failing = await org.createImport(project.id, { object_key: await upload(cut), replace: true });
+    await expect(org.waitForJob(failing.job.id, { timeoutMs: 120_000 })).rejects.toThrow(/pg_restore/);
+    expect(productionDir()).toBe(kept);
+    expect(t.server.ctx.instances!.host.pid((await productionRow()).name)).toBe(postmaster);
+    expect(rowsOf(prodUri, "select string_agg(x::text, ',' order by x) from imported_marker")).toBe("7,8");
+    const builds = await buildsOf(failing.job.id);
+    expect(builds.length).toBeGreaterThan(0);
+    expect(builds.every((b) => b.state === "deleted")).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("after a host reboot (every instance killed) the server's start-up starts them again", async () => {

@@ -1,6 +1,7 @@
 // Crash drills on the instance engine: the server process is SIGKILLed (CAPYDB_FAULTS
 // point=kill) at each step that changes files — in the middle of a snapshot (production in
-// backup mode), after a preview's clone, after a reset's relink, after a cutover's swap. After
+// backup mode), after a preview's clone, after a reset's relink, after a cutover's swap, after a
+// restore's build and after its swap. After
 // a restart each job is reclaimed once its lease runs out and succeeds; nothing is half made
 // (no copy left in tmp/, no instance directory without its row) and nothing ran twice.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -119,7 +120,7 @@ afterAll(async () => {
 });
 
 describe("crashes on the instance engine", () => {
-  it("SIGKILL mid-snapshot, after a clone, after a reset's relink and after a cutover's swap: each job finishes once, nothing half made", async () => {
+  it("SIGKILL mid-snapshot, after a clone, after a reset's relink, a cutover's swap, a restore's build and swap: each job finishes once, nothing half made", async () => {
     let api = await start();
     const orgId = (await api.createOrganization({ name: "Crash" })).organization.id;
     const made = await api.createProject({ name: "src", organization_id: orgId });
@@ -183,6 +184,29 @@ describe("crashes on the instance engine", () => {
     expect((await api.getCutoverRequest(req.id)).cutover_request.status).toBe("completed");
     expect(await psql(prod, "select to_regclass('shipped') is not null")).toBe("t");
     expect(await psql(prod, "select current_user")).toBe(project.role_name);
+
+    // 5, 6. a restore killed once its build instance is filled (the retry builds again from
+    // nothing), and again right after the data directories were swapped (the retry sees it)
+    const backup = await api.createBackup(project.id, { label: "for the restores" });
+    const taken = await api.waitForJob(backup.job.id, { timeoutMs: 120_000 });
+    const backupId = (await api.listBackups(project.id)).backups.find((b) => b.label === "for the restores")!.id;
+    expect(taken.state).toBe("succeeded");
+    const restored = await psql(prod, accounts);
+    await stop(api);
+    for (const point of ["rebuild.built", "rebuild.swapped"]) {
+      api = await start(`${point}=kill`);
+      await psql(prod, "update pgbench_accounts set abalance = abalance + 1 where aid < 100");
+      expect(await psql(prod, accounts)).not.toBe(restored);
+      const restore = await api.restoreBackup(backupId);
+      await died();
+      await api.close();
+      api = await start();
+      await succeededOnce(api, restore.job.id);
+      expect(await psql(prod, accounts)).toBe(restored);
+      expect(await psql(prod, "select to_regclass('shipped') is not null")).toBe("t");
+      await stop(api);
+    }
+    api = await start();
 
     // a few reconciler passes later nothing is left over
     await new Promise((r) => setTimeout(r, 1500));

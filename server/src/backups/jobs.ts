@@ -9,7 +9,8 @@ import { databaseExists } from "../platform/dataplane/provision.js";
 import { names } from "../platform/dataplane/names.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
-import { restoreFromBlob } from "./dataplane.js";
+import { abandonRebuild, productionInstance, rebuildProduction } from "../projects/rebuild.js";
+import { extensionsForArchive, restoreFromBlob } from "./dataplane.js";
 import { findBackupCreatedByJob, insertBackup, loadBackup, markBackupFailed, type BackupRow } from "./store.js";
 import { asProjectRole, backupKey, prepareTarget, takeAndVerify, verify } from "./take.js";
 
@@ -60,6 +61,16 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
         let safety = await findBackupCreatedByJob(ctx.db, job.job.id);
         safety ??= await insertBackup(ctx.db, project, { label: `safety backup before restoring ${source.id}`, createdByJobId: job.job.id });
         await takeAndVerify(ctx, job, project, safety);
+        const production = await productionInstance(ctx, project);
+        if (production) {
+          // the instance engine: restored into an instance of its own, then swapped in
+          await rebuildProduction(ctx, job, project, production, {
+            extensions: (clusterId) => extensionsForArchive(ctx, clusterId, source.backup_key!),
+            fill: (target) => restoreFromBlob(ctx, job, source.backup_key!, source.sha256, target),
+          });
+          await ctx.lifecycle.productionReplaced(project);
+          return;
+        }
         const built = names.restoreBuild(project.database_name);
         const old = names.replaced(project.database_name);
         const admin = await ctx.clusters.pool(project.cluster_id);
@@ -75,7 +86,8 @@ export function backupJobHandlers(ctx: AppContext): Record<string, JobHandler> {
       async cleanup(job) {
         const source = await loadBackup(ctx.db, payloadOf(jobs.backupRestore, job.job).backup_id);
         const project = source && (await loadProject(ctx.db, source.project_id));
-        if (project)
+        if (project && (await productionInstance(ctx, project))) await abandonRebuild(ctx, job.job.id, project);
+        else if (project)
           await rollBackSwap(ctx, project.cluster_id, project.database_name, names.restoreBuild(project.database_name), names.replaced(project.database_name));
       },
     },

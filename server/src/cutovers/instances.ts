@@ -52,17 +52,6 @@ async function takeNames(
   await ensureLoginRole(admin, to.role, password, to.settings);
 }
 
-/** Stops both, swaps their data, starts production (the other stays stopped: it holds data kept for a rollback, or is about to be started by the caller). */
-async function swapStopped(ctx: AppContext, pair: InstancePair): Promise<void> {
-  const engine = ctx.instances!;
-  for (const row of [pair.production, pair.candidate]) {
-    await ctx.clusters.dropPool(row.cluster_id);
-    await engine.host.stop(row.name, "fast");
-  }
-  engine.host.swapData(pair.production.name, pair.candidate.name);
-  await engine.host.start(pair.production.name);
-}
-
 /**
  * Promotes the preview: its data becomes production's (same address, names, password) and
  * production's previous data is kept in the preview's (stopped) instance. Answers where the
@@ -92,7 +81,7 @@ export async function promoteByInstanceSwap(
     );
     ctx.faults.check("cutover.before_swap");
     await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-    await swapStopped(ctx, pair);
+    await engine.swapStopped(pair.production, pair.candidate);
     ctx.faults.check("cutover.instance.swapped");
   } else {
     await engine.host.start(pair.production.name);
@@ -104,7 +93,7 @@ export async function promoteByInstanceSwap(
 /** A failed promotion: production gets its own data back if the swap happened, and the preview its names and password. */
 export async function undoInstancePromotion(ctx: AppContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow, pair: InstancePair): Promise<void> {
   const engine = ctx.instances!;
-  if (cut.candidate_dir && engine.host.dataTarget(pair.production.name) === cut.candidate_dir) await swapStopped(ctx, pair);
+  if (cut.candidate_dir && engine.host.dataTarget(pair.production.name) === cut.candidate_dir) await engine.swapStopped(pair.production, pair.candidate);
   await engine.host.start(pair.production.name);
   await engine.keepStopped(pair.candidate, false);
   await engine.host.start(pair.candidate.name);
@@ -128,7 +117,7 @@ export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, pro
       throw new PermanentError("the previous production data is gone: the rollback window has passed");
     }
     await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-    await swapStopped(ctx, { production, candidate: previous });
+    await engine.swapStopped(production, previous);
   }
   await engine.host.start(production.name);
   // the promoted data, now in the other instance, goes

@@ -9,7 +9,7 @@ import type { ClusterAdmin, ClusterRow } from "../clusters.js";
 import { hardenCluster } from "../provision.js";
 import { hideOtherSessions } from "../privileged.js";
 import { InstanceHost, type InstanceSettings, type SnapshotResult } from "./host.js";
-import { activeInstances, allocateInstance, loadInstance, retireInstance, setKeepStopped, type InstanceRow } from "./registry.js";
+import { activeInstances, allocateInstance, buildOfJob, loadInstance, recordBuiltDir, retireInstance, setKeepStopped, type InstanceRow } from "./registry.js";
 
 export interface InstanceEngineConfig {
   portFirst: number;
@@ -31,8 +31,9 @@ export class InstanceEngine {
   ) {}
 
   /** Records a new instance (port, clusters row) in the caller's transaction; 409-worthy InstanceLimitError when the host is full. */
-  allocate(tx: Queryable, projectId: string, purpose: InstanceRow["purpose"], maxConnections: number): Promise<InstanceRow> {
+  allocate(tx: Queryable, projectId: string, purpose: InstanceRow["purpose"], maxConnections: number, builtByJobId?: string): Promise<InstanceRow> {
     return allocateInstance(tx, this.box, {
+      builtByJobId,
       projectId,
       purpose,
       hostCluster: this.hostCluster,
@@ -48,6 +49,19 @@ export class InstanceEngine {
   /** The instance behind a cluster id, or null for a shared cluster. */
   instanceOf(clusterId: string): Promise<InstanceRow | null> {
     return loadInstance(this.db, clusterId);
+  }
+
+  /** The build instance a job made and has not removed yet. */
+  buildOf(jobId: string): Promise<InstanceRow | null> {
+    return buildOfJob(this.db, jobId);
+  }
+
+  /** Records the data directory a build instance was made in (its link's target now). */
+  async recordBuiltDir(row: InstanceRow): Promise<string> {
+    const dir = this.host.dataTarget(row.name);
+    if (!dir) throw new Error(`instance ${row.name} has no data directory`);
+    await recordBuiltDir(this.db, row.cluster_id, dir);
+    return dir;
   }
 
   settingsOf(row: InstanceRow): InstanceSettings {
@@ -87,6 +101,19 @@ export class InstanceEngine {
     } finally {
       await this.host.start(row.name);
     }
+  }
+
+  /**
+   * Stops both instances, swaps their data directories (journalled: a crash in between is
+   * finished when the host next opens) and starts `first` again; `second` stays stopped.
+   */
+  async swapStopped(first: InstanceRow, second: InstanceRow): Promise<void> {
+    for (const row of [first, second]) {
+      await this.clusters.dropPool(row.cluster_id);
+      await this.host.stop(row.name, "fast");
+    }
+    this.host.swapData(first.name, second.name);
+    await this.host.start(first.name);
   }
 
   /** Whether the instance stays stopped at start-up (it holds data kept for a rollback). */

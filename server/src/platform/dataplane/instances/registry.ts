@@ -10,13 +10,16 @@ export interface InstanceRow {
   name: string;
   host_cluster_id: string;
   project_id: string;
-  purpose: "production" | "preview";
+  purpose: "production" | "preview" | "build";
   port: number;
   max_connections: number;
   shared_buffers_mb: number;
   state: "active" | "deleted";
   /** Holds data kept for a rollback: not started again at start-up. */
   keep_stopped: boolean;
+  /** A build instance (a restore's or an import's new data): the job that made it, and the data directory it was made in. */
+  built_by_job_id: string | null;
+  built_dir: string | null;
   created_at: Date;
 }
 
@@ -43,6 +46,8 @@ export interface InstanceRequest {
   sharedBuffersMb: number;
   /** The platform superuser's URL for a port (InstanceHost.adminUrl). */
   adminUrl: (port: number) => string;
+  /** For a build instance: the job that makes it. */
+  builtByJobId?: string;
 }
 
 /**
@@ -91,15 +96,28 @@ export async function allocateInstance(tx: Queryable, box: SecretBox, req: Insta
     ],
   );
   const { rows } = await tx.query<InstanceRow>(
-    `INSERT INTO instances (cluster_id, name, host_cluster_id, project_id, purpose, port, max_connections, shared_buffers_mb)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [id, name, req.hostCluster.id, req.projectId, req.purpose, port, req.maxConnections, req.sharedBuffersMb],
+    `INSERT INTO instances (cluster_id, name, host_cluster_id, project_id, purpose, port, max_connections, shared_buffers_mb, built_by_job_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+    [id, name, req.hostCluster.id, req.projectId, req.purpose, port, req.maxConnections, req.sharedBuffersMb, req.builtByJobId ?? null],
   );
   return rows[0];
 }
 
 export async function loadInstance(db: Queryable, clusterId: string): Promise<InstanceRow | null> {
   return (await db.query<InstanceRow>("SELECT * FROM instances WHERE cluster_id = $1", [clusterId])).rows[0] ?? null;
+}
+
+/** The active build instance a job made (null: none, or it is gone). */
+export async function buildOfJob(db: Queryable, jobId: string): Promise<InstanceRow | null> {
+  const { rows } = await db.query<InstanceRow>("SELECT * FROM instances WHERE built_by_job_id = $1 AND state = 'active' ORDER BY created_at DESC LIMIT 1", [
+    jobId,
+  ]);
+  return rows[0] ?? null;
+}
+
+/** Records the data directory a build instance was made in. */
+export async function recordBuiltDir(db: Queryable, clusterId: string, dir: string): Promise<void> {
+  await db.query("UPDATE instances SET built_dir = $2 WHERE cluster_id = $1", [clusterId, dir]);
 }
 
 /** Every instance that should exist (and run) on the host. */
