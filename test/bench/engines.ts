@@ -11,6 +11,8 @@
 //   BENCH_SIZES=1,5,10 npx tsx test/bench/engines.ts    (the issue's table; about an hour)
 //
 // Knobs: BENCH_SIZES (GB, comma-separated, default 1; pgbench scale ≈ 68 per GB),
+// BENCH_ENGINES (shared,instances: one alone when the disk cannot hold the shared engine's
+// copies at the largest size),
 // BENCH_RUNS (3), BENCH_MAX_PREVIEWS (50, the instance engine's capacity test at 1 GB),
 // BENCH_SETTLE_MS (1000).
 //
@@ -72,7 +74,17 @@ const CAPACITY_AT_GB = 1;
 const MB = 1024 * 1024;
 
 type Engine = "shared" | "instances";
-const ENGINES: Engine[] = ["shared", "instances"];
+const ENGINES = enginesFromEnv();
+
+/** BENCH_ENGINES: which engines to run (default both, side by side). */
+function enginesFromEnv(): Engine[] {
+  const raw = process.env.BENCH_ENGINES ?? "shared,instances";
+  const engines = raw.split(",").map((e) => e.trim());
+  if (!engines.length || engines.some((e) => e !== "shared" && e !== "instances")) {
+    throw new Error(`BENCH_ENGINES must be shared, instances or both (comma-separated), got "${raw}"`);
+  }
+  return engines as Engine[];
+}
 
 function sizesFromEnv(): number[] {
   const raw = process.env.BENCH_SIZES;
@@ -463,6 +475,7 @@ export async function main(): Promise<void> {
   const sizes = sizesFromEnv();
   const knobs = [
     process.env.BENCH_SIZES ? `BENCH_SIZES=${sizes.join(",")}` : "",
+    ENGINES.length !== 2 ? `BENCH_ENGINES=${ENGINES.join(",")}` : "",
     RUNS !== 3 ? `BENCH_RUNS=${RUNS}` : "",
     MAX_PREVIEWS !== 50 ? `BENCH_MAX_PREVIEWS=${MAX_PREVIEWS}` : "",
     SETTLE_MS !== 1000 ? `BENCH_SETTLE_MS=${SETTLE_MS}` : "",
@@ -476,10 +489,10 @@ export async function main(): Promise<void> {
   // snapshot, spare, preview, a fresh snapshot, the cutover's verification restore) at the
   // largest size. Sparse: it takes only what is written.
   const largest = sizes[sizes.length - 1];
-  const imageGb = Math.max(20, 10 * largest + 10);
+  const imageGb = Math.max(20, (ENGINES.includes("shared") ? 10 : 4) * largest + 10);
   const hostFree = fs.statfsSync(os.tmpdir());
   const hostFreeGb = (hostFree.bavail * hostFree.bsize) / 2 ** 30;
-  if (hostFreeGb < 7 * largest + 5) {
+  if (ENGINES.includes("shared") && hostFreeGb < 7 * largest + 5) {
     log(`warning: ${fmt(hostFreeGb, 0)} GB free under ${os.tmpdir()}; the shared engine at ${largest} GB writes about ${7 * largest + 5} GB into the image`);
   }
   const fsDir: ReflinkDir = reflinkDir("bench-engines", imageGb);
@@ -535,7 +548,7 @@ export async function main(): Promise<void> {
 
 function report(figures: Figures[], sizes: number[], reflink: boolean): void {
   const out = (text: string) => process.stdout.write(text);
-  const of = (engine: Engine, gb: number) => figures.find((f) => f.engine === engine && f.gb === gb)!;
+  const of = (engine: Engine, gb: number) => figures.find((f) => f.engine === engine && f.gb === gb) ?? null;
   const spread = (values: number[]) => (values.length > 1 ? ` (${sec(Math.min(...values))}–${sec(Math.max(...values))})` : "");
   const timed = (values: number[]) => (values.length ? `${sec(median(values))} s${spread(values)}` : "n/a");
   const one = (value: number) => (Number.isFinite(value) ? `${sec(value)} s` : "n/a");
@@ -551,7 +564,7 @@ function report(figures: Figures[], sizes: number[], reflink: boolean): void {
   for (const gb of sizes) {
     const sh = of("shared", gb);
     const ins = of("instances", gb);
-    const row = (label: string, cell: (f: Figures) => string) => rows.push([`${gb} GB`, label, cell(sh), cell(ins)]);
+    const row = (label: string, cell: (f: Figures) => string) => rows.push([`${gb} GB`, label, sh ? cell(sh) : "not run", ins ? cell(ins) : "not run"]);
     row("pgbench -i -s N → pg_database_size", (f) => `s=${f.scale} → ${fmt(f.databaseBytes / MB, 0)} MB (loaded in ${fmt(f.loadSeconds, 0)} s)`);
     row("first preview ready (takes the first snapshot)", (f) => one(f.firstPreviewMs));
     row("later create ready", (f) => timed(f.createMs));
@@ -563,7 +576,7 @@ function report(figures: Figures[], sizes: number[], reflink: boolean): void {
     row("… of which pre-cutover backup + verification", (f) => one(f.cutoverBackupMs));
     row("… of which the swap (backup verified → job done)", (f) => one(f.cutoverSwapMs));
     row("rollback: POST → job succeeded", (f) => one(f.rollbackMs));
-    if (ins.capacity) {
+    if (ins?.capacity) {
       const cap = (text: (c: Capacity) => string) => (f: Figures) => (f.capacity ? text(f.capacity) : "not measured");
       row(
         `live previews reached (of BENCH_MAX_PREVIEWS=${MAX_PREVIEWS})`,
@@ -582,7 +595,7 @@ function report(figures: Figures[], sizes: number[], reflink: boolean): void {
         cap((x) => `${fmt(x.freeBytesBefore / 2 ** 30, 2)} → ${fmt(x.freeBytesAfter / 2 ** 30, 2)} GiB`),
       );
     }
-    for (const f of [sh, ins]) if (f.error) row(`${f.engine}: FAILED, later figures missing`, (g) => (g === f ? f.error! : ""));
+    for (const f of [sh, ins]) if (f?.error) row(`${f.engine}: FAILED, later figures missing`, (g) => (g === f ? f.error! : ""));
   }
   printTable(["size", "measure", "shared", "instances"], rows);
   out(
