@@ -16,6 +16,7 @@ import { jobRoutes } from "./jobs/routes.js";
 import { previewRoutes } from "./previews/routes.js";
 import { backupRoutes } from "./backups/routes.js";
 import { importRoutes } from "./imports/routes.js";
+import { maskingRoutes } from "./masking/routes.js";
 import { cutoverRoutes } from "./cutovers/routes.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token.
@@ -133,6 +134,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   backupRoutes(app, ctx);
   importRoutes(app, ctx);
   cutoverRoutes(app, ctx);
+  maskingRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   await app.after(); // routes of encapsulated plugins are known only once they have loaded

@@ -32,6 +32,7 @@ import { Lifecycle } from "./platform/lifecycle.js";
 import { registerProjectLifecycle } from "./projects/lifecycle.js";
 import { registerCutoverLifecycle } from "./cutovers/lifecycle.js";
 import { registerPreviewLifecycle } from "./previews/lifecycle.js";
+import { registerMaskingLifecycle } from "./masking/lifecycle.js";
 import { registerBackupLifecycle } from "./backups/lifecycle.js";
 import { registerImportLifecycle } from "./imports/lifecycle.js";
 import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.js";
@@ -234,6 +235,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     registerProjectLifecycle(ctx);
     registerCutoverLifecycle(ctx);
     registerPreviewLifecycle(ctx);
+    registerMaskingLifecycle(ctx);
     registerBackupLifecycle(ctx);
     registerImportLifecycle(ctx);
     if (pooler) {

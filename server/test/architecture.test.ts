@@ -31,6 +31,8 @@ const WRITERS: Record<string, string> = {
   scheduled_backups: "backups/store.ts",
   cutover_requests: "cutovers/store.ts",
   uploads: "imports/store.ts",
+  masking_rules: "masking/store.ts",
+  masked_snapshots: "masking/store.ts",
   clusters: "platform/dataplane/clusters.ts",
   instances: "platform/dataplane/instances/registry.ts",
 };

@@ -24,6 +24,7 @@ export type ResetPreviewBody = z.input<typeof s.ResetPreviewRequest>;
 export type ExtendPreviewBody = z.input<typeof s.ExtendPreviewRequest>;
 export type CreateBackupBody = z.input<typeof s.CreateBackupRequest>;
 export type PutScheduledBackupBody = z.input<typeof s.PutScheduledBackupRequest>;
+export type PutMaskingRulesBody = z.input<typeof s.PutMaskingRulesRequest>;
 export type PreflightBody = z.input<typeof s.PreflightRequest>;
 export type CreateImportBody = z.input<typeof s.CreateImportRequest>;
 export type CreateCutoverBody = z.input<typeof s.CreateCutoverRequest>;
@@ -474,6 +475,14 @@ export class CapyClient {
   }
 
   // ---------------------------------------------------------------- backups
+  // ---------------------------------------------------------------- masking rules
+  getMaskingRules(projectId: string): Promise<{ masking_rules: s.MaskingRules }> {
+    return this.#call("GET", "/v1/projects/{projectID}/masking-rules", [projectId]);
+  }
+  putMaskingRules(projectId: string, body: PutMaskingRulesBody): Promise<{ masking_rules: s.MaskingRules }> {
+    return this.#call("PUT", "/v1/projects/{projectID}/masking-rules", [projectId], { body });
+  }
+
   listScheduledBackups(projectId: string): Promise<{ scheduled_backups: s.ScheduledBackup[] }> {
     return this.#call("GET", "/v1/projects/{projectID}/scheduled-backups", [projectId]);
   }

@@ -47,6 +47,10 @@ export const ERROR_CODES = {
   preview_limit_reached: { status: 409, description: "The project has as many live previews as its plan allows" },
   preview_lifetime_exceeded: { status: 400, description: "ttl_seconds goes past the longest a preview may live on the plan" },
   preview_not_ready: { status: 409, description: "The preview is not ready (failed, or still being made)" },
+  masking_coverage_incomplete: {
+    status: 409,
+    description: "The project's masking rules require coverage and columns that look personal have no rule (listed in the error)",
+  },
   preview_deleted: { status: 409, description: "The preview is being deleted, was deleted, or was promoted to production" },
   backup_limit_reached: { status: 409, description: "The project keeps as many backups taken on request as its plan allows" },
   backup_not_completed: { status: 409, description: "The backup is still being taken, or failed" },

@@ -211,6 +211,10 @@ export const PreviewDatabase = z
     source_database: z.string().nullable(),
     source_backup_key: z.string().nullable(),
     source_restore_time: nullableTimestamp,
+    /** Its data went through the project's masking rules (see MaskingRules). */
+    masked: z.boolean(),
+    /** When the masked data was checked against production (no original value of a masked column survived); null unless masked. */
+    masking_verified_at: nullableTimestamp,
     database_name: z.string(),
     role_name: z.string(),
     public_host: z.string(),
@@ -239,11 +243,55 @@ export const CreatePreviewRequest = z
     mode: PreviewMode.optional(),
     ttl_seconds: ttlSeconds.optional(),
     fresh: z.boolean().optional(),
+    /** Default: true when the project has masking rules. false needs an organization key or a platform admin. */
+    masked: z.boolean().optional(),
   })
   .meta({ id: "CreatePreviewRequest" });
 export const ListPreviewsQuery = z.strictObject({ include_deleted: z.enum(["true", "false"]).optional() });
 export const ResetPreviewRequest = z.strictObject({ fresh: z.boolean().optional() }).meta({ id: "ResetPreviewRequest" });
 export const ExtendPreviewRequest = z.strictObject({ ttl_seconds: ttlSeconds.optional() }).meta({ id: "ExtendPreviewRequest" });
+
+// ---------------------------------------------------------------- masking rules
+export const MaskingStrategy = z.enum(["email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"]);
+export const MAX_MASKING_RULES = 500;
+export const MAX_MASKING_SHIFT_DAYS = 36500;
+
+export const MaskingRule = z
+  .strictObject({
+    /** schema.table ("users" means "public.users"). */
+    table: singleLine(130).min(1),
+    column: singleLine(63).min(1),
+    strategy: MaskingStrategy,
+    /** The value every row gets (strategy "constant" only). */
+    value: singleLine(1000).optional(),
+    /** Dates move by a stable shift of 1 to this many days, either way (strategy "date_shift" only). */
+    days: z.number().int().min(1).max(MAX_MASKING_SHIFT_DAYS).optional(),
+  })
+  .meta({ id: "MaskingRule" });
+export type MaskingRule = z.infer<typeof MaskingRule>;
+
+export const UncoveredColumn = z.object({ table: z.string(), column: z.string(), reason: z.string() }).meta({ id: "UncoveredColumn" });
+export type UncoveredColumn = z.infer<typeof UncoveredColumn>;
+
+export const MaskingRules = z
+  .object({
+    rules: z.array(MaskingRule),
+    /** Masked previews are refused (409 masking_coverage_incomplete) while uncovered_columns is not empty. */
+    require_coverage: z.boolean(),
+    /** Columns of production that look personal (by name or sampled content) and have no rule. */
+    uncovered_columns: z.array(UncoveredColumn),
+    /** null until rules are first set. */
+    updated_at: nullableTimestamp,
+  })
+  .meta({ id: "MaskingRules" });
+export type MaskingRules = z.infer<typeof MaskingRules>;
+
+export const PutMaskingRulesRequest = z
+  .strictObject({
+    rules: z.array(MaskingRule).max(MAX_MASKING_RULES, `must have at most ${MAX_MASKING_RULES} rules`),
+    require_coverage: z.boolean().optional(),
+  })
+  .meta({ id: "PutMaskingRulesRequest" });
 
 // ---------------------------------------------------------------- backups
 export const Backup = z

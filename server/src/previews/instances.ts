@@ -8,74 +8,16 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
-import { names } from "../platform/dataplane/names.js";
 import { databaseExists, ensureLoginRole, roleExists } from "../platform/dataplane/provision.js";
 import type { InstanceRow } from "../platform/dataplane/instances/registry.js";
 import type { ProjectRow } from "../projects/store.js";
-import { withSnapshotLock } from "./dataplane.js";
-import { loadSnapshot, nextSnapshotGeneration, recordSnapshot, useSnapshot, type PreviewRow } from "./store.js";
+import { recordMaskingVerified, type PreviewRow } from "./store.js";
+import { withInstanceSnapshot } from "./instance-snapshot.js";
+import { withMaskedInstanceSnapshot } from "./masked.js";
 
 /** Whether a preview is made by cloning the project's instance snapshot (else: an empty instance, then the usual build). */
 export function clonesSnapshot(preview: PreviewRow): boolean {
   return preview.source_kind === "project" && preview.mode === "full";
-}
-
-/**
- * Runs fn while the snapshot lock is held shared: clones read the snapshot together, a
- * refresh (which holds the lock alone) waits for them and they for it.
- */
-async function withSnapshotShared<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T> {
-  const client = await ctx.db.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock_shared(hashtext('capydb:snapshot:' || $1))", [projectId]);
-    return await fn();
-  } finally {
-    await client.query("SELECT pg_advisory_unlock_shared(hashtext('capydb:snapshot:' || $1))", [projectId]).catch(() => {});
-    client.release();
-  }
-}
-
-/**
- * Runs fn with the project's snapshot in place and fresh enough (no older than the maximum
- * age, or than `freshSince` when given): taken from production's instance first when it is
- * not. Answers fn's result and the instant the snapshot's data is from.
- */
-export async function withInstanceSnapshot<T>(
-  ctx: AppContext,
-  project: ProjectRow,
-  freshSince: Date | null,
-  fn: (snapshot: string) => Promise<T>,
-): Promise<{ result: T; takenAt: Date }> {
-  const engine = ctx.instances!;
-  const production = await engine.instanceOf(project.cluster_id);
-  if (!production) throw new PermanentError(`project ${project.id} has no instance of its own: its previews cannot be cloned at the file level`);
-  const name = names.instanceSnapshot(project.database_name);
-  const fresh = (taken: Date) => (freshSince ? taken >= freshSince : (Date.now() - taken.getTime()) / 1000 <= ctx.config.snapshotMaxAgeSeconds);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const used = await withSnapshotShared(ctx, project.id, async () => {
-      const current = await useSnapshot(ctx.db, project.id);
-      if (!current || current.database_name !== name || !engine.host.snapshotExists(name) || !fresh(current.taken_at)) return null;
-      return { result: await fn(name), takenAt: current.taken_at };
-    });
-    if (used) return used;
-    await withSnapshotLock(ctx, project.id, async () => {
-      const current = await loadSnapshot(ctx.db, project.id);
-      if (current && current.database_name === name && engine.host.snapshotExists(name) && fresh(current.taken_at)) return; // refreshed meanwhile
-      // everything committed before this instant is in the snapshot
-      const takenAt = new Date();
-      const { lsn } = await engine.snapshot(production, name, { copied: () => ctx.faults.check("instance.snapshot.copied") });
-      await recordSnapshot(ctx.db, {
-        project_id: project.id,
-        cluster_id: project.cluster_id,
-        database_name: name,
-        generation: await nextSnapshotGeneration(ctx.db),
-        taken_at: takenAt,
-        snapshot_dir: name,
-        snapshot_lsn: lsn,
-      });
-    });
-  }
-  throw new Error(`the snapshot of project ${project.id} was replaced three times while a clone waited for it`);
 }
 
 /**
@@ -96,6 +38,20 @@ async function adoptPreviewIdentity(ctx: AppContext, job: JobContext, preview: P
   await ensureLoginRole(admin, preview.role_name, password, { ...project, max_connections: preview.max_connections ?? project.max_connections });
 }
 
+/** The snapshot the preview clones (the masked one for a masked preview), held while fn runs; records when masking was proven. */
+async function withPreviewSnapshot<T>(
+  ctx: AppContext,
+  preview: PreviewRow,
+  project: ProjectRow,
+  freshSince: Date | null,
+  fn: (snapshot: string) => Promise<T>,
+): Promise<{ result: T; takenAt: Date }> {
+  if (!preview.masked) return withInstanceSnapshot(ctx, project, freshSince, fn);
+  const used = await withMaskedInstanceSnapshot(ctx, project, freshSince, fn);
+  await recordMaskingVerified(ctx.db, preview.id, used.verifiedAt);
+  return used;
+}
+
 async function previewInstance(ctx: AppContext, preview: PreviewRow): Promise<InstanceRow> {
   const row = await ctx.instances!.instanceOf(preview.cluster_id);
   if (!row) throw new PermanentError(`preview ${preview.id} has no instance`);
@@ -107,7 +63,7 @@ export async function createFromSnapshot(ctx: AppContext, job: JobContext, previ
   const row = await previewInstance(ctx, preview);
   let at: Date | null = null;
   if (!ctx.instances!.host.exists(row.name)) {
-    ({ takenAt: at } = await withInstanceSnapshot(ctx, project, fresh ? job.job.created_at : null, (snapshot) =>
+    ({ takenAt: at } = await withPreviewSnapshot(ctx, preview, project, fresh ? job.job.created_at : null, (snapshot) =>
       ctx.instances!.ensureFromSnapshot(row, snapshot),
     ));
   }
@@ -121,7 +77,7 @@ export async function createFromSnapshot(ctx: AppContext, job: JobContext, previ
 export async function resetFromSnapshot(ctx: AppContext, job: JobContext, preview: PreviewRow, project: ProjectRow, fresh: boolean): Promise<Date> {
   const row = await previewInstance(ctx, preview);
   await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
-  const { takenAt } = await withInstanceSnapshot(ctx, project, fresh ? job.job.created_at : null, (snapshot) =>
+  const { takenAt } = await withPreviewSnapshot(ctx, preview, project, fresh ? job.job.created_at : null, (snapshot) =>
     ctx.instances!.replaceFromSnapshot(row, snapshot),
   );
   ctx.faults.check("preview.instance.relinked");

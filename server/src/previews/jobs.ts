@@ -23,6 +23,7 @@ import {
   markPreviewResetting,
   recordPreviewDataTime,
   recordPreviewError,
+  recordMaskingVerified,
   type PreviewRow,
 } from "./store.js";
 import { loadBackup } from "../backups/store.js";
@@ -52,6 +53,12 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   job.addSecret(role.password);
   let source: CloneSource;
   let takenAt: Date | null = null;
+  if (preview.masked && preview.source_kind !== "empty" && preview.mode === "full") {
+    // fail closed: masked data comes only from the instance engine's masked snapshot
+    throw new PermanentError(
+      "a masked preview of the project's data is made from its masked snapshot on the instance engine; this one would be a plain copy, so it is not made",
+    );
+  }
   if (preview.source_kind === "empty") {
     source = { kind: "empty" };
   } else if (preview.source_kind === "backup") {
@@ -77,6 +84,8 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   ctx.faults.check("preview.build.before_copy");
   const logicalAt = await buildPreviewDatabase(ctx, job, preview.cluster_id, buildName(preview), role, source);
   ctx.faults.check("preview.build.after_copy");
+  // a masked preview built here holds no production rows (empty, or the schema alone)
+  if (preview.masked) await recordMaskingVerified(ctx.db, preview.id, new Date());
   // The next create or reset finds a spare ready (made in the background, after this copy).
   if (source.kind === "template") await requestSpare(ctx, project);
   return takenAt ?? logicalAt;

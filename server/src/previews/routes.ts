@@ -17,7 +17,7 @@ export function previewRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/preview-databases", async (req, reply) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const body = parse(CreatePreviewRequest, req.body);
-    const { preview, job } = await previews.createPreview(ctx, project, body);
+    const { preview, job } = await previews.createPreview(ctx, req.principal!, project, body);
     reply.code(201);
     return { job: toApiJob(job), preview: previews.toApiPreview(preview) };
   });

@@ -18,6 +18,7 @@ import { admitConnections, allocateOrRefuse, slotsOf } from "../projects/service
 import { type ProjectRow } from "../projects/store.js";
 import { ceilingsFor, whereSet, type Ceilings } from "../platform/quotas.js";
 import { loadBackup, type BackupRow } from "../backups/store.js";
+import { previewMasking } from "../masking/service.js";
 import {
   countLivePreviews,
   extendPreviewExpiry,
@@ -46,6 +47,8 @@ export function toApiPreview(r: PreviewRow): PreviewDatabase {
     source_database: r.source_database,
     source_backup_key: r.source_backup_key,
     source_restore_time: r.source_restore_time ? r.source_restore_time.toISOString() : null,
+    masked: r.masked,
+    masking_verified_at: r.masking_verified_at ? r.masking_verified_at.toISOString() : null,
     database_name: r.database_name,
     role_name: r.role_name,
     public_host: r.public_host,
@@ -93,6 +96,7 @@ function enqueuePreviewJob<P>(
 
 export async function createPreview(
   ctx: AppContext,
+  principal: Principal,
   project: ProjectRow,
   body: z.infer<typeof CreatePreviewRequest>,
 ): Promise<{ preview: PreviewRow; job: JobRow }> {
@@ -111,6 +115,7 @@ export async function createPreview(
     throw badRequest('backup_id: only allowed when source_kind is "backup"');
   }
   if (sourceKind === "empty" && body.mode === "schema_only") throw badRequest("mode: an empty preview has no schema to copy; omit mode");
+  const masked = await previewMasking(ctx, principal, project, body.masked, { kind: sourceKind, mode });
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
   const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
   if (body.ttl_seconds !== undefined && body.ttl_seconds > lifetime) {
@@ -166,6 +171,7 @@ export async function createPreview(
         source_backup_key: backup?.backup_key ?? null,
         source_restore_time: backup?.snapshot_at ?? null,
         max_connections: connections,
+        masked,
       });
       const job = await enqueuePreviewJob(
         tx,

@@ -13,7 +13,7 @@
 // snapshot makes it stale, and a stale spare is never taken, only dropped. Nobody can
 // connect to a spare (datallowconn = false, CONNECT revoked from PUBLIC) until the job
 // that takes it renames it to the preview's build name and grants the preview's role.
-import { withInstanceSnapshot } from "./instances.js";
+import { withInstanceSnapshot } from "./instance-snapshot.js";
 import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";

@@ -17,6 +17,9 @@ export interface PreviewRow {
   source_backup_key: string | null;
   source_database: string | null;
   source_restore_time: Date | null;
+  /** Made from the project's masked snapshot (or holds no production rows); masking_verified_at: when the masked data was proven. */
+  masked: boolean;
+  masking_verified_at: Date | null;
   cluster_id: string;
   database_name: string;
   role_name: string;
@@ -134,6 +137,7 @@ export interface NewPreview {
   source_backup_key: string | null;
   source_restore_time: Date | null;
   max_connections: number;
+  masked: boolean;
 }
 
 /** A new preview, 'creating', expiring ttl_seconds from now (a name taken by a live preview fails on preview_databases_live_name_uniq). */
@@ -141,8 +145,8 @@ export async function insertPreview(db: Queryable, p: NewPreview): Promise<void>
   await db.query(
     `INSERT INTO preview_databases (id, project_id, organization_id, name, state, mode, source_kind, source_database, cluster_id,
        database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
-       source_backup_id, source_backup_key, source_restore_time, max_connections)
-     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17)`,
+       source_backup_id, source_backup_key, source_restore_time, max_connections, masked)
+     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17, $18)`,
     [
       p.id,
       p.project_id,
@@ -161,6 +165,7 @@ export async function insertPreview(db: Queryable, p: NewPreview): Promise<void>
       p.source_backup_key,
       p.source_restore_time,
       p.max_connections,
+      p.masked,
     ],
   );
 }
@@ -197,6 +202,11 @@ export async function recordPreviewDataTime(db: Queryable, previewId: string, at
 
 export async function markPreviewReady(db: Queryable, previewId: string): Promise<void> {
   await db.query("UPDATE preview_databases SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'creating'", [previewId]);
+}
+
+/** When the preview's masked data was proven (its masked snapshot's check against production). */
+export async function recordMaskingVerified(db: Queryable, previewId: string, at: Date): Promise<void> {
+  await db.query("UPDATE preview_databases SET masking_verified_at = $2 WHERE id = $1", [previewId, at]);
 }
 
 export async function markPreviewFailed(db: Queryable, previewId: string, error: string): Promise<void> {

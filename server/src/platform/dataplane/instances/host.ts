@@ -584,24 +584,10 @@ export class InstanceHost {
         const p = path.join(building, d);
         if (fs.existsSync(p)) for (const entry of fs.readdirSync(p)) fs.rmSync(path.join(p, entry), { recursive: true, force: true });
       }
-      const socketDir = path.join(this.root, "sockets", `snap-${crypto.randomBytes(4).toString("hex")}`);
-      fs.mkdirSync(socketDir, { mode: 0o700 });
-      this.chown(socketDir);
-      const conf = fs.readFileSync(path.join(building, INSTANCE_CONF), "utf8");
-      const port = Number(/^port = (\d+)/m.exec(conf)?.[1] ?? 5432);
-      this.writeInstanceConf(building, { port, maxConnections: 5, sharedBuffersMb: 16 }, { socketDir });
-      const logFile = `${building}.log`;
-      try {
-        // recovery replays the WAL to the backup's end and beyond (what was cloned), then the
-        // server is ready: stopping it now writes a shutdown checkpoint, so every clone starts
-        // without recovery
-        await this.startDir(building, logFile, 600_000);
-        await this.stopDir(building, "fast", 600_000);
-      } finally {
-        fs.rmSync(socketDir, { recursive: true, force: true });
-        fs.rmSync(logFile, { force: true });
-      }
-      fs.writeFileSync(path.join(building, INSTANCE_CONF), conf);
+      // recovery replays the WAL to the backup's end and beyond (what was cloned), then the
+      // server is ready: stopping it now writes a shutdown checkpoint, so every clone starts
+      // without recovery
+      await this.withPrivateStart(building, async () => {});
       const done = path.join(this.root, "dirs", path.basename(building));
       fs.renameSync(building, done);
       const old = this.target(this.snapshotDir(snapshot));
@@ -613,6 +599,63 @@ export class InstanceHost {
       throw err;
     }
     return { lsn: lsn!, backupMs };
+  }
+
+  /**
+   * Starts a data directory privately (no TCP listener: a socket directory only the platform
+   * reaches, port as configured), runs `work` with the socket's address, and shuts it down
+   * cleanly (a shutdown checkpoint: what is copied from it next starts without recovery).
+   * The directory's own settings are put back.
+   */
+  private async withPrivateStart(dir: string, work: (at: { host: string; port: number }) => Promise<void>): Promise<void> {
+    const socketDir = path.join(this.root, "sockets", `p-${crypto.randomBytes(4).toString("hex")}`);
+    fs.mkdirSync(socketDir, { mode: 0o700 });
+    this.chown(socketDir);
+    const conf = fs.readFileSync(path.join(dir, INSTANCE_CONF), "utf8");
+    const port = Number(/^port = (\d+)/m.exec(conf)?.[1] ?? 5432);
+    this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: 16 }, { socketDir });
+    const logFile = `${dir}.log`;
+    try {
+      await this.startDir(dir, logFile, 600_000);
+      try {
+        await work({ host: socketDir, port });
+      } catch (err) {
+        await this.stopDir(dir, "immediate", 30_000).catch(() => {});
+        throw err;
+      }
+      await this.stopDir(dir, "fast", 600_000);
+    } finally {
+      fs.rmSync(socketDir, { recursive: true, force: true });
+      fs.rmSync(logFile, { force: true });
+    }
+    fs.writeFileSync(path.join(dir, INSTANCE_CONF), conf);
+  }
+
+  /**
+   * A snapshot derived from another (a masked copy of a project's snapshot): a clone of
+   * snapshot `from`, started privately and handed to `work` (which connects through the
+   * socket), shut down cleanly, its WAL reset (pg_resetwal after a clean shutdown: the
+   * segments copied from `from` and those `work` wrote, which hold the data as it was, leave
+   * the directory), and linked as snapshot `name` in place of one of that name. A failure
+   * leaves nothing behind and `name` as it was.
+   */
+  async deriveSnapshot(from: string, name: string, work: (at: { host: string; port: number }) => Promise<void>): Promise<void> {
+    const source = this.snapshotSource(from);
+    this.snapshotDir(name); // a valid name
+    const building = this.tmpPath(`derive-${name}`);
+    try {
+      await this.copyTree(source, building);
+      await this.withPrivateStart(building, work);
+      await this.run("pg_resetwal", ["-D", building]);
+      const done = path.join(this.root, "dirs", path.basename(building));
+      fs.renameSync(building, done);
+      const old = this.target(this.snapshotDir(name));
+      this.link(done, this.snapshotDir(name));
+      if (old && old !== done) this.removeLater(old);
+    } catch (err) {
+      fs.rmSync(building, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   /** Bytes the filesystem under the root has in use (what a copy-on-write clone should hardly move). */

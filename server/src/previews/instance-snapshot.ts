@@ -1,0 +1,67 @@
+// The project's snapshot on the instance engine: a stopped data directory made from
+// production's running instance without a logical copy, taken when missing or too old,
+// under an advisory lock clones hold shared and a refresh holds alone.
+import type { AppContext } from "../context.js";
+import { PermanentError } from "../platform/jobs/errors.js";
+import { names } from "../platform/dataplane/names.js";
+import type { ProjectRow } from "../projects/store.js";
+import { withSnapshotLock } from "./dataplane.js";
+import { loadSnapshot, nextSnapshotGeneration, recordSnapshot, useSnapshot } from "./store.js";
+
+/**
+ * Runs fn while the snapshot lock is held shared: clones read the snapshot together, a
+ * refresh (which holds the lock alone) waits for them and they for it.
+ */
+async function withSnapshotShared<T>(ctx: AppContext, projectId: string, fn: () => Promise<T>): Promise<T> {
+  const client = await ctx.db.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock_shared(hashtext('capydb:snapshot:' || $1))", [projectId]);
+    return await fn();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock_shared(hashtext('capydb:snapshot:' || $1))", [projectId]).catch(() => {});
+    client.release();
+  }
+}
+
+/**
+ * Runs fn with the project's snapshot in place and fresh enough (no older than the maximum
+ * age, or than `freshSince` when given): taken from production's instance first when it is
+ * not. Answers fn's result and the instant the snapshot's data is from.
+ */
+export async function withInstanceSnapshot<T>(
+  ctx: AppContext,
+  project: ProjectRow,
+  freshSince: Date | null,
+  fn: (snapshot: string) => Promise<T>,
+): Promise<{ result: T; takenAt: Date }> {
+  const engine = ctx.instances!;
+  const production = await engine.instanceOf(project.cluster_id);
+  if (!production) throw new PermanentError(`project ${project.id} has no instance of its own: its previews cannot be cloned at the file level`);
+  const name = names.instanceSnapshot(project.database_name);
+  const fresh = (taken: Date) => (freshSince ? taken >= freshSince : (Date.now() - taken.getTime()) / 1000 <= ctx.config.snapshotMaxAgeSeconds);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const used = await withSnapshotShared(ctx, project.id, async () => {
+      const current = await useSnapshot(ctx.db, project.id);
+      if (!current || current.database_name !== name || !engine.host.snapshotExists(name) || !fresh(current.taken_at)) return null;
+      return { result: await fn(name), takenAt: current.taken_at };
+    });
+    if (used) return used;
+    await withSnapshotLock(ctx, project.id, async () => {
+      const current = await loadSnapshot(ctx.db, project.id);
+      if (current && current.database_name === name && engine.host.snapshotExists(name) && fresh(current.taken_at)) return; // refreshed meanwhile
+      // everything committed before this instant is in the snapshot
+      const takenAt = new Date();
+      const { lsn } = await engine.snapshot(production, name, { copied: () => ctx.faults.check("instance.snapshot.copied") });
+      await recordSnapshot(ctx.db, {
+        project_id: project.id,
+        cluster_id: project.cluster_id,
+        database_name: name,
+        generation: await nextSnapshotGeneration(ctx.db),
+        taken_at: takenAt,
+        snapshot_dir: name,
+        snapshot_lsn: lsn,
+      });
+    });
+  }
+  throw new Error(`the snapshot of project ${project.id} was replaced three times while a clone waited for it`);
+}
