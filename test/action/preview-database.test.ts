@@ -144,6 +144,10 @@ describe("pull request lifecycle", () => {
     expect(body).toMatch(/Password \| not shown here/);
     const writes = gh.writes().filter((w) => w.path.includes("/issues/101/comments") || w.path.includes("/issues/comments/"));
     expect(writes.map((w) => w.method)).toEqual(["POST", "PATCH"]);
+    // no masking rules on this project: said plainly, in the comment and the summary alike
+    expect(o.masked).toBe("false");
+    expect(body).toContain("Not masked: the project has no masking rules.");
+    expect(r.summary).toContain("Not masked: the project has no masking rules.");
     expect((writes[0].body as { body: string }).body).toContain("creating");
     expect(gh.requests.every((q) => q.authorization === `token ${GITHUB_TOKEN}`)).toBe(true);
 
@@ -418,6 +422,13 @@ describe("failures, each with its message", () => {
     expect(errorAnnotation(mode.stdout)).toMatch(/^Input `mode`: must be one of full, schema-only/);
     const source = await onPullRequest({ fixture: "opened", number: 112, inputs: { source: "s3://bucket" } });
     expect(errorAnnotation(source.stdout)).toMatch(/^Input `source`/);
+    for (const masked of ["yes", "0", "unmasked"]) {
+      const r = await onPullRequest({ fixture: "opened", number: 112, inputs: { masked } });
+      expectExit(r, 1);
+      expect(errorAnnotation(r.stdout)).toBe(
+        `Input \`masked\`: must be true, false or empty (empty: the server's default, masked when the project has masking rules); got "${masked}"`,
+      );
+    }
     const missing = await onPullRequest({ fixture: "opened", number: 112, projectId: "prj_doesnotexist" });
     expect(errorAnnotation(missing.stdout)).toMatch(/^Input `project-id`: project prj_doesnotexist was not found/);
     expect(gh.writes().filter((w) => !w.path.includes("/issues/112/comments") && !w.path.includes("/issues/comments/"))).toEqual([]);
@@ -473,5 +484,33 @@ describe("failures, each with its message", () => {
     } finally {
       await slow.stop();
     }
+  });
+});
+
+describe("masked data: the parts that need no masking rules (the rest is in masking.test.ts)", () => {
+  it("masking rules that cannot be read (an older server's 404) leave the comment to the preview's own word", async () => {
+    const proxy = new FlakyProxy(t.url);
+    await proxy.start();
+    try {
+      proxy.injected.push({ method: "GET", pathPrefix: `/v1/projects/${project.id}/masking-rules`, status: 404, remaining: 5 });
+      const r = await onPullRequest({ fixture: "opened", number: 123, apiUrl: proxy.url });
+      expectExit(r, 0);
+      expect(proxy.seen.some((s) => s.status === 404 && s.path.includes("/masking-rules"))).toBe(true);
+      expect(r.stdout).toMatch(/The project's masking rules could not be read \(404 \w+\)/);
+      expect(r.outputs.masked).toBe("false");
+      const [comment] = gh.actionComments(123);
+      expect(comment.body).toContain(": ready");
+      expect(comment.body).toContain("\nNot masked.\n");
+      expect(r.summary).toContain("| Data | Not masked. |");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("masked: true on a project without masking rules fails with the server's reason", async () => {
+    const r = await onPullRequest({ fixture: "opened", number: 124, inputs: { masked: "true" } });
+    expectExit(r, 1);
+    expect(errorAnnotation(r.stdout)).toMatch(/^The CapyDB API answered 400 \(\w+\) to POST \/v1\/projects\/prj_\w+\/preview-databases: masked: /);
+    expect((await org.listPreviews(project.id)).preview_databases.filter((p) => p.name === "pr-124")).toHaveLength(0);
   });
 });

@@ -80,6 +80,7 @@ describe("README workflows", () => {
           if (name === "mode") expect(["full", "schema-only"]).toContain(value);
           if (name === "on-push") expect(["reuse", "reset"]).toContain(value);
           if (["wait", "comment", "cutover-on-merge"].includes(name)) expect(["true", "false"]).toContain(String(value));
+          if (name === "masked") expect(["true", "false", ""]).toContain(String(value));
           if (name === "source") expect(value).toMatch(/^(project|empty|backup:.+)$/);
         }
       }
@@ -108,7 +109,7 @@ describe("the reference tables and action.yml", () => {
 
   it("the code reads every input of action.yml and no other", () => {
     const source = fs.readFileSync(path.join(ACTION_DIR, "src/input-helper.ts"), "utf8");
-    const read = new Set([...source.matchAll(/\b(?:input|oneOf|bool|duration|required)\("([\w-]+)"/g)].map((m) => m[1]));
+    const read = new Set([...source.matchAll(/\b(?:input|oneOf|bool|optionalBool|duration|required)\("([\w-]+)"/g)].map((m) => m[1]));
     expect([...read].sort()).toEqual([...inputs].sort());
   });
 });

@@ -1,5 +1,6 @@
 // The sticky pull request comment's text: one hidden marker that finds it again, the state,
-// the connection details without the password, how to reset, and a link to the run.
+// whether the data is masked, the connection details without the password, how to reset, and a
+// link to the run.
 import type { Cutover, PreviewDatabase } from "@capydb/api";
 import type { ConnectionInfo } from "./credentials.js";
 import { describeSource } from "./previews.js";
@@ -16,6 +17,11 @@ export interface CommentContext {
   previewName: string;
   resetLabel: string;
   runUrl: string | null;
+  /**
+   * How many masking rules the project has (GET masking-rules); null when they could not be read
+   * (an older server): the masking line then says only what the preview itself says.
+   */
+  maskingRules?: number | null;
 }
 
 /** Hidden in the rendered comment; one per project and preview name, so two previews on one PR keep two comments. */
@@ -43,6 +49,33 @@ export function formatInstant(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/**
+ * One line on the preview's data and masking, in markdown; null for a preview that holds no data
+ * (empty, schema only) and is not masked. Names no value: only counts and the verification time.
+ */
+export function maskingLine(p: PreviewDatabase, rules: number | null | undefined): string | null {
+  const known = typeof rules === "number";
+  if (p.masked === true) {
+    const what = known && rules > 0 ? `Masked: ${plural(rules, "column")}` : "Masked by the project's masking rules";
+    const verified = p.masking_verified_at
+      ? `verified ${formatInstant(p.masking_verified_at)}`
+      : p.state === "ready"
+        ? "not verified yet"
+        : "verified once the data is copied";
+    return `${what}, ${verified}.`;
+  }
+  if (p.source_kind === "empty" || p.mode === "schema_only") return null;
+  if (known && rules > 0) {
+    return (
+      `**Warning: this preview holds unmasked production data.** The project has ${plural(rules, "masking rule")}, but this ` +
+      "preview was made without them (`masked: false`, or before the rules were set): treat it like production."
+    );
+  }
+  return known ? "Not masked: the project has no masking rules." : "Not masked.";
+}
+
 function connectionTable(c: ConnectionInfo, p: PreviewDatabase): string[] {
   return [
     "| | |",
@@ -66,6 +99,10 @@ function fence(text: string): string[] {
 
 export function renderComment(ctx: CommentContext, view: CommentView): string {
   const lines = [commentMarker(ctx.projectId, ctx.previewName), `### CapyDB preview database ${code(ctx.previewName)}: ${TITLES[view.status]}`, ""];
+  if (view.status === "creating" || view.status === "resetting" || view.status === "ready" || view.status === "reset") {
+    const masking = maskingLine(view.preview, ctx.maskingRules);
+    if (masking) lines.push(masking, "");
+  }
   switch (view.status) {
     case "creating":
     case "resetting":

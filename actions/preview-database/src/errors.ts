@@ -31,6 +31,12 @@ export function toActionError(err: unknown, apiUrl: string | null): ActionError 
         return new ActionError(
           `The API key is not allowed to do this (403 on ${err.method} ${err.path}: ${err.message}): use a key of the organization that owns the project, or one scoped to it.`,
         );
+      case "masking_coverage_incomplete":
+        return new ActionError(
+          `CapyDB made no masked preview: the project's masking rules require coverage, and columns that look personal have no rule ` +
+            `(409 on ${err.method} ${err.path}: ${err.message}). Add rules for them (GET /v1/projects/{id}/masking-rules lists uncovered_columns), ` +
+            `or turn require_coverage off.`,
+        );
       default:
         return new ActionError(`The CapyDB API answered ${err.status} (${err.code}) to ${err.method} ${err.path}: ${err.message}`);
     }

@@ -8,7 +8,7 @@ import type { EventInfo } from "./event.js";
 import type { Plan } from "./plan.js";
 import type { CommentView } from "./comment-body.js";
 import { formatInstant } from "./comment-body.js";
-import { ActionError } from "./errors.js";
+import { ActionError, InputError } from "./errors.js";
 import { assertNotProduction, fetchCredentials, publicPart, type Credentials } from "./credentials.js";
 import { waitUntilAcceptingConnections } from "./readiness.js";
 import { waitForJob } from "./job-wait.js";
@@ -70,13 +70,15 @@ export async function execute(plan: Exclude<Plan, { kind: "skip" }>, x: Executio
 }
 
 function createBody(x: Execution): CreatePreviewBody {
-  const { source, mode, ttlSeconds } = x.settings;
+  const { source, mode, ttlSeconds, masked } = x.settings;
   return {
     name: x.name,
     ttl_seconds: ttlSeconds,
     source_kind: source.kind,
     ...(source.kind === "backup" ? { backup_id: source.backupId } : {}),
     ...(mode === "schema_only" ? { mode } : {}),
+    // Omitted when empty: the server's default (masked when the project has masking rules).
+    ...(masked !== null ? { masked } : {}),
   };
 }
 
@@ -90,6 +92,16 @@ async function tryCreate(x: Execution): Promise<{ preview: PreviewDatabase; job:
     x.report({ status: "creating", preview: created.preview, jobId: created.job.id });
     return created;
   } catch (err) {
+    // The key could list the project's previews, so a 403 here is the unmasked copy it asked for:
+    // on a project with masking rules only an organization key may make one.
+    if (err instanceof CapyApiError && err.code === "forbidden" && x.settings.masked === false) {
+      throw new InputError(
+        "masked",
+        `false was refused by CapyDB (403 on ${err.method} ${err.path}: ${err.message}). An unmasked preview of a project with ` +
+          "masking rules needs an organization API key; a project-scoped key makes masked previews only. Remove `masked: false` " +
+          "(the preview is then masked), or pass an organization key as `api-key`.",
+      );
+    }
     if (err instanceof CapyApiError && err.code === "preview_name_taken") {
       core.info(`A preview named ${x.name} appeared meanwhile (a concurrent run made it): using it`);
       return null;
@@ -158,6 +170,7 @@ async function ensure(x: Execution, reset: boolean): Promise<Outcome> {
 
 /** Waits for the job (when `wait`), fetches and masks the credentials, and checks the database answers. */
 async function finish(x: Execution, preview: PreviewDatabase, job: Job | null, operation: Operation): Promise<Outcome> {
+  warnOnMaskingMismatch(x, preview, operation);
   let current = preview;
   let finished = job;
   let credentials: Credentials;
@@ -181,6 +194,16 @@ async function finish(x: Execution, preview: PreviewDatabase, job: Job | null, o
     : { status: operation === "reset" ? "reset" : "ready", preview: current, connection: publicPart(credentials), verified: x.settings.wait };
   if (inProgress) core.info(`Not waiting for job ${job.id} (wait: false): the credentials are output now and work once it succeeds`);
   return { operation, preview: current, credentials, job: finished ?? x.trace.job, cutover: null, view };
+}
+
+/** `masked` applies when a preview is made: one made before keeps its own, and the run says so. */
+function warnOnMaskingMismatch(x: Execution, preview: PreviewDatabase, operation: Operation): void {
+  const asked = x.settings.masked;
+  if (operation === "created" || asked === null || preview.masked === asked) return;
+  core.warning(
+    `Preview ${x.name} (${preview.id}) is ${preview.masked ? "masked" : "not masked"}: it was made so, and \`masked: ${asked}\` applies only ` +
+      `when a preview is made. Delete it (command: delete, or close and reopen the pull request) to make it again ${asked ? "masked" : "unmasked"}.`,
+  );
 }
 
 /** Waits out an earlier run's create or reset; answers the preview as it is then. */

@@ -29,6 +29,15 @@ function bool(name: string, fallback: boolean): boolean {
   throw new InputError(name, `must be true or false; got "${raw}"`);
 }
 
+/** true, false (as `bool` reads them) or empty: null, the server's default. Anything else fails. */
+function optionalBool(name: string, empty: string): boolean | null {
+  const raw = input(name);
+  if (raw === "") return null;
+  if (["true", "True", "TRUE"].includes(raw)) return true;
+  if (["false", "False", "FALSE"].includes(raw)) return false;
+  throw new InputError(name, `must be true, false or empty (${empty}); got "${raw}"`);
+}
+
 function duration(name: string, fallback: string, min: number, max: number): number {
   const raw = input(name) || fallback;
   const seconds = parseDurationSeconds(raw);
@@ -94,6 +103,9 @@ export function getSettings(event: EventInfo): ActionSettings {
       `schema-only copies the project's schema; it cannot be combined with source: ${src.kind === "backup" ? "backup:..." : src.kind}`,
     );
   }
+  // Parsed here, before any call: a typo must never fall back to the default and make a preview
+  // the workflow did not ask for.
+  const masked = optionalBool("masked", "empty: the server's default, masked when the project has masking rules");
   const cutoverNote = input("cutover-note");
   if (cutoverNote.length > 2000) throw new InputError("cutover-note", `must be at most 2000 characters; got ${cutoverNote.length}`);
   const resetLabel = input("reset-label") || "capydb:reset";
@@ -107,6 +119,7 @@ export function getSettings(event: EventInfo): ActionSettings {
     previewNameTemplate: template,
     source: src,
     mode,
+    masked,
     ttlSeconds: duration("ttl", "7d", MIN_TTL_SECONDS, MAX_TTL_SECONDS),
     onPush: oneOf("on-push", ["reuse", "reset"] as const, "reuse"),
     resetLabel,

@@ -11,7 +11,7 @@ import { InputError, toActionError } from "./errors.js";
 import { Deadline } from "./deadline.js";
 import { commentMarker, renderComment, type CommentContext } from "./comment-body.js";
 import { StickyComment, createOctokit, removeLabel, type IssueTarget } from "./github-api.js";
-import { outputsOf, setOutputs } from "./outputs.js";
+import { maskedOutput, outputsOf, setOutputs } from "./outputs.js";
 import { summarizeFailure, summarizeOutcome, summarizeSkip } from "./summary.js";
 
 const VERSION = "0.1.0";
@@ -26,6 +26,21 @@ async function loadProject(client: CapyClient, projectId: string): Promise<Proje
   return (await client.getProject(projectId)).project;
 }
 
+/**
+ * How many masking rules the project has, for the comment and the summary; null when that cannot
+ * be read (an older server answers 404 endpoint_not_found): they then go by the preview alone.
+ */
+async function loadMaskingRuleCount(client: CapyClient, projectId: string): Promise<number | null> {
+  try {
+    const { rules } = (await client.getMaskingRules(projectId)).masking_rules;
+    return Array.isArray(rules) ? rules.length : null;
+  } catch (err) {
+    const why = err instanceof CapyApiError ? `${err.status} ${err.code}` : (err as Error)?.message;
+    core.info(`The project's masking rules could not be read (${why}): the comment says only whether the preview is masked`);
+    return null;
+  }
+}
+
 /** A 404 on the project itself (from whichever project call came first) is a wrong `project-id`. */
 function projectNotFound(err: unknown, projectId: string): unknown {
   const projectPath = `/v1/projects/${encodeURIComponent(projectId)}`;
@@ -36,6 +51,16 @@ function projectNotFound(err: unknown, projectId: string): unknown {
     return new InputError("project-id", `project ${projectId} was not found, or the API key cannot see it`);
   }
   return err;
+}
+
+/** An annotation too, beside the comment's warning: a live preview of real data the project's rules would have masked. */
+function warnIfUnmasked(preview: PreviewDatabase | null, live: boolean, rules: number | null): void {
+  if (!preview || !live || preview.masked === true || !rules) return;
+  if (preview.source_kind === "empty" || preview.mode === "schema_only") return;
+  core.warning(
+    `Preview ${preview.name} (${preview.id}) holds unmasked production data: the project has ${rules} masking rule${rules === 1 ? "" : "s"}, ` +
+      "but this preview was made without them (masked: false, or before the rules were set).",
+  );
 }
 
 function issueTarget(event: EventInfo): IssueTarget | null {
@@ -87,6 +112,8 @@ export async function run(): Promise<void> {
     });
     const project = loadProject(client, settings.projectId);
     project.catch(() => {}); // awaited where needed; a failure surfaces there
+    // Only the comment and the summary of a live preview read it; never fails the run.
+    const masking = plan.kind === "delete" || plan.kind === "cutover" ? Promise.resolve(null) : loadMaskingRuleCount(client, settings.projectId);
     const comment = sticky;
     const context = commentContext;
     const outcome = await execute(plan, {
@@ -98,21 +125,27 @@ export async function run(): Promise<void> {
       project,
       deadline: new Deadline(settings.timeoutMs),
       trace,
-      report: (view) => void comment?.show(renderComment(context!, view)),
+      // Chained on the rule count, so progress updates still go out in order, before the final one.
+      report: (view) => void masking.then((rules) => comment?.show(renderComment({ ...context!, maskingRules: rules }, view))),
     });
 
-    if (sticky && outcome.view) await sticky.show(renderComment(commentContext!, outcome.view));
+    const maskingRules = await masking;
+    warnIfUnmasked(outcome.preview, outcome.credentials !== null, maskingRules);
+    if (sticky && outcome.view) await sticky.show(renderComment({ ...commentContext!, maskingRules }, outcome.view));
     await sticky?.settle();
     const commentId = sticky?.id ?? null;
     setOutputs(outputsOf(outcome, name, commentId));
     const commentUrl = commentId && event.pullRequest?.htmlUrl ? `${event.pullRequest.htmlUrl}#issuecomment-${commentId}` : null;
-    await summarizeOutcome(name, settings.projectId, outcome, commentUrl);
+    await summarizeOutcome(name, settings.projectId, outcome, commentUrl, maskingRules);
     core.info(`Done: ${outcome.operation}${outcome.preview ? ` preview ${outcome.preview.id}` : ""}`);
   } catch (err) {
     const error = toActionError(settings ? projectNotFound(err, settings.projectId) : err, settings?.apiUrl ?? null);
     if (sticky && commentContext) await sticky.show(renderComment(commentContext, { status: "failed", preview: trace.preview, error: error.message }));
     await sticky?.settle();
-    setOutputs({ "preview-id": trace.preview?.id, "preview-name": name, "job-id": trace.job?.id, "comment-id": sticky?.id }, { knownOnly: true });
+    setOutputs(
+      { "preview-id": trace.preview?.id, "preview-name": name, masked: maskedOutput(trace.preview), "job-id": trace.job?.id, "comment-id": sticky?.id },
+      { knownOnly: true },
+    );
     await summarizeFailure(name, error.message);
     core.setFailed(error.message);
   } finally {

@@ -1,6 +1,7 @@
 // The step's outputs: every name is always set (empty when it does not apply), so a workflow
 // can test them without guessing which ones a given event writes.
 import * as core from "@actions/core";
+import type { PreviewDatabase } from "@capydb/api";
 import type { Outcome } from "./execute.js";
 
 export const OUTPUT_NAMES = [
@@ -15,6 +16,7 @@ export const OUTPUT_NAMES = [
   "database",
   "user",
   "password",
+  "masked",
   "expires-at",
   "job-id",
   "cutover-request-id",
@@ -22,6 +24,11 @@ export const OUTPUT_NAMES = [
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 export type OutputValues = Partial<Record<OutputName, string | number | null>>;
+
+/** "true" / "false" from the preview (the server's word); null without one. */
+export function maskedOutput(p: PreviewDatabase | null | undefined): string | null {
+  return p ? String(p.masked === true) : null;
+}
 
 export function outputsOf(outcome: Outcome, previewName: string | null, commentId: number | null): OutputValues {
   const c = outcome.credentials;
@@ -38,6 +45,7 @@ export function outputsOf(outcome: Outcome, previewName: string | null, commentI
     database: c?.database,
     user: c?.user,
     password: c?.password,
+    masked: maskedOutput(p),
     "expires-at": c && p ? p.ttl_expires_at : null,
     "job-id": outcome.job?.id,
     "cutover-request-id": outcome.cutover?.id,

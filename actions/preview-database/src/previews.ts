@@ -23,6 +23,7 @@ export async function inFlightJob(client: CapyClient, projectId: string, preview
 /** Where the preview's data comes from, in words. */
 export function describeSource(p: PreviewDatabase): string {
   if (p.source_kind === "empty") return "an empty database";
-  if (p.source_kind === "backup") return "a backup";
-  return p.mode === "schema_only" ? "the production schema (no data)" : "a copy of production";
+  if (p.source_kind === "backup") return p.masked === true ? "a masked backup" : "a backup";
+  if (p.mode === "schema_only") return "the production schema (no data)";
+  return p.masked === true ? "a masked copy of production" : "a copy of production";
 }

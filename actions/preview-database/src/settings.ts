@@ -19,6 +19,8 @@ export interface ActionSettings {
   previewNameTemplate: string;
   source: PreviewSource;
   mode: "full" | "schema_only";
+  /** `masked`: true or false as asked; null leaves it to the server (masked when the project has masking rules). */
+  masked: boolean | null;
   ttlSeconds: number;
   onPush: "reuse" | "reset";
   resetLabel: string;

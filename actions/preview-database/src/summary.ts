@@ -1,7 +1,7 @@
 // The job summary (core.summary): what this run did, in one table, never the password.
 import * as core from "@actions/core";
 import type { Outcome } from "./execute.js";
-import { formatInstant } from "./comment-body.js";
+import { formatInstant, maskingLine } from "./comment-body.js";
 
 type Row = [string, string];
 
@@ -22,7 +22,14 @@ async function write(markdown: string): Promise<void> {
   }
 }
 
-export async function summarizeOutcome(name: string, projectId: string, outcome: Outcome, commentUrl: string | null): Promise<void> {
+/** `maskingRules`: the project's rule count as the comment got it (null: could not be read). */
+export async function summarizeOutcome(
+  name: string,
+  projectId: string,
+  outcome: Outcome,
+  commentUrl: string | null,
+  maskingRules: number | null = null,
+): Promise<void> {
   const rows: Row[] = [
     ["Operation", code(outcome.operation)],
     ["Project", code(projectId)],
@@ -36,7 +43,12 @@ export async function summarizeOutcome(name: string, projectId: string, outcome:
     if (c.pooledPort) rows.push(["Pooled port (PgBouncer)", code(c.pooledPort)]);
     rows.push(["Database", code(c.database)], ["User", code(c.user)], ["Password", "in the step's outputs (`password`, `database-url`)"]);
   }
-  if (p && c) rows.push(["Expires", formatInstant(p.ttl_expires_at)]);
+  if (p && c) {
+    // The same line as the pull request comment's.
+    const masking = maskingLine(p, maskingRules);
+    if (masking) rows.push(["Data", masking]);
+    rows.push(["Expires", formatInstant(p.ttl_expires_at)]);
+  }
   if (outcome.job) rows.push(["Job", `${code(outcome.job.id)} (${outcome.job.type}, ${outcome.job.state})`]);
   if (outcome.cutover) rows.push(["Cutover request", `${code(outcome.cutover.id)} (status ${code(outcome.cutover.status)})`]);
   if (commentUrl) rows.push(["Pull request comment", commentUrl]);
