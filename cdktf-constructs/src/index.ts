@@ -7,4 +7,12 @@ export { CapyProvider, type CapyProviderProps } from "./provider.js";
 export { CapyProject, type CapyProjectProps, type CapyProjectSettings, type CapyPlan, type CapyEnvironment, PLANS, ENVIRONMENTS } from "./project.js";
 export { CapyBackupSchedule, type CapyBackupScheduleProps, type BackupScheduleOptions } from "./backup-schedule.js";
 export { CapyExtension, type CapyExtensionProps } from "./extension.js";
+export {
+  CapyMaskingRules,
+  type CapyMaskingRulesProps,
+  type CapyMaskingRule,
+  type CapyMaskingStrategy,
+  type MaskingOptions,
+  MASKING_STRATEGIES,
+} from "./masking-rules.js";
 export * as capydb from "./.gen/providers/capydb/index.js";

@@ -1,10 +1,11 @@
-// CapyProject: a CapyDB project (a PostgreSQL database and its login role), with its extensions
-// and its daily backup schedule.
+// CapyProject: a CapyDB project (a PostgreSQL database and its login role), with its extensions,
+// its daily backup schedule and its masking rules.
 import type { TerraformProvider } from "cdktf";
 import { Construct } from "constructs";
 import { Project } from "./.gen/providers/capydb/project/index.js";
 import { type BackupScheduleOptions, CapyBackupSchedule } from "./backup-schedule.js";
 import { CapyExtension } from "./extension.js";
+import { CapyMaskingRules, type MaskingOptions } from "./masking-rules.js";
 import { atLeast, displayName, integerInRange, isToken, nameProps, nonEmpty, oneOf, pgDuration, type Problem, validateAtSynth } from "./validation.js";
 
 export const PLANS = ["free", "pro", "enterprise"] as const;
@@ -101,6 +102,15 @@ export interface CapyProjectProps {
   readonly backupSchedule?: BackupScheduleOptions;
 
   /**
+   * How the project's personal data is masked in its previews: the same as calling
+   * `addMaskingRules()`. The server checks the rules against the project's tables when they are
+   * applied, so those tables must exist by then.
+   *
+   * @default - no masking rules
+   */
+  readonly masking?: MaskingOptions;
+
+  /**
    * The capydb provider configuration to use, for this project and what it declares.
    *
    * @default - the stack's default (unaliased) capydb provider
@@ -154,6 +164,7 @@ export class CapyProject extends Construct {
   private readonly extensionsByName = new Map<string, CapyExtension>();
   private readonly problems: Problem[] = [];
   private schedule?: CapyBackupSchedule;
+  private maskingRulesConstruct?: CapyMaskingRules;
 
   constructor(scope: Construct, id: string, props: CapyProjectProps) {
     super(scope, id);
@@ -202,6 +213,7 @@ export class CapyProject extends Construct {
       for (const name of props.extensions ?? []) this.addExtension(name);
     }
     if (props.backupSchedule) this.addBackupSchedule(props.backupSchedule);
+    if (props.masking) this.addMaskingRules(props.masking);
   }
 
   /** The extensions declared on this project, in the order they were added. */
@@ -212,6 +224,11 @@ export class CapyProject extends Construct {
   /** The backup schedule, when one was declared. */
   get backupSchedule(): CapyBackupSchedule | undefined {
     return this.schedule;
+  }
+
+  /** The masking rules, when they were declared. */
+  get maskingRules(): CapyMaskingRules | undefined {
+    return this.maskingRulesConstruct;
   }
 
   /**
@@ -249,5 +266,19 @@ export class CapyProject extends Construct {
     this.schedule = new CapyBackupSchedule(this, "BackupSchedule", { ...schedule, projectId: this.projectId, provider: this.provider });
     nameProps(this.schedule, (prop) => `backupSchedule.${prop}`);
     return this.schedule;
+  }
+
+  /**
+   * Declares the project's masking rules and answers their construct (id `MaskingRules`). A
+   * project has one set of rules: a second call fails the synth (`masking`).
+   */
+  addMaskingRules(masking: MaskingOptions): CapyMaskingRules {
+    if (this.maskingRulesConstruct) {
+      this.problems.push("masking: the project already has masking rules (a project has one set; put every rule in it)");
+      return this.maskingRulesConstruct;
+    }
+    this.maskingRulesConstruct = new CapyMaskingRules(this, "MaskingRules", { ...masking, project: this.projectId, provider: this.provider });
+    nameProps(this.maskingRulesConstruct, (prop) => `masking.${prop}`);
+    return this.maskingRulesConstruct;
   }
 }

@@ -94,6 +94,90 @@ export function httpUrl(prop: string, value: string | undefined): Problem {
   return undefined;
 }
 
+/** The largest shift of a "date_shift" rule, in days (the API's MAX_MASKING_SHIFT_DAYS). */
+export const MAX_MASKING_SHIFT_DAYS = 36500;
+
+/** A table as a masking rule names it: "name" (schema public) or "schema.name". */
+const MASKING_TABLE = /^[^.]+(\.[^.]+)?$/;
+/** What the API's single-line strings refuse: control characters (newlines included). */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** What a rule is, for the checks: any of its values may be a token. */
+interface RuleLike {
+  table?: unknown;
+  column?: unknown;
+  strategy?: unknown;
+  value?: unknown;
+  days?: unknown;
+}
+
+/** A rule's text field: one line of at most `max` characters; a name is also given and has no spaces around it. */
+function ruleText(prop: string, value: unknown, max: number, isName: boolean): Problem {
+  const required = isName;
+  if (value === undefined || value === null || isToken(value)) return required ? `${prop} must not be empty; got ${show(value)}` : undefined;
+  if (typeof value !== "string") return `${prop} must be a string; got ${show(value)}`;
+  if (required && value === "") return `${prop} must not be empty; got ""`;
+  if (value.length > max) return `${prop} must be at most ${max} characters; got ${value.length}`;
+  if (CONTROLS.test(value)) return `${prop} must be one line, without control characters; got ${show(value)}`;
+  if (isName && value !== value.trim()) return `${prop} must not start or end with whitespace; got ${show(value)}`;
+  return undefined;
+}
+
+/**
+ * The problems of a list of masking rules, each named `name("rules[1].strategy")`: the table is
+ * "name" or "schema.name" and the column is given; the strategy is one the server knows;
+ * `value` is given for "constant" and only for it, `days` (1-36500) for "date_shift" and only for
+ * it; a column has one rule ("users" and "public.users" are the same table). These are the
+ * provider's plan-time checks too (a test checks that the two agree); whether the table and
+ * column exist, the server tells when the rules are applied.
+ */
+export function maskingRuleProblems(name: (prop: string) => string, rules: unknown, strategies: readonly string[]): Problem[] {
+  if (rules === undefined || isToken(rules)) return [];
+  if (!Array.isArray(rules)) return [`${name("rules")} must be a list of rules; got ${show(rules)}`];
+  const out: Problem[] = [];
+  const seen = new Map<string, number>();
+  rules.forEach((item: unknown, i) => {
+    const at = (field: string) => name(`rules[${i}].${field}`);
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      out.push(`${name(`rules[${i}]`)} must be a rule ({ table, column, strategy }); got ${show(item)}`);
+      return;
+    }
+    if (Token.isUnresolved(item)) return;
+    const r = item as RuleLike;
+    const table = isToken(r.table) ? undefined : ruleText(at("table"), r.table, 130, true);
+    out.push(
+      table ??
+        (typeof r.table === "string" && !MASKING_TABLE.test(r.table) ? `${at("table")} must be "name" or "schema.name"; got ${show(r.table)}` : undefined),
+    );
+    if (!isToken(r.column)) out.push(ruleText(at("column"), r.column, 63, true));
+    if (!isToken(r.value)) out.push(ruleText(at("value"), r.value, 1000, false));
+    const strategy = r.strategy;
+    if (!isToken(strategy)) {
+      if (typeof strategy !== "string" || !strategies.includes(strategy)) {
+        out.push(`${at("strategy")} must be one of ${strategies.map((s) => `"${s}"`).join(", ")}; got ${show(strategy)}`);
+      } else {
+        for (const [arg, owner] of [
+          ["value", "constant"],
+          ["days", "date_shift"],
+        ] as const) {
+          const v = r[arg];
+          if (strategy === owner && (v === undefined || v === null)) out.push(`${at(arg)} is required with strategy "${owner}"`);
+          if (strategy !== owner && v !== undefined && v !== null) out.push(`${at(arg)} is only allowed with strategy "${owner}"; got strategy "${strategy}"`);
+        }
+      }
+    }
+    if (r.days !== undefined && r.days !== null) out.push(integerInRange(at("days"), r.days as number, 1, MAX_MASKING_SHIFT_DAYS, "(days)"));
+    if (typeof r.table === "string" && typeof r.column === "string" && !isToken(r.table) && !isToken(r.column)) {
+      const key = `${r.table.includes(".") ? r.table : `public.${r.table}`}.${r.column}`;
+      const first = seen.get(key);
+      if (first !== undefined) out.push(`${name(`rules[${i}]`)}: ${key} already has a rule (${name(`rules[${first}]`)})`);
+      else seen.set(key, i);
+    }
+  });
+  return out;
+}
+
 /**
  * How a construct's props are named in its messages. A construct made by another one on the
  * user's behalf (the schedule of a CapyProject) reports its problems under the name the user

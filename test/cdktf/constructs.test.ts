@@ -1,24 +1,30 @@
 // Unit tests of the hand-written constructs: what each synthesizes (Testing.synth with cdktf's
 // toHaveResourceWithProperties matcher), the tokens they expose, and the validation of their props
-// at synth time — each problem named by its prop.
+// at synth time — each problem named by its prop — agreeing with the API's schemas and with the
+// provider's own plan-time checks.
 import { AnnotationMetadataEntryType, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { CreateProjectRequest, ExtensionName, PutScheduledBackupRequest } from "@capydb/api";
+import { CreateProjectRequest, ExtensionName, MaskingStrategy, PutScheduledBackupRequest } from "@capydb/api";
 import {
   CapyBackupSchedule,
   type CapyEnvironment,
   CapyExtension,
+  type CapyMaskingRule,
+  CapyMaskingRules,
+  MASKING_STRATEGIES,
   type CapyPlan,
   CapyProject,
   type CapyProjectProps,
   CapyProvider,
   capydb,
 } from "@capydb/cdktf-constructs";
+import { validateRules } from "../../packages/terraform-provider/src/resources/masking-rules.js";
 import { testingApp } from "./support.js";
 
 const { Project } = capydb.project;
 const { Extension } = capydb.extension;
 const { ScheduledBackup } = capydb.scheduledBackup;
+const { MaskingRules } = capydb.maskingRules;
 const { CapydbProvider } = capydb.provider;
 
 function stack(): TerraformStack {
@@ -176,6 +182,63 @@ describe("CapyBackupSchedule and CapyExtension (a project declared elsewhere, by
   });
 });
 
+describe("CapyMaskingRules and CapyProject's masking", () => {
+  const rules: CapyMaskingRule[] = [
+    { table: "users", column: "email", strategy: "email" },
+    { table: "public.users", column: "born_on", strategy: "date_shift", days: 30 },
+    { table: "billing.accounts", column: "plan", strategy: "constant", value: "free" },
+  ];
+  const synthesizedRules = [
+    { table: "users", column: "email", strategy: "email" },
+    { table: "public.users", column: "born_on", strategy: "date_shift", days: 30 },
+    { table: "billing.accounts", column: "plan", strategy: "constant", value: "free" },
+  ];
+
+  it("CapyProject's masking prop synthesizes capydb_masking_rules for the project; requireCoverage defaults to false", () => {
+    const s = stack();
+    const db = new CapyProject(s, "db", { name: "shop", masking: { rules } });
+    expect(db.maskingRules).toBeInstanceOf(CapyMaskingRules);
+    expect(db.maskingRules!.node.id).toBe("MaskingRules");
+    const out = synth(s);
+    expect(out).toHaveResourceWithProperties(MaskingRules, { project_id: projectRef(out), rules: synthesizedRules, require_coverage: false });
+    // Optional fields left out are not written (null in Terraform).
+    const [m] = Object.values(JSON.parse(out).resource.capydb_masking_rules) as Array<{ rules: Array<Record<string, unknown>> }>;
+    expect(Object.keys(m.rules[0]).sort()).toEqual(["column", "strategy", "table"]);
+  });
+
+  it("CapyMaskingRules takes a CapyProject or a project id, requireCoverage and an aliased provider, and exposes its computed values", () => {
+    const s = stack();
+    const other = new CapyProvider(s, "other", { alias: "other" });
+    const db = new CapyProject(s, "db", { name: "shop" });
+    new CapyMaskingRules(s, "of-project", { project: db, rules: [rules[0]], requireCoverage: true });
+    const byId = new CapyMaskingRules(s, "by-id", { project: "prj_abc", rules: [], provider: other });
+    new TerraformOutput(s, "updated_at", { value: byId.updatedAt });
+    new TerraformOutput(s, "uncovered", { value: byId.uncoveredColumns });
+    const out = synth(s);
+    expect(out).toHaveResourceWithProperties(MaskingRules, { project_id: projectRef(out), rules: [synthesizedRules[0]], require_coverage: true });
+    expect(out).toHaveResourceWithProperties(MaskingRules, { project_id: "prj_abc", rules: [], provider: "capydb.other" });
+    const outputs = JSON.parse(out).output as Record<string, { value: string }>;
+    expect(outputs.updated_at.value).toMatch(/^\$\{capydb_masking_rules\.[\w-]+\.updated_at\}$/);
+    expect(outputs.uncovered.value).toMatch(/^\$\{capydb_masking_rules\.[\w-]+\.uncovered_columns\}$/);
+  });
+
+  it("takes rules from a variable (a token: Terraform checks it)", () => {
+    const s = stack();
+    const type = "list(object({ table = string, column = string, strategy = string, value = optional(string), days = optional(number) }))";
+    const v = new TerraformVariable(s, "rules", { type });
+    const w = new TerraformVariable(s, "more_rules", { type });
+    new CapyMaskingRules(s, "m", { project: "prj_1", rules: v.value });
+    new CapyMaskingRules(s, "n", { project: "prj_2", rules: w.listValue as unknown as CapyMaskingRule[] });
+    const out = synth(s);
+    expect(out).toHaveResourceWithProperties(MaskingRules, { project_id: "prj_1", rules: "${var.rules}" });
+    expect(out).toHaveResourceWithProperties(MaskingRules, { project_id: "prj_2", rules: "${var.more_rules}" });
+  });
+
+  it("knows the strategies the API knows", () => {
+    expect([...MASKING_STRATEGIES]).toEqual(MaskingStrategy.options);
+  });
+});
+
 describe("CapyProvider", () => {
   it("with no props writes an empty provider block: the provider reads CAPYDB_API_URL / CAPYDB_API_KEY when Terraform runs", () => {
     const out = synth(stack());
@@ -288,6 +351,48 @@ describe("validation at synth time names the prop", () => {
     }
   });
 
+  it("masking rules: bad strategies, value and days, duplicate columns and tables that are not name or schema.name", () => {
+    const message = synthError((s) => {
+      const db = new CapyProject(s, "db", {
+        name: "shop",
+        masking: {
+          rules: [
+            { table: "users", column: "email", strategy: "emial" as never },
+            { table: "users", column: "plan", strategy: "constant" },
+            { table: "users", column: "born", strategy: "date_shift" },
+            { table: "users", column: "born2", strategy: "date_shift", days: 0 },
+            { table: "users", column: "born3", strategy: "date_shift", days: 36501 },
+            { table: "users", column: "full_name", strategy: "name", value: "x" },
+            { table: "users", column: "phone", strategy: "redact", days: 3 },
+            { table: "public.users", column: "email", strategy: "hash" },
+            { table: "a.b.c", column: "x", strategy: "null" },
+            { table: "", column: "", strategy: "null" },
+          ],
+        },
+      });
+      db.addMaskingRules({ rules: [] });
+      new CapyMaskingRules(s, "standalone", { project: "", rules: [{ table: "t", column: "c", strategy: "date_shift", days: 1.5 }] });
+    });
+    for (const expected of [
+      '[test/db/MaskingRules] masking.rules[0].strategy must be one of "email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"; got "emial"',
+      'masking.rules[1].value is required with strategy "constant"',
+      'masking.rules[2].days is required with strategy "date_shift"',
+      "masking.rules[3].days must be an integer from 1 to 36500 (days); got 0",
+      "masking.rules[4].days must be an integer from 1 to 36500 (days); got 36501",
+      'masking.rules[5].value is only allowed with strategy "constant"; got strategy "name"',
+      'masking.rules[6].days is only allowed with strategy "date_shift"; got strategy "redact"',
+      "masking.rules[7]: public.users.email already has a rule (masking.rules[0])",
+      'masking.rules[8].table must be "name" or "schema.name"; got "a.b.c"',
+      'masking.rules[9].table must not be empty; got ""',
+      'masking.rules[9].column must not be empty; got ""',
+      "[test/db] masking: the project already has masking rules",
+      '[test/standalone] project must not be empty; got ""',
+      "[test/standalone] rules[0].days must be an integer from 1 to 36500 (days); got 1.5",
+    ]) {
+      expect(message).toContain(expected);
+    }
+  });
+
   it("app.synth() (what `cdktf synth` and the example run) fails the same way, and writes nothing", () => {
     const app = testingApp();
     const s = new TerraformStack(app, "test");
@@ -301,7 +406,13 @@ describe("validation at synth time names the prop", () => {
     const hour = new TerraformVariable(s, "hour", { type: "number" });
     const name = new TerraformVariable(s, "name", { type: "string" });
     const ext = new TerraformVariable(s, "ext", { type: "string" });
-    const db = new CapyProject(s, "db", { name: name.stringValue, backupSchedule: { hour: hour.numberValue, minute: 0 } });
+    const column = new TerraformVariable(s, "column", { type: "string" });
+    const days = new TerraformVariable(s, "days", { type: "number" });
+    const db = new CapyProject(s, "db", {
+      name: name.stringValue,
+      backupSchedule: { hour: hour.numberValue, minute: 0 },
+      masking: { rules: [{ table: "users", column: column.stringValue, strategy: "date_shift", days: days.numberValue }] },
+    });
     db.addExtension(ext.stringValue);
     expect(() => synth(s)).not.toThrow();
   });
@@ -372,6 +483,54 @@ describe("the checks agree with the API's own request schemas", () => {
     expect(refused((s) => new CapyBackupSchedule(s, "b", { projectId: "prj_1", hour, minute, retentionDays }))).toBe(
       !PutScheduledBackupRequest.safeParse({ cron_hour: hour, cron_minute: minute, is_active: true, retention_days: retentionDays }).success,
     );
+  });
+
+  // The cross-field rules (value with "constant", days with "date_shift", one rule a column) are
+  // the server's, not the request schema's: the provider checks them at plan time, and the
+  // constructs must refuse exactly what the provider refuses.
+  const maskingCases: Array<Record<string, unknown>> = [
+    { table: "users", column: "email", strategy: "email" },
+    { table: "public.users", column: "email", strategy: "hash" },
+    { table: "app.users", column: "email", strategy: "redact" },
+    { table: "users", column: "email", strategy: "emial" },
+    { table: "users", column: "email", strategy: "EMAIL" },
+    { table: "users", column: "plan", strategy: "constant", value: "free" },
+    { table: "users", column: "plan", strategy: "constant", value: "" },
+    { table: "users", column: "plan", strategy: "constant", value: " padded " },
+    { table: "users", column: "plan", strategy: "constant", value: "two\nlines" },
+    { table: "users", column: "plan", strategy: "constant", value: "x".repeat(1001) },
+    { table: "users", column: "plan", strategy: "constant" },
+    { table: "users", column: "plan", strategy: "null", value: "x" },
+    { table: "users", column: "born", strategy: "date_shift", days: 1 },
+    { table: "users", column: "born", strategy: "date_shift", days: 36500 },
+    { table: "users", column: "born", strategy: "date_shift", days: 36501 },
+    { table: "users", column: "born", strategy: "date_shift", days: 0 },
+    { table: "users", column: "born", strategy: "date_shift", days: 2.5 },
+    { table: "users", column: "born", strategy: "date_shift" },
+    { table: "users", column: "born", strategy: "phone", days: 3 },
+    { table: "a.b.c", column: "x", strategy: "null" },
+    { table: ".users", column: "x", strategy: "null" },
+    { table: "users.", column: "x", strategy: "null" },
+    { table: " users", column: "x", strategy: "null" },
+    { table: "", column: "x", strategy: "null" },
+    { table: "x".repeat(131), column: "x", strategy: "null" },
+    { table: "users", column: "", strategy: "null" },
+    { table: "users", column: "x ", strategy: "null" },
+    { table: "users", column: "x".repeat(64), strategy: "null" },
+    { table: "Users", column: "Email", strategy: "name" },
+  ];
+  it.each(maskingCases)("masking rule %j", async (rule) => {
+    const ours = refused((s) => new CapyMaskingRules(s, "m", { project: "prj_1", rules: [rule as unknown as CapyMaskingRule] }));
+    const providers = await validateRules([{ value: null, days: null, ...rule } as never]);
+    expect(ours).toBe(providers.length > 0);
+  });
+  it.each([
+    [["users", "public.users"], true],
+    [["users", "app.users"], false],
+  ])("masking rules on tables %j: a duplicate %s", async ([a, b], duplicate) => {
+    const pair = [a, b].map((table) => ({ table, column: "email", strategy: "email" as const }));
+    expect(refused((s) => new CapyMaskingRules(s, "m", { project: "prj_1", rules: pair }))).toBe(duplicate);
+    expect((await validateRules(pair.map((r) => ({ ...r, value: null, days: null })))).length > 0).toBe(duplicate);
   });
 
   const extensions = ["pgcrypto", "pg_trgm", "uuid-ossp", "_x", "-x", "PgCrypto", "x".repeat(63), "x".repeat(64), "", "a b"];

@@ -1,6 +1,8 @@
 // End to end: the example app of cdktf-constructs, synthesized by running it with tsx, applied by
 // the real Terraform CLI (provider installed from its filesystem mirror) against a real CapyDB
-// server on real PostgreSQL; then a changed backup hour applied in place; then destroyed.
+// server on real PostgreSQL; then a changed backup hour applied in place; then, once the
+// application's table exists, the example's masking rules (a CapyMaskingRules) applied; then
+// destroyed.
 //
 // Checks go through the API (the organization's own key) and through psql: as the project's role
 // over the connection URI the stack outputs, and on the control-plane database.
@@ -46,10 +48,10 @@ describe.skipIf(!tfVersion)(`the example app under ${tfVersion ?? "terraform"}, 
     return r.stdout.split("\n").filter((l) => l !== "");
   }
 
-  async function synth(backupHour: number): Promise<void> {
+  async function synth(backupHour: number, masking = false): Promise<void> {
     const started = performance.now();
-    ({ stackDir } = await synthesizeExample(appDir, outDir, { projectName, backupHour }));
-    timings[`${Object.keys(timings).length + 1}. synth (backupHour ${backupHour})`] = Math.round(performance.now() - started);
+    ({ stackDir } = await synthesizeExample(appDir, outDir, { projectName, backupHour, masking }));
+    timings[`${Object.keys(timings).length + 1}. synth (backupHour ${backupHour}${masking ? ", masking" : ""})`] = Math.round(performance.now() - started);
   }
 
   beforeAll(async () => {
@@ -135,10 +137,50 @@ describe.skipIf(!tfVersion)(`the example app under ${tfVersion ?? "terraform"}, 
     expect((await org.getProject(ids.project)).project.state).toBe("ready");
   }, 240_000);
 
-  it("destroy removes everything: project deleted, database and role dropped, schedule off", async () => {
+  it("once the application has its users table, the example's masking rules (CapyMaskingRules) apply; then no changes", async () => {
+    // What the application's migrations would do, as the project's own role.
+    const uri = (await outputs()).connection_uri as string;
+    await psql(
+      uri,
+      `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, full_name text, born_on date, phone text);
+       INSERT INTO users VALUES (1, 'ada@example.com', 'Ada Lovelace', '1815-12-10', '+44 20 7946 0000')`,
+    );
+    await synth(5, true);
+    const plan = await tf(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(plan.code, explain(plan)).toBe(2);
+    expect(plan.stdout).toMatch(/# capydb_masking_rules\.db_MaskingRules_\w+ will be created/);
+    expect(plan.stdout).toContain("Plan: 1 to add, 0 to change, 0 to destroy.");
+
+    const apply = await tf(["apply", "-auto-approve", "-input=false"]);
+    expect(apply.code, explain(apply)).toBe(0);
+    expect(apply.stdout).toContain("Apply complete! Resources: 1 added, 0 changed, 0 destroyed.");
+    const { masking_rules } = await org.getMaskingRules(ids.project);
+    expect(masking_rules).toMatchObject({
+      rules: [
+        { table: "public.users", column: "email", strategy: "email" },
+        { table: "public.users", column: "full_name", strategy: "name" },
+        { table: "public.users", column: "born_on", strategy: "date_shift", days: 30 },
+      ],
+      require_coverage: false,
+      uncovered_columns: [expect.objectContaining({ table: "public.users", column: "phone" })],
+    });
+    // The rules as the control plane stored them.
+    expect(await psql(t.controlUrl, `SELECT jsonb_array_length(rules), require_coverage FROM masking_rules WHERE project_id = '${ids.project}'`)).toEqual([
+      "3|f",
+    ]);
+
+    const again = await tf(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(again.code, explain(again)).toBe(0);
+    expect(again.stdout).toContain("No changes.");
+  }, 240_000);
+
+  it("destroy removes everything: masking rules cleared, project deleted, database and role dropped, schedule off", async () => {
     const destroy = await tf(["destroy", "-auto-approve", "-input=false"]);
     expect(destroy.code, explain(destroy)).toBe(0);
-    expect(destroy.stdout).toContain("Destroy complete! Resources: 4 destroyed.");
+    expect(destroy.stdout).toContain("Destroy complete! Resources: 5 destroyed.");
+    // The rules were cleared (PUT rules []) before the project went (or went with it).
+    const left = await psql(t.controlUrl, `SELECT rules::text, require_coverage FROM masking_rules WHERE project_id = '${ids.project}'`);
+    expect([["[]|f"], []]).toContainEqual(left);
 
     expect((await org.getProject(ids.project)).project.state).toBe("deleted");
     expect((await adminQuery("postgres", "SELECT 1 FROM pg_database WHERE datname = $1", [ids.databaseName])).rowCount).toBe(0);

@@ -37,6 +37,22 @@ describe("the example app", () => {
     expect(out).toHaveResourceWithProperties(capydb.scheduledBackup.ScheduledBackup, { cron_hour: 5, cron_minute: 30 });
   });
 
+  it("with masking on, declares the users table's masking rules on the project; off by default", () => {
+    const plain = Testing.synth(new ExampleStack(testingApp(), "capydb-example"), true);
+    expect(JSON.parse(plain).resource.capydb_masking_rules).toBeUndefined();
+    const stack = new ExampleStack(testingApp(), "capydb-example", { masking: true });
+    const out = Testing.synth(stack, true);
+    expect(out).toHaveResourceWithProperties(capydb.maskingRules.MaskingRules, {
+      rules: [
+        { table: "users", column: "email", strategy: "email" },
+        { table: "users", column: "full_name", strategy: "name" },
+        { table: "users", column: "born_on", strategy: "date_shift", days: 30 },
+      ],
+      require_coverage: false,
+    });
+    expect(stack.project.maskingRules).toBeDefined();
+  });
+
   describe.skipIf(!tfVersion)(`is valid Terraform for ${tfVersion ?? "terraform"}`, () => {
     let root: string;
     const saved: Record<string, string | undefined> = {};
@@ -63,6 +79,16 @@ describe("the example app", () => {
 
     it("Testing.toBeValidTerraform passes on the synthesized example", () => {
       const stack = new ExampleStack(testingApp(), "capydb-example");
+      const dir = Testing.fullSynth(stack);
+      try {
+        expect(dir).toBeValidTerraform();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 120_000);
+
+    it("with masking on too (rules are a nested attribute: each rule writes only the fields it has)", () => {
+      const stack = new ExampleStack(testingApp(), "capydb-example", { masking: true });
       const dir = Testing.fullSynth(stack);
       try {
         expect(dir).toBeValidTerraform();

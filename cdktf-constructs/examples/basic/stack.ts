@@ -1,5 +1,6 @@
 // The example stack: one CapyDB project with pgcrypto and citext, a daily 03:30 UTC backup kept
-// 14 days, and its connection details as outputs.
+// 14 days, and its connection details as outputs; with `masking`, rules that mask the personal
+// columns of its users table in previews.
 import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { CapyProject, CapyProvider } from "@capydb/cdktf-constructs";
@@ -9,6 +10,12 @@ export interface ExampleStackProps {
   readonly projectName?: string;
   /** Hour of the daily backup, UTC. @default 3 */
   readonly backupHour?: number;
+  /**
+   * Declare masking rules for the `users` table (email, full_name, born_on). The server checks
+   * rules against the project's tables, so turn this on once the application's migrations have
+   * created that table. @default false
+   */
+  readonly masking?: boolean;
 }
 
 export class ExampleStack extends TerraformStack {
@@ -26,6 +33,15 @@ export class ExampleStack extends TerraformStack {
       settings: { statementTimeout: "30s" },
       extensions: ["pgcrypto", "citext"],
       backupSchedule: { hour: props.backupHour ?? 3, minute: 30, retentionDays: 14 },
+      masking: props.masking
+        ? {
+            rules: [
+              { table: "users", column: "email", strategy: "email" },
+              { table: "users", column: "full_name", strategy: "name" },
+              { table: "users", column: "born_on", strategy: "date_shift", days: 30 },
+            ],
+          }
+        : undefined,
     });
 
     new TerraformOutput(this, "project_id", { value: this.project.projectId });

@@ -3,6 +3,7 @@ import { backupsDataSource } from "./data-sources/backups.js";
 import { projectDataSource } from "./data-sources/project.js";
 import type { DataSource, Resource } from "./framework/resource.js";
 import { extensionResource } from "./resources/extension.js";
+import { maskingRulesResource } from "./resources/masking-rules.js";
 import { previewDatabaseResource } from "./resources/preview-database.js";
 import { projectResource } from "./resources/project.js";
 import { scheduledBackupResource } from "./resources/scheduled-backup.js";
@@ -15,7 +16,7 @@ export const PROVIDER_ADDRESS = "registry.terraform.io/capydb/capydb";
 export const PROVIDER_SCHEMA: SchemaSpec = {
   version: 0,
   block: {
-    description: "The CapyDB provider: projects, backup schedules, extensions and preview databases on a CapyDB server.",
+    description: "The CapyDB provider: projects, backup schedules, extensions, masking rules and preview databases on a CapyDB server.",
     attributes: {
       api_url: { type: "string", optional: true, description: "Base URL of the CapyDB API, e.g. https://capydb.example.com (default: $CAPYDB_API_URL)." },
       api_key: { type: "string", optional: true, sensitive: true, description: "An organization API key, capy_live_... (default: $CAPYDB_API_KEY)." },
@@ -23,7 +24,7 @@ export const PROVIDER_SCHEMA: SchemaSpec = {
   },
 };
 
-export const resources: Resource[] = [projectResource, scheduledBackupResource, extensionResource, previewDatabaseResource];
+export const resources: Resource[] = [projectResource, scheduledBackupResource, extensionResource, previewDatabaseResource, maskingRulesResource];
 export const dataSources: DataSource[] = [projectDataSource, backupsDataSource];
 
 /** The provider's schema in the JSON format of `terraform providers schema -json`. */

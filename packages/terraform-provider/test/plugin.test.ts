@@ -127,6 +127,7 @@ describe("terraform-provider-capydb as a go-plugin process", () => {
     expect(attrs.find((a) => a.name === "api_key")?.sensitive).toBe(true);
     expect(Object.keys(schema.resource_schemas as object).sort()).toEqual([
       "capydb_extension",
+      "capydb_masking_rules",
       "capydb_preview_database",
       "capydb_project",
       "capydb_scheduled_backup",

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import * as protoLoader from "@grpc/proto-loader";
 import { describe, expect, it } from "vitest";
 import { decodeJsonValue, decodeValue, encodeValue } from "../src/cty/msgpack.js";
-import { type CtyType, type ObjectValue, UNKNOWN } from "../src/cty/types.js";
-import { errorToDiagnostic } from "../src/framework/diagnostics.js";
+import { type CtyType, type ObjectValue, UNKNOWN, type Value } from "../src/cty/types.js";
+import { attributePathFromMessage, errorToDiagnostic } from "../src/framework/diagnostics.js";
 import { planResourceChange } from "../src/framework/resource.js";
 import { parseDuration } from "../src/framework/timeouts.js";
 import { makeServerCertificate } from "../src/plugin/certs.js";
@@ -20,10 +20,11 @@ import { PROVIDER_VERSION, dataSources, resources } from "../src/registry.js";
 import { projectResource } from "../src/resources/project.js";
 import { previewDatabaseResource } from "../src/resources/preview-database.js";
 import { extensionResource } from "../src/resources/extension.js";
+import { maskingRulesResource, validateRules } from "../src/resources/masking-rules.js";
 import { isNotFound } from "../src/resources/common.js";
 import type { ProviderContext } from "../src/framework/resource.js";
 import { CapyApiError } from "@capydb/api";
-import { blockType } from "../src/schema/schema.js";
+import { blockType, schemaToJson } from "../src/schema/schema.js";
 import { createLogger } from "../src/plugin/log.js";
 
 const PROTO_DIR = fileURLToPath(new URL("../proto", import.meta.url));
@@ -118,6 +119,18 @@ describe("protobuf descriptors", () => {
     expect(uri.sensitive).toBe(true);
     expect(uri.type.toString()).toBe('"string"');
     expect(Object.keys(viaThem.data_source_schemas as object).sort()).toEqual(dataSources.map((d) => d.typeName).sort());
+    // A nested attribute: no type of its own, a LIST of objects whose attributes say what is required.
+    const rules = (schemas.capydb_masking_rules.block.attributes as unknown as Array<Record<string, unknown>>).find((a) => a.name === "rules")!;
+    expect((rules.type as Buffer).length).toBe(0);
+    const nested = rules.nested_type as { nesting: number; attributes: Array<{ name: string; required: boolean; optional: boolean; type: Buffer }> };
+    expect(nested.nesting).toBe(2);
+    expect(nested.attributes.map((a) => [a.name, a.required, a.optional, a.type.toString()])).toEqual([
+      ["table", true, false, '"string"'],
+      ["column", true, false, '"string"'],
+      ["strategy", true, false, '"string"'],
+      ["value", false, true, '"string"'],
+      ["days", false, true, '"number"'],
+    ]);
 
     const request = {
       type_name: "capydb_project",
@@ -233,6 +246,88 @@ describe("planning", () => {
   });
 });
 
+describe("capydb_masking_rules", () => {
+  const nulls = Object.fromEntries(Object.keys(maskingRulesResource.schema.block.attributes).map((k) => [k, null])) as ObjectValue;
+  const rule = (r: Record<string, unknown>): ObjectValue =>
+    ({ table: "users", column: "email", strategy: "email", value: null, days: null, ...r }) as ObjectValue;
+
+  it("declares rules as a list nested attribute in `terraform providers schema -json` form", () => {
+    const json = schemaToJson(maskingRulesResource.schema) as { block: { attributes: Record<string, Record<string, unknown>> } };
+    const rules = json.block.attributes.rules;
+    expect(rules.type).toBeUndefined();
+    expect(rules).toMatchObject({ required: true, nested_type: { nesting_mode: "list" } });
+    const nested = (rules.nested_type as { attributes: Record<string, Record<string, unknown>> }).attributes;
+    expect(nested.days).toMatchObject({ type: "number", optional: true });
+    expect(nested.strategy).toMatchObject({ type: "string", required: true });
+    expect(json.block.attributes.uncovered_columns).toMatchObject({
+      type: ["list", ["object", { table: "string", column: "string", reason: "string" }]],
+      computed: true,
+    });
+    expect(json.block.attributes.require_coverage).toMatchObject({ type: "bool", optional: true, computed: true });
+  });
+
+  it("accepts every strategy with its argument, and leaves unknown values alone", async () => {
+    const ok: Value[] = [
+      ...["email", "name", "phone", "hash", "redact", "null"].map((strategy, i) => rule({ column: `c${i}`, strategy })),
+      rule({ column: "plan", strategy: "constant", value: "free" }),
+      rule({ column: "born", strategy: "date_shift", days: 36500 }),
+      rule({ table: "app.users", column: "born", strategy: "date_shift", days: 1 }),
+      rule({ column: "x", strategy: UNKNOWN }),
+      rule({ column: "y", strategy: "constant", value: UNKNOWN }),
+      UNKNOWN,
+    ];
+    expect(await validateRules(ok)).toEqual([]);
+    expect(await validateRules(UNKNOWN)).toEqual([]);
+    expect(await validateRules(null)).toEqual([]);
+  });
+
+  it("refuses bad strategies, value and days with a diagnostic naming the field, at the rule's element", async () => {
+    const diags = await validateRules([
+      rule({ strategy: "emial" }),
+      rule({ column: "plan", strategy: "constant" }),
+      rule({ column: "born", strategy: "date_shift" }),
+      rule({ column: "born2", strategy: "date_shift", days: 36501 }),
+      rule({ column: "born3", strategy: "date_shift", days: 1.5 }),
+      rule({ column: "a", strategy: "name", value: "x" }),
+      rule({ column: "b", strategy: "hash", days: 2 }),
+      rule({ table: "public.users", column: "email", strategy: "hash" }),
+      rule({ table: "a.b.c", column: "z" }),
+      rule({ table: " users", column: "zz" }),
+      rule({ table: "users", column: "" }),
+    ]);
+    expect(diags.map((d) => d.detail)).toEqual([
+      'rules[0].strategy: must be one of "email", "name", "phone", "hash", "redact", "null", "constant", "date_shift" (got "emial")',
+      'rules[1].value: is required with strategy "constant"',
+      'rules[2].days: is required with strategy "date_shift"',
+      "rules[3].days: must be a whole number of days from 1 to 36500 (got 36501)",
+      "rules[4].days: must be a whole number of days from 1 to 36500 (got 1.5)",
+      'rules[5].value: is only allowed with strategy "constant" (this rule\'s is "name")',
+      'rules[6].days: is only allowed with strategy "date_shift" (this rule\'s is "hash")',
+      "rules[7].column: public.users.email already has a rule (rules[0])",
+      'rules[8].table: must be "name" or "schema.name" (got "a.b.c")',
+      'rules[9].table: must not start or end with whitespace (got " users")',
+      expect.stringMatching(/^rules\[10\]\.column: .* \(got ""\)$/),
+    ]);
+    expect(diags.every((d) => d.summary === "Invalid masking rule")).toBe(true);
+    expect(diags[3].attribute).toEqual({ steps: [{ attribute_name: "rules" }, { element_key_int: 3 }] });
+  });
+
+  it("plans updated_at and uncovered_columns unknown on a change, require_coverage false by default", async () => {
+    const config = { ...nulls, project_id: "prj_1", rules: [rule({})] };
+    const created = await planResourceChange(maskingRulesResource, null, null, config, config);
+    expect(created.planned).toMatchObject({ require_coverage: false, id: UNKNOWN, updated_at: UNKNOWN, uncovered_columns: UNKNOWN });
+    const prior: ObjectValue = { ...config, id: "prj_1", require_coverage: false, updated_at: "2030-01-01T00:00:00Z", uncovered_columns: [] };
+    const same = await planResourceChange(maskingRulesResource, null, prior, prior, config);
+    expect(same.planned).toEqual(prior);
+    const changed = { ...prior, rules: [rule({ strategy: "hash" })] };
+    const plan = await planResourceChange(maskingRulesResource, null, prior, changed, { ...config, rules: changed.rules });
+    expect(plan.planned).toMatchObject({ updated_at: UNKNOWN, uncovered_columns: UNKNOWN, id: "prj_1" });
+    expect(plan.requiresReplace).toEqual([]);
+    const moved = await planResourceChange(maskingRulesResource, null, prior, { ...prior, project_id: "prj_2" }, { ...config, project_id: "prj_2" });
+    expect(moved.requiresReplace).toEqual(["project_id"]);
+  });
+});
+
 describe("diagnostics and settings", () => {
   it("points an API error at the attribute it names", () => {
     const err = Object.assign(new Error('name: extension "x" is not available on this cluster'), {
@@ -248,6 +343,10 @@ describe("diagnostics and settings", () => {
     expect(d.detail).toContain("(POST /v1/projects/prj_1/extensions: validation_failed)");
     expect(d.attribute).toEqual({ steps: [{ attribute_name: "name" }] });
     expect(errorToDiagnostic(err, ["project_id"]).attribute).toBeUndefined();
+    // A message about an element of a nested attribute points at that element.
+    expect(attributePathFromMessage("rules[2].column: column public.users.emial does not exist", ["rules"])).toEqual(["rules", 2]);
+    expect(attributePathFromMessage("rules: must have at most 500 rules", ["rules"])).toEqual(["rules"]);
+    expect(attributePathFromMessage("rules[2].column: x", ["project_id"])).toBeUndefined();
   });
 
   it("tells a gone object from other API errors by the error's code, whatever its text", async () => {

@@ -2,9 +2,10 @@
 //
 // One story, in order: init from a filesystem mirror → apply (project, schedule, two extensions,
 // a preview) → no changes → an in-place update and a planned replacement → bad configuration →
-// import into a second workspace → the project deleted behind Terraform's back → destroy. Every
-// Terraform run of the main workspace logs at TF_LOG=trace, and the last test searches those logs
-// for the API key.
+// import into a second workspace → masking rules on that project (a workspace of their own: they
+// need a table the test creates between the applies) → the project deleted behind Terraform's
+// back → destroy. Every Terraform run of the main workspace logs at TF_LOG=trace, and the last
+// test searches those logs for the API key.
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -102,6 +103,46 @@ output "database_via_data_source" {
 
 output "backup_count" {
   value = length(data.capydb_backups.all.backups)
+}
+`;
+}
+
+interface MaskingRuleHcl {
+  table: string;
+  column: string;
+  strategy: string;
+  value?: string;
+  days?: number;
+}
+
+/** A configuration holding only the masking rules of an existing project (by id). */
+function maskingConfig(url: string, projectId: string, rules: MaskingRuleHcl[], requireCoverage?: boolean): string {
+  const hcl = (r: MaskingRuleHcl) =>
+    `    { ${Object.entries(r)
+      .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+      .join(", ")} },`;
+  return `
+terraform {
+  required_providers {
+    capydb = { source = "capydb/capydb" }
+  }
+}
+
+variable "capydb_api_key" {
+  type      = string
+  sensitive = true
+}
+
+provider "capydb" {
+  api_url = "${url}"
+  api_key = var.capydb_api_key
+}
+
+resource "capydb_masking_rules" "m" {
+  project_id = "${projectId}"
+  rules = [
+${rules.map(hcl).join("\n")}
+  ]${requireCoverage === undefined ? "" : `\n  require_coverage = ${requireCoverage}`}
 }
 `;
 }
@@ -291,12 +332,210 @@ resource "capydb_extension" "x" {
     fs.rmSync(path.join(imported.dir, "terraform.tfstate"));
   }, 180_000);
 
+  describe("capydb_masking_rules", () => {
+    let masking: Workspace;
+    /** "users" unqualified in the first rule: the server answers public.users, the state keeps "users". */
+    const first: MaskingRuleHcl[] = [
+      { table: "users", column: "email", strategy: "email" },
+      { table: "public.users", column: "born", strategy: "date_shift", days: 30 },
+    ];
+    const second: MaskingRuleHcl[] = [
+      { table: "users", column: "email", strategy: "email" },
+      { table: "public.users", column: "born", strategy: "date_shift", days: 90 },
+      { table: "public.users", column: "full_name", strategy: "name" },
+      { table: "public.users", column: "plan", strategy: "constant", value: "free" },
+    ];
+    const tfm = async (args: string[]) => {
+      const r = await masking.run(args, { trace: true });
+      outputs.push(r);
+      return r;
+    };
+
+    beforeAll(async () => {
+      // Masking rules are checked against the project's tables: give it one, owned by its role.
+      await adminQuery(
+        ids.databaseName,
+        `CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL, full_name text, phone text, born date, plan text NOT NULL DEFAULT 'pro');
+         INSERT INTO public.users VALUES (1, 'ada@example.com', 'Ada Lovelace', '+44 20 7946 0000', '1815-12-10', 'pro');
+         ALTER TABLE public.users OWNER TO "${ids.roleName}"`,
+      );
+      masking = new Workspace(root, "masking", { TF_CLI_CONFIG_FILE: cli.cliConfig, TF_VAR_capydb_api_key: apiKey });
+      masking.write(maskingConfig(t.url, ids.project, first));
+      const init = await masking.run(["init", "-input=false"]);
+      expect(init.code, explain(init)).toBe(0);
+    }, 120_000);
+
+    afterAll(() => {
+      if (masking) main.logFiles.push(...masking.logFiles);
+    });
+
+    it("applies the rules (PUT), then plans no changes; the server holds them", async () => {
+      masking.write(maskingConfig(t.url, ids.project, first));
+      const apply = await tfm(["apply", "-auto-approve", "-input=false"]);
+      expect(apply.code, explain(apply)).toBe(0);
+      expect(apply.stdout).toContain("Apply complete! Resources: 1 added, 0 changed, 0 destroyed.");
+
+      const m = (await masking.state())["capydb_masking_rules.m"];
+      expect(m).toMatchObject({ id: ids.project, project_id: ids.project, require_coverage: false, updated_at: expect.stringMatching(/^\d{4}-/) });
+      // The configuration's spelling of the table is kept.
+      expect(m.rules).toEqual([
+        { table: "users", column: "email", strategy: "email", value: null, days: null },
+        { table: "public.users", column: "born", strategy: "date_shift", value: null, days: 30 },
+      ]);
+      // Columns that look personal and have no rule, as the server sees them.
+      expect(m.uncovered_columns).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ table: "public.users", column: "full_name" }),
+          expect.objectContaining({ table: "public.users", column: "phone" }),
+        ]),
+      );
+
+      const { masking_rules } = await org.getMaskingRules(ids.project);
+      expect(masking_rules.rules).toEqual([
+        { table: "public.users", column: "email", strategy: "email" },
+        { table: "public.users", column: "born", strategy: "date_shift", days: 30 },
+      ]);
+      expect(masking_rules.require_coverage).toBe(false);
+
+      const again = await tfm(["plan", "-detailed-exitcode", "-input=false"]);
+      expect(again.code, explain(again)).toBe(0);
+      expect(again.stdout).toContain("No changes.");
+    }, 180_000);
+
+    it("changes a rule, adds two and requires coverage: one in-place update", async () => {
+      masking.write(maskingConfig(t.url, ids.project, second, true));
+      const plan = await tfm(["plan", "-detailed-exitcode", "-input=false"]);
+      expect(plan.code, explain(plan)).toBe(2);
+      expect(plan.stdout).toContain("# capydb_masking_rules.m will be updated in-place");
+      expect(plan.stdout).toMatch(/~ days\s+= 30 -> 90/);
+      expect(plan.stdout).toMatch(/~ require_coverage\s+= false -> true/);
+      expect(plan.stdout).toContain("Plan: 0 to add, 1 to change, 0 to destroy.");
+
+      const apply = await tfm(["apply", "-auto-approve", "-input=false"]);
+      expect(apply.code, explain(apply)).toBe(0);
+      expect(apply.stdout).toContain("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.");
+      const { masking_rules } = await org.getMaskingRules(ids.project);
+      expect(masking_rules.rules).toEqual([
+        { table: "public.users", column: "email", strategy: "email" },
+        { table: "public.users", column: "born", strategy: "date_shift", days: 90 },
+        { table: "public.users", column: "full_name", strategy: "name" },
+        { table: "public.users", column: "plan", strategy: "constant", value: "free" },
+      ]);
+      expect(masking_rules.require_coverage).toBe(true);
+      const m = (await masking.state())["capydb_masking_rules.m"];
+      expect(m.uncovered_columns).toEqual([expect.objectContaining({ table: "public.users", column: "phone", reason: expect.any(String) })]);
+      expect(m.updated_at).toBe(masking_rules.updated_at);
+
+      const again = await tfm(["plan", "-detailed-exitcode", "-input=false"]);
+      expect(again.code, explain(again)).toBe(0);
+      expect(again.stdout).toContain("No changes.");
+    }, 180_000);
+
+    it("imports by project id into a new workspace, which then plans no changes", async () => {
+      const imported = new Workspace(root, "masking-imported", { TF_CLI_CONFIG_FILE: cli.cliConfig, TF_VAR_capydb_api_key: apiKey });
+      // The server answers schema.name: an imported state has it, so this configuration writes it too.
+      imported.write(
+        maskingConfig(
+          t.url,
+          ids.project,
+          second.map((r) => ({ ...r, table: r.table.includes(".") ? r.table : `public.${r.table}` })),
+          true,
+        ),
+      );
+      expect((await imported.run(["init", "-input=false"])).code).toBe(0);
+      // An id that is no project of this key is refused, saying so.
+      const bad = await imported.run(["import", "-input=false", "capydb_masking_rules.m", "prj_nope"]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain("Cannot import masking rules");
+
+      const r = await imported.run(["import", "-input=false", "capydb_masking_rules.m", ids.project]);
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout).toContain("Import successful!");
+      const state = (await imported.state())["capydb_masking_rules.m"];
+      expect(state).toMatchObject({ id: ids.project, project_id: ids.project, require_coverage: true });
+      expect((state.rules as unknown[]).length).toBe(4);
+      const plan = await imported.run(["plan", "-detailed-exitcode", "-input=false"]);
+      expect(plan.code, explain(plan)).toBe(0);
+      expect(plan.stdout).toContain("No changes.");
+      fs.rmSync(path.join(imported.dir, "terraform.tfstate"));
+    }, 180_000);
+
+    it("refuses bad rules at plan time, naming the field and quoting the rule; the server's own refusals point at the rule too", async () => {
+      const bad = new Workspace(root, "masking-bad", { TF_CLI_CONFIG_FILE: cli.cliConfig, TF_VAR_capydb_api_key: apiKey });
+      bad.write(
+        maskingConfig(t.url, ids.project, [
+          { table: "users", column: "email", strategy: "emial" },
+          { table: "users", column: "plan", strategy: "constant" },
+          { table: "users", column: "born", strategy: "date_shift", days: 0 },
+          { table: "users", column: "full_name", strategy: "name", value: "x" },
+          { table: "users", column: "phone", strategy: "redact", days: 3 },
+          { table: "public.users", column: "email", strategy: "hash" },
+        ]),
+      );
+      expect((await bad.run(["init", "-input=false"])).code).toBe(0);
+      const plan = await bad.run(["plan", "-input=false"], { trace: true });
+      outputs.push(plan);
+      main.logFiles.push(...bad.logFiles);
+      expect(plan.code, explain(plan)).toBe(1);
+      expect(plan.stderr).toContain("Error: Invalid masking rule");
+      expect(plan.stderr).toContain("with capydb_masking_rules.m,");
+      // Terraform quotes the offending rule.
+      expect(plan.stderr).toMatch(/\d+:\s+\{ table = "users", column = "email", strategy = "emial" \},/);
+      for (const expected of [
+        'rules[0].strategy: must be one of "email", "name", "phone", "hash", "redact", "null", "constant", "date_shift" (got "emial")',
+        'rules[1].value: is required with strategy "constant"',
+        "rules[2].days: must be a whole number of days from 1 to 36500 (got 0)",
+        'rules[3].value: is only allowed with strategy "constant" (this rule\'s is "name")',
+        'rules[4].days: is only allowed with strategy "date_shift" (this rule\'s is "redact")',
+        "rules[5].column: public.users.email already has a rule (rules[0])",
+      ]) {
+        expect(plan.stderr.replace(/\n/g, " ")).toContain(expected);
+      }
+      // Plan-time checks cannot know the project's columns: the server refuses at apply.
+      bad.write(maskingConfig(t.url, ids.project, [{ table: "users", column: "emial", strategy: "email" }]));
+      const apply = await bad.run(["apply", "-auto-approve", "-input=false"], { trace: true });
+      outputs.push(apply);
+      main.logFiles.push(...bad.logFiles.slice(-1));
+      expect(apply.code, explain(apply)).toBe(1);
+      expect(apply.stderr).toContain("Error: CapyDB API error (HTTP 400)");
+      expect(apply.stderr).toMatch(/\d+:\s+\{ table = "users", column = "emial", strategy = "email" \},/);
+      expect(apply.stderr).toContain("rules[0].column: column public.users.emial does not exist");
+      expect(Object.keys(await bad.state())).toEqual([]);
+      // Nothing changed on the server.
+      expect((await org.getMaskingRules(ids.project)).masking_rules.rules).toHaveLength(4);
+    }, 180_000);
+
+    it("destroy clears the rules: GET answers rules [] and require_coverage false", async () => {
+      const destroy = await tfm(["destroy", "-auto-approve", "-input=false"]);
+      expect(destroy.code, explain(destroy)).toBe(0);
+      expect(destroy.stdout).toContain("Destroy complete! Resources: 1 destroyed.");
+      const { masking_rules } = await org.getMaskingRules(ids.project);
+      expect(masking_rules).toMatchObject({ rules: [], require_coverage: false });
+      expect(Object.keys(await masking.state())).toEqual([]);
+
+      // Declared again for the next test, which deletes the project behind Terraform's back.
+      masking.write(maskingConfig(t.url, ids.project, first));
+      const apply = await tfm(["apply", "-auto-approve", "-input=false"]);
+      expect(apply.code, explain(apply)).toBe(0);
+      expect((await org.getMaskingRules(ids.project)).masking_rules.rules).toHaveLength(2);
+    }, 180_000);
+  });
+
   it("plans to create the project again after it was deleted through the API, and does", async () => {
     await org.waitForJob((await org.deleteProject(ids.project)).job.id, { timeoutMs: 60_000 });
     const plan = await tf(["plan", "-detailed-exitcode", "-input=false"]);
     expect(plan.code, explain(plan)).toBe(2);
     expect(plan.stdout).toContain("# capydb_project.p will be created");
     expect(plan.stdout).toContain("Plan: 5 to add, 0 to change, 0 to destroy.");
+
+    // The masking rules went with their project: a refresh drops them from the state.
+    const masking = new Workspace(root, "masking", { TF_CLI_CONFIG_FILE: cli.cliConfig, TF_VAR_capydb_api_key: apiKey });
+    const gone = await masking.run(["plan", "-detailed-exitcode", "-input=false"]);
+    expect(gone.code, explain(gone)).toBe(2);
+    expect(gone.stdout).toContain("# capydb_masking_rules.m will be created");
+    const refreshed = await masking.run(["apply", "-refresh-only", "-auto-approve", "-input=false"]);
+    expect(refreshed.code, explain(refreshed)).toBe(0);
+    expect(Object.keys(await masking.state())).toEqual([]);
 
     const apply = await tf(["apply", "-auto-approve", "-input=false"]);
     expect(apply.code, explain(apply)).toBe(0);

@@ -34,9 +34,21 @@ interface ErrorLike {
 
 /** The attribute an API message names ("name: extension ... is not available"), if it is one of ours. */
 export function attributeFromMessage(message: string, attributes: Iterable<string>): string | undefined {
-  const m = /^([a-z_][a-z0-9_]*): /.exec(message);
-  if (!m) return undefined;
-  return [...attributes].includes(m[1]) ? m[1] : undefined;
+  return attributePathFromMessage(message, attributes)?.[0] as string | undefined;
+}
+
+/**
+ * The attribute path an API message names, when its first step is one of our attributes:
+ * "name: ..." → ["name"]; "rules[1].column: column public.users.emial does not exist" →
+ * ["rules", 1], the element of a nested attribute. The path stops at that element: Terraform quotes
+ * an attribute or an element of its list, but a path into the element's own attributes makes it
+ * fall back to the resource's first line (the message still names the field).
+ */
+export function attributePathFromMessage(message: string, attributes: Iterable<string>): (string | number)[] | undefined {
+  const m = /^([a-z_][a-z0-9_]*)((?:\[\d+\]|\.[a-z_][a-z0-9_]*)*): /.exec(message);
+  if (!m || ![...attributes].includes(m[1])) return undefined;
+  const index = /^\[(\d+)\]/.exec(m[2]);
+  return index ? [m[1], Number(index[1])] : [m[1]];
 }
 
 /**
@@ -49,12 +61,8 @@ export function errorToDiagnostic(err: unknown, attributes: Iterable<string> = [
   const message = e.message ?? String(err);
   switch (e.name) {
     case "CapyApiError": {
-      const attribute = attributeFromMessage(message, attributes);
-      return errorDiagnostic(
-        `CapyDB API error (HTTP ${e.status})`,
-        `${message}\n\n(${e.method} ${e.path}: ${e.code ?? "no code"})`,
-        attribute ? [attribute] : undefined,
-      );
+      const attribute = attributePathFromMessage(message, attributes);
+      return errorDiagnostic(`CapyDB API error (HTTP ${e.status})`, `${message}\n\n(${e.method} ${e.path}: ${e.code ?? "no code"})`, attribute);
     }
     case "CapyNetworkError":
       return errorDiagnostic("Could not reach the CapyDB API", message);

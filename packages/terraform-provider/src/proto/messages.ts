@@ -35,6 +35,7 @@ export const Diagnostic = message("tfplugin6.Diagnostic", () => [
 export const SchemaAttribute = message("tfplugin6.Schema.Attribute", () => [
   f("name", 1, "string"),
   f("type", 2, "bytes"),
+  f("nested_type", 10, SchemaObject),
   f("description", 3, "string"),
   f("required", 4, "bool"),
   f("optional", 5, "bool"),
@@ -42,6 +43,13 @@ export const SchemaAttribute = message("tfplugin6.Schema.Attribute", () => [
   f("sensitive", 7, "bool"),
   f("description_kind", 8, "enum"),
   f("deprecated", 9, "bool"),
+]);
+
+export const SchemaObject: MessageDescriptor = message("tfplugin6.Schema.Object", () => [
+  f("attributes", 1, SchemaAttribute, repeated),
+  f("nesting", 3, "enum"),
+  f("min_items", 4, "int64"),
+  f("max_items", 5, "int64"),
 ]);
 
 export const SchemaBlock: MessageDescriptor = message("tfplugin6.Schema.Block", () => [
@@ -203,6 +211,7 @@ export const ALL_MESSAGES: MessageDescriptor[] = [
   AttributePath,
   Diagnostic,
   SchemaAttribute,
+  SchemaObject,
   SchemaBlock,
   SchemaNestedBlock,
   Schema,
@@ -270,6 +279,7 @@ export interface DiagnosticMsg {
 export interface SchemaAttributeMsg {
   name: string;
   type: Uint8Array;
+  nested_type?: SchemaObjectMsg;
   description?: string;
   required?: boolean;
   optional?: boolean;
@@ -277,6 +287,11 @@ export interface SchemaAttributeMsg {
   sensitive?: boolean;
   description_kind?: number;
   deprecated?: boolean;
+}
+
+export interface SchemaObjectMsg {
+  attributes: SchemaAttributeMsg[];
+  nesting: number;
 }
 
 export interface SchemaBlockMsg {
