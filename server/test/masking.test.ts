@@ -195,6 +195,12 @@ describe("masked previews", () => {
     await projectKey.waitForJob(viaProjectKey.job.id, { timeoutMs: 180_000 });
     await projectKey.waitForJob((await projectKey.deletePreview(viaProjectKey.preview.id)).job.id, { timeoutMs: 60_000 });
     await projectKey.close();
+    // a masked preview is never promoted: production would get masked data
+    const masked = (await org.listPreviews(project.id)).preview_databases.find((p) => p.masked && p.state === "ready")!;
+    await expect(org.createCutoverRequest(project.id, { preview_id: masked.id })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/^preview_id: this preview's data is masked/),
+    });
     const plain = await ready(org.createPreview(project.id, { name: "unmasked", masked: false }));
     expect(plain.preview).toMatchObject({ masked: false, masking_verified_at: null });
     expect(psql(plain.uri, "select count(*) from customers where email like '%@corp.test'")).toBe("3000");

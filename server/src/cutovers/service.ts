@@ -71,6 +71,11 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
   if (!preview || preview.project_id !== project.id) throw notFound(`preview database ${previewId} not found in project ${project.id}`);
   if (preview.state !== "ready") throw previewStateConflict(preview.state, `preview_id: preview is ${preview.state}; only a ready preview can be promoted`);
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
+  if (preview.masked) {
+    throw conflict(
+      "preview_id: this preview's data is masked: promoting it would replace production's data with masked data. Promote a preview made with masked: false (an organization key)",
+    );
+  }
   const row = await insertCutover(ctx.db, {
     id: newId("cut"),
     organizationId: project.organization_id,
