@@ -12,6 +12,8 @@ import { quoteIdent, quoteLiteral } from "../platform/dataplane/sql.js";
 import { FORM_STRATEGIES, rowKeyOf, type PreparedRule } from "./catalog.js";
 
 export const SAMPLE_ROWS = 1000;
+/** Key types whose values round-trip through text and have pg_catalog's = (an index lookup in the copy). */
+const KEY_TYPES = new Set(["int2", "int4", "int8", "text", "varchar", "uuid", "numeric", "date", "timestamp", "timestamptz"]);
 
 export class MaskingProofError extends Error {}
 
@@ -59,16 +61,23 @@ export async function proveMasked(production: pg.Client, copy: pg.Client, rules:
     const hashes = keyed.map((p, i) => `${sampled(p)} AS h${i}`).join(", ");
     const notNull = keyed.map((p) => `${quoteIdent(p.column.name)} IS NOT NULL`).join(" OR ");
     if (rowKey) {
-      const keySql = `ROW(${rowKey.map(quoteIdent).join(", ")})::pg_catalog.text`;
+      // one built-in key column: looked up through its index in the copy; else compared as text
+      const single = rowKey.length === 1 ? rs[0].table.columns.get(rowKey[0])! : null;
+      const indexed = single && KEY_TYPES.has(single.baseType) ? single : null;
+      const keySql = indexed ? `${quoteIdent(indexed.name)}::pg_catalog.text` : `ROW(${rowKey.map(quoteIdent).join(", ")})::pg_catalog.text`;
+      const match = indexed
+        ? `${quoteIdent(indexed.name)} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.${indexed.baseType}[])`
+        : `${keySql} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])`;
+      // the sample is chosen first, and only its rows are hashed
       const { rows: originals } = await production.query<Record<string, string | null>>(
-        `SELECT ${keySql} AS k, ${hashes} FROM ${table} WHERE ${notNull} ORDER BY pg_catalog.random() LIMIT ${SAMPLE_ROWS}`,
+        `SELECT ${keySql} AS k, ${hashes} FROM (SELECT * FROM ${table} WHERE ${notNull} ORDER BY pg_catalog.random() LIMIT ${SAMPLE_ROWS}) sample`,
         [salt],
       );
       if (!originals.length) continue;
-      const { rows: masked } = await copy.query<Record<string, string | null>>(
-        `SELECT ${keySql} AS k, ${hashes} FROM ${table} WHERE ${keySql} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])`,
-        [salt, originals.map((r) => r.k)],
-      );
+      const { rows: masked } = await copy.query<Record<string, string | null>>(`SELECT ${keySql} AS k, ${hashes} FROM ${table} WHERE ${match}`, [
+        salt,
+        originals.map((r) => r.k),
+      ]);
       const byKey = new Map(masked.map((r) => [r.k, r]));
       keyed.forEach((p, i) => {
         const survived = originals.filter((o) => o[`h${i}`] !== null && byKey.get(o.k!)?.[`h${i}`] === o[`h${i}`]).length;

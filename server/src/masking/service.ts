@@ -81,13 +81,7 @@ export function maskingKey(ctx: AppContext, row: MaskingRulesRow): Buffer {
  * unmasked preview of a project with rules needs an organization key or a platform admin;
  * a masked one needs rules, and full coverage when the rules require it.
  */
-export async function previewMasking(
-  ctx: AppContext,
-  principal: Principal,
-  project: ProjectRow,
-  asked: boolean | undefined,
-  source: { kind: "project" | "backup" | "empty"; mode: "full" | "schema_only" },
-): Promise<boolean> {
+export async function previewMasking(ctx: AppContext, principal: Principal, project: ProjectRow, asked: boolean | undefined): Promise<boolean> {
   const row = await loadMaskingRules(ctx.db, project.id);
   const hasRules = Boolean(row && row.rules.length);
   const masked = asked ?? hasRules;
@@ -98,16 +92,6 @@ export async function previewMasking(
     return false;
   }
   if (!hasRules) throw badRequest("masked: this project has no masking rules (PUT /v1/projects/{id}/masking-rules first)");
-  if (source.kind === "backup") {
-    throw badRequest(
-      'masked: previews from a backup cannot be masked yet; make it from the project (source_kind "project"), or ask for masked: false with an organization key',
-    );
-  }
-  if (source.kind === "project" && source.mode === "full" && !(await ctx.instances?.instanceOf(project.cluster_id))) {
-    throw conflict(
-      "masked previews need the instance engine: this project is on a shared cluster (move it with `npx capydb projects move-to-instance`), or ask for masked: false with an organization key",
-    );
-  }
   if (row!.require_coverage) {
     const uncovered = await withProductionCatalog(ctx, project, (c, catalog) => uncoveredColumns(c, catalog, row!.rules));
     if (uncovered.length) {

@@ -28,6 +28,7 @@ import {
 } from "./store.js";
 import { loadBackup } from "../backups/store.js";
 import { makeSpare, refreshSnapshot, requestSpare, takeSpare } from "./spares.js";
+import { maskBuildInPlace } from "./masked.js";
 import { clonesSnapshot, createEmptyInstance, createFromSnapshot, destroyPreviewInstance, resetFromSnapshot } from "./instances.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
@@ -53,12 +54,6 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   job.addSecret(role.password);
   let source: CloneSource;
   let takenAt: Date | null = null;
-  if (preview.masked && preview.source_kind !== "empty" && preview.mode === "full") {
-    // fail closed: masked data comes only from the instance engine's masked snapshot
-    throw new PermanentError(
-      "a masked preview of the project's data is made from its masked snapshot on the instance engine; this one would be a plain copy, so it is not made",
-    );
-  }
   if (preview.source_kind === "empty") {
     source = { kind: "empty" };
   } else if (preview.source_kind === "backup") {
@@ -84,8 +79,13 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
   ctx.faults.check("preview.build.before_copy");
   const logicalAt = await buildPreviewDatabase(ctx, job, preview.cluster_id, buildName(preview), role, source);
   ctx.faults.check("preview.build.after_copy");
-  // a masked preview built here holds no production rows (empty, or the schema alone)
-  if (preview.masked) await recordMaskingVerified(ctx.db, preview.id, new Date());
+  if (preview.masked) {
+    // rows of production (or of a backup of it) are masked in the build, before it is swapped
+    // in; a preview of the schema alone, or an empty one, holds none
+    const holdsRows = source.kind === "template" || source.kind === "backup" || (source.kind === "logical" && !source.schemaOnly);
+    const at = holdsRows ? await maskBuildInPlace(ctx, preview, project, buildName(preview), role.password) : new Date();
+    await recordMaskingVerified(ctx.db, preview.id, at);
+  }
   // The next create or reset finds a spare ready (made in the background, after this copy).
   if (source.kind === "template") await requestSpare(ctx, project);
   return takenAt ?? logicalAt;

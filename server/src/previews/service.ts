@@ -115,7 +115,7 @@ export async function createPreview(
     throw badRequest('backup_id: only allowed when source_kind is "backup"');
   }
   if (sourceKind === "empty" && body.mode === "schema_only") throw badRequest("mode: an empty preview has no schema to copy; omit mode");
-  const masked = await previewMasking(ctx, principal, project, body.masked, { kind: sourceKind, mode });
+  const masked = await previewMasking(ctx, principal, project, body.masked);
   const ceilings = await ceilingsFor(ctx.db, ctx.config.plans, project.organization_id, project.plan);
   const lifetime = ceilings.quotas.max_preview_lifetime_seconds;
   if (body.ttl_seconds !== undefined && body.ttl_seconds > lifetime) {

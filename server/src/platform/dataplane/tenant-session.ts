@@ -71,7 +71,23 @@ export async function openTenantSession(
 }
 
 async function connectAs(clusters: ClusterAdmin, clusterId: string, database: string, login: TenantLogin, opts: TenantSessionOptions): Promise<pg.Client> {
-  const { host, port } = await clusters.tenantAddress(clusterId);
+  return connectAt(await clusters.tenantAddress(clusterId), database, login, opts);
+}
+
+/**
+ * A session as the tenant's role on an address of the platform's own (an instance started
+ * privately on a socket directory: a snapshot being masked); the caller ends it.
+ */
+export async function openTenantSessionAt(
+  at: { host: string; port: number },
+  database: string,
+  login: TenantLogin,
+  opts: TenantSessionOptions = {},
+): Promise<pg.Client> {
+  return connectAt(at, database, login, opts);
+}
+
+async function connectAt({ host, port }: { host: string; port: number }, database: string, login: TenantLogin, opts: TenantSessionOptions): Promise<pg.Client> {
   const client = new pg.Client({
     host,
     port,
