@@ -41,8 +41,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const originals = () =>
-  psql(prod, "select string_agg(v, E'\\n') from customers c, lateral (values (c.email), (c.full_name), (c.phone)) x(v)").split("\n");
+const originals = () => psql(prod, "select string_agg(v, E'\\n') from customers c, lateral (values (c.email), (c.full_name), (c.phone)) x(v)").split("\n");
 const dumpOf = (uri: string) => execFileSync("pg_dump", ["--data-only", uri], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
 const joined = "select count(*) from orders o join customers c on c.email = o.customer_email";
 
