@@ -123,6 +123,17 @@ describe("a project with masking rules", () => {
     expectNothingLeaked(r);
   }, 300_000);
 
+  it("merged: no cutover request for a masked preview (production would get masked data), a warning says why", async () => {
+    const opened = await onPullRequest({ fixture: "opened", number: 129 });
+    expectExit(opened, 0);
+    const r = await onPullRequest({ fixture: "closed.merged", number: 129 });
+    expectExit(r, 0);
+    expect(r.outputs.operation).toBe("skipped");
+    expect(r.stdout).toMatch(/::warning::.*holds masked data: promoting it would replace production's data with masked data/);
+    const requests = (await org.listCutoverRequests(people.id)).cutover_requests.filter((c) => c.preview_database_id === opened.outputs["preview-id"]);
+    expect(requests).toEqual([]);
+  }, 300_000);
+
   it("masked: false with an organization key: real data, and a plain bold warning in the comment, the summary and the run", async () => {
     const r = await onPullRequest({ fixture: "opened", number: 121, inputs: { masked: "false" } });
     expectExit(r, 0);

@@ -91,7 +91,7 @@ const SCHEMA = (rows: number) => [
             'customer since ' || (2000 + g % 25) || ': ' || repeat('x', 40 + (g % 40))
        FROM generate_series(1, ${rows}) g`,
   `CREATE TABLE orders (id bigint PRIMARY KEY, person_id bigint NOT NULL, total numeric(10,2))`,
-  `INSERT INTO orders SELECT g, 1 + (g * 7919) % ${rows}, (g % 1000) * 1.25 FROM generate_series(1, ${rows}) g`,
+  `INSERT INTO orders SELECT g, 1 + (g::bigint * 7919) % ${rows}, (g % 1000) * 1.25 FROM generate_series(1, ${rows}) g`,
   `ALTER TABLE orders ADD FOREIGN KEY (person_id) REFERENCES people(id)`,
   `CREATE TABLE people_audit (id bigserial PRIMARY KEY, old_email text, at timestamptz DEFAULT now())`,
   `CREATE FUNCTION people_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO people_audit(old_email) VALUES (OLD.email); RETURN NEW; END $$`,
