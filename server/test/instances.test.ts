@@ -158,6 +158,28 @@ describe("instance host", () => {
     await host.start("pv2");
   });
 
+  it("a derived snapshot runs privately; a host reopened while its postgres runs (the server died) stops it and removes the copy", async () => {
+    let orphan = 0;
+    await expect(
+      host.deriveSnapshot("prod_snap", "prod_masked", async (at) => {
+        // reachable on the private socket only
+        const c = new pg.Client({ host: at.host, port: at.port, user: "capydb_admin", password: PASSWORD, database: "postgres" });
+        await c.connect();
+        expect((await c.query("select current_setting('listen_addresses') as l")).rows[0].l).toBe("");
+        await c.end();
+        const building = fs.readdirSync(path.join(host.root, "tmp")).find((n) => n.startsWith("derive-prod_masked"))!;
+        orphan = Number(fs.readFileSync(path.join(host.root, "tmp", building, "postmaster.pid"), "utf8").split("\n")[0]);
+        // what a restarted server does while the dead one's private postgres still runs
+        await InstanceHost.open({ root: host.root, superuserPassword: PASSWORD, settings: { fsync: "off" } });
+        expect(() => process.kill(orphan, 0)).toThrow();
+        throw new Error("the work stops here");
+      }),
+    ).rejects.toThrow();
+    expect(orphan).toBeGreaterThan(0);
+    expect(fs.readdirSync(path.join(host.root, "tmp"))).toEqual([]);
+    expect(host.snapshotExists("prod_masked")).toBe(false);
+  });
+
   it("refuses a second instance of one name and leaves no half-made copy of a failed clone", async () => {
     await expect(host.clone("prod_snap", "pv1", await settings("pv1"))).rejects.toThrow(/already exists/);
     await expect(host.clone("no_such_snap", "pv9", await settings("pv9"))).rejects.toThrow(/does not exist/);

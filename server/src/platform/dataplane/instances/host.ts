@@ -141,7 +141,12 @@ export class InstanceHost {
       this.chown(dir);
     }
     // copies interrupted by a crash: never renamed into place, so nothing refers to them
-    for (const left of fs.readdirSync(path.join(this.root, "tmp"))) fs.rmSync(path.join(this.root, "tmp", left), { recursive: true, force: true });
+    for (const left of fs.readdirSync(path.join(this.root, "tmp"))) {
+      // a snapshot being recovered or masked privately when the previous process died: its
+      // postgres still runs on the copy (no listener anyone else reaches), so it is stopped first
+      await this.stopOrphan(path.join(this.root, "tmp", left));
+      fs.rmSync(path.join(this.root, "tmp", left), { recursive: true, force: true });
+    }
     this.finishSwaps();
     this.removeUnlinkedDirs();
     this.cloneMethod = await this.probeReflink();
@@ -151,6 +156,21 @@ export class InstanceHost {
         : `instances in ${this.root}: this filesystem cannot reflink, so every snapshot and preview is a full copy of the files (use XFS with reflink=1 or Btrfs for copy-on-write)`,
     );
     await this.ensureTemplate();
+  }
+
+  /** Stops a postgres running on `dir` (its pid file's process, when its working directory is `dir`: a reused pid is left alone). */
+  private async stopOrphan(dir: string): Promise<void> {
+    const info = readPidFile(dir);
+    if (!info || !(info.pid > 0) || !pidAlive(info.pid)) return;
+    let cwd: string | null = null;
+    try {
+      cwd = fs.readlinkSync(`/proc/${info.pid}/cwd`);
+    } catch {
+      return;
+    }
+    if (path.resolve(cwd) !== path.resolve(dir)) return;
+    this.log(`stopping postgres (pid ${info.pid}) left running on ${dir} by a process that died`);
+    await this.stopDir(dir, "immediate", 30_000);
   }
 
   private async probeReflink(): Promise<CloneMethod> {
