@@ -35,41 +35,45 @@ const textArray = (values: string[]) => `ARRAY[${values.map(quoteLiteral).join("
 
 /**
  * The session's helpers, in its own temporary schema (which only this session can write):
- * SQL functions the planner inlines, of pg_catalog functions only. Their names and
+ * SQL functions the planner inlines, of pg_catalog functions only. All STABLE: convert_to and
+ * format are, and an IMMUTABLE SQL function is not inlined around a STABLE one. Their names and
  * operators resolve on the session's search_path, pg_catalog first then this session's
  * pg_temp, where no tenant object can be. $2/$3 are the HMAC pads.
  */
 export const HELPERS = [
-  `CREATE FUNCTION pg_temp.capy_h(text, bytea, bytea) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+  `CREATE FUNCTION pg_temp.capy_h(text, bytea, bytea) RETURNS bytea LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
      $$ SELECT sha256($3 || sha256($2 || convert_to($1, 'UTF8'))) $$`,
-  `CREATE FUNCTION pg_temp.capy_email(text, bytea, bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+  `CREATE FUNCTION pg_temp.capy_email(text, bytea, bytea) RETURNS text LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
      $$ SELECT 'u' || substr(encode(pg_temp.capy_h($1, $2, $3), 'hex'), 1, 20) || '@example.com' $$`,
-  `CREATE FUNCTION pg_temp.capy_hash(text, bytea, bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+  `CREATE FUNCTION pg_temp.capy_hash(text, bytea, bytea) RETURNS text LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
      $$ SELECT encode(pg_temp.capy_h($1, $2, $3), 'hex') $$`,
   // A first name, and a last name when the original has a space; never the original itself.
-  // Every body below is one expression (no FROM, no subquery), so the planner inlines it into
-  // the UPDATE: a function call per row costs tens of microseconds, an inlined one about one.
-  `CREATE FUNCTION pg_temp.capy_name_pick(text, int4, int4) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+  // Every body below is one expression (no FROM, no subquery) and those with a CASE are not
+  // STRICT (a CASE is not strict, and a STRICT function must inline to a strict expression),
+  // so the planner inlines them into the UPDATE: a function call per row costs tens of
+  // microseconds, an inlined expression about one. NULL still gives NULL.
+  `CREATE FUNCTION pg_temp.capy_name_pick(text, int4) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
      $$ SELECT (${textArray(FIRST_NAMES)})[1 + ($2 % 32)]
-               || CASE WHEN strpos($1, ' ') > 0 THEN ' ' || (${textArray(LAST_NAMES)})[1 + ($3 % 32)] ELSE '' END $$`,
-  `CREATE FUNCTION pg_temp.capy_name(text, bytea, bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-     $$ SELECT CASE WHEN pg_temp.capy_name_pick($1, get_byte(pg_temp.capy_h($1, $2, $3), 0), get_byte(pg_temp.capy_h($1, $2, $3), 1)) = $1
-                    THEN pg_temp.capy_name_pick($1, get_byte(pg_temp.capy_h($1, $2, $3), 0) + 1, get_byte(pg_temp.capy_h($1, $2, $3), 1))
-                    ELSE pg_temp.capy_name_pick($1, get_byte(pg_temp.capy_h($1, $2, $3), 0), get_byte(pg_temp.capy_h($1, $2, $3), 1)) END $$`,
-  // 128 decimal digits from two hashes
-  `CREATE FUNCTION pg_temp.capy_digits(bytea, bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-     $$ SELECT translate(encode($1 || $2, 'hex'), 'abcdef', '024680') $$`,
-  // Every digit replaced, everything else kept: the digits become format()'s %s, filled from
-  // the hash's digits; the first one is moved by 1 to 9, so the result is never the original.
-  `CREATE FUNCTION pg_temp.capy_phone(text, bytea, bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-     $$ SELECT CASE WHEN $1 ~ '[0-9]' THEN
-          format(regexp_replace(replace($1, '%', '%%'), '[0-9]', '%s', 'g'), VARIADIC string_to_array(
-            chr(48 + ((ascii(substring($1, '[0-9]')) - 47 + (get_byte(pg_temp.capy_h($1, $2, $3), 0) % 9)) % 10))
-            || substr(repeat(pg_temp.capy_digits(pg_temp.capy_h($1, $2, $3), pg_temp.capy_h($1 || '#', $2, $3)), 1 + length($1) / 128), 2, length($1)),
-            NULL))
-          ELSE $1 END $$`,
+               || CASE WHEN strpos($1, ' ') > 0 THEN ' ' || (${textArray(LAST_NAMES)})[1 + (($2 / 32) % 32)] ELSE '' END $$`,
+  // 16 bits of the hash: the first name, and the last name
+  `CREATE FUNCTION pg_temp.capy_n16(bytea) RETURNS int4 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
+     $$ SELECT get_byte($1, 0) * 256 + get_byte($1, 1) $$`,
+  `CREATE FUNCTION pg_temp.capy_name(text, bytea, bytea) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
+     $$ SELECT CASE WHEN pg_temp.capy_name_pick($1, pg_temp.capy_n16(pg_temp.capy_h($1, $2, $3))) = $1
+                    THEN pg_temp.capy_name_pick($1, pg_temp.capy_n16(pg_temp.capy_h($1, $2, $3)) + 1)
+                    ELSE pg_temp.capy_name_pick($1, pg_temp.capy_n16(pg_temp.capy_h($1, $2, $3))) END $$`,
+  // Every digit replaced, everything else kept: the digits become format()'s %s (through a
+  // \x01 placeholder: translate and replace are much cheaper than a regular expression),
+  // filled from the hash's 64 digits (repeated for longer values); the first one is moved by
+  // 1 to 9, so the result is never the original.
+  `CREATE FUNCTION pg_temp.capy_phone_fill(text, text) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
+     $$ SELECT format(replace(translate(replace($1, '%', '%%'), '0123456789', repeat(chr(1), 10)), chr(1), '%s'), VARIADIC string_to_array(
+          chr(48 + ((ascii(substring($1, '[0-9]')) - 47 + ((ascii($2) - 48) % 9)) % 10))
+          || substr(repeat($2, 1 + length($1) / 64), 2, length($1)), NULL)) $$`,
+  `CREATE FUNCTION pg_temp.capy_phone(text, bytea, bytea) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
+     $$ SELECT CASE WHEN $1 ~ '[0-9]' THEN pg_temp.capy_phone_fill($1, translate(encode(pg_temp.capy_h($1, $2, $3), 'hex'), 'abcdef', '024680')) ELSE $1 END $$`,
   // 1 to $4 days, either way, stable per value
-  `CREATE FUNCTION pg_temp.capy_days(text, bytea, bytea, int4) RETURNS int4 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+  `CREATE FUNCTION pg_temp.capy_days(text, bytea, bytea, int4) RETURNS int4 LANGUAGE sql STABLE PARALLEL SAFE AS
      $$ SELECT (1 + ((get_byte(pg_temp.capy_h($1, $2, $3), 0) * 65536 + get_byte(pg_temp.capy_h($1, $2, $3), 1) * 256
                      + get_byte(pg_temp.capy_h($1, $2, $3), 2)) % $4))
                * CASE WHEN get_byte(pg_temp.capy_h($1, $2, $3), 3) % 2 = 0 THEN 1 ELSE -1 END $$`,
