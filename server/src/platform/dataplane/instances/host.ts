@@ -261,8 +261,9 @@ export class InstanceHost {
     fs.renameSync(building, dir);
   }
 
-  private writeInstanceConf(dir: string, settings: InstanceSettings, listen: "tcp" | { socketDir: string }): void {
+  private writeInstanceConf(dir: string, settings: InstanceSettings, listen: "tcp" | { socketDir: string }, extra: string[] = []): void {
     const lines = [
+      ...extra,
       `port = ${settings.port}`,
       `max_connections = ${settings.maxConnections + INSTANCE_RESERVED_CONNECTIONS}`,
       `superuser_reserved_connections = ${INSTANCE_RESERVED_CONNECTIONS}`,
@@ -627,13 +628,34 @@ export class InstanceHost {
    * cleanly (a shutdown checkpoint: what is copied from it next starts without recovery).
    * The directory's own settings are put back.
    */
-  private async withPrivateStart(dir: string, work: (at: { host: string; port: number }) => Promise<void>): Promise<void> {
+  private async withPrivateStart(
+    dir: string,
+    work: (at: { host: string; port: number }) => Promise<void>,
+    opts: { scratch?: boolean } = {},
+  ): Promise<void> {
     const socketDir = path.join(this.root, "sockets", `p-${crypto.randomBytes(4).toString("hex")}`);
     fs.mkdirSync(socketDir, { mode: 0o700 });
     this.chown(socketDir);
     const conf = fs.readFileSync(path.join(dir, INSTANCE_CONF), "utf8");
     const port = Number(/^port = (\d+)/m.exec(conf)?.[1] ?? 5432);
-    this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: 16 }, { socketDir });
+    // A scratch copy (thrown away if anything fails, synced to disk by the caller once it is
+    // stopped) needs no crash safety while it is rewritten: no fsync, no full-page images, the
+    // least WAL, no checkpoint before the end, room in memory for the rewrite.
+    const scratch = opts.scratch
+      ? [
+          "fsync = off",
+          "full_page_writes = off",
+          "synchronous_commit = off",
+          "wal_level = minimal",
+          "max_wal_senders = 0",
+          "archive_mode = off",
+          "max_wal_size = '8GB'",
+          "checkpoint_timeout = '1h'",
+          "maintenance_work_mem = '256MB'",
+          "autovacuum = off",
+        ]
+      : [];
+    this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: opts.scratch ? 256 : 16 }, { socketDir }, scratch);
     const logFile = `${dir}.log`;
     try {
       await this.startDir(dir, logFile, 600_000);
@@ -665,8 +687,10 @@ export class InstanceHost {
     const building = this.tmpPath(`derive-${name}`);
     try {
       await this.copyTree(source, building);
-      await this.withPrivateStart(building, work);
+      await this.withPrivateStart(building, work, { scratch: true });
       await this.run("pg_resetwal", ["-D", building]);
+      // it ran without fsync: its files reach the disk before anything clones them
+      await execFileAsync("sync", ["-f", path.join(building, "PG_VERSION")], { env: childEnv() });
       const done = path.join(this.root, "dirs", path.basename(building));
       fs.renameSync(building, done);
       const old = this.target(this.snapshotDir(name));
