@@ -628,11 +628,7 @@ export class InstanceHost {
    * cleanly (a shutdown checkpoint: what is copied from it next starts without recovery).
    * The directory's own settings are put back.
    */
-  private async withPrivateStart(
-    dir: string,
-    work: (at: { host: string; port: number }) => Promise<void>,
-    opts: { scratch?: boolean } = {},
-  ): Promise<void> {
+  private async withPrivateStart(dir: string, work: (at: { host: string; port: number }) => Promise<void>, opts: { scratch?: boolean } = {}): Promise<void> {
     const socketDir = path.join(this.root, "sockets", `p-${crypto.randomBytes(4).toString("hex")}`);
     fs.mkdirSync(socketDir, { mode: 0o700 });
     this.chown(socketDir);
