@@ -17,6 +17,7 @@ import { previewRoutes } from "./previews/routes.js";
 import { backupRoutes } from "./backups/routes.js";
 import { importRoutes } from "./imports/routes.js";
 import { maskingRoutes } from "./masking/routes.js";
+import { schemaDiffRoutes } from "./schemadiffs/routes.js";
 import { cutoverRoutes } from "./cutovers/routes.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token.
@@ -135,6 +136,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   importRoutes(app, ctx);
   cutoverRoutes(app, ctx);
   maskingRoutes(app, ctx);
+  schemaDiffRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   await app.after(); // routes of encapsulated plugins are known only once they have loaded

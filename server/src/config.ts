@@ -48,6 +48,8 @@ export interface Config {
   /** On SIGINT/SIGTERM, how long running jobs may finish before they are stopped and handed back to the queue. */
   shutdownGraceSeconds: number;
   restoreJobs: number;
+  /** Tables of production at least this big make lock-taking schema changes "risky" (CAPYDB_SCHEMA_DIFF_BIG_TABLE_MB). */
+  schemaDiffBigTableBytes: number;
   /** How long each pg_dump waits for a table's lock (--lock-wait-timeout) before the job fails. */
   toolLockWaitSeconds: number;
   extensionAllowlist: string[];
@@ -227,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobMaxRunningPerOrganization: int(env, "CAPYDB_JOB_MAX_RUNNING_PER_ORG", DEFAULT_JOB_MAX_RUNNING_PER_ORGANIZATION, 1, 10_000),
     shutdownGraceSeconds: int(env, "CAPYDB_SHUTDOWN_GRACE_SECONDS", 8, 0, 3600),
     restoreJobs: int(env, "CAPYDB_RESTORE_JOBS", 2, 1, 64),
+    schemaDiffBigTableBytes: int(env, "CAPYDB_SCHEMA_DIFF_BIG_TABLE_MB", 100, 0, 10_000_000) * 2 ** 20,
     toolLockWaitSeconds: int(env, "CAPYDB_TOOL_LOCK_WAIT_SECONDS", 60, 1, 86_400),
     extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),
     clerk: {

@@ -33,6 +33,7 @@ const WRITERS: Record<string, string> = {
   uploads: "imports/store.ts",
   masking_rules: "masking/store.ts",
   masked_snapshots: "masking/store.ts",
+  schema_diffs: "schemadiffs/store.ts",
   clusters: "platform/dataplane/clusters.ts",
   instances: "platform/dataplane/instances/registry.ts",
 };

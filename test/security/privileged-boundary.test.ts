@@ -15,6 +15,7 @@ const CONNECTION_OPENERS: Record<string, string> = {
   "platform/dataplane/tenant-session.ts": "tenant databases, logged in as the tenant's own role",
   "platform/dataplane/clusters.ts": "the data-plane cluster's maintenance database (postgres), which no tenant can connect to",
   "platform/dataplane/pooler.ts": "PgBouncer's admin console (RELOAD, KILL)",
+  "platform/dataplane/schema-diff.ts": "tenant databases through @pgkit/client (migra), logged in as each database's own role",
   "platform/dataplane/instances/host.ts": "an instance's maintenance database (postgres), for pg_backup_start/pg_backup_stop",
   "platform/store/db.ts": "the control-plane database",
   "platform/jobs/worker.ts": "the control-plane database (LISTEN for new jobs)",
@@ -41,7 +42,7 @@ describe("the privileged boundary", () => {
 
   it("every file that opens a PostgreSQL connection is one the boundary knows", () => {
     const openers = files
-      .filter((f) => /new\s+(pg\.)?(Client|Pool)\s*\(/.test(f.text))
+      .filter((f) => /new\s+(pg\.)?(Client|Pool)\s*\(|\bcreateClient\s*\(/.test(f.text))
       .map((f) => f.rel)
       .sort();
     expect(openers.filter((f) => !(f in CONNECTION_OPENERS))).toEqual([]);

@@ -475,6 +475,14 @@ export class CapyClient {
   }
 
   // ---------------------------------------------------------------- backups
+  /** Computes the preview's schema diff against production (a job); GET it once the job succeeded. */
+  createSchemaDiff(previewId: string): Promise<{ job: s.Job }> {
+    return this.#call("POST", "/v1/preview-databases/{previewID}/schema-diff", [previewId]);
+  }
+  getSchemaDiff(previewId: string): Promise<{ schema_diff: s.SchemaDiff }> {
+    return this.#call("GET", "/v1/preview-databases/{previewID}/schema-diff", [previewId]);
+  }
+
   // ---------------------------------------------------------------- masking rules
   getMaskingRules(projectId: string): Promise<{ masking_rules: s.MaskingRules }> {
     return this.#call("GET", "/v1/projects/{projectID}/masking-rules", [projectId]);

@@ -251,6 +251,31 @@ export const ListPreviewsQuery = z.strictObject({ include_deleted: z.enum(["true
 export const ResetPreviewRequest = z.strictObject({ fresh: z.boolean().optional() }).meta({ id: "ResetPreviewRequest" });
 export const ExtendPreviewRequest = z.strictObject({ ttl_seconds: ttlSeconds.optional() }).meta({ id: "ExtendPreviewRequest" });
 
+// ---------------------------------------------------------------- schema diffs
+export const SchemaRisk = z.enum(["safe", "risky", "destructive"]);
+export const SchemaDiffStatement = z
+  .object({
+    /** One DDL statement of the migration from production's schema to the preview's. */
+    sql: z.string(),
+    /** The object it changes (schema.name), or null. */
+    object: z.string().nullable(),
+    /** What it does: create_table, drop_table, add_column, drop_column, alter_column_type, create_index, ... */
+    kind: z.string(),
+    risk: SchemaRisk,
+    /** What happens to production, and the safer form when there is one. */
+    reason: z.string(),
+  })
+  .meta({ id: "SchemaDiffStatement" });
+export const SchemaDiff = z
+  .object({
+    created_at: timestamp,
+    base: z.literal("production"),
+    statements: z.array(SchemaDiffStatement),
+    summary: z.object({ safe: z.number().int(), risky: z.number().int(), destructive: z.number().int() }),
+  })
+  .meta({ id: "SchemaDiff" });
+export type SchemaDiff = z.infer<typeof SchemaDiff>;
+
 // ---------------------------------------------------------------- masking rules
 export const MaskingStrategy = z.enum(["email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"]);
 export const MAX_MASKING_RULES = 500;

@@ -37,6 +37,8 @@ export const jobs = {
   previewCreate: defineJob({ type: "preview.create", payload: z.object({ fresh: z.boolean() }).strict(), lockedResource: preview("preview.create") }),
   previewReset: defineJob({ type: "preview.reset", payload: z.object({ fresh: z.boolean() }).strict(), lockedResource: preview("preview.reset") }),
   previewDelete: defineJob({ type: "preview.delete", payload: none, lockedResource: preview("preview.delete") }),
+  /** The DDL from production's schema to the preview's, classified by risk. */
+  previewSchemaDiff: defineJob({ type: "preview.schema_diff", payload: none, lockedResource: preview("preview.schema_diff") }),
   /** Drops an aside copy a reset left (off the reset's path). */
   databaseDrop: defineJob({
     type: "database.drop",

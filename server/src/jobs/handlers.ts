@@ -9,6 +9,7 @@ import { previewJobHandlers } from "../previews/jobs.js";
 import { backupJobHandlers } from "../backups/jobs.js";
 import { importJobHandlers } from "../imports/jobs.js";
 import { cutoverJobHandlers } from "../cutovers/jobs.js";
+import { schemaDiffJobHandlers } from "../schemadiffs/jobs.js";
 
 export function jobHandlers(ctx: AppContext): Record<string, JobHandler> {
   return {
@@ -19,5 +20,6 @@ export function jobHandlers(ctx: AppContext): Record<string, JobHandler> {
     ...backupJobHandlers(ctx),
     ...importJobHandlers(ctx),
     ...cutoverJobHandlers(ctx),
+    ...schemaDiffJobHandlers(ctx),
   };
 }
