@@ -60,6 +60,7 @@ import {
   benchLog as log,
   firstSelect,
   pgBinDir as binDir,
+  stopInstances,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -259,14 +260,6 @@ function runningInstances(instancesDir: string): number[] {
     }
   }
   return pids;
-}
-
-/** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
-async function stopInstances(instancesDir: string): Promise<void> {
-  if (!fs.existsSync(path.join(instancesDir, "data"))) return;
-  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
-  const host = await InstanceHost.open({ root: instancesDir, superuserPassword: "unused" }).catch(() => null);
-  for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
 }
 
 // ---------------------------------------------------------------- one engine's server

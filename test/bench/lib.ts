@@ -240,6 +240,14 @@ export function environmentLine(): string {
 }
 
 /** The header every bench prints: title, the command that reproduces it, and the machine. */
+/** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
+export async function stopInstances(instancesDir: string): Promise<void> {
+  if (!fs.existsSync(path.join(instancesDir, "data"))) return;
+  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
+  const host = await InstanceHost.open({ root: instancesDir, superuserPassword: "unused" }).catch(() => null);
+  for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
+}
+
 export function printHeader(title: string, reproduce: string): void {
   process.stdout.write(`\n## ${title}\n\n`);
   process.stdout.write(`Reproduce: \`${reproduce}\`\n`);

@@ -63,6 +63,7 @@ import {
   sleep,
   startServer,
   type BenchServer,
+  stopInstances,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -226,14 +227,6 @@ function maskedLogLines(server: BenchServer, projectId: string): number[] {
     }
   }
   return out;
-}
-
-/** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
-async function stopInstances(instancesDir: string): Promise<void> {
-  if (!fs.existsSync(path.join(instancesDir, "data"))) return;
-  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
-  const host = await InstanceHost.open({ root: instancesDir, superuserPassword: "unused" }).catch(() => null);
-  for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
 }
 
 // ---------------------------------------------------------------- the session
