@@ -131,6 +131,33 @@ const CORPUS: { name: string; sql: string; expect: [kind: string, risk: "safe" |
     expect: [["recreate_enum", "destructive", "public.mood"]],
   },
   { name: "drop a sequence", sql: "drop sequence counters", expect: [["drop_sequence", "destructive", "public.counters"]] },
+  { name: "a composite type", sql: "create type point3 as (x int, y int, z int)", expect: [["create_type", "safe", "public.point3"]] },
+  {
+    name: "a new default on a column (rows untouched)",
+    sql: "alter table tags alter column note set default 'none'",
+    expect: [["alter_default", "safe", "public.tags"]],
+  },
+  { name: "drop not null", sql: "alter table events alter column kind drop not null", expect: [["drop_not_null", "safe", "public.events"]] },
+  { name: "a new sequence", sql: "create sequence invoice_numbers start 1000", expect: [["sequence", "safe", "public.invoice_numbers"]] },
+  { name: "an extension (trusted, made by the tenant)", sql: "create extension citext", expect: [["create_extension", "safe"]] },
+  {
+    name: "a partitioned table",
+    sql: "create table logs (at date not null, line text) partition by range (at); create table logs_2026 partition of logs for values from ('2026-01-01') to ('2027-01-01')",
+    expect: [["create_table", "safe", "public.logs"]],
+  },
+  {
+    name: "a renamed column reads as drop and add (data is not carried over)",
+    sql: "alter table tags rename column note to remark",
+    expect: [
+      ["drop_column", "destructive", "public.tags"],
+      ["add_column", "safe", "public.tags"],
+    ],
+  },
+  {
+    name: "drop a primary key",
+    sql: "alter table events drop constraint events_pkey",
+    expect: [["drop_constraint", "safe", "public.events"]],
+  },
   { name: "a view", sql: "create view kinds_seen as select distinct kind from events", expect: [["create_view", "safe"]] },
   {
     name: "a function and a trigger",
