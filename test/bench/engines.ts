@@ -61,6 +61,8 @@ import {
   firstSelect,
   pgBinDir as binDir,
   stopInstances,
+  settleProject,
+  waitProjectIdle,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -288,27 +290,13 @@ class Session {
   }
 
   /** Waits until none of the project's jobs is pending or running (spare refills, deletes). */
-  async idle(projectId: string): Promise<void> {
-    const deadline = Date.now() + JOB_TIMEOUT_MS;
-    for (;;) {
-      const { jobs } = await this.org.listProjectJobs(projectId);
-      // a background job that failed (a spare refill) is worth knowing about, once
-      for (const j of jobs) {
-        if (j.state !== "failed" || this.reported.has(j.id)) continue;
-        this.reported.add(j.id);
-        log(`note: job ${j.id} (${j.type}) failed: ${j.error}`);
-      }
-      if (!jobs.some((j) => j.state === "pending" || j.state === "running")) return;
-      if (Date.now() > deadline) throw new Error(`the project's jobs did not finish`);
-      await sleep(50);
-    }
+  idle(projectId: string): Promise<void> {
+    return waitProjectIdle(this.org, projectId, this.reported, JOB_TIMEOUT_MS);
   }
 
   /** Before each measured operation: background work done, dirty data on disk, a pause. */
-  async settle(projectId: string): Promise<void> {
-    await this.idle(projectId);
-    execFileSync("sync", ["-f", this.mount], { stdio: "ignore" });
-    await sleep(SETTLE_MS);
+  settle(projectId: string): Promise<void> {
+    return settleProject(() => this.idle(projectId), this.mount, SETTLE_MS);
   }
 
   /** POST preview → job succeeded → connection URI → first SELECT 1; ms and the preview's id. */

@@ -240,6 +240,37 @@ export function environmentLine(): string {
 }
 
 /** The header every bench prints: title, the command that reproduces it, and the machine. */
+/**
+ * Waits until none of a project's jobs is pending or running (background work: spare refills,
+ * deletes); a job that failed is logged once (`reported` remembers which).
+ */
+export async function waitProjectIdle(
+  client: { listProjectJobs(id: string): Promise<{ jobs: { id: string; type: string; state: string; error: string | null }[] }> },
+  projectId: string,
+  reported: Set<string>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { jobs } = await client.listProjectJobs(projectId);
+    for (const j of jobs) {
+      if (j.state !== "failed" || reported.has(j.id)) continue;
+      reported.add(j.id);
+      benchLog(`note: job ${j.id} (${j.type}) failed: ${j.error}`);
+    }
+    if (!jobs.some((j) => j.state === "pending" || j.state === "running")) return;
+    if (Date.now() > deadline) throw new Error(`the project's jobs did not finish`);
+    await sleep(50);
+  }
+}
+
+/** Before a measured operation: the project's background work done, dirty data on disk (`sync -f` of the mount), a pause. */
+export async function settleProject(wait: () => Promise<void>, mount: string, pauseMs: number): Promise<void> {
+  await wait();
+  execFileSync("sync", ["-f", mount], { stdio: "ignore" });
+  await sleep(pauseMs);
+}
+
 /** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
 export async function stopInstances(instancesDir: string): Promise<void> {
   if (!fs.existsSync(path.join(instancesDir, "data"))) return;

@@ -37,7 +37,6 @@
 // (SELECT count(...), no write, serial), beside md5() and a bare scan: which strategy costs what.
 // At the end the server is stopped, every instance still running under the mount is stopped,
 // and the image is unmounted (also on failure). Prints figures, asserts nothing.
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -60,10 +59,11 @@ import {
   randomSuffix,
   registerCleanup,
   runIfMain,
-  sleep,
   startServer,
   type BenchServer,
   stopInstances,
+  settleProject,
+  waitProjectIdle,
 } from "./lib.js";
 
 const POLL_MS = 20;
@@ -251,27 +251,14 @@ class Session {
     return this.org.waitForJob(jobId, { pollMs: POLL_MS, maxPollMs: POLL_MS, timeoutMs: JOB_TIMEOUT_MS });
   }
 
-  /** Waits until none of the project's jobs is pending or running. */
-  async idle(projectId: string): Promise<void> {
-    const deadline = Date.now() + JOB_TIMEOUT_MS;
-    for (;;) {
-      const { jobs } = await this.org.listProjectJobs(projectId);
-      for (const j of jobs) {
-        if (j.state !== "failed" || this.reported.has(j.id)) continue;
-        this.reported.add(j.id);
-        log(`note: job ${j.id} (${j.type}) failed: ${j.error}`);
-      }
-      if (!jobs.some((j) => j.state === "pending" || j.state === "running")) return;
-      if (Date.now() > deadline) throw new Error(`the project's jobs did not finish`);
-      await sleep(50);
-    }
+  /** Waits until none of the project's jobs is pending or running (spare refills, deletes). */
+  idle(projectId: string): Promise<void> {
+    return waitProjectIdle(this.org, projectId, this.reported, JOB_TIMEOUT_MS);
   }
 
   /** Before each measured operation: background work done, dirty data on disk, a pause. */
-  async settle(projectId: string): Promise<void> {
-    await this.idle(projectId);
-    execFileSync("sync", ["-f", this.mount], { stdio: "ignore" });
-    await sleep(SETTLE_MS);
+  settle(projectId: string): Promise<void> {
+    return settleProject(() => this.idle(projectId), this.mount, SETTLE_MS);
   }
 
   /** POST preview → job succeeded → connection URI → first SELECT 1. */
