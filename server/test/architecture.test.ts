@@ -34,6 +34,7 @@ const WRITERS: Record<string, string> = {
   masking_rules: "masking/store.ts",
   masked_snapshots: "masking/store.ts",
   schema_diffs: "schemadiffs/store.ts",
+  cutover_schema_reviews: "schemadiffs/store.ts",
   clusters: "platform/dataplane/clusters.ts",
   instances: "platform/dataplane/instances/registry.ts",
 };

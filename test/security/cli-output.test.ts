@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import type { CapyClient } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
 import { organization } from "../harness/tenants.js";
+import { psql } from "../harness/sql.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/bin/capydb.js");
 
@@ -20,6 +21,9 @@ const OSC52_CLIPBOARD = `${ESC}]52;c;ZWNobyBwd25lZA==\x07`; // "echo pwned" into
 const NOTE = CLEAR_AND_HOME + OSC52_CLIPBOARD + "\r\u009b2J\u202eok" + "\ncut_forged\topen";
 /** The note as the operator must see it: every control and bidi character spelled out. */
 const NOTE_SHOWN = "\\x1b[2J\\x1b[H\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\r\\x9b2J\\u202eok\\ncut_forged\\topen";
+
+/** A table the tenant makes in the preview: its name breaks the line, forges a row and clears the screen. */
+const HOSTILE_TABLE = `t\ncut_forged\topen\r${ESC}[2J\u202e`;
 
 /** Control characters (tab and newline excepted: the CLI's own layout) and bidi controls. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -54,10 +58,18 @@ beforeAll(async () => {
   const preview = await tenant.createPreview(project.id, { source_kind: "empty" });
   await tenant.waitForJob(preview.job.id, { timeoutMs: 60_000 });
 
-  // ...the customer note is free text, and it gets through.
+  // ...the customer note is free text, and it gets through; so do the names in the preview's schema diff.
+  psql(await tenant.getPreviewConnectionUri(preview.preview.id), `create table "${HOSTILE_TABLE}" (id int)`);
   const { cutover_request } = await tenant.createCutoverRequest(project.id, { preview_id: preview.preview.id, customer_note: NOTE });
   expect(cutover_request.customer_note).toBe(NOTE);
   cutoverId = cutover_request.id;
+  const deadline = Date.now() + 60_000;
+  while ((await tenant.getCutoverRequest(cutoverId)).cutover_request.schema_diff_at_open?.state === "pending" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const diff = (await tenant.getCutoverRequest(cutoverId)).cutover_request.schema_diff_at_open!;
+  expect(diff.state).toBe("ready");
+  expect(diff.statements.map((st) => st.sql).join("")).toContain(HOSTILE_TABLE);
 }, 180_000);
 afterAll(async () => {
   await tenant?.close();
@@ -79,12 +91,16 @@ describe("operator CLI output of tenant text", () => {
     expect(lines.some((l) => l.startsWith("cut_forged"))).toBe(false);
   });
 
-  it("cutovers show: every line is one field, the note escaped on its own line", async () => {
+  it("cutovers show: every line is one field or indented under one, the note and the diff's names escaped", async () => {
     const { stdout, stderr } = await cli("cutovers", "show", cutoverId);
     expect(rawCharacters(stdout)).toEqual([]);
     expect(rawCharacters(stderr)).toEqual([]);
     const lines = stdout.trimEnd().split("\n");
-    for (const l of lines) expect(l).toMatch(/^[a-z_]+ +\S/);
+    // a field per line, or a detail indented under one (the schema diff's statements)
+    for (const l of lines) expect(l).toMatch(/^([a-z_]+ +\S| {2}\S| {6})/);
+    expect(lines.filter((l) => l.startsWith(" ")).length).toBeGreaterThan(0);
+    // the statement's own line break is kept, indented; the rest of the name is spelled out
+    expect(lines).toContain(`      cut_forged\\topen\\r\\x1b[2J\\u202e" (`);
     expect(lines).toContain(`${"customer_note".padEnd(24)} ${NOTE_SHOWN}`);
     expect(lines.some((l) => l.startsWith("cut_forged"))).toBe(false);
   });

@@ -275,6 +275,20 @@ export const SchemaDiff = z
   })
   .meta({ id: "SchemaDiff" });
 export type SchemaDiff = z.infer<typeof SchemaDiff>;
+/** A cutover request's schema evidence at one moment: the preview's diff against production, and production's schema fingerprint. */
+export const CutoverSchemaReview = z
+  .object({
+    state: z.enum(["pending", "ready", "failed"]),
+    /** When it was taken (or, pending, asked for). */
+    taken_at: timestamp,
+    statements: z.array(SchemaDiffStatement),
+    summary: z.object({ safe: z.number().int(), risky: z.number().int(), destructive: z.number().int() }),
+    /** sha256 of production's schema as pg_dump --schema-only writes it. */
+    production_schema_sha256: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "CutoverSchemaReview" });
+export type CutoverSchemaReview = z.infer<typeof CutoverSchemaReview>;
 
 // ---------------------------------------------------------------- masking rules
 export const MaskingStrategy = z.enum(["email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"]);
@@ -421,6 +435,13 @@ export const CutoverRequest = z
     completed_at: nullableTimestamp,
     created_at: timestamp,
     updated_at: timestamp,
+    // the schema evidence (issue #17): the diff when the request was opened and when it was executed
+    schema_diff_at_open: CutoverSchemaReview.nullable(),
+    schema_diff_at_execute: CutoverSchemaReview.nullable(),
+    /** Whether production's schema changed between the two; null until both were taken. */
+    production_schema_changed: z.boolean().nullable(),
+    /** When it changed: the lines of production's schema (pg_dump's SQL) gone and new, at most 200 each. */
+    production_schema_changes: z.object({ removed: z.array(z.string()), added: z.array(z.string()) }).nullable(),
   })
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;

@@ -59,8 +59,43 @@ function printCutovers(rows: Cutover[]): void {
   for (const c of rows) out(row(c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)));
 }
 
+const SCHEMA_FIELDS = new Set(["schema_diff_at_open", "schema_diff_at_execute", "production_schema_changed", "production_schema_changes"]);
+
+/**
+ * One field per line at the left margin; a diff's statements and production's changed lines
+ * are indented under their field, so no tenant text (a table name with a newline in it) can
+ * start a line of its own.
+ */
 function printCutover(c: Cutover): void {
-  for (const [k, v] of Object.entries(c)) if (v !== null) out(line`${k.padEnd(24)} ${v}`);
+  for (const [k, v] of Object.entries(c)) if (v !== null && !SCHEMA_FIELDS.has(k)) out(line`${k.padEnd(24)} ${v}`);
+  printReview("schema_diff_at_open", c.schema_diff_at_open);
+  printReview("schema_diff_at_execute", c.schema_diff_at_execute);
+  const changes = c.production_schema_changes;
+  if (c.production_schema_changed && changes) {
+    out(
+      line`${"production_schema_changed".padEnd(24)} true: WARNING: production's schema changed between the request's opening and its execution (pg_dump --schema-only lines):`,
+    );
+    for (const l of changes.removed) out(line`  - ${l}`);
+    for (const l of changes.added) out(line`  + ${l}`);
+  } else if (c.production_schema_changed === false) {
+    out(line`${"production_schema_changed".padEnd(24)} false: production's schema did not change between the request's opening and its execution`);
+  }
+}
+
+/** One moment's schema evidence: a summary line, then each statement (its lines indented) with its risk and why. */
+function printReview(field: string, r: Cutover["schema_diff_at_open"]): void {
+  const key = field.padEnd(24);
+  if (!r) return out(line`${key} none`);
+  if (r.state === "pending") return out(line`${key} pending (asked at ${r.taken_at})`);
+  if (r.state === "failed") return out(line`${key} failed: ${r.error ?? "unknown error"}`);
+  const { safe, risky, destructive } = r.summary;
+  out(line`${key} taken ${r.taken_at}: ${r.statements.length} statements: ${destructive} destructive, ${risky} risky, ${safe} safe`);
+  for (const st of r.statements) {
+    const [first, ...rest] = st.sql.split("\n");
+    out(line`  [${st.risk}] ${first}`);
+    for (const l of rest) out(line`      ${l}`);
+    if (st.risk !== "safe") out(line`      why: ${st.reason}`);
+  }
 }
 
 /** A failed job's error on one line, then its stderr tail a line at a time (indented, each escaped). */

@@ -4,7 +4,9 @@ import { markPreviewPromoted } from "../previews/store.js";
 import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { payloadOf } from "../platform/jobs/define.js";
-import type { JobHandler } from "../platform/jobs/worker.js";
+import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
+import { recordCutoverReview } from "../schemadiffs/review.js";
+import { loadReviews, markReviewFailed } from "../schemadiffs/store.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
@@ -32,6 +34,23 @@ import {
   type CutoverRow,
 } from "./store.js";
 
+/**
+ * The executed phase of the request's schema review, once per request (a retried job keeps the
+ * first). Evidence, not a gate: when it cannot be taken the request says why and the cutover
+ * the operator asked for goes on.
+ */
+async function reviewAtExecute(ctx: AppContext, job: JobContext, cutoverId: string, project: ProjectRow, preview: PreviewRow): Promise<void> {
+  const [done] = await loadReviews(ctx.db, [cutoverId]).then((rows) => rows.filter((r) => r.phase === "executed" && r.state === "ready"));
+  if (done) return;
+  try {
+    await recordCutoverReview(ctx, job, cutoverId, "executed", project, preview);
+  } catch (err) {
+    if (job.signal.aborted) throw err;
+    job.log.warn({ cutover_id: cutoverId, err: scrubSecrets(errorMessage(err)) }, "the schema diff at execute could not be taken");
+    await markReviewFailed(ctx.db, cutoverId, "executed", job.job.id, scrubSecrets(errorMessage(err)));
+  }
+}
+
 const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
 
 async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverRow; project: ProjectRow; preview: PreviewRow }> {
@@ -51,6 +70,8 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const { project, preview } = loaded;
         let cut = loaded.cut; // gains the pre-cutover backup's id below
         if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
+        // 0. The schema evidence as of now, beside the one taken when the request was opened.
+        if (preview.state === "ready") await reviewAtExecute(ctx, job, cut.id, project, preview);
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
           const backup = await insertBackup(ctx.db, project, { label: `pre-cutover backup for ${cut.id}`, createdByJobId: job.job.id, pinned: true });

@@ -13,7 +13,7 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { cutover_requests: (await listProjectCutovers(ctx.db, project.id)).map(cutovers.toApiCutover) };
+    return { cutover_requests: await cutovers.presentCutovers(ctx, await listProjectCutovers(ctx.db, project.id)) };
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req, reply) => {
@@ -21,19 +21,21 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
     const body = parse(CreateCutoverRequest, req.body);
     const row = await cutovers.createCutover(ctx, req.principal!, project, body.preview_id, body.customer_note ?? null);
     reply.code(201);
-    return { cutover_request: cutovers.toApiCutover(row) };
+    return { cutover_request: await cutovers.presentCutover(ctx, row) };
   });
 
   app.get("/v1/cutover-requests", async (req) => {
     const query = parse(ListCutoversQuery, req.query, "query");
-    return { cutover_requests: (await cutovers.listVisible(ctx, req.principal!, query.status)).map(cutovers.toApiCutover) };
+    return { cutover_requests: await cutovers.presentCutovers(ctx, await cutovers.listVisible(ctx, req.principal!, query.status)) };
   });
 
-  app.get<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID", async (req) => ({ cutover_request: cutovers.toApiCutover(await one(req)) }));
+  app.get<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID", async (req) => ({
+    cutover_request: await cutovers.presentCutover(ctx, await one(req)),
+  }));
 
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/cancel", async (req) => {
     const cut = await one(req);
-    return { cutover_request: cutovers.toApiCutover(await cutovers.cancel(ctx, cut.id)) };
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.cancel(ctx, cut.id)) };
   });
 
   // Operator actions: visible-or-404 first (existence is not leaked), then platform admins only.
@@ -42,7 +44,8 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
     requireAdmin(req.principal!);
     const body = parse(AcknowledgeCutoverRequest, req.body);
     return {
-      cutover_request: cutovers.toApiCutover(
+      cutover_request: await cutovers.presentCutover(
+        ctx,
         await cutovers.acknowledge(ctx, cut.id, req.principal!.actorId, body.operator_note ?? null, body.external_ticket_ref ?? null),
       ),
     };
@@ -52,18 +55,18 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
     const cut = await one(req);
     requireAdmin(req.principal!);
     const body = parse(RejectCutoverRequest, req.body);
-    return { cutover_request: cutovers.toApiCutover(await cutovers.reject(ctx, cut.id, body.rejected_reason, body.operator_note ?? null)) };
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.reject(ctx, cut.id, body.rejected_reason, body.operator_note ?? null)) };
   });
 
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/execute", async (req) => {
     const cut = await one(req);
     requireAdmin(req.principal!);
-    return { cutover_request: cutovers.toApiCutover(await cutovers.execute(ctx, cut)) };
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.execute(ctx, cut)) };
   });
 
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/rollback", async (req) => {
     const cut = await one(req);
     requireAdmin(req.principal!);
-    return { cutover_request: cutovers.toApiCutover(await cutovers.rollback(ctx, cut)) };
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.rollback(ctx, cut)) };
   });
 }

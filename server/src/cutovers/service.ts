@@ -1,7 +1,7 @@
 // Cutover requests: the customer asks, an operator acknowledges or rejects, then
 // executes (pre-cutover backup, then promote); rollback within the window.
 import { recordLatestJob } from "../projects/store.js";
-import type { CutoverRequest } from "@capydb/api";
+import type { CutoverRequest, CutoverSchemaReview } from "@capydb/api";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
@@ -12,6 +12,8 @@ import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
 import type { ProjectRow } from "../projects/store.js";
 import { loadPreview } from "../previews/store.js";
+import { insertPendingReview, loadReviews, type CutoverReviewRow } from "../schemadiffs/store.js";
+import { schemaChanges } from "../schemadiffs/review.js";
 import {
   ACKNOWLEDGEABLE,
   AWAITING_OPERATOR,
@@ -30,7 +32,44 @@ import {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const toApiCutover = (r: CutoverRow): CutoverRequest => ({
+function toApiReview(r: CutoverReviewRow | undefined): CutoverSchemaReview | null {
+  if (!r) return null;
+  return {
+    state: r.state,
+    taken_at: r.updated_at.toISOString(),
+    statements: r.statements,
+    summary: r.summary,
+    production_schema_sha256: r.production_schema_sha256,
+    error: r.error,
+  };
+}
+
+/** The requests as the API shows them, each with its schema evidence (one query for all). */
+export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Promise<CutoverRequest[]> {
+  const reviews = await loadReviews(
+    ctx.db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => {
+    const opened = reviews.find((v) => v.cutover_id === r.id && v.phase === "opened");
+    const executed = reviews.find((v) => v.cutover_id === r.id && v.phase === "executed");
+    const both = opened?.production_schema != null && executed?.production_schema != null;
+    const changed = both ? opened.production_schema_sha256 !== executed.production_schema_sha256 : null;
+    return {
+      ...toApiCutover(r),
+      schema_diff_at_open: toApiReview(opened),
+      schema_diff_at_execute: toApiReview(executed),
+      production_schema_changed: changed,
+      production_schema_changes: changed ? schemaChanges(opened!.production_schema!, executed!.production_schema!) : null,
+    };
+  });
+}
+
+export const presentCutover = async (ctx: AppContext, row: CutoverRow): Promise<CutoverRequest> => (await presentCutovers(ctx, [row]))[0];
+
+const toApiCutover = (
+  r: CutoverRow,
+): Omit<CutoverRequest, "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes"> => ({
   id: r.id,
   organization_id: r.organization_id,
   project_id: r.project_id,
@@ -76,17 +115,29 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
       "preview_id: this preview's data is masked: promoting it would replace production's data with masked data. Promote a preview made with masked: false (an organization key)",
     );
   }
-  const row = await insertCutover(ctx.db, {
-    id: newId("cut"),
-    organizationId: project.organization_id,
-    projectId: project.id,
-    previewId: preview.id,
-    note,
-    actorKind: principal.actorKind,
-    actorId: principal.actorId,
+  return inTransaction(ctx.db, async (tx) => {
+    const row = await insertCutover(tx, {
+      id: newId("cut"),
+      organizationId: project.organization_id,
+      projectId: project.id,
+      previewId: preview.id,
+      note,
+      actorKind: principal.actorKind,
+      actorId: principal.actorId,
+    });
+    if (!row) throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
+    // The evidence the operator acknowledges on: the preview's schema diff against production, taken now.
+    const jobId = newId("job");
+    await insertPendingReview(tx, row.id, "opened", jobId);
+    await enqueue(
+      tx,
+      jobs.cutoverSchemaDiff,
+      { organizationId: row.organization_id, projectId: row.project_id, previewDatabaseId: row.preview_database_id, clusterId: preview.cluster_id },
+      { cutover_id: row.id },
+      { id: jobId, maxAttempts: ctx.config.jobMaxAttempts },
+    );
+    return row;
   });
-  if (!row) throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
-  return row;
 }
 
 /** The request was not moved (it is in none of `from`): 409 naming its current status. */

@@ -39,6 +39,12 @@ export const jobs = {
   previewDelete: defineJob({ type: "preview.delete", payload: none, lockedResource: preview("preview.delete") }),
   /** The DDL from production's schema to the preview's, classified by risk. */
   previewSchemaDiff: defineJob({ type: "preview.schema_diff", payload: none, lockedResource: preview("preview.schema_diff") }),
+  /** The schema evidence of a cutover request that was just opened (the preview's diff, production's schema). */
+  cutoverSchemaDiff: defineJob({
+    type: "cutover.schema_diff",
+    payload: z.object({ cutover_id: z.string().min(1) }).strict(),
+    lockedResource: preview("cutover.schema_diff"),
+  }),
   /** Drops an aside copy a reset left (off the reset's path). */
   databaseDrop: defineJob({
     type: "database.drop",

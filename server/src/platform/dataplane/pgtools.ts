@@ -188,6 +188,33 @@ export function startDump(
   return spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { stdoutFd: opts.stdoutFd, lockWaitSeconds });
 }
 
+/** The longest schema, as SQL, dumpSchemaText keeps (a schema bigger than this is not a schema to diff by eye). */
+export const SCHEMA_TEXT_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * pg_dump --schema-only as plain SQL, returned as text: what a database's schema is, to
+ * compare with what it was. The lines pg_dump makes different on every run (\restrict's
+ * random key) are left out, so the same schema gives the same text.
+ */
+export async function dumpSchemaText(ctx: JobContext, source: PgEndpoint, opts: { binDir: string | null; lockWaitSeconds?: number }): Promise<string> {
+  const lockWaitSeconds = opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+  const args = ["--schema-only", "--format=plain", `--lock-wait-timeout=${lockWaitSeconds}s`];
+  const dump = spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { lockWaitSeconds });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  dump.stdout.on("data", (d: Buffer) => {
+    size += d.length;
+    if (size <= SCHEMA_TEXT_LIMIT_BYTES) chunks.push(d);
+  });
+  await finishTools(ctx, [dump]);
+  if (size > SCHEMA_TEXT_LIMIT_BYTES) throw new PermanentError(`the schema is over ${SCHEMA_TEXT_LIMIT_BYTES} bytes as SQL`);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => !/^\\(un)?restrict /.test(l))
+    .join("\n");
+}
+
 /**
  * pg_restore of an archive on stdin, or of the custom-format archive `file` read by
  * pg_restore itself with `jobs` parallel workers, as the target's user with
