@@ -106,6 +106,13 @@ export function classifyAll(statements: string[], facts: ProductionFacts): State
   return statements.map((sql) => classify(sql, facts, { newEnums }));
 }
 
+/** The values production's enum has and its recreation in the diff lacks; null when either is unknown. */
+function removedEnumValues(type: string, facts: ProductionFacts, context: Context): string[] | null {
+  const before = facts.enums.get(type);
+  const after = context.newEnums.get(type);
+  return before && after ? before.filter((v) => !after.includes(v)) : null;
+}
+
 /** The largest table of production with a column of this type. */
 function enumTableBytes(facts: ProductionFacts, type: string): number {
   let bytes = 0;
@@ -131,9 +138,7 @@ function classify(sql: string, facts: ProductionFacts, context: Context): Statem
   if (/^drop table/i.test(s))
     return out("drop_table", "destructive", `drops ${object} and every row in it${sized}; stop using it first, keep it a release, then drop it`);
   if (/^alter type .* rename to .*__old_version_to_be_dropped/i.test(s)) {
-    const before = object ? facts.enums.get(object) : undefined;
-    const after = object ? context.newEnums.get(object) : undefined;
-    const removed = before && after ? before.filter((v) => !after.includes(v)) : null;
+    const removed = object ? removedEnumValues(object, facts, context) : null;
     if (!removed || removed.length) {
       const without = removed?.length ? ` without ${removed.map((v) => `'${v}'`).join(", ")}` : "";
       return out(
@@ -147,6 +152,16 @@ function classify(sql: string, facts: ProductionFacts, context: Context): Statem
     return tableBytes >= facts.bigTableBytes
       ? out("recreate_enum", "risky", `${what} under an ACCESS EXCLUSIVE lock (${size(tableBytes)}): ALTER TYPE ... ADD VALUE instead`)
       : out("recreate_enum", "safe", `${what}; the tables using it are small`);
+  }
+  const oldVersion = /^drop type (.*)__old_version_to_be_dropped"?;?$/i.exec(s);
+  if (oldVersion && object) {
+    // the end of a recreation: the columns use the new version by now
+    const type = object.replace(/__old_version_to_be_dropped$/, "");
+    const removed = removedEnumValues(type, facts, context);
+    if (removed && removed.length === 0) {
+      return { ...out("recreate_enum", "safe", `drops the old version of enum ${type} once its columns use the new one (no value is removed)`), object: type };
+    }
+    return { ...out("recreate_enum", "destructive", `drops the old version of enum ${type}, and with it the values the new one lacks`), object: type };
   }
   if (/^drop type/i.test(s)) return out("drop_type", "destructive", `drops type ${object}; columns of that type must be gone first`);
   if (/^drop sequence/i.test(s)) return out("drop_sequence", "destructive", `drops sequence ${object} and its current value`);

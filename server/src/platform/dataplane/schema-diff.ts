@@ -2,7 +2,7 @@
 // on @pgkit/schemainspect): each side is read in a session as that database's own role, so
 // the catalog queries run with the tenant's rights only.
 import { createClient } from "@pgkit/client";
-import { run } from "@pgkit/migra";
+import { Migration, PostgreSQL } from "@pgkit/migra";
 import type { PgEndpoint } from "./pgtools.js";
 
 function clientOf(e: PgEndpoint) {
@@ -19,7 +19,12 @@ export async function diffSchemas(from: PgEndpoint, to: PgEndpoint): Promise<str
   const a = clientOf(from);
   const b = clientOf(to);
   try {
-    const migration = await run(a, b, { unsafe: true });
+    // both sides inspected at once (migra alone reads one after the other): a catalog read costs
+    // about as much as the diff itself on a schema of a few hundred tables
+    const [inspectedA, inspectedB] = await Promise.all([PostgreSQL.create(a), PostgreSQL.create(b)]);
+    const migration = await Migration.create(inspectedA, inspectedB, {});
+    migration.set_safety(false); // destructive statements are listed (and classified), not refused
+    migration.add_all_changes();
     return [...migration.statements].map((s) => s.trim()).filter(Boolean);
   } finally {
     await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
