@@ -15,17 +15,20 @@
 // a column, change a type, add an index, a check, a NOT NULL, a new table, a replaced view and
 // function, an enum value). Each run, timed:
 //   - through the API: POST /schema-diff → job succeeded (polled every 20 ms) → GET the diff;
-//   - the library alone, in this process: diffSchemas (migra over schemainspect) between the
-//     same two databases, as their own roles;
+//   - the library alone, in this process, between the same two databases as their own roles:
+//     on a worker thread (diffSchemas, as the server runs it) and on this thread
+//     (diffSchemasHere), each with the longest stall of this thread's event loop meanwhile
+//     (monitorEventLoopDelay): what a diff on the server's own thread would cost every request;
 //   - the naive baseline: pg_dump --schema-only of both databases (in parallel) and a line
 //     diff of the two texts: what comparing schemas by hand costs, without classification.
 // Prints figures, asserts nothing. The goal: the API's diff ≤ 2 s at 200 tables.
 import { execFile } from "node:child_process";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { CapyClient } from "@capydb/api";
 import pg from "pg";
-import { diffSchemas } from "../../server/src/platform/dataplane/schema-diff.js";
+import { diffSchemas, diffSchemasHere } from "../../server/src/platform/dataplane/schema-diff.js";
 import { endpointFromUrl } from "../../server/src/platform/dataplane/pgtools.js";
 import { benchLog as log, envInt, fmt, pgBinDir, printHeader, printTable, randomSuffix, runIfMain, startServer, summarize } from "./lib.js";
 
@@ -97,10 +100,16 @@ async function timeApiDiff(client: CapyClient, previewId: string): Promise<{ ms:
   return { ms: performance.now() - started, statements: schema_diff.statements.length };
 }
 
-async function timeLibraryDiff(prodUri: string, previewUri: string): Promise<{ ms: number; statements: number }> {
+/** The library alone, in this process, on this thread or on a worker thread (as the server runs it), with this thread's longest stall. */
+async function timeLibraryDiff(prodUri: string, previewUri: string, where: "here" | "worker"): Promise<{ ms: number; stallMs: number; statements: number }> {
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
   const started = performance.now();
-  const statements = await diffSchemas(endpointFromUrl(prodUri), endpointFromUrl(previewUri));
-  return { ms: performance.now() - started, statements: statements.length };
+  const diff = where === "here" ? diffSchemasHere : diffSchemas;
+  const statements = await diff(endpointFromUrl(prodUri), endpointFromUrl(previewUri));
+  const ms = performance.now() - started;
+  stalls.disable();
+  return { ms, stallMs: stalls.max / 1e6, statements: statements.length };
 }
 
 /** The naive way: both schemas as pg_dump's SQL, and the lines one has and the other has not. */
@@ -148,31 +157,43 @@ export async function main(): Promise<void> {
     await preview.end();
 
     const api: number[] = [];
-    const library: number[] = [];
+    const here: number[] = [];
+    const hereStall: number[] = [];
+    const worker: number[] = [];
+    const workerStall: number[] = [];
     const naive: number[] = [];
     let statements = 0;
     let lines = 0;
     for (let run = 1; run <= RUNS; run++) {
       const a = await timeApiDiff(org, made.preview.id);
-      const l = await timeLibraryDiff(prodUri, previewUri);
+      const h = await timeLibraryDiff(prodUri, previewUri, "here");
+      const w = await timeLibraryDiff(prodUri, previewUri, "worker");
       const n = await timeDumpAndDiff(prodUri, previewUri);
       api.push(a.ms);
-      library.push(l.ms);
+      here.push(h.ms);
+      hereStall.push(h.stallMs);
+      worker.push(w.ms);
+      workerStall.push(w.stallMs);
       naive.push(n.ms);
       statements = a.statements;
       lines = n.lines;
-      log(`run ${run}: API ${fmt(a.ms, 0)} ms (${a.statements} statements), library ${fmt(l.ms, 0)} ms, pg_dump ×2 + line diff ${fmt(n.ms, 0)} ms`);
+      log(
+        `run ${run}: API ${fmt(a.ms, 0)} ms (${a.statements} statements), library ${fmt(h.ms, 0)} ms here (stall ${fmt(h.stallMs, 0)} ms), ` +
+          `${fmt(w.ms, 0)} ms on a worker (stall ${fmt(w.stallMs, 0)} ms), pg_dump ×2 + line diff ${fmt(n.ms, 0)} ms`,
+      );
     }
-    const row = (what: string, values: number[], out: string) => {
+    const p50 = (values: number[]) => fmt(summarize(values).p50, 0);
+    const row = (what: string, values: number[], stall: number[] | null, out: string) => {
       const s = summarize(values);
-      return [what, fmt(s.p50, 0), fmt(s.min, 0), fmt(s.max, 0), out];
+      return [what, fmt(s.p50, 0), fmt(s.min, 0), fmt(s.max, 0), stall ? p50(stall) : "n/a", out];
     };
     printTable(
-      ["", "median ms", "min ms", "max ms", "output"],
+      ["", "median ms", "min ms", "max ms", "caller's thread stalled, median of max ms", "output"],
       [
-        row("API: POST → job → GET (migra + risk with production's sizes)", api, `${statements} statements, classified`),
-        row("library only: diffSchemas in process", library, `${statements} statements`),
-        row("naive: pg_dump --schema-only ×2 + line diff", naive, `${lines} changed lines, unclassified`),
+        row("API: POST → job → GET (migra on a worker + risk with production's sizes)", api, null, `${statements} statements, classified`),
+        row("library on a worker thread (diffSchemas, as the server runs it)", worker, workerStall, `${statements} statements`),
+        row("library on the caller's thread (diffSchemasHere)", here, hereStall, `${statements} statements`),
+        row("naive: pg_dump --schema-only ×2 + line diff", naive, null, `${lines} changed lines, unclassified`),
       ],
     );
     const median = summarize(api).p50;

@@ -43,7 +43,7 @@ export async function computeSchemaDiff(ctx: AppContext, job: JobContext, projec
   job.addSecret(previewPassword);
   const from = await tenantEndpoint(ctx.clusters, project.cluster_id, project.database_name, projectLogin(ctx, job, project));
   const to = await tenantEndpoint(ctx.clusters, preview.cluster_id, preview.database_name, { role: preview.role_name, password: previewPassword });
-  const [sql, facts] = await Promise.all([diffSchemas(from, to), productionFacts(ctx, job, project)]);
+  const [sql, facts] = await Promise.all([diffSchemas(from, to, job.signal), productionFacts(ctx, job, project)]);
   return classifyAll(sql, facts);
 }
 
