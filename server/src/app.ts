@@ -2,7 +2,7 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { buildOpenApiDocument, endpoints, routePath } from "@capydb/api";
 import type { AppContext } from "./context.js";
-import { Authenticator, requireAdmin } from "./http/auth.js";
+import { Authenticator, requestedByOf, requireAdmin } from "./http/auth.js";
 import { createClerkVerifier } from "./http/clerk.js";
 import { clientErrorHandler } from "./http/client-errors.js";
 import { HttpError, errorBody, notImplemented } from "./http/errors.js";
@@ -19,10 +19,13 @@ import { importRoutes } from "./imports/routes.js";
 import { maskingRoutes } from "./masking/routes.js";
 import { schemaDiffRoutes } from "./schemadiffs/routes.js";
 import { cutoverRoutes } from "./cutovers/routes.js";
+import { GITHUB_OIDC_EXCHANGE_ROUTE, trustPolicyRoutes } from "./trustpolicies/routes.js";
+import { withinRequestScope, type RequestScope } from "./platform/requested-by.js";
 
-// Upload PUTs are authenticated by their URL's signature instead of a bearer token.
+// Upload PUTs are authenticated by their URL's signature instead of a bearer token, the
+// GitHub OIDC exchange by the GitHub ID token in its body.
 // /metrics is not public: it reports platform-wide figures (see its route).
-const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*"]);
+const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*", GITHUB_OIDC_EXCHANGE_ROUTE]);
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -85,7 +88,19 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     const empty = body === undefined || body === null || (typeof body === "object" && !Array.isArray(body) && Object.keys(body).length === 0);
     if (!empty) throw new HttpError(400, "body: this endpoint takes no body");
   });
+  // The rest of the request runs in a scope naming its caller: the jobs and previews it makes
+  // record who asked (platform/requested-by.ts). Opened here, after the body was read: Node's
+  // stream events that deliver the body do not carry an asynchronous context along.
+  app.addHook("preHandler", (req, _reply, done) => {
+    if (!req.principal) return done();
+    const scope: RequestScope = { requestedBy: requestedByOf(req.principal) };
+    (req as { requestScope?: RequestScope }).requestScope = scope;
+    withinRequestScope(scope, done);
+  });
   app.addHook("onResponse", async (req, reply) => {
+    // work the request left running (none should) is not the caller's from here on
+    const scope = (req as { requestScope?: RequestScope }).requestScope;
+    if (scope) scope.requestedBy = null;
     const started = (req as { startedAt?: bigint }).startedAt;
     if (started) metrics.observe(req.method, req.routeOptions.url ?? "unknown", reply.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
   });
@@ -137,6 +152,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   cutoverRoutes(app, ctx);
   maskingRoutes(app, ctx);
   schemaDiffRoutes(app, ctx);
+  trustPolicyRoutes(app, ctx);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   await app.after(); // routes of encapsulated plugins are known only once they have loaded

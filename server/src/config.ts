@@ -59,6 +59,18 @@ export interface Config {
     issuer: string | null;
     authorizedParties: string[];
   };
+  /** GitHub Actions OIDC (POST /v1/auth/github-oidc): whose ID tokens are trusted, and for how long the tokens exchanged for them live. */
+  githubOidc: {
+    /** The `iss` the ID tokens must carry; its discovery document names the keys when jwksUrl is not set. */
+    issuer: string;
+    jwksUrl: string | null;
+    /** How long fetched keys are used before they are fetched again: a key the issuer stopped publishing is refused after at most this. */
+    jwksCacheSeconds: number;
+    /** The `aud` they must carry; null: the server's public URL. */
+    audience: string | null;
+    /** Life of an exchanged token (never beyond the ID token's own exp). */
+    tokenTtlSeconds: number;
+  };
   runWorkers: boolean;
   cutoverRollbackWindowSeconds: number;
   importAllowedCidrs: string[];
@@ -161,6 +173,20 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: string[]): string[
     .filter(Boolean);
 }
 
+/** An http(s) URL setting without its trailing slashes, or null when unset. */
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | null {
+  const v = str(env, name);
+  if (v === null) return null;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${v}"`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(`${name} must be an http(s) URL, got "${v}"`);
+  return v.replace(/\/+$/, "");
+}
+
 function cloneStrategy(v: string): Config["previewCloneStrategy"] {
   if (v === "file_copy" || v === "wal_log" || v === "logical") return v;
   throw new ConfigError(`CAPYDB_PREVIEW_CLONE_STRATEGY must be file_copy, wal_log or logical, got "${v}"`);
@@ -237,6 +263,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicKeyPem: str(env, "CAPYDB_CLERK_PUBLIC_KEY")?.replace(/\\n/g, "\n") ?? null,
       issuer: str(env, "CAPYDB_CLERK_ISSUER"),
       authorizedParties: list(env, "CAPYDB_CLERK_AUTHORIZED_PARTIES", []),
+    },
+    githubOidc: {
+      issuer: httpUrl(env, "CAPYDB_GITHUB_OIDC_ISSUER") ?? "https://token.actions.githubusercontent.com",
+      jwksUrl: httpUrl(env, "CAPYDB_GITHUB_OIDC_JWKS_URL"),
+      jwksCacheSeconds: int(env, "CAPYDB_GITHUB_OIDC_JWKS_CACHE_SECONDS", 600, 0, 86_400),
+      audience: str(env, "CAPYDB_GITHUB_OIDC_AUDIENCE"),
+      tokenTtlSeconds: int(env, "CAPYDB_OIDC_TOKEN_TTL_SECONDS", 3600, 60, 86_400),
     },
     runWorkers: bool(env, "CAPYDB_RUN_WORKERS", true),
     cutoverRollbackWindowSeconds: int(env, "CAPYDB_CUTOVER_ROLLBACK_WINDOW_SECONDS", 24 * 3600, 0),

@@ -35,6 +35,7 @@ import { registerPreviewLifecycle } from "./previews/lifecycle.js";
 import { registerMaskingLifecycle } from "./masking/lifecycle.js";
 import { registerBackupLifecycle } from "./backups/lifecycle.js";
 import { registerImportLifecycle } from "./imports/lifecycle.js";
+import { registerTrustPolicyLifecycle } from "./trustpolicies/lifecycle.js";
 import { dropIdleSnapshots, enqueueSnapshotRefreshes } from "./previews/spares.js";
 import { ApiKeyCache } from "./http/auth.js";
 import { removeExpiredUploads } from "./imports/uploads.js";
@@ -238,6 +239,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     registerMaskingLifecycle(ctx);
     registerBackupLifecycle(ctx);
     registerImportLifecycle(ctx);
+    registerTrustPolicyLifecycle(ctx);
     if (pooler) {
       // Write the config before starting so PgBouncer starts with every database.
       pooler.writeConfig([], osUser);

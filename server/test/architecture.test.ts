@@ -35,6 +35,8 @@ const WRITERS: Record<string, string> = {
   masked_snapshots: "masking/store.ts",
   schema_diffs: "schemadiffs/store.ts",
   cutover_schema_reviews: "schemadiffs/store.ts",
+  trust_policies: "trustpolicies/store.ts",
+  oidc_access_tokens: "trustpolicies/store.ts",
   clusters: "platform/dataplane/clusters.ts",
   instances: "platform/dataplane/instances/registry.ts",
 };

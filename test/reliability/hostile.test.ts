@@ -78,6 +78,7 @@ async function tenant(admin: CapyClient, name: string): Promise<Tenant> {
   await c.waitForJob(bk.job.id, { timeoutMs: 60_000 });
   const backup = (await c.listBackups(p.project.id)).backups[0];
   const cut = (await c.createCutoverRequest(p.project.id, { preview_id: pv.preview.id })).cutover_request;
+  const policy = (await c.createTrustPolicy(p.project.id, { repository: "octo-org/octo-repo" })).trust_policy;
   await c.close();
   return {
     orgId,
@@ -91,6 +92,7 @@ async function tenant(admin: CapyClient, name: string): Promise<Tenant> {
       jobID: bk.job.id,
       orgID: orgId,
       keyID: k.api_key.id,
+      trustPolicyID: policy.id,
       name: "citext",
       objectKey: "x",
     },

@@ -30,6 +30,8 @@ export type CreateImportBody = z.input<typeof s.CreateImportRequest>;
 export type CreateCutoverBody = z.input<typeof s.CreateCutoverRequest>;
 export type CreateOrganizationBody = z.input<typeof s.CreateOrganizationRequest>;
 export type CreateApiKeyBody = z.input<typeof s.CreateApiKeyRequest>;
+export type CreateTrustPolicyBody = z.input<typeof s.CreateTrustPolicyRequest>;
+export type ExchangeGitHubOidcBody = z.input<typeof s.GitHubOidcExchangeRequest>;
 // The operator's cutover actions have no schema in schemas.ts yet: these bodies stay open.
 export type AcknowledgeCutoverBody = z.input<typeof s.AcknowledgeCutoverRequest>;
 export type RejectCutoverBody = z.input<typeof s.RejectCutoverRequest>;
@@ -49,8 +51,12 @@ export interface ResponseMismatch {
 export interface CapyClientOptions {
   /** Where the API answers, e.g. "https://capydb.example.com" (a path prefix is kept). */
   baseUrl: string;
-  /** An org- or project-scoped API key (capy_live_...) or a session token. */
-  apiKey: string;
+  /**
+   * An org- or project-scoped API key (capy_live_...), a session token, or a GitHub Actions
+   * token (capy_oidc_...). Without one, only the public endpoints answer (health, the
+   * OpenAPI document, exchangeGitHubOidcToken).
+   */
+  apiKey?: string;
   /** Retries after the first attempt, where a retry is safe. Default 4. */
   retries?: number;
   /** Base of the exponential backoff (full jitter). Default 250 ms. */
@@ -209,7 +215,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Replaces every occurrence of the secret in the strings of a value. */
-function redact<T>(value: T, secret: string): T {
+function redact<T>(value: T, secret: string | null): T {
+  if (secret === null) return value;
   if (typeof value === "string") return (value.includes(secret) ? value.split(secret).join("[REDACTED]") : value) as T;
   if (Array.isArray(value)) return value.map((v) => redact(v, secret)) as T;
   if (value && typeof value === "object") {
@@ -246,7 +253,7 @@ function renderPath(template: string, params: string[]): string {
 // ---------------------------------------------------------------- client
 export class CapyClient {
   readonly baseUrl: string;
-  readonly #apiKey: string;
+  readonly #apiKey: string | null;
   readonly #pool: Pool;
   readonly #basePath: string;
   readonly #retries: number;
@@ -260,12 +267,12 @@ export class CapyClient {
   constructor(options: CapyClientOptions) {
     const url = new URL(options.baseUrl);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError("baseUrl must be an http(s) URL");
-    if (typeof options.apiKey !== "string" || options.apiKey === "") throw new TypeError("apiKey must be a non-empty string");
+    if (options.apiKey !== undefined && (typeof options.apiKey !== "string" || options.apiKey === "")) throw new TypeError("apiKey must be a non-empty string");
     // Never echo the key, even in this message.
-    if (/[\r\n]/.test(options.apiKey)) throw new TypeError("apiKey contains a line break");
+    if (options.apiKey !== undefined && /[\r\n]/.test(options.apiKey)) throw new TypeError("apiKey contains a line break");
     this.baseUrl = url.origin + url.pathname.replace(/\/+$/, "");
     this.#basePath = url.pathname.replace(/\/+$/, "");
-    this.#apiKey = options.apiKey;
+    this.#apiKey = options.apiKey ?? null;
     this.#retries = Math.max(0, options.retries ?? 4);
     this.#retryBaseMs = Math.max(0, options.retryBaseMs ?? 250);
     this.#maxRetryDelayMs = Math.max(0, options.maxRetryDelayMs ?? 30_000);
@@ -305,7 +312,7 @@ export class CapyClient {
     const fullPath = this.#basePath + shownPath;
     const idempotent = IDEMPOTENT.has(method);
     const headers: Record<string, string> = { accept: "application/json", "user-agent": this.#userAgent };
-    if (template !== "/healthz") headers.authorization = `Bearer ${this.#apiKey}`;
+    if (this.#apiKey !== null && template !== "/healthz" && template !== "/v1/auth/github-oidc") headers.authorization = `Bearer ${this.#apiKey}`;
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
@@ -633,6 +640,26 @@ export class CapyClient {
   }
   revokeApiKey(keyId: string): Promise<{ api_key: s.ApiKey }> {
     return this.#call("DELETE", "/v1/api-keys/{keyID}", [keyId]);
+  }
+
+  // ---------------------------------------------------------------- GitHub Actions OIDC
+  createTrustPolicy(projectId: string, body: CreateTrustPolicyBody): Promise<{ trust_policy: s.TrustPolicy }> {
+    return this.#call("POST", "/v1/projects/{projectID}/trust-policies", [projectId], { body });
+  }
+  listTrustPolicies(projectId: string): Promise<{ trust_policies: s.TrustPolicy[] }> {
+    return this.#call("GET", "/v1/projects/{projectID}/trust-policies", [projectId]);
+  }
+  /** The tokens the policy issued stop working at once. */
+  async deleteTrustPolicy(trustPolicyId: string): Promise<void> {
+    await this.#call("DELETE", "/v1/trust-policies/{trustPolicyID}", [trustPolicyId]);
+  }
+  /**
+   * Exchanges a GitHub Actions ID token (core.getIDToken(audience)) for a token of one project,
+   * limited to its trust policy's commands; sent without the client's own key. Use the answer's
+   * access_token as the apiKey of a new client.
+   */
+  exchangeGitHubOidcToken(body: ExchangeGitHubOidcBody): Promise<s.OidcAccessToken> {
+    return this.#call("POST", "/v1/auth/github-oidc", [], { body });
   }
 
   // ---------------------------------------------------------------- platform

@@ -25,6 +25,11 @@ export interface Endpoint {
   status: number;
   response: z.ZodType;
   /**
+   * What a GitHub Actions token (capy_oidc_..., from POST /v1/auth/github-oidc) needs to call it:
+   * nothing more ("read"), or this command in its trust policy. Absent: such tokens get 403.
+   */
+  githubActions?: "read" | s.TrustPolicyCommand;
+  /**
    * The error codes this endpoint answers beyond those every endpoint of its kind does (see
    * errorCodesOf): its 403s, 409s, specific 400s and 404s. The OpenAPI document lists them.
    */
@@ -59,7 +64,16 @@ export const endpoints: Endpoint[] = [
     response: z.object({ job: s.Job, project: s.Project }),
     errors: ["forbidden", "plan_ceiling_exceeded", "project_limit_reached", "connection_capacity_exceeded", "instance_capacity_exceeded"],
   },
-  { method: "GET", path: "/v1/projects/{projectID}", tag: "Projects", contract: true, summary: "Get a project", status: 200, response: projectEnvelope },
+  {
+    method: "GET",
+    path: "/v1/projects/{projectID}",
+    githubActions: "read",
+    tag: "Projects",
+    contract: true,
+    summary: "Get a project",
+    status: 200,
+    response: projectEnvelope,
+  },
   {
     method: "PATCH",
     path: "/v1/projects/{projectID}",
@@ -105,6 +119,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/jobs",
+    githubActions: "read",
     tag: "Jobs",
     contract: false,
     summary: "A project's jobs, newest first",
@@ -147,6 +162,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/preview-databases",
+    githubActions: "read",
     tag: "Previews",
     contract: true,
     summary: "List live preview databases (deleted ones too with ?include_deleted=true)",
@@ -157,6 +173,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/preview-databases",
+    githubActions: "create",
     tag: "Previews",
     contract: true,
     summary: "Create a preview database",
@@ -177,6 +194,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}",
+    githubActions: "read",
     tag: "Previews",
     contract: false,
     summary: "Get a preview database",
@@ -186,6 +204,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}/connection-uri",
+    githubActions: "read",
     tag: "Previews",
     contract: false,
     summary: "The preview's connection string, password included",
@@ -197,6 +216,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/preview-databases/{previewID}",
+    githubActions: "delete",
     tag: "Previews",
     contract: true,
     summary: "Delete a preview database",
@@ -207,6 +227,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/reset",
+    githubActions: "reset",
     tag: "Previews",
     contract: true,
     summary: "Reset a preview to its source's data",
@@ -218,6 +239,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/extend",
+    githubActions: "extend",
     tag: "Previews",
     contract: true,
     summary: "Extend a preview's time to live",
@@ -239,6 +261,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/schema-diff",
+    githubActions: "check",
     tag: "Previews",
     contract: false,
     summary: "Compute the DDL from production's schema to the preview's, with each statement's risk (a job)",
@@ -249,6 +272,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}/schema-diff",
+    githubActions: "check",
     tag: "Previews",
     contract: false,
     summary: "The preview's latest schema diff against production (404 before one was computed)",
@@ -258,6 +282,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/masking-rules",
+    githubActions: "read",
     tag: "Masking",
     contract: false,
     summary: "The project's masking rules, and the columns that look personal with no rule",
@@ -394,6 +419,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/cutover-requests",
+    githubActions: "read",
     tag: "Cutovers",
     contract: true,
     summary: "List cutover requests, newest first",
@@ -403,6 +429,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/cutover-requests",
+    githubActions: "cutover",
     tag: "Cutovers",
     contract: true,
     summary: "Request that a preview be promoted to production",
@@ -424,6 +451,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/cutover-requests/{cutoverID}",
+    githubActions: "read",
     tag: "Cutovers",
     contract: false,
     summary: "Get a cutover request",
@@ -487,7 +515,7 @@ export const endpoints: Endpoint[] = [
     errors: ["cutover_state_conflict", "rollback_window_passed"],
   },
   // Jobs
-  { method: "GET", path: "/v1/jobs/{jobID}", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
+  { method: "GET", path: "/v1/jobs/{jobID}", githubActions: "read", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
   // Organizations and API keys
   {
     method: "POST",
@@ -563,6 +591,51 @@ export const endpoints: Endpoint[] = [
     response: z.object({ api_key: s.ApiKey }),
     errors: ["forbidden"],
   },
+  // GitHub Actions OIDC: trust policies and the token exchange
+  {
+    method: "POST",
+    path: "/v1/projects/{projectID}/trust-policies",
+    tag: "Trust policies",
+    contract: false,
+    summary: "Trust a GitHub repository's workflows to act on the project with short-lived tokens (organization keys and users, platform admins)",
+    body: s.CreateTrustPolicyRequest,
+    status: 201,
+    response: z.object({ trust_policy: s.TrustPolicy }),
+    errors: ["forbidden", "project_deleted"],
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/{projectID}/trust-policies",
+    tag: "Trust policies",
+    contract: false,
+    summary: "The project's trust policies",
+    status: 200,
+    response: z.object({ trust_policies: z.array(s.TrustPolicy) }),
+    errors: ["forbidden"],
+  },
+  {
+    method: "DELETE",
+    path: "/v1/trust-policies/{trustPolicyID}",
+    tag: "Trust policies",
+    contract: false,
+    summary: "Delete a trust policy: the tokens it issued stop working at once",
+    status: 204,
+    response: z.null(),
+    errors: ["forbidden"],
+  },
+  {
+    method: "POST",
+    path: "/v1/auth/github-oidc",
+    tag: "Trust policies",
+    contract: false,
+    public: true,
+    summary:
+      "Exchange a GitHub Actions ID token for a short-lived token of one project (capy_oidc_...), when one of its trust policies matches every claim; no API key",
+    body: s.GitHubOidcExchangeRequest,
+    status: 200,
+    response: s.OidcAccessToken,
+    errors: ["validation_failed", "unauthorized", "forbidden", "project_not_found", "payload_too_large", "unsupported_media_type"],
+  },
   // Platform
   {
     method: "GET",
@@ -588,7 +661,8 @@ export const endpoints: Endpoint[] = [
 
 /**
  * Every error code an endpoint can answer, by status: those of every endpoint of its kind, and
- * its own `errors`. Authenticated: 400, 401, 500, 503, and 403 on operator endpoints; a path
+ * its own `errors`. Authenticated: 400, 401, 500, 503, and 403 on operator endpoints and on those
+ * a GitHub Actions token may not call whatever its policy (all but its reads); a path
  * parameter adds 404 (project_not_found for a project's path) and 414; a method with a body
  * adds 413 and 415. Public endpoints: 500 and 503, and their own.
  */
@@ -596,7 +670,7 @@ export function errorCodesOf(e: Endpoint): Map<number, ErrorCode[]> {
   const codes = new Set<ErrorCode>(["internal", "unavailable"]);
   if (!e.public) {
     for (const c of ["validation_failed", "unauthorized"] as const) codes.add(c);
-    if (e.admin) codes.add("forbidden");
+    if (e.admin || e.githubActions !== "read") codes.add("forbidden");
     if (/\{\w+\}/.test(e.path)) {
       codes.add(e.path.startsWith("/v1/projects/{projectID}") ? "project_not_found" : "not_found");
       codes.add("uri_too_long");

@@ -15,7 +15,10 @@ export const ERROR_CODES = {
   // ------------------------------------------------ generic: one per status
   validation_failed: { status: 400, description: 'The request is invalid; the error starts with the offending field ("name: ...")' },
   unauthorized: { status: 401, description: "Missing, invalid, expired or revoked credentials" },
-  forbidden: { status: 403, description: "Authenticated but not allowed (platform-admin endpoints, a project-scoped key, a plan change)" },
+  forbidden: {
+    status: 403,
+    description: "Authenticated but not allowed (platform-admin endpoints, a project-scoped key, a plan change, a GitHub Actions token outside its commands)",
+  },
   not_found: { status: 404, description: "Unknown id, or a resource of another tenant" },
   conflict: { status: 409, description: "Conflicts with the resource's current state" },
   payload_too_large: { status: 413, description: "The request body is over the limit" },

@@ -72,7 +72,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
   const paths: Record<string, Json> = {};
   for (const e of endpoints) {
     const responses: Json = {
-      [String(e.status)]: { description: "Success", content: { "application/json": { schema: toSchema(e.response, "output", components) } } },
+      [String(e.status)]:
+        e.status === 204
+          ? { description: "Success (no body)" }
+          : { description: "Success", content: { "application/json": { schema: toSchema(e.response, "output", components) } } },
     };
     for (const [status, codes] of errorCodesOf(e)) responses[String(status)] = errorResponse(errorRef, codes);
     const op: Json = {
@@ -84,6 +87,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
       "x-capydb-contract": e.contract,
     };
     if (e.admin) op["x-capydb-platform-admin"] = true;
+    if (e.githubActions) op["x-capydb-github-actions"] = e.githubActions;
     if (!e.public) op.security = [{ bearer: [] }];
     else op.security = [];
     if (e.body) {
@@ -107,7 +111,11 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     components: {
       schemas: components,
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", description: "An API key (capy_live_...) or a Clerk session token." },
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key (capy_live_...), a Clerk session token, or a GitHub Actions token (capy_oidc_...) from POST /v1/auth/github-oidc.",
+        },
       },
     },
   };

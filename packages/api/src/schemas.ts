@@ -18,6 +18,20 @@ export const ErrorBody = z
   })
   .meta({ id: "Error" });
 
+// ---------------------------------------------------------------- who asked (additions)
+/** Who asked for a job, a preview or a cutover request: an API key, a signed-in user, or a GitHub Actions workflow (a trust policy's token). */
+export const ActorKind = z.enum(["api_key", "user", "github_actions"]);
+/** On jobs and previews: null for the platform's own work and for rows made before they were recorded. */
+const requestedBy = {
+  requested_by_actor_kind: ActorKind.nullable(),
+  /** The API key's or user's id; for GitHub Actions "owner/repo#<run id>". */
+  requested_by_actor_id: z.string().nullable(),
+  /** GitHub Actions: the pull request of the workflow run (from its ref refs/pull/N/merge), else null. */
+  requested_by_pr_number: z.number().int().nullable(),
+  /** GitHub Actions: the commit the workflow run is for, else null. */
+  requested_by_sha: z.string().nullable(),
+};
+
 // ---------------------------------------------------------------- jobs
 export const JobState = z.enum(["pending", "running", "succeeded", "failed", "canceled"]);
 export const RetryClassification = z.enum(["transient", "permanent"]);
@@ -45,6 +59,7 @@ export const Job = z
     completed_at: nullableTimestamp,
     created_at: timestamp,
     updated_at: timestamp,
+    ...requestedBy,
   })
   .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;
@@ -225,6 +240,7 @@ export const PreviewDatabase = z
     last_error: z.string().nullable(),
     created_at: timestamp,
     updated_at: timestamp,
+    ...requestedBy,
   })
   .meta({ id: "PreviewDatabase" });
 export type PreviewDatabase = z.infer<typeof PreviewDatabase>;
@@ -422,7 +438,7 @@ export const CutoverRequest = z
     operator_note: z.string().nullable(),
     external_ticket_ref: z.string().nullable(),
     rejected_reason: z.string().nullable(),
-    requested_by_actor_kind: z.enum(["api_key", "user"]),
+    requested_by_actor_kind: ActorKind,
     requested_by_actor_id: z.string(),
     ack_at: nullableTimestamp,
     ack_by_user_id: z.string().nullable(),
@@ -487,6 +503,89 @@ export const ApiKey = z
   .meta({ id: "ApiKey" });
 export type ApiKey = z.infer<typeof ApiKey>;
 export const CreateApiKeyRequest = z.strictObject({ name: displayName(100), project_id: singleLine(64).min(1).optional() }).meta({ id: "CreateApiKeyRequest" });
+
+// ---------------------------------------------------------------- trust policies (additions)
+/** What a GitHub Actions token may do: create, reset, delete and extend previews, check (schema diffs), cutover (open a request). */
+export const TrustPolicyCommand = z.enum(["create", "reset", "delete", "extend", "check", "cutover"]);
+export type TrustPolicyCommand = z.infer<typeof TrustPolicyCommand>;
+export const TRUST_POLICY_COMMANDS = TrustPolicyCommand.options;
+
+/** GitHub's rules: an owner of letters, digits and inner dashes (39 at most), a name of letters, digits, ".", "_" and "-". */
+const GitHubRepository = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository as "owner/repo"')
+  .refine((v) => ![".", ".."].includes(v.split("/")[1]), 'must be a GitHub repository as "owner/repo"');
+
+/** A ref, or a pattern where "*" stands for exactly one whole path segment (refs/pull/*\/merge). */
+const RefPattern = singleLine(255)
+  .regex(/^refs\/[^/]/, 'must be a full ref starting with "refs/" (refs/heads/main, refs/pull/*/merge)')
+  .refine((v) => v.split("/").every((segment) => segment !== "" && (segment === "*" || !segment.includes("*"))), {
+    message: '"*" may only stand for a whole path segment (refs/heads/*, not refs/heads/feat*), and no segment may be empty',
+  });
+
+const policyList = <T extends z.ZodType>(item: T) => z.array(item).min(1, "must not be empty: omit it to allow any").max(50, "must have at most 50 entries");
+
+export const CreateTrustPolicyRequest = z
+  .strictObject({
+    /** Who issues the workflow's ID tokens. Default "github" (the only one so far). */
+    provider: z.enum(["github"]).optional(),
+    repository: GitHubRepository,
+    /** GitHub's id of the repository: a repository deleted and recreated under the same name has another. Default: pinned by the first token exchanged. */
+    repository_id: z
+      .union([z.string().regex(/^[1-9][0-9]{0,19}$/, "must be GitHub's numeric repository id"), z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)])
+      .optional(),
+    /** Default: any ref. */
+    refs: policyList(RefPattern).optional(),
+    /** Default: any environment, or none. */
+    environments: policyList(singleLine(255).min(1)).optional(),
+    /** Workflow events (event_name), e.g. pull_request, push. Default: any. */
+    events: policyList(z.string().regex(/^[a-z_]{1,64}$/, "must be a GitHub Actions event name such as pull_request or push")).optional(),
+    /** Default: every command. */
+    commands: policyList(TrustPolicyCommand).optional(),
+    /** Trust runs through which a fork's code can hold the token (pull_request_target, workflow_run). Default false. */
+    allow_forks: z.boolean().optional(),
+  })
+  .meta({ id: "CreateTrustPolicyRequest" });
+export type CreateTrustPolicyRequest = z.infer<typeof CreateTrustPolicyRequest>;
+
+export const TrustPolicy = z
+  .object({
+    id: z.string(),
+    project_id: z.string(),
+    organization_id: z.string(),
+    provider: z.enum(["github"]),
+    repository: z.string(),
+    /** null until pinned (by the first token exchanged when not given). */
+    repository_id: z.string().nullable(),
+    /** null: any. */
+    refs: z.array(z.string()).nullable(),
+    environments: z.array(z.string()).nullable(),
+    events: z.array(z.string()).nullable(),
+    commands: z.array(TrustPolicyCommand),
+    allow_forks: z.boolean(),
+    created_at: timestamp,
+  })
+  .meta({ id: "TrustPolicy" });
+export type TrustPolicy = z.infer<typeof TrustPolicy>;
+
+export const GitHubOidcExchangeRequest = z
+  .strictObject({
+    /** The ID token of the workflow run (core.getIDToken(audience)). */
+    token: z.string().min(1).max(16_384, "must be at most 16384 characters"),
+    project_id: singleLine(64).min(1),
+  })
+  .meta({ id: "GitHubOidcExchangeRequest" });
+
+export const OidcAccessToken = z
+  .object({
+    /** capy_oidc_...: a bearer token for this project only, for the policy's commands, until expires_at. */
+    access_token: z.string(),
+    expires_at: timestamp,
+    project_id: z.string(),
+    commands: z.array(TrustPolicyCommand),
+  })
+  .meta({ id: "OidcAccessToken" });
+export type OidcAccessToken = z.infer<typeof OidcAccessToken>;
 
 // ---------------------------------------------------------------- quotas (additions)
 /** A ceiling on a timeout: a PgDuration other than "0". */

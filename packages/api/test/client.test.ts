@@ -67,6 +67,10 @@ function makeJob(overrides: Partial<Job> = {}): Job {
     completed_at: null,
     created_at: now,
     updated_at: now,
+    requested_by_actor_kind: null,
+    requested_by_actor_id: null,
+    requested_by_pr_number: null,
+    requested_by_sha: null,
     ...overrides,
   };
 }

@@ -18,7 +18,7 @@ export interface CutoverRow {
   external_ticket_ref: string | null;
   rejected_reason: string | null;
   failure_reason: string | null;
-  requested_by_actor_kind: "api_key" | "user";
+  requested_by_actor_kind: CutoverRequest["requested_by_actor_kind"];
   requested_by_actor_id: string;
   ack_at: Date | null;
   ack_by_user_id: string | null;

@@ -1,5 +1,6 @@
-// Who is calling: an API key (platform admin, organization or project scope) or
-// a Clerk session token mapped to the CapyDB organization linked to its Clerk org.
+// Who is calling: an API key (platform admin, organization or project scope), a Clerk
+// session token mapped to the CapyDB organization linked to its Clerk org, or a GitHub
+// Actions workflow holding a token exchanged under a trust policy (one project, some commands).
 import type { FastifyRequest } from "fastify";
 import pg from "pg";
 import type { Db } from "../platform/store/db.js";
@@ -7,12 +8,18 @@ import { API_KEY_PREFIX, hashApiKey, newId } from "../platform/secrets.js";
 import { API_KEY_REVOKED_CHANNEL, findActiveApiKey, organizationIdForClerk, recordUserSeen, touchApiKey, type AuthKeyRow } from "../organizations/store.js";
 import { ClerkTokenError, looksLikeJwt, type ClerkVerifier } from "./clerk.js";
 import { forbidden, unauthorized, unavailable } from "./errors.js";
+import type { RequestedBy } from "../platform/requested-by.js";
+import { OIDC_TOKEN_PREFIX, hashAccessToken, type WorkflowGrant } from "../trustpolicies/tokens.js";
+import { findAccessToken } from "../trustpolicies/store.js";
+import { authorizeWorkflowRequest } from "../trustpolicies/commands.js";
 
 export type Principal =
   | { kind: "admin"; actorKind: "api_key"; actorId: string }
   | { kind: "org"; actorKind: "api_key"; actorId: string; organizationId: string }
   | { kind: "project"; actorKind: "api_key"; actorId: string; organizationId: string; projectId: string }
-  | { kind: "user"; actorKind: "user"; actorId: string; organizationId: string };
+  | { kind: "user"; actorKind: "user"; actorId: string; organizationId: string }
+  /** actorId: owner/repo#<run id>. Scoped like a project key, and further to its policy's commands. */
+  | { kind: "project"; actorKind: "github_actions"; actorId: string; organizationId: string; projectId: string; workflow: WorkflowGrant };
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -142,6 +149,7 @@ export class Authenticator {
     if (!match) throw unauthorized("Authorization header must be: Bearer <API key or session token>");
     const token = match[1];
     if (token.startsWith(API_KEY_PREFIX)) return this.fromApiKey(token);
+    if (token.startsWith(OIDC_TOKEN_PREFIX)) return this.fromWorkflowToken(token, req);
     if (looksLikeJwt(token)) return this.fromSessionToken(token);
     throw unauthorized("invalid API key");
   }
@@ -165,6 +173,30 @@ export class Authenticator {
     return { kind: "org", actorKind: "api_key", actorId: key.id, organizationId: key.organization_id! };
   }
 
+  private async fromWorkflowToken(secret: string, req: FastifyRequest): Promise<Principal> {
+    const token = await findAccessToken(this.db, hashAccessToken(secret));
+    if (!token) throw unauthorized("invalid GitHub Actions token");
+    if (token.revoked) throw unauthorized("this GitHub Actions token was revoked: the trust policy it was issued under was deleted");
+    if (token.project_gone) throw unauthorized("this GitHub Actions token's project was deleted");
+    if (token.expired) throw unauthorized(`this GitHub Actions token expired at ${token.expires_at.toISOString()}: exchange a new GitHub ID token`);
+    const workflow: WorkflowGrant = {
+      trustPolicyId: token.trust_policy_id,
+      commands: token.commands,
+      prNumber: token.pr_number,
+      sha: token.sha,
+    };
+    // Its commands are checked here, before any route runs, so no route can forget to.
+    authorizeWorkflowRequest(workflow, req.method, req.routeOptions.url!);
+    return {
+      kind: "project",
+      actorKind: "github_actions",
+      actorId: token.actor_id,
+      organizationId: token.organization_id,
+      projectId: token.project_id,
+      workflow,
+    };
+  }
+
   private async fromSessionToken(token: string): Promise<Principal> {
     if (!this.clerk) throw unauthorized("session tokens are not accepted by this server (no Clerk key configured)");
     let identity;
@@ -181,6 +213,12 @@ export class Authenticator {
     const userId = await recordUserSeen(this.db, newId("usr"), identity.userId);
     return { kind: "user", actorKind: "user", actorId: userId, organizationId };
   }
+}
+
+/** Who asked, as jobs, previews and cutover requests record it. */
+export function requestedByOf(p: Principal): RequestedBy {
+  if (p.actorKind === "github_actions") return { actorKind: p.actorKind, actorId: p.actorId, prNumber: p.workflow.prNumber, sha: p.workflow.sha };
+  return { actorKind: p.actorKind, actorId: p.actorId, prNumber: null, sha: null };
 }
 
 export function requireAdmin(p: Principal): void {

@@ -9,7 +9,7 @@ import type { CreatePreviewRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
-import { canAccess } from "../http/auth.js";
+import { canAccess, requestedByOf } from "../http/auth.js";
 import { badRequest, conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId, newPassword } from "../platform/secrets.js";
@@ -59,6 +59,10 @@ export function toApiPreview(r: PreviewRow): PreviewDatabase {
     last_error: r.last_error,
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
+    requested_by_actor_kind: r.requested_by_actor_kind,
+    requested_by_actor_id: r.requested_by_actor_id,
+    requested_by_pr_number: r.requested_by_pr_number,
+    requested_by_sha: r.requested_by_sha,
   };
 }
 
@@ -172,6 +176,7 @@ export async function createPreview(
         source_restore_time: backup?.snapshot_at ?? null,
         max_connections: connections,
         masked,
+        requested_by: requestedByOf(principal),
       });
       const job = await enqueuePreviewJob(
         tx,

@@ -2,6 +2,7 @@
 // state constants and every statement that reads or writes them (one writer per table).
 import type { PreviewDatabase } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
+import type { RequestedBy } from "../platform/requested-by.js";
 
 // ---- preview_databases ----
 
@@ -30,6 +31,11 @@ export interface PreviewRow {
   max_connections: number | null;
   latest_job_id: string | null;
   last_error: string | null;
+  /** Who asked for it (null on previews made before it was recorded). */
+  requested_by_actor_kind: PreviewDatabase["requested_by_actor_kind"];
+  requested_by_actor_id: string | null;
+  requested_by_pr_number: number | null;
+  requested_by_sha: string | null;
   created_at: Date;
   updated_at: Date;
   public_host: string;
@@ -138,6 +144,7 @@ export interface NewPreview {
   source_restore_time: Date | null;
   max_connections: number;
   masked: boolean;
+  requested_by: RequestedBy;
 }
 
 /** A new preview, 'creating', expiring ttl_seconds from now (a name taken by a live preview fails on preview_databases_live_name_uniq). */
@@ -145,8 +152,10 @@ export async function insertPreview(db: Queryable, p: NewPreview): Promise<void>
   await db.query(
     `INSERT INTO preview_databases (id, project_id, organization_id, name, state, mode, source_kind, source_database, cluster_id,
        database_name, role_name, role_password_sealed, ttl_seconds, ttl_expires_at, latest_job_id,
-       source_backup_id, source_backup_key, source_restore_time, max_connections, masked)
-     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17, $18)`,
+       source_backup_id, source_backup_key, source_restore_time, max_connections, masked,
+       requested_by_actor_kind, requested_by_actor_id, requested_by_pr_number, requested_by_sha)
+     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11, $12::int, now() + make_interval(secs => $12::int), $13, $14, $15, $16, $17, $18,
+       $19, $20, $21, $22)`,
     [
       p.id,
       p.project_id,
@@ -166,6 +175,10 @@ export async function insertPreview(db: Queryable, p: NewPreview): Promise<void>
       p.source_restore_time,
       p.max_connections,
       p.masked,
+      p.requested_by.actorKind,
+      p.requested_by.actorId,
+      p.requested_by.prNumber,
+      p.requested_by.sha,
     ],
   );
 }

@@ -33,6 +33,11 @@ export interface JobRow {
   claimed_at: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
+  /** Who asked for it (see platform/requested-by.ts); null for the platform's own work. */
+  requested_by_actor_kind: Job["requested_by_actor_kind"];
+  requested_by_actor_id: string | null;
+  requested_by_pr_number: number | null;
+  requested_by_sha: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -60,6 +65,10 @@ export function toApiJob(row: JobRow): Job {
     claimed_at: iso(row.claimed_at),
     started_at: iso(row.started_at),
     completed_at: iso(row.completed_at),
+    requested_by_actor_kind: row.requested_by_actor_kind,
+    requested_by_actor_id: row.requested_by_actor_id,
+    requested_by_pr_number: row.requested_by_pr_number,
+    requested_by_sha: row.requested_by_sha,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };

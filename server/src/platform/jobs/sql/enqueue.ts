@@ -1,5 +1,6 @@
 import type { Queryable } from "../../store/db.js";
 import type { JobRow } from "../types.js";
+import { currentRequestedBy } from "../../requested-by.js";
 
 export interface EnqueueInput {
   id: string;
@@ -22,6 +23,8 @@ export interface EnqueueInput {
  * that asked for it is committed.
  */
 export async function enqueueJob(db: Queryable, input: EnqueueInput): Promise<JobRow> {
+  // the caller of the request being handled, if any (none for the platform's own work)
+  const requestedBy = currentRequestedBy();
   const { rows } = await db.query<JobRow>(
     `WITH lock_row AS (
        INSERT INTO job_resource_locks (resource) SELECT $7::text WHERE $7::text IS NOT NULL
@@ -29,8 +32,9 @@ export async function enqueueJob(db: Queryable, input: EnqueueInput): Promise<Jo
      ), notified AS (
        SELECT pg_notify('capydb_jobs', $2)
      )
-     INSERT INTO jobs (id, type, payload, organization_id, project_id, preview_database_id, cluster_id, locked_resource, max_attempts, run_at, job_key)
-     SELECT $1, $2, $3, $4, $5, $6, $8, $7, $9, coalesce($10, now()), $11 FROM notified
+     INSERT INTO jobs (id, type, payload, organization_id, project_id, preview_database_id, cluster_id, locked_resource, max_attempts, run_at, job_key,
+                       requested_by_actor_kind, requested_by_actor_id, requested_by_pr_number, requested_by_sha)
+     SELECT $1, $2, $3, $4, $5, $6, $8, $7, $9, coalesce($10, now()), $11, $12, $13, $14, $15 FROM notified
      ON CONFLICT (job_key) WHERE state = 'pending' AND job_key IS NOT NULL DO NOTHING
      RETURNING *`,
     [
@@ -45,6 +49,10 @@ export async function enqueueJob(db: Queryable, input: EnqueueInput): Promise<Jo
       input.maxAttempts ?? 5,
       input.runAt ?? null,
       input.jobKey ?? null,
+      requestedBy?.actorKind ?? null,
+      requestedBy?.actorId ?? null,
+      requestedBy?.prNumber ?? null,
+      requestedBy?.sha ?? null,
     ],
   );
   if (rows[0]) return rows[0];
