@@ -16,6 +16,7 @@ export function scrubSecrets(text: string, secrets: Iterable<string> = []): stri
   // password=... in libpq keyword/value strings
   out = out.replace(/(\bpassword\s*=\s*)('[^']*'|\S+)/gi, `$1${MASK}`);
   out = out.replace(/capy_live_[A-Za-z0-9_-]+/g, `capy_live_${MASK}`);
+  out = out.replace(/capy_oidc_[A-Za-z0-9_-]+/g, `capy_oidc_${MASK}`);
   return out;
 }
 
