@@ -36,6 +36,10 @@ const preview = {
   last_error: null,
   created_at: "2025-06-11T14:20:00Z",
   updated_at: "2025-06-11T14:22:31Z",
+  requested_by_actor_kind: null,
+  requested_by_actor_id: null,
+  requested_by_pr_number: null,
+  requested_by_sha: null,
 } satisfies PreviewDatabase;
 const unmasked: PreviewDatabase = { ...preview, masked: false, masking_verified_at: null };
 
@@ -155,7 +159,7 @@ describe("the masked output and the job summary", () => {
 });
 
 describe("the masked input", () => {
-  const event: EventInfo = { name: "workflow_dispatch", pullRequest: null, repo: null, runUrl: null, actor: null };
+  const event: EventInfo = { name: "workflow_dispatch", pullRequest: null, repo: null, runUrl: null, actor: null, headSha: null, workflowPath: null };
   const names: string[] = [];
   function withInputs(inputs: Record<string, string>) {
     for (const name of names.splice(0)) delete process.env[name];

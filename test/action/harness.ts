@@ -51,8 +51,53 @@ export interface RecordedRequest {
   body: unknown;
 }
 
+export interface FakeCheckRun {
+  id: number;
+  repo: string;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion: string | null;
+  details_url: string | null;
+  external_id: string | null;
+  output: { title: string; summary: string; text: string | null };
+  /** Every annotation, from the create and each PATCH, in order. */
+  annotations: { path: string; start_line: number; end_line: number; annotation_level: string; title?: string; message: string; raw_details?: string }[];
+  /** How many requests carried annotations (GitHub takes at most 50 per request). */
+  annotationRequests: number;
+}
+
+export interface FakeDeploymentStatus {
+  id: number;
+  state: string;
+  description: string;
+  log_url: string | null;
+  environment_url: string | null;
+}
+
+export interface FakeDeployment {
+  id: number;
+  repo: string;
+  /** The ref as sent (the action sends the head commit's sha). */
+  ref: string;
+  environment: string;
+  transient_environment: boolean;
+  production_environment: boolean;
+  required_contexts: unknown;
+  auto_merge: boolean;
+  description: string | null;
+  /** Oldest first; the API lists them newest first. */
+  statuses: FakeDeploymentStatus[];
+}
+
+const ANNOTATION_LEVELS = new Set(["notice", "warning", "failure"]);
+const CONCLUSIONS = new Set(["success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"]);
+const DEPLOYMENT_STATES = new Set(["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]);
+
 export class FakeGitHub {
   readonly comments: FakeComment[] = [];
+  readonly checkRuns: FakeCheckRun[] = [];
+  readonly deployments: FakeDeployment[] = [];
   readonly labels = new Map<string, Set<string>>();
   readonly requests: RecordedRequest[] = [];
   /** Answer the next N requests matching `method path-prefix` with this status (failure injection). */
@@ -110,6 +155,19 @@ export class FakeGitHub {
     return this.commentsOn(issue).filter((c) => c.body.startsWith("<!-- capydb-preview-database"));
   }
 
+  /** The action's comment writes only (create, edit, delete), leaving check runs and deployments out. */
+  commentWrites(): RecordedRequest[] {
+    return this.writes().filter((w) => /\/issues\/(\d+\/)?comments/.test(w.path));
+  }
+
+  checkRunsOn(sha: string): FakeCheckRun[] {
+    return this.checkRuns.filter((c) => c.head_sha === sha);
+  }
+
+  deploymentsTo(environment: string): FakeDeployment[] {
+    return this.deployments.filter((d) => d.environment === environment);
+  }
+
   writes(): RecordedRequest[] {
     return this.requests.filter((r) => r.method !== "GET");
   }
@@ -147,12 +205,174 @@ export class FakeGitHub {
     };
   }
 
+  /** One page of `all` as GitHub pages it (per_page, page, a Link header). */
+  #page(res: http.ServerResponse, url: URL, all: unknown[]): void {
+    const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
+    const page = Math.max(1, Number(url.searchParams.get("page") ?? 1));
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const link = (p: number) => {
+      const u = new URL(url.toString());
+      u.searchParams.set("per_page", String(perPage));
+      u.searchParams.set("page", String(p));
+      return `<${u.toString()}>`;
+    };
+    const links: string[] = [];
+    if (page < last) links.push(`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`);
+    if (page > 1) links.push(`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`);
+    this.#json(res, 200, all.slice((page - 1) * perPage, page * perPage), links.length ? { link: links.join(", ") } : {});
+  }
+
+  /** GitHub's 422 for a body it cannot take; null when the annotations are fine. */
+  #badAnnotations(annotations: unknown): string | null {
+    if (annotations === undefined) return null;
+    if (!Array.isArray(annotations)) return "annotations must be an array";
+    if (annotations.length > 50) return `at most 50 annotations per request, got ${annotations.length}`;
+    for (const a of annotations as Record<string, unknown>[]) {
+      if (typeof a.path !== "string" || !a.path) return "annotation path is missing";
+      if (!Number.isInteger(a.start_line) || !Number.isInteger(a.end_line)) return "annotation start_line/end_line are missing";
+      if (!ANNOTATION_LEVELS.has(a.annotation_level as string)) return `annotation_level ${String(a.annotation_level)} is not one of notice, warning, failure`;
+      if (typeof a.message !== "string" || !a.message) return "annotation message is missing";
+    }
+    return null;
+  }
+
+  #checks(method: string, url: URL, body: unknown, res: http.ServerResponse): boolean {
+    let m: RegExpExecArray | null;
+    const b = (body ?? {}) as Record<string, unknown> & { output?: Record<string, unknown> };
+    const invalid = (message: string) => this.#json(res, 422, { message: `Validation Failed: ${message}` });
+    if ((m = /^\/repos\/([^/]+\/[^/]+)\/check-runs$/.exec(url.pathname)) && method === "POST") {
+      if (typeof b.name !== "string" || typeof b.head_sha !== "string") return (invalid("name and head_sha are required"), true);
+      if (b.status === "completed" && !CONCLUSIONS.has(b.conclusion as string)) return (invalid("a completed check run needs a conclusion"), true);
+      if (b.output && (typeof b.output.title !== "string" || typeof b.output.summary !== "string")) return (invalid("output needs title and summary"), true);
+      const bad = this.#badAnnotations(b.output?.annotations);
+      if (bad) return (invalid(bad), true);
+      const annotations = (b.output?.annotations ?? []) as FakeCheckRun["annotations"];
+      const run: FakeCheckRun = {
+        id: this.#nextId++,
+        repo: m[1],
+        name: b.name,
+        head_sha: b.head_sha,
+        status: String(b.status ?? "queued"),
+        conclusion: (b.conclusion as string) ?? null,
+        details_url: (b.details_url as string) ?? null,
+        external_id: (b.external_id as string) ?? null,
+        output: { title: String(b.output?.title ?? ""), summary: String(b.output?.summary ?? ""), text: (b.output?.text as string) ?? null },
+        annotations: [...annotations],
+        annotationRequests: annotations.length ? 1 : 0,
+      };
+      this.checkRuns.push(run);
+      this.#json(res, 201, {
+        id: run.id,
+        head_sha: run.head_sha,
+        name: run.name,
+        status: run.status,
+        conclusion: run.conclusion,
+        html_url: `https://github.com/${m[1]}/runs/${run.id}`,
+      });
+      return true;
+    }
+    if ((m = /^\/repos\/([^/]+\/[^/]+)\/check-runs\/(\d+)$/.exec(url.pathname)) && method === "PATCH") {
+      const run = this.checkRuns.find((c) => c.id === Number(m![2]) && c.repo === m![1]);
+      if (!run) return (this.#json(res, 404, { message: "Not Found" }), true);
+      if (b.output && (typeof b.output.title !== "string" || typeof b.output.summary !== "string")) return (invalid("output needs title and summary"), true);
+      const bad = this.#badAnnotations(b.output?.annotations);
+      if (bad) return (invalid(bad), true);
+      const annotations = (b.output?.annotations ?? []) as FakeCheckRun["annotations"];
+      run.annotations.push(...annotations);
+      if (annotations.length) run.annotationRequests++;
+      if (b.output) run.output = { title: String(b.output.title), summary: String(b.output.summary), text: (b.output.text as string) ?? run.output.text };
+      if (typeof b.conclusion === "string") run.conclusion = b.conclusion;
+      if (typeof b.status === "string") run.status = b.status;
+      this.#json(res, 200, { id: run.id, head_sha: run.head_sha, name: run.name, status: run.status, conclusion: run.conclusion });
+      return true;
+    }
+    return false;
+  }
+
+  #apiDeployment(d: FakeDeployment) {
+    return {
+      id: d.id,
+      sha: d.ref,
+      ref: d.ref,
+      environment: d.environment,
+      transient_environment: d.transient_environment,
+      production_environment: d.production_environment,
+      description: d.description,
+    };
+  }
+
+  #deploymentRoutes(method: string, url: URL, body: unknown, res: http.ServerResponse): boolean {
+    let m: RegExpExecArray | null;
+    const b = (body ?? {}) as Record<string, unknown>;
+    const invalid = (message: string) => this.#json(res, 422, { message: `Validation Failed: ${message}` });
+    if ((m = /^\/repos\/([^/]+\/[^/]+)\/deployments$/.exec(url.pathname))) {
+      const repo = m[1];
+      if (method === "GET") {
+        const environment = url.searchParams.get("environment");
+        const sha = url.searchParams.get("sha");
+        const ref = url.searchParams.get("ref");
+        const all = this.deployments
+          .filter((d) => d.repo === repo && (!environment || d.environment === environment) && (!sha || d.ref === sha) && (!ref || d.ref === ref))
+          .reverse();
+        this.#page(
+          res,
+          url,
+          all.map((d) => this.#apiDeployment(d)),
+        );
+        return true;
+      }
+      if (method === "POST") {
+        if (typeof b.ref !== "string" || !b.ref) return (invalid("ref is required"), true);
+        const d: FakeDeployment = {
+          id: this.#nextId++,
+          repo,
+          ref: b.ref,
+          environment: typeof b.environment === "string" ? b.environment : "production",
+          transient_environment: b.transient_environment === true,
+          production_environment: b.production_environment === true,
+          required_contexts: b.required_contexts,
+          auto_merge: b.auto_merge !== false,
+          description: (b.description as string) ?? null,
+          statuses: [],
+        };
+        this.deployments.push(d);
+        this.#json(res, 201, this.#apiDeployment(d));
+        return true;
+      }
+    }
+    if ((m = /^\/repos\/([^/]+\/[^/]+)\/deployments\/(\d+)\/statuses$/.exec(url.pathname))) {
+      const d = this.deployments.find((x) => x.id === Number(m![2]) && x.repo === m![1]);
+      if (!d) return (this.#json(res, 404, { message: "Not Found" }), true);
+      if (method === "GET") {
+        this.#page(res, url, [...d.statuses].reverse());
+        return true;
+      }
+      if (method === "POST") {
+        if (!DEPLOYMENT_STATES.has(b.state as string)) return (invalid(`state ${String(b.state)} is not a deployment state`), true);
+        const description = (b.description as string) ?? "";
+        if (description.length > 140) return (invalid("description is too long (maximum is 140 characters)"), true);
+        const status: FakeDeploymentStatus = {
+          id: this.#nextId++,
+          state: b.state as string,
+          description,
+          log_url: (b.log_url as string) ?? null,
+          environment_url: (b.environment_url as string) ?? null,
+        };
+        d.statuses.push(status);
+        this.#json(res, 201, status);
+        return true;
+      }
+    }
+    return false;
+  }
+
   #handle(method: string, url: URL, body: unknown, res: http.ServerResponse): void {
     const injected = this.failures.find((f) => f.remaining > 0 && f.method === method && url.pathname.startsWith(f.pathPrefix));
     if (injected) {
       injected.remaining--;
       return this.#json(res, injected.status, { message: `injected ${injected.status}`, documentation_url: "https://docs.github.com/rest" });
     }
+    if (this.#checks(method, url, body, res) || this.#deploymentRoutes(method, url, body, res)) return;
     let m: RegExpExecArray | null;
     if ((m = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
       const issue = `${m[1]}#${m[2]}`;

@@ -27,6 +27,10 @@ const settings: ActionSettings = {
   cutoverOnMerge: true,
   cutoverNote: null,
   githubToken: "t",
+  schemaDiff: true,
+  failOn: "destructive",
+  deployment: true,
+  deploymentEnvironment: "capydb/pr-7",
 };
 
 function prEvent(action: string, pr: Partial<PullRequestInfo> = {}, name = "pull_request"): EventInfo {
@@ -36,6 +40,8 @@ function prEvent(action: string, pr: Partial<PullRequestInfo> = {}, name = "pull
     repo: { owner: "o", repo: "r" },
     runUrl: null,
     actor: null,
+    headSha: null,
+    workflowPath: null,
   };
 }
 
@@ -59,6 +65,22 @@ describe("plan: what each event does", () => {
     expect(kind(prEvent("opened", {}, "pull_request_target"))).toBe("ensure");
   });
 
+  it("diffs the schema on opened, reopened and synchronize (unless schema-diff: false); command: check only diffs", () => {
+    const diffs = (e: EventInfo, s: Partial<ActionSettings> = {}) => {
+      const p = planFor({ ...settings, ...s }, e);
+      return p.kind === "ensure" && p.schemaDiff;
+    };
+    for (const action of ["opened", "reopened", "synchronize"]) {
+      expect(diffs(prEvent(action)), action).toBe(true);
+      expect(diffs(prEvent(action), { schemaDiff: false }), action).toBe(false);
+    }
+    expect(diffs(prEvent("synchronize"), { onPush: "reset" })).toBe(true);
+    expect(diffs(prEvent("ready_for_review"))).toBe(false);
+    expect(diffs(prEvent("closed"), { command: "create" })).toBe(false);
+    expect(kind(prEvent("synchronize"), { command: "check" })).toBe("check");
+    expect(kind(prEvent("closed"), { command: "check" })).toBe("check");
+  });
+
   it("removes the label only when the reset label was added", () => {
     expect(planFor(settings, prEvent("labeled", { label: "capydb:reset" }))).toMatchObject({ kind: "reset", removeLabel: "capydb:reset" });
     expect(planFor({ ...settings, command: "reset" }, prEvent("synchronize"))).toMatchObject({ kind: "reset", removeLabel: null });
@@ -66,7 +88,7 @@ describe("plan: what each event does", () => {
 
   it("an explicit command wins over the event; auto needs a pull request", () => {
     expect(kind(prEvent("closed"), { command: "create" })).toBe("ensure");
-    const dispatch: EventInfo = { name: "workflow_dispatch", pullRequest: null, repo: null, runUrl: null, actor: null };
+    const dispatch: EventInfo = { name: "workflow_dispatch", pullRequest: null, repo: null, runUrl: null, actor: null, headSha: null, workflowPath: null };
     expect(kind(dispatch, { command: "delete" })).toBe("delete");
     expect(() => planFor(settings, dispatch)).toThrow(/Input `command`: auto works on pull_request events/);
   });
@@ -123,6 +145,10 @@ describe("the comment", () => {
     last_error: null,
     created_at: "2025-06-11T14:20:00Z",
     updated_at: "2025-06-11T14:20:00Z",
+    requested_by_actor_kind: null,
+    requested_by_actor_id: null,
+    requested_by_pr_number: null,
+    requested_by_sha: null,
   } satisfies PreviewDatabase;
   const ctx = { projectId: "prj_1", previewName: "pr-7", resetLabel: "capydb:reset", runUrl: "https://github.com/o/r/actions/runs/1" };
   const password = "s3cret-Pa55word";

@@ -2,7 +2,9 @@
 // `node actions/preview-database/dist/index.js` as the runner does it, until it exits) minus the
 // server's job time (job.created_at → job.completed_at, server clock), for `opened` (create a
 // preview, wait, SELECT 1, one comment) and `synchronize` (reuse it: no job, so overhead = wall).
-// Also the bundle's size and its cold start (node startup + import of the bundle).
+// Also the bundle's size and its cold start (node startup + import of the bundle). The schema check
+// and the deployment are off (schema-diff: false, deployment: false): the diff's cost is measured
+// in test/bench/schema-diff.ts.
 //
 //   npx tsx test/bench/action.ts      (BENCH_RUNS=10)
 //
@@ -82,7 +84,16 @@ export async function main(): Promise<void> {
     const created = await org.createProject({ name: `bench-action-${randomSuffix(2)}` });
     await org.waitForJob(created.job.id, { timeoutMs: 120_000 });
     const projectId = created.project.id;
-    const inputs = { "api-url": server.url, "api-key": secret, "project-id": projectId, "github-token": GITHUB_TOKEN };
+    // the preview step alone, as before the schema check and the deployment existed: a diff is a job
+    // of its own (test/bench/schema-diff.ts), which the overhead's "wall minus job" does not subtract
+    const inputs = {
+      "api-url": server.url,
+      "api-key": secret,
+      "project-id": projectId,
+      "github-token": GITHUB_TOKEN,
+      "schema-diff": "false",
+      deployment: "false",
+    };
     const client = org;
     // Loaded before the bundle (NODE_OPTIONS=--import): reports the process's CPU time as it exits.
     preloadDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-bench-action-"));

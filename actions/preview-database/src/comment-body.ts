@@ -1,13 +1,14 @@
 // The sticky pull request comment's text: one hidden marker that finds it again, the state,
-// whether the data is masked, the connection details without the password, how to reset, and a
-// link to the run.
+// whether the data is masked, the connection details without the password, how to reset, the
+// schema diff against production (a summary line, the SQL collapsed), and a link to the run.
 import type { Cutover, PreviewDatabase } from "@capydb/api";
 import type { ConnectionInfo } from "./credentials.js";
 import { describeSource } from "./previews.js";
+import { statementsSql, summaryLine, verdictLine, type SchemaCheck } from "./schema-diff.js";
 
 export type CommentView =
   | { status: "creating" | "resetting"; preview: PreviewDatabase; jobId: string | null }
-  | { status: "ready" | "reset"; preview: PreviewDatabase; connection: ConnectionInfo; verified: boolean }
+  | { status: "ready" | "reset"; preview: PreviewDatabase; connection: ConnectionInfo; verified: boolean; schema?: SchemaCheck | null }
   | { status: "failed"; preview: PreviewDatabase | null; error: string }
   | { status: "torn-down"; reason: string }
   | { status: "cutover-requested"; preview: PreviewDatabase; cutover: Cutover };
@@ -91,10 +92,39 @@ function connectionTable(c: ConnectionInfo, p: PreviewDatabase): string[] {
   ];
 }
 
-function fence(text: string): string[] {
+/** A code fence longer than any run of backticks in the text, so nothing in it can close it. */
+export function fence(text: string, info = ""): string[] {
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = "`".repeat(longest + 1);
-  return [ticks, text, ticks];
+  return [ticks + info, text, ticks];
+}
+
+/** GitHub refuses a comment body over 65536 characters; the margin covers what is counted differently. */
+export const MAX_COMMENT_CHARS = 65_000;
+const MAX_ERROR_CHARS = 2_000;
+
+/** The schema diff's part of the comment, in at most `budget` characters. */
+function schemaSection(check: SchemaCheck, budget: number): string[] {
+  const lines = [`#### ${summaryLine(check)}`, ""];
+  if (check.status === "failed") {
+    const error = check.error.length > MAX_ERROR_CHARS ? `${check.error.slice(0, MAX_ERROR_CHARS)} …` : check.error;
+    lines.push(...fence(error), "", verdictLine(check));
+    return lines;
+  }
+  lines.push(verdictLine(check));
+  const statements = check.diff.statements;
+  if (statements.length === 0) return lines;
+  const summary = `<details><summary>SQL from production's schema to this preview's (${statements.length} statement${statements.length === 1 ? "" : "s"})</summary>`;
+  const rest = 'the check run "CapyDB schema" lists every statement';
+  const render = (room: number) => [...lines, "", summary, "", ...fence(statementsSql(statements, Math.max(0, room), rest), "sql"), "", "</details>"];
+  // The frame around the SQL (fences as long as its longest run of backticks) is known once it is rendered.
+  let room = budget - lines.join("\n").length - summary.length - 40;
+  let section = render(room);
+  while (section.join("\n").length > budget && room > 0) {
+    room -= section.join("\n").length - budget;
+    section = render(room);
+  }
+  return section;
 }
 
 export function renderComment(ctx: CommentContext, view: CommentView): string {
@@ -134,9 +164,13 @@ export function renderComment(ctx: CommentContext, view: CommentView): string {
       );
       break;
   }
-  lines.push(
+  const footer = [
     "",
     `<sub>${ctx.runUrl ? `Updated by [this workflow run](${ctx.runUrl})` : "Updated by the capydb/preview-database action"} · project ${code(ctx.projectId)}</sub>`,
-  );
-  return lines.join("\n");
+  ];
+  if ((view.status === "ready" || view.status === "reset") && view.schema) {
+    const budget = MAX_COMMENT_CHARS - lines.join("\n").length - footer.join("\n").length - 2;
+    lines.push("", ...schemaSection(view.schema, budget));
+  }
+  return [...lines, ...footer].join("\n");
 }

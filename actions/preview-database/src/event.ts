@@ -1,6 +1,6 @@
 // What triggered the run, read once from the runner's environment (GITHUB_EVENT_NAME,
-// GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_SERVER_URL) through
-// @actions/github's context.
+// GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_SERVER_URL, GITHUB_SHA,
+// GITHUB_WORKFLOW_REF) through @actions/github's context.
 import * as github from "@actions/github";
 
 export interface PullRequestInfo {
@@ -27,6 +27,10 @@ export interface EventInfo {
   /** Link to this workflow run, for the comment and the summary. */
   runUrl: string | null;
   actor: string | null;
+  /** The commit the check run and the deployment are for: the pull request's head, else GITHUB_SHA. */
+  headSha: string | null;
+  /** The workflow file's path in the repository (.github/workflows/x.yml), from GITHUB_WORKFLOW_REF; where annotations point. */
+  workflowPath: string | null;
 }
 
 interface RawPullRequest {
@@ -34,7 +38,7 @@ interface RawPullRequest {
   title?: string;
   html_url?: string;
   merged?: boolean;
-  head?: { repo?: { full_name?: string } | null };
+  head?: { sha?: string; repo?: { full_name?: string } | null };
   base?: { repo?: { full_name?: string } };
 }
 
@@ -67,5 +71,16 @@ export function readEvent(): EventInfo {
       label: payload.label?.name ?? null,
     };
   }
-  return { name: ctx.eventName ?? "", pullRequest, repo, runUrl, actor: ctx.actor ?? null };
+  // On pull_request GITHUB_SHA is the test merge commit, which no one sees: the head is what the checks tab shows.
+  const headSha = pr?.head?.sha || ctx.sha || null;
+  return { name: ctx.eventName ?? "", pullRequest, repo, runUrl, actor: ctx.actor ?? null, headSha, workflowPath: workflowPath(repoName) };
+}
+
+/** "owner/repo/.github/workflows/preview.yml@refs/pull/7/merge" → ".github/workflows/preview.yml". */
+function workflowPath(repoName: string | null): string | null {
+  const ref = process.env.GITHUB_WORKFLOW_REF ?? "";
+  const at = ref.lastIndexOf("@");
+  const full = at > 0 ? ref.slice(0, at) : ref;
+  if (!repoName || !full.toLowerCase().startsWith(`${repoName.toLowerCase()}/`)) return null;
+  return full.slice(repoName.length + 1) || null;
 }

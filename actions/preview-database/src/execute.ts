@@ -15,8 +15,9 @@ import { waitForJob } from "./job-wait.js";
 import { describeSource, findLivePreview, findNewestPreview, inFlightJob } from "./previews.js";
 import { defaultCutoverNote, requestCutover } from "./cutover.js";
 import type { Deadline } from "./deadline.js";
+import type { SchemaCheck } from "./schema-diff.js";
 
-export type Operation = "created" | "reused" | "reset" | "deleted" | "cutover-requested" | "skipped";
+export type Operation = "created" | "reused" | "reset" | "deleted" | "cutover-requested" | "checked" | "skipped";
 
 export interface Outcome {
   operation: Operation;
@@ -28,6 +29,8 @@ export interface Outcome {
   view: CommentView | null;
   /** Why, for a skip. */
   note?: string;
+  /** The schema diff against production, when this run made one (main.ts adds it). */
+  schema?: SchemaCheck | null;
 }
 
 export interface Execution {
@@ -66,6 +69,8 @@ export async function execute(plan: Exclude<Plan, { kind: "skip" }>, x: Executio
       return extend(x);
     case "cutover":
       return cutover(x);
+    case "check":
+      return check(x);
   }
 }
 
@@ -264,6 +269,32 @@ async function extendOnPush(x: Execution, existing: PreviewDatabase): Promise<Pr
     core.warning(`Preview ${x.name} (${existing.id}) cannot be extended any more and expires at ${formatInstant(existing.ttl_expires_at)}: ${err.message}`);
     return existing;
   }
+}
+
+/**
+ * The live, ready preview whose schema the workflow's own migrations changed, with its
+ * credentials (for the outputs and the comment's connection table): nothing is made, reset or
+ * extended. The diff itself is main.ts's.
+ */
+async function check(x: Execution): Promise<Outcome> {
+  const existing = await findLivePreview(x.client, x.projectId, x.name);
+  if (!existing) {
+    throw new ActionError(
+      `No live preview named ${x.name} in project ${x.projectId}: nothing to check. Make it first in an earlier step ` +
+        "(command: auto or create, with schema-diff: false), run the migrations against its database-url, then command: check.",
+    );
+  }
+  const preview = x.settings.wait ? await settle(x, existing) : existing;
+  x.trace.preview = preview;
+  if (preview.state !== "ready") {
+    throw new ActionError(
+      `Preview ${x.name} (${preview.id}) is ${preview.state}${preview.last_error ? ` (${preview.last_error})` : ""}: its schema can be ` +
+        "diffed once it is ready (make it again with command: create)",
+    );
+  }
+  const credentials = await fetchCredentials(x.client, preview, await x.project);
+  const view: CommentView = { status: "ready", preview, connection: publicPart(credentials), verified: false };
+  return { operation: "checked", preview, credentials, job: null, cutover: null, view };
 }
 
 async function extend(x: Execution): Promise<Outcome> {

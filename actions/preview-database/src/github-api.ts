@@ -1,10 +1,11 @@
-// Every call to GitHub's API: the sticky comment (found by its marker across all pages of the
-// pull request's comments, edited in place, not re-sent when unchanged) and label removal.
+// Calls to GitHub's API: the sticky comment (found by its marker across all pages of the
+// pull request's comments, edited in place, not re-sent when unchanged), label removal, and the
+// retry and status helpers the check run (check-run.ts) and the deployment (deployments.ts) share.
 // GitHub trouble never fails the step: the database is what the workflow needs.
 import * as core from "@actions/core";
 import * as github from "@actions/github";
 
-type Octokit = ReturnType<typeof github.getOctokit>;
+export type Octokit = ReturnType<typeof github.getOctokit>;
 
 export interface IssueTarget {
   owner: string;
@@ -14,13 +15,13 @@ export interface IssueTarget {
 
 const RETRY_DELAYS_MS = [300, 1_000, 3_000];
 
-function status(err: unknown): number | undefined {
+export function status(err: unknown): number | undefined {
   const s = (err as { status?: unknown })?.status;
   return typeof s === "number" ? s : undefined;
 }
 
 /** GitHub's 5xx, rate limits and network errors are retried; the rest is answered at once. */
-async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();

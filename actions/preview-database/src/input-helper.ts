@@ -1,7 +1,7 @@
 // Reads every input once, validates it and builds the ActionSettings. An invalid value fails
 // the step with an InputError naming the input (kebab-case, as written in the workflow).
 import * as core from "@actions/core";
-import { COMMANDS, type ActionSettings, type Command, type PreviewSource } from "./settings.js";
+import { COMMANDS, FAIL_ON, type ActionSettings, type Command, type PreviewSource } from "./settings.js";
 import type { EventInfo } from "./event.js";
 import { InputError } from "./errors.js";
 import { formatSeconds, parseDurationSeconds } from "./durations.js";
@@ -86,6 +86,19 @@ function previewName(template: string, event: EventInfo): string | null {
   return name;
 }
 
+/** GitHub's limit on an environment's name. */
+const MAX_ENVIRONMENT_LENGTH = 255;
+
+function deploymentEnvironment(event: EventInfo): string | null {
+  const template = input("deployment-environment") || "capydb/pr-{number}";
+  if (template.includes("{number}") && !event.pullRequest) return null;
+  const name = template.replaceAll("{number}", String(event.pullRequest?.number ?? ""));
+  if (name.length > MAX_ENVIRONMENT_LENGTH || /[\r\n]/.test(name)) {
+    throw new InputError("deployment-environment", `must be one line of at most ${MAX_ENVIRONMENT_LENGTH} characters; got "${name.slice(0, 60)}…"`);
+  }
+  return name;
+}
+
 export function getSettings(event: EventInfo): ActionSettings {
   const apiKey = required("api-key", "pass your CapyDB API key from a secret, e.g. api-key: ${{ secrets.CAPYDB_API_KEY }}");
   // Masked before anything else can print it (a runner masks secrets, not values from elsewhere).
@@ -129,5 +142,9 @@ export function getSettings(event: EventInfo): ActionSettings {
     cutoverOnMerge: bool("cutover-on-merge", true),
     cutoverNote: cutoverNote || null,
     githubToken,
+    schemaDiff: bool("schema-diff", true),
+    failOn: oneOf("fail-on", FAIL_ON, "destructive"),
+    deployment: bool("deployment", true),
+    deploymentEnvironment: deploymentEnvironment(event),
   };
 }

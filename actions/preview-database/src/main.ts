@@ -10,9 +10,11 @@ import { execute } from "./execute.js";
 import { InputError, toActionError } from "./errors.js";
 import { Deadline } from "./deadline.js";
 import { commentMarker, renderComment, type CommentContext } from "./comment-body.js";
-import { StickyComment, createOctokit, removeLabel, type IssueTarget } from "./github-api.js";
+import { StickyComment, createOctokit, removeLabel, type IssueTarget, type Octokit } from "./github-api.js";
 import { maskedOutput, outputsOf, setOutputs } from "./outputs.js";
 import { summarizeFailure, summarizeOutcome, summarizeSkip } from "./summary.js";
+import { checkSchema } from "./schema-check.js";
+import { PreviewDeployment, deactivateFor, deploymentFor } from "./deployments.js";
 
 const VERSION = "0.1.0";
 
@@ -80,7 +82,8 @@ export async function run(): Promise<void> {
   let labelToRemove: string | null = null;
   const trace: { preview: PreviewDatabase | null; job: Job | null } = { preview: null, job: null };
   const target = issueTarget(event);
-  let octokit: ReturnType<typeof createOctokit> | null = null;
+  let octokit: Octokit | null = null;
+  let deployment: PreviewDeployment | null = null;
 
   try {
     settings = getSettings(event);
@@ -96,8 +99,10 @@ export async function run(): Promise<void> {
     if (plan.kind === "reset") labelToRemove = plan.removeLabel;
     core.info(`capydb/preview-database ${VERSION}: preview "${name}" of project ${settings.projectId}: ${plan.kind} (${plan.why})`);
 
-    if (target && settings.githubToken) octokit = createOctokit(settings.githubToken);
-    else if (target && (settings.comment || labelToRemove)) core.warning("No `github-token`: the pull request comment and labels are left alone");
+    if (event.repo && settings.githubToken) octokit = createOctokit(settings.githubToken);
+    else if (target && (settings.comment || labelToRemove))
+      core.warning("No `github-token`: the pull request comment, labels, check run and deployment are left alone");
+    deployment = deploymentFor(plan, settings, event, octokit, name);
     if (octokit && target && settings.comment) {
       commentContext = { projectId: settings.projectId, previewName: name, resetLabel: settings.resetLabel, runUrl: event.runUrl };
       sticky = new StickyComment(octokit, target, commentMarker(settings.projectId, name)); // starts looking for it now
@@ -116,6 +121,8 @@ export async function run(): Promise<void> {
     const masking = plan.kind === "delete" || plan.kind === "cutover" ? Promise.resolve(null) : loadMaskingRuleCount(client, settings.projectId);
     const comment = sticky;
     const context = commentContext;
+    const deploy = deployment;
+    const deadline = new Deadline(settings.timeoutMs);
     const outcome = await execute(plan, {
       client,
       settings,
@@ -123,11 +130,24 @@ export async function run(): Promise<void> {
       name,
       projectId: settings.projectId,
       project,
-      deadline: new Deadline(settings.timeoutMs),
+      deadline,
       trace,
-      // Chained on the rule count, so progress updates still go out in order, before the final one.
-      report: (view) => void masking.then((rules) => comment?.show(renderComment({ ...context!, maskingRules: rules }, view))),
+      report: (view) => {
+        if (view.status === "creating" || view.status === "resetting") void deploy?.report("in_progress", `Preview ${name}: ${view.status}`);
+        // Chained on the rule count, so progress updates still go out in order, before the final one.
+        void masking.then((rules) => comment?.show(renderComment({ ...context!, maskingRules: rules }, view)));
+      },
     });
+    const commentUrlOf = (id: number | null) => (id && event.pullRequest?.htmlUrl ? `${event.pullRequest.htmlUrl}#issuecomment-${id}` : null);
+
+    if (deployment && outcome.credentials) {
+      await sticky?.settle(); // its id, for the deployment's link
+      const ready = outcome.view?.status === "ready" || outcome.view?.status === "reset";
+      if (ready) await deployment.report("success", `Preview ${name} is ready`, commentUrlOf(sticky?.id ?? null));
+      else await deployment.report("in_progress", `Preview ${name}: its job runs on (wait: false)`);
+    }
+    if (outcome.operation === "deleted" && octokit) await deactivateFor(octokit, settings, event, name, plan.why);
+    await checkSchema({ plan, settings, event, client, octokit, name, deadline }, outcome);
 
     const maskingRules = await masking;
     warnIfUnmasked(outcome.preview, outcome.credentials !== null, maskingRules);
@@ -135,8 +155,7 @@ export async function run(): Promise<void> {
     await sticky?.settle();
     const commentId = sticky?.id ?? null;
     setOutputs(outputsOf(outcome, name, commentId));
-    const commentUrl = commentId && event.pullRequest?.htmlUrl ? `${event.pullRequest.htmlUrl}#issuecomment-${commentId}` : null;
-    await summarizeOutcome(name, settings.projectId, outcome, commentUrl, maskingRules);
+    await summarizeOutcome(name, settings.projectId, outcome, commentUrlOf(commentId), maskingRules);
     core.info(`Done: ${outcome.operation}${outcome.preview ? ` preview ${outcome.preview.id}` : ""}`);
   } catch (err) {
     const error = toActionError(settings ? projectNotFound(err, settings.projectId) : err, settings?.apiUrl ?? null);
@@ -147,8 +166,10 @@ export async function run(): Promise<void> {
       { knownOnly: true },
     );
     await summarizeFailure(name, error.message);
+    if (deployment && trace.preview) await deployment.report("failure", `Preview ${name} failed: ${error.message.split("\n")[0]}`);
     core.setFailed(error.message);
   } finally {
+    await deployment?.settle();
     if (labelToRemove && octokit && target) await removeLabel(octokit, target, labelToRemove);
     await client?.close().catch(() => {});
   }

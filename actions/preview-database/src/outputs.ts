@@ -3,6 +3,7 @@
 import * as core from "@actions/core";
 import type { PreviewDatabase } from "@capydb/api";
 import type { Outcome } from "./execute.js";
+import type { SchemaCheck } from "./schema-diff.js";
 
 export const OUTPUT_NAMES = [
   "operation",
@@ -21,6 +22,8 @@ export const OUTPUT_NAMES = [
   "job-id",
   "cutover-request-id",
   "comment-id",
+  "schema-diff-summary",
+  "schema-risk",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 export type OutputValues = Partial<Record<OutputName, string | number | null>>;
@@ -28,6 +31,12 @@ export type OutputValues = Partial<Record<OutputName, string | number | null>>;
 /** "true" / "false" from the preview (the server's word); null without one. */
 export function maskedOutput(p: PreviewDatabase | null | undefined): string | null {
   return p ? String(p.masked === true) : null;
+}
+
+/** {"safe":3,"risky":1,"destructive":1,"statements":5}; null when no diff was made. */
+export function schemaSummaryOutput(check: SchemaCheck | null | undefined): string | null {
+  if (check?.status !== "done") return null;
+  return JSON.stringify({ ...check.diff.summary, statements: check.diff.statements.length });
 }
 
 export function outputsOf(outcome: Outcome, previewName: string | null, commentId: number | null): OutputValues {
@@ -50,6 +59,8 @@ export function outputsOf(outcome: Outcome, previewName: string | null, commentI
     "job-id": outcome.job?.id,
     "cutover-request-id": outcome.cutover?.id,
     "comment-id": commentId,
+    "schema-diff-summary": schemaSummaryOutput(outcome.schema),
+    "schema-risk": outcome.schema?.status === "done" ? outcome.schema.risk : null,
   };
 }
 

@@ -5,14 +5,19 @@ import type { EventInfo } from "./event.js";
 import { InputError } from "./errors.js";
 
 export type Plan =
-  /** Create the preview, or reuse the live one of that name; reset it first when `reset`; extend its TTL when reused. */
-  | { kind: "ensure"; reset: boolean; why: string }
+  /**
+   * Create the preview, or reuse the live one of that name; reset it first when `reset`; extend its
+   * TTL when reused; then diff its schema against production when `schemaDiff`.
+   */
+  | { kind: "ensure"; reset: boolean; schemaDiff: boolean; why: string }
   /** Reset the preview's data (created when missing); remove `removeLabel` from the pull request. */
   | { kind: "reset"; removeLabel: string | null; why: string }
   | { kind: "delete"; why: string }
   | { kind: "extend"; why: string }
   /** Open a cutover request for the preview (one per preview: a re-run finds it) and keep the preview. */
   | { kind: "cutover"; why: string }
+  /** Diff the live preview's schema against production (after the workflow's own migrations): no create, no reset. */
+  | { kind: "check"; why: string }
   | { kind: "skip"; why: string };
 
 const PULL_REQUEST_EVENTS = new Set(["pull_request", "pull_request_target"]);
@@ -49,7 +54,7 @@ export function planFor(settings: ActionSettings, event: EventInfo): Plan {
   const labeledForReset = pr?.action === "labeled" && pr.label === settings.resetLabel ? settings.resetLabel : null;
   switch (settings.command) {
     case "create":
-      return { kind: "ensure", reset: false, why: "command: create" };
+      return { kind: "ensure", reset: false, schemaDiff: false, why: "command: create" };
     case "reset":
       return { kind: "reset", removeLabel: labeledForReset, why: "command: reset" };
     case "delete":
@@ -58,24 +63,27 @@ export function planFor(settings: ActionSettings, event: EventInfo): Plan {
       return { kind: "extend", why: "command: extend" };
     case "cutover":
       return { kind: "cutover", why: "command: cutover" };
+    case "check":
+      return { kind: "check", why: "command: check" };
     case "auto":
       break;
   }
   if (!pr || !PULL_REQUEST_EVENTS.has(event.name)) {
     throw new InputError(
       "command",
-      `auto works on pull_request events; this run was triggered by "${event.name || "an unknown event"}": set command to create, reset, delete, extend or cutover (and preview-name)`,
+      `auto works on pull_request events; this run was triggered by "${event.name || "an unknown event"}": set command to create, reset, delete, extend, cutover or check (and preview-name)`,
     );
   }
   switch (pr.action) {
     case "opened":
     case "reopened":
     case "ready_for_review":
-      return { kind: "ensure", reset: false, why: `pull request ${pr.action}` };
+      // ready_for_review brings no new commits: the head's schema was checked when they were pushed.
+      return { kind: "ensure", reset: false, schemaDiff: settings.schemaDiff && pr.action !== "ready_for_review", why: `pull request ${pr.action}` };
     case "synchronize":
       return settings.onPush === "reset"
-        ? { kind: "ensure", reset: true, why: "new commits pushed (on-push: reset)" }
-        : { kind: "ensure", reset: false, why: "new commits pushed (on-push: reuse)" };
+        ? { kind: "ensure", reset: true, schemaDiff: settings.schemaDiff, why: "new commits pushed (on-push: reset)" }
+        : { kind: "ensure", reset: false, schemaDiff: settings.schemaDiff, why: "new commits pushed (on-push: reuse)" };
     case "labeled":
       if (labeledForReset) return { kind: "reset", removeLabel: labeledForReset, why: `label "${labeledForReset}" added` };
       return { kind: "skip", why: `Label "${pr.label ?? ""}" is not the reset label ("${settings.resetLabel}"): nothing to do.` };

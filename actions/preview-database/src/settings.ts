@@ -1,8 +1,12 @@
 // The action's inputs after parsing and validation: everything the rest of the action reads
 // about its configuration comes from this one object (built by input-helper.ts).
 
-export const COMMANDS = ["auto", "create", "reset", "delete", "extend", "cutover"] as const;
+export const COMMANDS = ["auto", "create", "reset", "delete", "extend", "cutover", "check"] as const;
 export type Command = (typeof COMMANDS)[number];
+
+/** The least risk that makes the "CapyDB schema" check run fail; none: it never fails. */
+export const FAIL_ON = ["destructive", "risky", "none"] as const;
+export type FailOn = (typeof FAIL_ON)[number];
 
 export type PreviewSource = { kind: "project" } | { kind: "backup"; backupId: string } | { kind: "empty" };
 
@@ -31,4 +35,11 @@ export interface ActionSettings {
   /** Null: the action writes a note naming the merged pull request. */
   cutoverNote: string | null;
   githubToken: string;
+  /** Diff the preview's schema against production after it is ready (auto on opened, reopened, synchronize). */
+  schemaDiff: boolean;
+  failOn: FailOn;
+  /** Keep a GitHub deployment per preview. */
+  deployment: boolean;
+  /** The deployment's environment with `{number}` replaced; null when it needs a pull request number and there is none. */
+  deploymentEnvironment: string | null;
 }

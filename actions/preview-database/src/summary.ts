@@ -2,6 +2,7 @@
 import * as core from "@actions/core";
 import type { Outcome } from "./execute.js";
 import { formatInstant, maskingLine } from "./comment-body.js";
+import { summaryLine, verdictLine } from "./schema-diff.js";
 
 type Row = [string, string];
 
@@ -50,6 +51,8 @@ export async function summarizeOutcome(
     rows.push(["Expires", formatInstant(p.ttl_expires_at)]);
   }
   if (outcome.job) rows.push(["Job", `${code(outcome.job.id)} (${outcome.job.type}, ${outcome.job.state})`]);
+  if (outcome.schema)
+    rows.push(["Schema", `${summaryLine(outcome.schema).replace(/^Schema vs production: /, "vs production: ")}. ${verdictLine(outcome.schema)}`]);
   if (outcome.cutover) rows.push(["Cutover request", `${code(outcome.cutover.id)} (status ${code(outcome.cutover.status)})`]);
   if (commentUrl) rows.push(["Pull request comment", commentUrl]);
   const notes = outcome.note ? `\n\n${outcome.note}` : "";
