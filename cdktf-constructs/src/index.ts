@@ -15,4 +15,5 @@ export {
   type MaskingOptions,
   MASKING_STRATEGIES,
 } from "./masking-rules.js";
+export { CapyTrustPolicy, type CapyTrustPolicyProps, type CapyTrustPolicyCommand, type TrustGitHubOptions, TRUST_POLICY_COMMANDS } from "./trust-policy.js";
 export * as capydb from "./.gen/providers/capydb/index.js";

@@ -1,11 +1,12 @@
 // CapyProject: a CapyDB project (a PostgreSQL database and its login role), with its extensions,
-// its daily backup schedule and its masking rules.
+// its daily backup schedule, its masking rules and the GitHub repositories it trusts.
 import type { TerraformProvider } from "cdktf";
 import { Construct } from "constructs";
 import { Project } from "./.gen/providers/capydb/project/index.js";
 import { type BackupScheduleOptions, CapyBackupSchedule } from "./backup-schedule.js";
 import { CapyExtension } from "./extension.js";
 import { CapyMaskingRules, type MaskingOptions } from "./masking-rules.js";
+import { CapyTrustPolicy, type TrustGitHubOptions } from "./trust-policy.js";
 import { atLeast, displayName, integerInRange, isToken, nameProps, nonEmpty, oneOf, pgDuration, type Problem, validateAtSynth } from "./validation.js";
 
 export const PLANS = ["free", "pro", "enterprise"] as const;
@@ -165,6 +166,7 @@ export class CapyProject extends Construct {
   private readonly problems: Problem[] = [];
   private schedule?: CapyBackupSchedule;
   private maskingRulesConstruct?: CapyMaskingRules;
+  private readonly trusted: CapyTrustPolicy[] = [];
 
   constructor(scope: Construct, id: string, props: CapyProjectProps) {
     super(scope, id);
@@ -231,6 +233,11 @@ export class CapyProject extends Construct {
     return this.maskingRulesConstruct;
   }
 
+  /** The trust policies declared with `trustGitHub()`, in the order they were added. */
+  get trustPolicies(): CapyTrustPolicy[] {
+    return [...this.trusted];
+  }
+
   /**
    * Enables a PostgreSQL extension in the project's database and answers its construct
    * (id `Extension-<name>`). The same name twice fails the synth (`extensions`).
@@ -280,5 +287,27 @@ export class CapyProject extends Construct {
     this.maskingRulesConstruct = new CapyMaskingRules(this, "MaskingRules", { ...masking, project: this.projectId, provider: this.provider });
     nameProps(this.maskingRulesConstruct, (prop) => `masking.${prop}`);
     return this.maskingRulesConstruct;
+  }
+
+  /**
+   * Lets GitHub Actions workflows of `repository` (`"owner/repo"`) act on this project without an
+   * API key: they trade their OIDC ID token for a short-lived token limited to `options.commands`
+   * (default: all). Answers the `CapyTrustPolicy` (id `TrustGitHub-<owner>--<repo>`). A repository
+   * may be trusted more than once, e.g. pull requests for previews and `main` for cutovers.
+   *
+   * ```ts
+   * db.trustGitHub("acme/shop", { refs: ["refs/pull/*\/merge"], events: ["pull_request"], commands: ["create", "reset", "delete"] });
+   * ```
+   */
+  trustGitHub(repository: string, options: TrustGitHubOptions = {}): CapyTrustPolicy {
+    const index = this.trusted.length;
+    // A literal repository makes a stable construct id (and Terraform address); a token cannot.
+    const base =
+      typeof repository === "string" && !isToken(repository) && repository !== "" ? `TrustGitHub-${repository.replace("/", "--")}` : `TrustGitHub${index}`;
+    let id = base;
+    for (let n = 2; this.node.tryFindChild(id); n++) id = `${base}-${n}`;
+    const policy = new CapyTrustPolicy(this, id, { ...options, project: this.projectId, repository, provider: this.provider });
+    this.trusted.push(policy);
+    return policy;
   }
 }

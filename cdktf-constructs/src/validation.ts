@@ -197,3 +197,82 @@ export function propName(construct: IConstruct, prop: string): string {
 export function validateAtSynth(construct: IConstruct, check: () => Problem[]): void {
   construct.node.addValidation({ validate: () => check().filter((p): p is string => p !== undefined) });
 }
+
+// ------------------------------------------------------------------ trust policies
+
+/** What a GitHub Actions token may do (the API's TrustPolicyCommand). */
+export const TRUST_POLICY_COMMANDS = ["create", "reset", "delete", "extend", "check", "cutover"] as const;
+
+/** GitHub's rules: an owner of letters, digits and inner dashes (39 at most), a name of letters, digits, ".", "_" and "-". */
+const GITHUB_REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
+
+export function githubRepository(prop: string, value: string | undefined): Problem {
+  if (isToken(value)) return undefined;
+  if (typeof value !== "string" || !GITHUB_REPOSITORY.test(value) || [".", ".."].includes(value.split("/")[1])) {
+    return `${prop} must be a GitHub repository as "owner/repo"; got ${show(value)}`;
+  }
+  return undefined;
+}
+
+/** GitHub's numeric id of a repository, as a string of digits or a number. */
+export function githubRepositoryId(prop: string, value: string | number | undefined): Problem {
+  if (value === undefined || isToken(value)) return undefined;
+  const ok = typeof value === "string" ? /^[1-9][0-9]{0,19}$/.test(value) : typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+  return ok ? undefined : `${prop} must be GitHub's numeric repository id; got ${show(value)}`;
+}
+
+/** A ref, or a pattern where "*" stands for exactly one whole path segment (refs/pull/*\/merge). */
+export function refPattern(value: string): string | undefined {
+  if (value.length > 255) return `must be at most 255 characters; got ${value.length}`;
+  if (CONTROLS.test(value)) return "must be one line, without control characters";
+  if (!/^refs\/[^/]/.test(value)) return 'must be a full ref starting with "refs/" (refs/heads/main, refs/pull/*/merge)';
+  if (!value.split("/").every((segment) => segment !== "" && (segment === "*" || !segment.includes("*")))) {
+    return '"*" may only stand for a whole path segment (refs/heads/*, not refs/heads/feat*), and no segment may be empty';
+  }
+  return undefined;
+}
+
+export function environmentName(value: string): string | undefined {
+  if (value === "") return "must not be empty";
+  if (value.length > 255) return `must be at most 255 characters; got ${value.length}`;
+  if (CONTROLS.test(value)) return "must be one line, without control characters";
+  return undefined;
+}
+
+export function eventName(value: string): string | undefined {
+  return /^[a-z_]{1,64}$/.test(value) ? undefined : "must be a GitHub Actions event name such as pull_request or push";
+}
+
+export function trustPolicyCommand(value: string): string | undefined {
+  return (TRUST_POLICY_COMMANDS as readonly string[]).includes(value) ? undefined : `must be one of ${TRUST_POLICY_COMMANDS.map((c) => `"${c}"`).join(", ")}`;
+}
+
+/**
+ * The problems of a list of a trust policy's (refs, environments, events, commands): left out it
+ * allows anything, so it is not empty when given; at most 50 entries; each passes `check`, has no
+ * whitespace around it (it could never match a claim) and is listed once (the server would keep
+ * one, and Terraform's state would then differ from the configuration). The provider runs the
+ * same checks at plan (a test checks that the two agree). A list or entry that is a token passes.
+ */
+export function policyListProblems(prop: string, values: unknown, check: (value: string) => string | undefined): Problem[] {
+  if (values === undefined || isToken(values)) return [];
+  if (!Array.isArray(values)) return [`${prop} must be a list of strings; got ${show(values)}`];
+  if (values.length === 0) return [`${prop} must not be empty: leave it out to allow any`];
+  const out: Problem[] = [];
+  if (values.length > 50) out.push(`${prop} must have at most 50 entries; got ${values.length}`);
+  const seen = new Map<string, number>();
+  values.forEach((value: unknown, i) => {
+    if (isToken(value)) return;
+    const at = `${prop}[${i}]`;
+    if (typeof value !== "string") {
+      out.push(`${at} must be a string; got ${show(value)}`);
+      return;
+    }
+    const problem = value !== value.trim() ? "must not start or end with whitespace" : check(value);
+    if (problem) out.push(`${at} ${problem}; got ${show(value)}`);
+    const first = seen.get(value);
+    if (first !== undefined) out.push(`${at}: ${show(value)} is already listed (${prop}[${first}])`);
+    else seen.set(value, i);
+  });
+  return out;
+}

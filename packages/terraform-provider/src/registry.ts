@@ -7,6 +7,7 @@ import { maskingRulesResource } from "./resources/masking-rules.js";
 import { previewDatabaseResource } from "./resources/preview-database.js";
 import { projectResource } from "./resources/project.js";
 import { scheduledBackupResource } from "./resources/scheduled-backup.js";
+import { trustPolicyResource } from "./resources/trust-policy.js";
 import { type SchemaSpec, schemaToJson } from "./schema/schema.js";
 
 /** Kept equal to package.json's version (a test checks it). */
@@ -16,7 +17,8 @@ export const PROVIDER_ADDRESS = "registry.terraform.io/capydb/capydb";
 export const PROVIDER_SCHEMA: SchemaSpec = {
   version: 0,
   block: {
-    description: "The CapyDB provider: projects, backup schedules, extensions, masking rules and preview databases on a CapyDB server.",
+    description:
+      "The CapyDB provider: projects, backup schedules, extensions, masking rules, preview databases and GitHub Actions trust policies on a CapyDB server.",
     attributes: {
       api_url: { type: "string", optional: true, description: "Base URL of the CapyDB API, e.g. https://capydb.example.com (default: $CAPYDB_API_URL)." },
       api_key: { type: "string", optional: true, sensitive: true, description: "An organization API key, capy_live_... (default: $CAPYDB_API_KEY)." },
@@ -24,7 +26,14 @@ export const PROVIDER_SCHEMA: SchemaSpec = {
   },
 };
 
-export const resources: Resource[] = [projectResource, scheduledBackupResource, extensionResource, previewDatabaseResource, maskingRulesResource];
+export const resources: Resource[] = [
+  projectResource,
+  scheduledBackupResource,
+  extensionResource,
+  previewDatabaseResource,
+  maskingRulesResource,
+  trustPolicyResource,
+];
 export const dataSources: DataSource[] = [projectDataSource, backupsDataSource];
 
 /** The provider's schema in the JSON format of `terraform providers schema -json`. */

@@ -131,6 +131,7 @@ describe("terraform-provider-capydb as a go-plugin process", () => {
       "capydb_preview_database",
       "capydb_project",
       "capydb_scheduled_backup",
+      "capydb_trust_policy",
     ]);
     expect(Object.keys(schema.data_source_schemas as object).sort()).toEqual(["capydb_backups", "capydb_project"]);
 

@@ -4,6 +4,7 @@ export * as maskingRules from './masking-rules/index.js';
 export * as previewDatabase from './preview-database/index.js';
 export * as project from './project/index.js';
 export * as scheduledBackup from './scheduled-backup/index.js';
+export * as trustPolicy from './trust-policy/index.js';
 export * as dataCapydbBackups from './data-capydb-backups/index.js';
 export * as dataCapydbProject from './data-capydb-project/index.js';
 export * as provider from './provider/index.js';
