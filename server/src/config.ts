@@ -114,6 +114,10 @@ export interface Config {
     max: number;
     /** shared_buffers of each instance, in MB: its memory budget's largest part. */
     sharedBuffersMb: number;
+    /** How much WAL a preview's origin slot may hold back on production (max_slot_wal_keep_size), in MB. */
+    originSlotWalKeepMb: number;
+    /** How long making a preview's origin slot may wait for production's open transactions, in seconds; past it the snapshot has no origin. */
+    originSlotTimeoutSeconds: number;
   };
   /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
   faults: string | null;
@@ -140,6 +144,8 @@ function instanceSettings(env: NodeJS.ProcessEnv, dataDir: string): Config["inst
     portLast: last,
     max: int(env, "CAPYDB_INSTANCE_MAX", 100, 1, 10_000),
     sharedBuffersMb: int(env, "CAPYDB_INSTANCE_SHARED_BUFFERS_MB", 16, 1, 1_048_576),
+    originSlotWalKeepMb: int(env, "CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB", 1024, 16, 10_485_760),
+    originSlotTimeoutSeconds: int(env, "CAPYDB_ORIGIN_SLOT_TIMEOUT_SECONDS", 30, 1, 3600),
   };
 }
 

@@ -190,6 +190,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         root: config.instances.dir,
         binDir: config.pgBinDir,
         superuserPassword: readOrCreateSecretFile(path.join(config.dataDir, "instance-superuser-password")),
+        slotWalKeepMb: config.instances.originSlotWalKeepMb,
         log: bootLog,
       });
       instances = new InstanceEngine(host, db, box, clusters, cluster, config.instances, bootLog);

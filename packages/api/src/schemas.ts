@@ -305,6 +305,21 @@ export const CutoverSchemaReview = z
   })
   .meta({ id: "CutoverSchemaReview" });
 export type CutoverSchemaReview = z.infer<typeof CutoverSchemaReview>;
+/** What production received since the preview's data was taken (its origin): per table, exactly, from a logical slot. */
+export const WritesSinceOrigin = z
+  .object({
+    /** false when the count is not known (no origin for this preview, the slot lost): `reason` says why. */
+    known: z.boolean(),
+    reason: z.string().nullable(),
+    /** production's WAL position the preview's data is exactly as of */
+    since_lsn: z.string().nullable(),
+    /** when this count was read (live while the request waits; frozen when it is executed) */
+    as_of: timestamp,
+    last_write_at: nullableTimestamp,
+    tables: z.array(z.object({ table: z.string(), inserts: z.number().int(), updates: z.number().int(), deletes: z.number().int(), last_write_at: timestamp })),
+  })
+  .meta({ id: "WritesSinceOrigin" });
+export type WritesSinceOrigin = z.infer<typeof WritesSinceOrigin>;
 
 // ---------------------------------------------------------------- masking rules
 export const MaskingStrategy = z.enum(["email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"]);
@@ -458,6 +473,8 @@ export const CutoverRequest = z
     production_schema_changed: z.boolean().nullable(),
     /** When it changed: the lines of production's schema (pg_dump's SQL) gone and new, at most 200 each. */
     production_schema_changes: z.object({ removed: z.array(z.string()), added: z.array(z.string()) }).nullable(),
+    /** Production's writes since the preview's origin: a cutover of the preview's data would not carry them over. Null for requests from before origins. */
+    writes_since_origin: WritesSinceOrigin.nullable(),
   })
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;

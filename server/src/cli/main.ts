@@ -59,7 +59,13 @@ function printCutovers(rows: Cutover[]): void {
   for (const c of rows) out(row(c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)));
 }
 
-const SCHEMA_FIELDS = new Set(["schema_diff_at_open", "schema_diff_at_execute", "production_schema_changed", "production_schema_changes"]);
+const SCHEMA_FIELDS = new Set([
+  "schema_diff_at_open",
+  "schema_diff_at_execute",
+  "production_schema_changed",
+  "production_schema_changes",
+  "writes_since_origin",
+]);
 
 /**
  * One field per line at the left margin; a diff's statements and production's changed lines
@@ -68,6 +74,7 @@ const SCHEMA_FIELDS = new Set(["schema_diff_at_open", "schema_diff_at_execute", 
  */
 function printCutover(c: Cutover): void {
   for (const [k, v] of Object.entries(c)) if (v !== null && !SCHEMA_FIELDS.has(k)) out(line`${k.padEnd(24)} ${v}`);
+  printWrites(c.writes_since_origin);
   printReview("schema_diff_at_open", c.schema_diff_at_open);
   printReview("schema_diff_at_execute", c.schema_diff_at_execute);
   const changes = c.production_schema_changes;
@@ -80,6 +87,19 @@ function printCutover(c: Cutover): void {
   } else if (c.production_schema_changed === false) {
     out(line`${"production_schema_changed".padEnd(24)} false: production's schema did not change between the request's opening and its execution`);
   }
+}
+
+/** Production's writes since the preview's origin: a total line, then a line per table (indented). */
+function printWrites(w: Cutover["writes_since_origin"]): void {
+  const key = "writes_since_origin".padEnd(24);
+  if (!w) return;
+  if (!w.known) return out(line`${key} unknown: ${w.reason ?? "no reason given"}`);
+  const sum = (k: "inserts" | "updates" | "deletes") => w.tables.reduce((n, t) => n + t[k], 0);
+  if (w.tables.length === 0) return out(line`${key} none since ${w.since_lsn} (as of ${w.as_of})`);
+  out(
+    line`${key} ${sum("inserts")} inserts, ${sum("updates")} updates, ${sum("deletes")} deletes in ${w.tables.length} tables since ${w.since_lsn}; last at ${w.last_write_at} (as of ${w.as_of})`,
+  );
+  for (const t of w.tables) out(line`  ${t.table}: ${t.inserts} inserts, ${t.updates} updates, ${t.deletes} deletes, last at ${t.last_write_at}`);
 }
 
 /** One moment's schema evidence: a summary line, then each statement (its lines indented) with its risk and why. */

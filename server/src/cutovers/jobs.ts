@@ -31,8 +31,10 @@ import {
   markDeletedProjectPreviousDropped,
   markPreviousDropped,
   recordPreCutoverBackup,
+  recordWritesSinceOrigin,
   type CutoverRow,
 } from "./store.js";
+import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
 
 /**
  * The executed phase of the request's schema review, once per request (a retried job keeps the
@@ -72,6 +74,10 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
         // 0. The schema evidence as of now, beside the one taken when the request was opened.
         if (preview.state === "ready") await reviewAtExecute(ctx, job, cut.id, project, preview);
+        // what production wrote since the preview's data was taken: a data cutover does not carry it over (yet)
+        if (preview.state === "ready" && !cut.writes_since_origin) {
+          await recordWritesSinceOrigin(ctx.db, cut.id, toApiWrites(await writesSinceOrigin(ctx, project, preview)));
+        }
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
           const backup = await insertBackup(ctx.db, project, { label: `pre-cutover backup for ${cut.id}`, createdByJobId: job.job.id, pinned: true });

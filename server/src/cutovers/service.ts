@@ -1,7 +1,8 @@
 // Cutover requests: the customer asks, an operator acknowledges or rejects, then
 // executes (pre-cutover backup, then promote); rollback within the window.
 import { recordLatestJob } from "../projects/store.js";
-import type { CutoverRequest, CutoverSchemaReview } from "@capydb/api";
+import type { CutoverRequest, CutoverSchemaReview, WritesSinceOrigin } from "@capydb/api";
+import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
@@ -10,7 +11,7 @@ import { canAccess } from "../http/auth.js";
 import { conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
-import type { ProjectRow } from "../projects/store.js";
+import { loadProject, type ProjectRow } from "../projects/store.js";
 import { loadPreview } from "../previews/store.js";
 import { insertPendingReview, loadReviews, type CutoverReviewRow } from "../schemadiffs/store.js";
 import { schemaChanges } from "../schemadiffs/review.js";
@@ -44,12 +45,22 @@ function toApiReview(r: CutoverReviewRow | undefined): CutoverSchemaReview | nul
   };
 }
 
+/** Live while the request waits for the operator (production keeps writing); as frozen by the execute job after. */
+async function writesOf(ctx: AppContext, r: CutoverRow): Promise<WritesSinceOrigin | null> {
+  if (!["open", "acknowledged", "in_progress"].includes(r.status) || r.writes_since_origin) return r.writes_since_origin;
+  const [project, preview] = await Promise.all([loadProject(ctx.db, r.project_id), loadPreview(ctx.db, r.preview_database_id)]);
+  if (!project || !preview || preview.state !== "ready") return r.writes_since_origin;
+  return toApiWrites(await writesSinceOrigin(ctx, project, preview));
+}
+
 /** The requests as the API shows them, each with its schema evidence (one query for all). */
 export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Promise<CutoverRequest[]> {
   const reviews = await loadReviews(
     ctx.db,
     rows.map((r) => r.id),
   );
+  const writes = new Map<string, WritesSinceOrigin | null>();
+  for (const r of rows) writes.set(r.id, await writesOf(ctx, r));
   return rows.map((r) => {
     const opened = reviews.find((v) => v.cutover_id === r.id && v.phase === "opened");
     const executed = reviews.find((v) => v.cutover_id === r.id && v.phase === "executed");
@@ -57,6 +68,7 @@ export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Prom
     const changed = both ? opened.production_schema_sha256 !== executed.production_schema_sha256 : null;
     return {
       ...toApiCutover(r),
+      writes_since_origin: writes.get(r.id) ?? null,
       schema_diff_at_open: toApiReview(opened),
       schema_diff_at_execute: toApiReview(executed),
       production_schema_changed: changed,
@@ -69,7 +81,10 @@ export const presentCutover = async (ctx: AppContext, row: CutoverRow): Promise<
 
 const toApiCutover = (
   r: CutoverRow,
-): Omit<CutoverRequest, "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes"> => ({
+): Omit<
+  CutoverRequest,
+  "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes" | "writes_since_origin"
+> => ({
   id: r.id,
   organization_id: r.organization_id,
   project_id: r.project_id,

@@ -2,7 +2,7 @@
 // writes it (one writer per table).
 //   open → acknowledged → in_progress → completed → rolled_back
 //   open | acknowledged → canceled | rejected;   in_progress → failed
-import type { CutoverRequest } from "@capydb/api";
+import type { CutoverRequest, WritesSinceOrigin } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
 
 export type CutoverStatus = CutoverRequest["status"];
@@ -33,6 +33,8 @@ export interface CutoverRow {
   previous_instance_cluster_id: string | null;
   previous_dir: string | null;
   rolled_back_at: Date | null;
+  /** Production's writes since the preview's origin, frozen when the request was executed (live before). */
+  writes_since_origin: WritesSinceOrigin | null;
   rollback_job_id: string | null;
   created_at: Date;
   updated_at: Date;
@@ -205,4 +207,9 @@ export async function keptPreviousOnCluster(db: Queryable, clusterId: string): P
     [clusterId],
   );
   return rows.map((r) => r.name);
+}
+
+/** Freezes the count of production's writes since the origin (once: a retried execute keeps the first). */
+export async function recordWritesSinceOrigin(db: Queryable, id: string, writes: WritesSinceOrigin): Promise<void> {
+  await db.query("UPDATE cutover_requests SET writes_since_origin = $2::jsonb WHERE id = $1 AND writes_since_origin IS NULL", [id, JSON.stringify(writes)]);
 }

@@ -7,6 +7,9 @@ import { names } from "../platform/dataplane/names.js";
 import type { ProjectRow } from "../projects/store.js";
 import { withSnapshotLock } from "./dataplane.js";
 import { loadSnapshot, nextSnapshotGeneration, recordSnapshot, useSnapshot } from "./store.js";
+import { createOriginSlot, ORIGIN_SLOT_PREFIX } from "../platform/dataplane/privileged.js";
+import { errorMessage } from "../platform/jobs/errors.js";
+import { releaseUnusedOrigins, type Origin } from "./origins.js";
 
 /**
  * Runs fn while the snapshot lock is held shared: clones read the snapshot together, a
@@ -33,7 +36,7 @@ export async function withInstanceSnapshot<T>(
   project: ProjectRow,
   freshSince: Date | null,
   fn: (snapshot: string) => Promise<T>,
-): Promise<{ result: T; takenAt: Date }> {
+): Promise<{ result: T; takenAt: Date; origin: Origin }> {
   const engine = ctx.instances!;
   const production = await engine.instanceOf(project.cluster_id);
   if (!production) throw new PermanentError(`project ${project.id} has no instance of its own: its previews cannot be cloned at the file level`);
@@ -43,7 +46,11 @@ export async function withInstanceSnapshot<T>(
     const used = await withSnapshotShared(ctx, project.id, async () => {
       const current = await useSnapshot(ctx.db, project.id);
       if (!current || current.database_name !== name || !engine.host.snapshotExists(name) || !fresh(current.taken_at)) return null;
-      return { result: await fn(name), takenAt: current.taken_at };
+      return {
+        result: await fn(name),
+        takenAt: current.taken_at,
+        origin: { slot: current.origin_slot, lsn: current.origin_lsn, error: current.origin_error },
+      };
     });
     if (used) return used;
     await withSnapshotLock(ctx, project.id, async () => {
@@ -51,16 +58,30 @@ export async function withInstanceSnapshot<T>(
       if (current && current.database_name === name && engine.host.snapshotExists(name) && fresh(current.taken_at)) return; // refreshed meanwhile
       // everything committed before this instant is in the snapshot
       const takenAt = new Date();
-      const { lsn } = await engine.snapshot(production, name, { copied: () => ctx.faults.check("instance.snapshot.copied") });
+      const generation = await nextSnapshotGeneration(ctx.db);
+      const slot = `${ORIGIN_SLOT_PREFIX}${project.id.replace(/[^a-z0-9]/g, "")}_${generation}`;
+      let originError: string | null = null;
+      const { lsn, originLsn } = await engine.snapshot(production, name, {
+        copied: () => ctx.faults.check("instance.snapshot.copied"),
+        // no origin (production holds a transaction open too long, or runs without wal_level =
+        // logical since before an upgrade): the snapshot is taken all the same, and says why
+        origin: () =>
+          createOriginSlot(ctx.clusters, project.cluster_id, project.database_name, slot, ctx.config.instances.originSlotTimeoutSeconds).catch((err) => {
+            originError = `no origin for writes since this snapshot: ${errorMessage(err)}`;
+            return null;
+          }),
+      });
       await recordSnapshot(ctx.db, {
         project_id: project.id,
         cluster_id: project.cluster_id,
         database_name: name,
-        generation: await nextSnapshotGeneration(ctx.db),
+        generation,
         taken_at: takenAt,
         snapshot_dir: name,
         snapshot_lsn: lsn,
+        origin: { slot: originLsn ? slot : null, lsn: originLsn, error: originLsn ? null : (originError ?? "no origin was made") },
       });
+      await releaseUnusedOrigins(ctx, project);
     });
   }
   throw new Error(`the snapshot of project ${project.id} was replaced three times while a clone waited for it`);

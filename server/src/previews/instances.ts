@@ -11,8 +11,9 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { databaseExists, ensureLoginRole, roleExists } from "../platform/dataplane/provision.js";
 import type { InstanceRow } from "../platform/dataplane/instances/registry.js";
 import type { ProjectRow } from "../projects/store.js";
-import { recordMaskingVerified, type PreviewRow } from "./store.js";
+import { recordMaskingVerified, recordPreviewOrigin, type PreviewRow } from "./store.js";
 import { withInstanceSnapshot } from "./instance-snapshot.js";
+import { releaseUnusedOrigins } from "./origins.js";
 import { withMaskedInstanceSnapshot } from "./masked.js";
 
 /** Whether a preview is made by cloning the project's instance snapshot (else: an empty instance, then the usual build). */
@@ -46,9 +47,14 @@ async function withPreviewSnapshot<T>(
   freshSince: Date | null,
   fn: (snapshot: string) => Promise<T>,
 ): Promise<{ result: T; takenAt: Date }> {
-  if (!preview.masked) return withInstanceSnapshot(ctx, project, freshSince, fn);
+  if (!preview.masked) {
+    const used = await withInstanceSnapshot(ctx, project, freshSince, fn);
+    await recordPreviewOrigin(ctx.db, preview.id, used.origin);
+    return used;
+  }
   const used = await withMaskedInstanceSnapshot(ctx, project, freshSince, fn);
   await recordMaskingVerified(ctx.db, preview.id, used.verifiedAt);
+  await recordPreviewOrigin(ctx.db, preview.id, { slot: null, lsn: null, error: "a masked preview cannot be promoted: no origin is kept for it" });
   return used;
 }
 
@@ -82,6 +88,7 @@ export async function resetFromSnapshot(ctx: AppContext, job: JobContext, previe
   );
   ctx.faults.check("preview.instance.relinked");
   await adoptPreviewIdentity(ctx, job, preview, project);
+  await releaseUnusedOrigins(ctx, project); // the origin of the data it had before
   return takenAt;
 }
 

@@ -30,6 +30,7 @@ import { loadBackup } from "../backups/store.js";
 import { makeSpare, refreshSnapshot, requestSpare, takeSpare } from "./spares.js";
 import { maskBuildInPlace } from "./masked.js";
 import { clonesSnapshot, createEmptyInstance, createFromSnapshot, destroyPreviewInstance, resetFromSnapshot } from "./instances.js";
+import { releaseUnusedOrigins } from "./origins.js";
 
 /** Where a build happens before it is renamed into place: the preview is never half made. */
 const buildName = (p: PreviewRow) => names.previewBuild(p.database_name);
@@ -217,6 +218,8 @@ export function previewJobHandlers(ctx: AppContext): Record<string, JobHandler> 
           await destroyPreviewInstance(ctx, preview);
           await markPreviewDeleted(ctx.db, preview.id);
           await ctx.pooler.sync(preview.cluster_id);
+          const project = await loadProject(ctx.db, preview.project_id);
+          if (project?.state === "ready" && preview.origin_slot) await releaseUnusedOrigins(ctx, project);
           return;
         }
         const admin = await ctx.clusters.pool(preview.cluster_id);

@@ -20,6 +20,10 @@ export interface PreviewRow {
   source_restore_time: Date | null;
   /** Made from the project's masked snapshot (or holds no production rows); masking_verified_at: when the masked data was proven. */
   masked: boolean;
+  /** Instance engine: the origin slot of the snapshot its data was cloned from (writes since the origin), and its point; origin_error when there is none. */
+  origin_slot: string | null;
+  origin_lsn: string | null;
+  origin_error: string | null;
   masking_verified_at: Date | null;
   cluster_id: string;
   database_name: string;
@@ -266,17 +270,24 @@ export interface SnapshotRow {
   database_name: string;
   generation: number;
   taken_at: Date;
+  /** Instance engine: the logical slot production's writes since this snapshot are decoded from, and its consistent point (null: no origin, origin_error says why). */
+  origin_slot: string | null;
+  origin_lsn: string | null;
+  origin_error: string | null;
 }
 
 export async function loadSnapshot(db: Queryable, projectId: string): Promise<SnapshotRow | undefined> {
-  const { rows } = await db.query<SnapshotRow>("SELECT database_name, generation, taken_at FROM project_snapshots WHERE project_id = $1", [projectId]);
+  const { rows } = await db.query<SnapshotRow>(
+    "SELECT database_name, generation, taken_at, origin_slot, origin_lsn::text, origin_error FROM project_snapshots WHERE project_id = $1",
+    [projectId],
+  );
   return rows[0];
 }
 
 /** Loads the project's snapshot and records that a clone is made from it now (snapshots in use are refreshed ahead). */
 export async function useSnapshot(db: Queryable, projectId: string): Promise<SnapshotRow | undefined> {
   const { rows } = await db.query<SnapshotRow>(
-    "UPDATE project_snapshots SET last_used_at = now() WHERE project_id = $1 RETURNING database_name, generation, taken_at",
+    "UPDATE project_snapshots SET last_used_at = now() WHERE project_id = $1 RETURNING database_name, generation, taken_at, origin_slot, origin_lsn::text, origin_error",
     [projectId],
   );
   return rows[0];
@@ -289,15 +300,61 @@ export async function nextSnapshotGeneration(db: Queryable): Promise<number> {
 /** Records the project's new snapshot generation in place of the previous one. */
 export async function recordSnapshot(
   db: Queryable,
-  s: { project_id: string; cluster_id: string; database_name: string; generation: number; taken_at: Date; snapshot_dir?: string; snapshot_lsn?: string },
+  s: {
+    project_id: string;
+    cluster_id: string;
+    database_name: string;
+    generation: number;
+    taken_at: Date;
+    snapshot_dir?: string;
+    snapshot_lsn?: string;
+    origin?: { slot: string | null; lsn: string | null; error: string | null };
+  },
 ): Promise<void> {
   // on the instance engine database_name and snapshot_dir both name the snapshot's directory
   await db.query(
-    `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at, snapshot_dir, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO project_snapshots (project_id, cluster_id, database_name, generation, taken_at, snapshot_dir, snapshot_lsn, origin_slot, origin_lsn, origin_error)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (project_id) DO UPDATE SET database_name = EXCLUDED.database_name, generation = EXCLUDED.generation,
-       taken_at = EXCLUDED.taken_at, snapshot_dir = EXCLUDED.snapshot_dir, snapshot_lsn = EXCLUDED.snapshot_lsn, created_at = now()`,
-    [s.project_id, s.cluster_id, s.database_name, s.generation, s.taken_at, s.snapshot_dir ?? null, s.snapshot_lsn ?? null],
+       taken_at = EXCLUDED.taken_at, snapshot_dir = EXCLUDED.snapshot_dir, snapshot_lsn = EXCLUDED.snapshot_lsn,
+       origin_slot = EXCLUDED.origin_slot, origin_lsn = EXCLUDED.origin_lsn, origin_error = EXCLUDED.origin_error, created_at = now()`,
+    [
+      s.project_id,
+      s.cluster_id,
+      s.database_name,
+      s.generation,
+      s.taken_at,
+      s.snapshot_dir ?? null,
+      s.snapshot_lsn ?? null,
+      s.origin?.slot ?? null,
+      s.origin?.lsn ?? null,
+      s.origin?.error ?? null,
+    ],
   );
+}
+
+/** The origin of a preview's data (the snapshot's it was cloned from), or none with why. */
+export async function recordPreviewOrigin(
+  db: Queryable,
+  previewId: string,
+  origin: { slot: string | null; lsn: string | null; error: string | null },
+): Promise<void> {
+  await db.query("UPDATE preview_databases SET origin_slot = $2, origin_lsn = $3, origin_error = $4 WHERE id = $1", [
+    previewId,
+    origin.slot,
+    origin.lsn,
+    origin.error,
+  ]);
+}
+
+/** The origin slots a project still needs: its snapshot's and those of its previews that are not gone. */
+export async function originSlotsInUse(db: Queryable, projectId: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ slot: string }>(
+    `SELECT origin_slot AS slot FROM project_snapshots WHERE project_id = $1 AND origin_slot IS NOT NULL
+     UNION SELECT origin_slot FROM preview_databases WHERE project_id = $1 AND origin_slot IS NOT NULL AND state NOT IN ('deleted', 'deleting', 'promoted')`,
+    [projectId],
+  );
+  return new Set(rows.map((r) => r.slot));
 }
 
 /** Forgets the project's snapshot, answering its database (to drop). */

@@ -15,6 +15,8 @@
 //   create event triggers, the only code these could fire.
 // - before DROP ROLE, DROP OWNED BY the role in the other databases that granted it
 //   something (found through pg_shdepend): revokes those grants only.
+// - Origin slots on a project's own instance: pg_create_logical_replication_slot,
+//   pg_logical_slot_peek_changes and pg_drop_replication_slot (see the section below).
 //
 // Every session here resolves names in pg_catalog (then our own pg_temp, never
 // searched for functions or operators) with timeouts, and every query of ours is
@@ -249,5 +251,110 @@ export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: strin
       await c.query("ROLLBACK").catch(() => {});
       throw err;
     }
+  });
+}
+
+// ---------------------------------------------------------------- origin slots (writes since a preview's snapshot)
+//
+// A logical replication slot (test_decoding) on a project's own instance, made in its
+// database when the project's snapshot is taken: what it decodes is exactly what production
+// received after the snapshot. Making, peeking and dropping a slot are functions of
+// pg_catalog with our own arguments; decoding runs the output functions of built-in types
+// only (a tenant cannot make a base type), no tenant code.
+
+/** Slots the platform makes for origins are named so, and only they are ever dropped. */
+export const ORIGIN_SLOT_PREFIX = "capydb_origin_";
+
+/**
+ * Makes the slot; answers its consistent point. Waits for the transactions open in
+ * production at that moment (that is how a slot finds its start) at most `timeoutSeconds`.
+ */
+export async function createOriginSlot(clusters: ClusterAdmin, clusterId: string, database: string, slot: string, timeoutSeconds: number): Promise<string> {
+  if (!slot.startsWith(ORIGIN_SLOT_PREFIX)) throw new Error(`not an origin slot: ${slot}`);
+  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(`SET statement_timeout = '${Math.round(timeoutSeconds)}s'`);
+    const { rows } = await c.query<{ lsn: string }>(
+      "SELECT lsn::pg_catalog.text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'test_decoding')",
+      [slot],
+    );
+    return rows[0].lsn;
+  });
+}
+
+/** Per table, the rows production's transactions inserted, updated and deleted since the slot's start, and when the last of them committed. */
+export interface OriginWrites {
+  table: string;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  last_write_at: string;
+}
+
+/**
+ * Reads (without consuming) what the slot has decoded: each change line ("table
+ * public.t: INSERT: ...") counted by table and kind, each table's last commit time from
+ * its transactions' COMMIT lines. Null when the slot is gone or was invalidated (it held
+ * back more WAL than allowed).
+ */
+export async function peekOriginWrites(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<OriginWrites[] | null> {
+  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const state = await c.query<{ lost: boolean }>(
+      "SELECT (wal_status OPERATOR(pg_catalog.=) 'lost') AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
+      [slot],
+    );
+    if (state.rows.length === 0 || state.rows[0].lost) return null;
+    await c.query("SET statement_timeout = '120s'");
+    const { rows } = await c.query<{ table: string; inserts: string; updates: string; deletes: string; last_write_at: Date }>(
+      `WITH changes AS MATERIALIZED (
+         SELECT xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL, 'include-timestamp', 'on', 'skip-empty-xacts', 'on')
+       ),
+       writes AS (
+         SELECT xid, pg_catalog.substring(data, '^table (.+?): (?:INSERT|UPDATE|DELETE):') AS tbl,
+                pg_catalog.substring(data, '^table .+?: (INSERT|UPDATE|DELETE):') AS kind
+           FROM changes WHERE pg_catalog.starts_with(data, 'table ')
+       ),
+       commits AS (
+         SELECT xid, pg_catalog.substring(data, '\\(at (.+)\\)$')::pg_catalog.timestamptz AS at
+           FROM changes WHERE pg_catalog.starts_with(data, 'COMMIT ')
+       )
+       SELECT w.tbl AS table,
+              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'INSERT') AS inserts,
+              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'UPDATE') AS updates,
+              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'DELETE') AS deletes,
+              pg_catalog.max(k.at) AS last_write_at
+         FROM writes w JOIN commits k ON k.xid OPERATOR(pg_catalog.=) w.xid
+        WHERE w.tbl IS NOT NULL
+        GROUP BY w.tbl ORDER BY w.tbl`,
+      [slot],
+    );
+    return rows.map((r) => ({
+      table: r.table,
+      inserts: Number(r.inserts),
+      updates: Number(r.updates),
+      deletes: Number(r.deletes),
+      last_write_at: r.last_write_at.toISOString(),
+    }));
+  });
+}
+
+/** The origin slots on a project's instance (made in its database). */
+export async function listOriginSlots(clusters: ClusterAdmin, clusterId: string, database: string): Promise<string[]> {
+  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const { rows } = await c.query<{ slot_name: string }>(
+      "SELECT slot_name::pg_catalog.text AS slot_name FROM pg_catalog.pg_replication_slots WHERE pg_catalog.starts_with(slot_name::pg_catalog.text, $1)",
+      [ORIGIN_SLOT_PREFIX],
+    );
+    return rows.map((r) => r.slot_name);
+  });
+}
+
+/** Drops an origin slot if it is there (what it held back is released). */
+export async function dropOriginSlot(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<void> {
+  if (!slot.startsWith(ORIGIN_SLOT_PREFIX)) throw new Error(`not an origin slot: ${slot}`);
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(
+      "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
+      [slot],
+    );
   });
 }

@@ -81,7 +81,7 @@ export class InstanceEngine {
   }
 
   /** Snapshots a project's production instance (replacing its snapshot of that name). */
-  snapshot(production: InstanceRow, snapshotName: string, hooks: { copied?: () => void } = {}): Promise<SnapshotResult> {
+  snapshot(production: InstanceRow, snapshotName: string, hooks: { copied?: () => void; origin?: () => Promise<string | null> } = {}): Promise<SnapshotResult> {
     return this.host.snapshot(production.name, production.port, snapshotName, hooks);
   }
 
@@ -156,6 +156,8 @@ export class InstanceEngine {
       }
       if (row.keep_stopped) continue;
       if (!this.host.running(row.name)) {
+        // its settings as this version writes them (an instance made by an older one gets wal_level = logical)
+        this.host.configure(row.name, this.settingsOf(row));
         await this.host.start(row.name);
         started++;
       }

@@ -55,6 +55,8 @@ export interface InstanceHostOptions {
   superuserPassword: string;
   /** Extra postgresql.conf settings for the template (tests: { fsync: "off" }). */
   settings?: Record<string, string>;
+  /** max_slot_wal_keep_size of each instance, in MB (default 1024). */
+  slotWalKeepMb?: number;
   log?: (msg: string) => void;
 }
 
@@ -65,6 +67,8 @@ export interface SnapshotResult {
   lsn: string;
   /** Milliseconds the source instance spent in backup mode (its checkpoint included). */
   backupMs: number;
+  /** When an origin was asked for: the LSN the copy was recovered to exactly (the slot's consistent point). */
+  originLsn: string | null;
 }
 
 function assertName(name: string): void {
@@ -268,6 +272,9 @@ export class InstanceHost {
       `max_connections = ${settings.maxConnections + INSTANCE_RESERVED_CONNECTIONS}`,
       `superuser_reserved_connections = ${INSTANCE_RESERVED_CONNECTIONS}`,
       `shared_buffers = '${settings.sharedBuffersMb}MB'`,
+      // a preview's origin is a logical replication slot on production (writes since the origin);
+      // what a slot may hold back is bounded
+      ...(listen === "tcp" ? ["wal_level = logical", `max_slot_wal_keep_size = '${this.options.slotWalKeepMb ?? 1024}MB'`] : []),
       listen === "tcp" ? "listen_addresses = '127.0.0.1'" : "listen_addresses = ''",
       listen === "tcp" ? "unix_socket_directories = ''" : `unix_socket_directories = '${listen.socketDir.replace(/'/g, "''")}'`,
     ];
@@ -557,7 +564,12 @@ export class InstanceHost {
    * is recovered privately (no TCP listener, a socket directory only we reach),
    * shut down cleanly and renamed into place. Replaces a snapshot of that name.
    */
-  async snapshot(source: string, port: number, snapshot: string, hooks: { copied?: () => void } = {}): Promise<SnapshotResult> {
+  async snapshot(
+    source: string,
+    port: number,
+    snapshot: string,
+    hooks: { copied?: () => void; origin?: () => Promise<string | null> } = {},
+  ): Promise<SnapshotResult> {
     const from = this.target(this.dataDir(source));
     if (!from) throw new InstanceError(`instance ${source} does not exist`);
     const building = this.tmpPath(`snap-${snapshot}`);
@@ -565,6 +577,7 @@ export class InstanceHost {
     client.on("error", () => {});
     await client.connect();
     let lsn: string;
+    let originLsn: string | null = null;
     const began = Date.now();
     let backupMs = 0;
     try {
@@ -588,6 +601,12 @@ export class InstanceHost {
       lsn = stopped.lsn;
       const label = stopped.labelfile;
       if (stopped.spcmapfile) throw new InstanceError("instances with tablespaces cannot be snapshotted");
+      // The origin: a logical slot made now (its consistent point is past the backup's end);
+      // the copy is recovered to exactly that point, so what the slot decodes is exactly what
+      // the copy lacks. The WAL switch writes (and flushes) a record past the point, which
+      // recovery must reach to stop there.
+      originLsn = (await hooks.origin?.()) ?? null;
+      if (originLsn) await client.query("SELECT pg_catalog.pg_switch_wal()");
       // the WAL up to the backup's end (the slot has kept every segment since its start)
       fs.rmSync(path.join(building, "pg_wal"), { recursive: true, force: true });
       await this.copyTree(path.join(from, "pg_wal"), path.join(building, "pg_wal"));
@@ -605,10 +624,23 @@ export class InstanceHost {
         const p = path.join(building, d);
         if (fs.existsSync(p)) for (const entry of fs.readdirSync(p)) fs.rmSync(path.join(p, entry), { recursive: true, force: true });
       }
-      // recovery replays the WAL to the backup's end and beyond (what was cloned), then the
-      // server is ready: stopping it now writes a shutdown checkpoint, so every clone starts
-      // without recovery
-      await this.withPrivateStart(building, async () => {});
+      // recovery replays the WAL to the backup's end and beyond (what was cloned), or to the
+      // origin exactly, then the server is ready: stopping it now writes a shutdown checkpoint,
+      // so every clone starts without recovery
+      if (originLsn) {
+        // targeted recovery reads pg_wal (restore_command finds nothing: there is no archive)
+        this.writeOwned(path.join(building, "recovery.signal"), "");
+        await this.withPrivateStart(building, async () => {}, {
+          extra: [
+            "restore_command = 'false'",
+            `recovery_target_lsn = '${originLsn}'`,
+            "recovery_target_inclusive = off",
+            "recovery_target_action = 'promote'",
+            // no reads during this recovery: a hot standby would need production's own max_connections
+            "hot_standby = off",
+          ],
+        });
+      } else await this.withPrivateStart(building, async () => {});
       const done = path.join(this.root, "dirs", path.basename(building));
       fs.renameSync(building, done);
       const old = this.target(this.snapshotDir(snapshot));
@@ -619,7 +651,7 @@ export class InstanceHost {
       fs.rmSync(building, { recursive: true, force: true });
       throw err;
     }
-    return { lsn: lsn!, backupMs };
+    return { lsn: lsn!, backupMs, originLsn };
   }
 
   /**
@@ -628,7 +660,11 @@ export class InstanceHost {
    * cleanly (a shutdown checkpoint: what is copied from it next starts without recovery).
    * The directory's own settings are put back.
    */
-  private async withPrivateStart(dir: string, work: (at: { host: string; port: number }) => Promise<void>, opts: { scratch?: boolean } = {}): Promise<void> {
+  private async withPrivateStart(
+    dir: string,
+    work: (at: { host: string; port: number }) => Promise<void>,
+    opts: { scratch?: boolean; extra?: string[] } = {},
+  ): Promise<void> {
     const socketDir = path.join(this.root, "sockets", `p-${crypto.randomBytes(4).toString("hex")}`);
     fs.mkdirSync(socketDir, { mode: 0o700 });
     this.chown(socketDir);
@@ -651,7 +687,7 @@ export class InstanceHost {
           "autovacuum = off",
         ]
       : [];
-    this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: opts.scratch ? 256 : 16 }, { socketDir }, scratch);
+    this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: opts.scratch ? 256 : 16 }, { socketDir }, [...scratch, ...(opts.extra ?? [])]);
     const logFile = `${dir}.log`;
     try {
       await this.startDir(dir, logFile, 600_000);
