@@ -50,6 +50,9 @@ export interface Config {
   restoreJobs: number;
   /** Tables of production at least this big make lock-taking schema changes "risky" (CAPYDB_SCHEMA_DIFF_BIG_TABLE_MB). */
   schemaDiffBigTableBytes: number;
+  /** A schema cutover's lock_timeout per attempt (ms), and how many attempts it makes before it fails with production unchanged. */
+  schemaCutoverLockTimeoutMs: number;
+  schemaCutoverAttempts: number;
   /** How long each pg_dump waits for a table's lock (--lock-wait-timeout) before the job fails. */
   toolLockWaitSeconds: number;
   extensionAllowlist: string[];
@@ -262,6 +265,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceSeconds: int(env, "CAPYDB_SHUTDOWN_GRACE_SECONDS", 8, 0, 3600),
     restoreJobs: int(env, "CAPYDB_RESTORE_JOBS", 2, 1, 64),
     schemaDiffBigTableBytes: int(env, "CAPYDB_SCHEMA_DIFF_BIG_TABLE_MB", 100, 0, 10_000_000) * 2 ** 20,
+    schemaCutoverLockTimeoutMs: int(env, "CAPYDB_SCHEMA_CUTOVER_LOCK_TIMEOUT_MS", 2000, 10, 600_000),
+    schemaCutoverAttempts: int(env, "CAPYDB_SCHEMA_CUTOVER_ATTEMPTS", 5, 1, 100),
     toolLockWaitSeconds: int(env, "CAPYDB_TOOL_LOCK_WAIT_SECONDS", 60, 1, 86_400),
     extensionAllowlist: list(env, "CAPYDB_EXTENSION_ALLOWLIST", ["pg_stat_statements", "postgis", "vector", "pg_partman"]),
     clerk: {

@@ -498,10 +498,11 @@ export const endpoints: Endpoint[] = [
     tag: "Cutovers",
     contract: false,
     admin: true,
-    summary: "Operator: take a pre-cutover backup and promote the preview to production",
+    summary:
+      "Operator: take a pre-cutover backup, then promote the preview to production (mode data) or apply its reviewed schema diff to production (mode schema)",
     status: 200,
     response: cutoverEnvelope,
-    errors: ["cutover_state_conflict"],
+    errors: ["cutover_state_conflict", "schema_review_not_ready", "production_schema_moved"],
   },
   {
     method: "POST",

@@ -65,6 +65,11 @@ export const ERROR_CODES = {
   cutover_already_open: { status: 409, description: "The project already has a cutover request that is open, acknowledged or in progress" },
   cutover_state_conflict: { status: 409, description: "The cutover request is not in a state that allows this action" },
   rollback_window_passed: { status: 409, description: "The rollback window has passed: the previous production database is gone" },
+  schema_review_not_ready: {
+    status: 409,
+    description: "A schema cutover needs the schema review taken when the request was opened, and it is pending or failed",
+  },
+  production_schema_moved: { status: 409, description: "Production's schema changed since the cutover request's diff was reviewed: open a new request" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -291,6 +291,7 @@ export const SchemaDiff = z
   })
   .meta({ id: "SchemaDiff" });
 export type SchemaDiff = z.infer<typeof SchemaDiff>;
+export const CutoverMode = z.enum(["data", "schema"]);
 /** A cutover request's schema evidence at one moment: the preview's diff against production, and production's schema fingerprint. */
 export const CutoverSchemaReview = z
   .object({
@@ -473,13 +474,21 @@ export const CutoverRequest = z
     production_schema_changed: z.boolean().nullable(),
     /** When it changed: the lines of production's schema (pg_dump's SQL) gone and new, at most 200 each. */
     production_schema_changes: z.object({ removed: z.array(z.string()), added: z.array(z.string()) }).nullable(),
+    mode: CutoverMode,
+    /** Schema mode, once executed: how many reviewed statements were applied, in how many attempts, and what still differs from the preview after. */
+    schema_applied: z.object({ statements: z.number().int(), attempts: z.number().int(), residual: z.array(SchemaDiffStatement) }).nullable(),
     /** Production's writes since the preview's origin: a cutover of the preview's data would not carry them over. Null for requests from before origins. */
     writes_since_origin: WritesSinceOrigin.nullable(),
   })
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;
 export const CreateCutoverRequest = z
-  .strictObject({ preview_id: singleLine(64).min(1), customer_note: multiLine(2000).optional() })
+  .strictObject({
+    preview_id: singleLine(64).min(1),
+    customer_note: multiLine(2000).optional(),
+    /** data (default): the preview's data becomes production's; schema: production keeps its data and gets the preview's reviewed schema diff. */
+    mode: CutoverMode.optional(),
+  })
   .meta({ id: "CreateCutoverRequest" });
 
 export const AcknowledgeCutoverRequest = z

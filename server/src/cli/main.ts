@@ -65,6 +65,7 @@ const SCHEMA_FIELDS = new Set([
   "production_schema_changed",
   "production_schema_changes",
   "writes_since_origin",
+  "schema_applied",
 ]);
 
 /**
@@ -75,6 +76,11 @@ const SCHEMA_FIELDS = new Set([
 function printCutover(c: Cutover): void {
   for (const [k, v] of Object.entries(c)) if (v !== null && !SCHEMA_FIELDS.has(k)) out(line`${k.padEnd(24)} ${v}`);
   printWrites(c.writes_since_origin);
+  if (c.schema_applied) {
+    const a = c.schema_applied;
+    out(line`${"schema_applied".padEnd(24)} ${a.statements} statements in ${a.attempts} attempt(s); ${a.residual.length} still differ from the preview`);
+    for (const st of a.residual) out(line`  [${st.risk}] ${st.sql.split("\n")[0]}`);
+  }
   printReview("schema_diff_at_open", c.schema_diff_at_open);
   printReview("schema_diff_at_execute", c.schema_diff_at_execute);
   const changes = c.production_schema_changes;

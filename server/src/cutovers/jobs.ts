@@ -5,7 +5,9 @@ import type { AppContext } from "../context.js";
 import { jobs } from "../jobs/catalogue.js";
 import { payloadOf } from "../platform/jobs/define.js";
 import type { JobContext, JobHandler } from "../platform/jobs/worker.js";
-import { recordCutoverReview } from "../schemadiffs/review.js";
+import { productionSchemaFingerprint, recordCutoverReview } from "../schemadiffs/review.js";
+import { applyReviewedSchema } from "../schemadiffs/apply.js";
+import { computeSchemaDiff } from "../schemadiffs/diff.js";
 import { loadReviews, markReviewFailed } from "../schemadiffs/store.js";
 import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
@@ -31,6 +33,7 @@ import {
   markDeletedProjectPreviousDropped,
   markPreviousDropped,
   recordPreCutoverBackup,
+  markSchemaCutoverCompleted,
   recordWritesSinceOrigin,
   type CutoverRow,
 } from "./store.js";
@@ -51,6 +54,28 @@ async function reviewAtExecute(ctx: AppContext, job: JobContext, cutoverId: stri
     job.log.warn({ cutover_id: cutoverId, err: scrubSecrets(errorMessage(err)) }, "the schema diff at execute could not be taken");
     await markReviewFailed(ctx.db, cutoverId, "executed", job.job.id, scrubSecrets(errorMessage(err)));
   }
+}
+
+/**
+ * Schema mode: the statements reviewed when the request was opened, applied to production if
+ * its schema is still the one reviewed; then what still differs from the preview is recorded.
+ * A retry after the commit finds production's schema moved and the diff empty: done.
+ */
+async function migrateProduction(ctx: AppContext, job: JobContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow): Promise<void> {
+  const [review] = (await loadReviews(ctx.db, [cut.id])).filter((r) => r.phase === "opened" && r.state === "ready");
+  if (!review) throw new PermanentError("the schema review taken when the request was opened is not there: a schema cutover applies only a reviewed diff");
+  let attempts = 0;
+  if ((await productionSchemaFingerprint(ctx, project, job.signal)) === review.production_schema_sha256) {
+    ctx.faults.check("schema_cutover.before_apply");
+    ({ attempts } = await applyReviewedSchema(ctx, job, project, review.statements));
+  } else if (preview.state !== "ready" || (await computeSchemaDiff(ctx, job, project, preview)).length > 0) {
+    throw new PermanentError(
+      "production's schema changed since this request's diff was reviewed: nothing was applied; open a new cutover request to review the diff again",
+    );
+  }
+  const residual = preview.state === "ready" ? await computeSchemaDiff(ctx, job, project, preview) : [];
+  await markSchemaCutoverCompleted(ctx.db, cut.id, { statements: review.statements.length, attempts, residual });
+  await ctx.lifecycle.productionReplaced(project);
 }
 
 const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
@@ -75,7 +100,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         // 0. The schema evidence as of now, beside the one taken when the request was opened.
         if (preview.state === "ready") await reviewAtExecute(ctx, job, cut.id, project, preview);
         // what production wrote since the preview's data was taken: a data cutover does not carry it over (yet)
-        if (preview.state === "ready" && !cut.writes_since_origin) {
+        if (cut.mode === "data" && preview.state === "ready" && !cut.writes_since_origin) {
           await recordWritesSinceOrigin(ctx.db, cut.id, toApiWrites(await writesSinceOrigin(ctx, project, preview)));
         }
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
@@ -90,6 +115,11 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         } catch (err) {
           if (err instanceof PermanentError) throw new PermanentError(`pre-cutover backup failed, nothing was changed: ${err.message}`);
           throw err;
+        }
+        // 2, schema mode: production keeps its data and gets the reviewed statements.
+        if (cut.mode === "schema") {
+          await migrateProduction(ctx, job, cut, project, preview);
+          return;
         }
         // 2. Promote. On the instance engine: a swap of the two instances' data directories.
         const pair = await instancePair(ctx, project, preview);
@@ -124,8 +154,11 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
       async cleanup(job, error) {
         // Production keeps serving its previous data; the preview is handed back to its role.
         const { cut, project, preview } = await load(ctx, payloadOf(jobs.cutoverExecute, job.job).cutover_id);
-        const pair = await instancePair(ctx, project, preview).catch(() => null);
-        if (pair) {
+        // schema mode changed production in one transaction or not at all, and never touched the preview
+        const pair = cut.mode === "schema" ? null : await instancePair(ctx, project, preview).catch(() => null);
+        if (cut.mode === "schema") {
+          // nothing to undo
+        } else if (pair) {
           if (preview.state !== "promoted") await undoInstancePromotion(ctx, (await loadCutover(ctx.db, cut.id)) ?? cut, project, preview, pair);
         } else if (preview.state !== "promoted") {
           await rollBackSwap(ctx, project.cluster_id, project.database_name, preview.database_name, previousName(project, cut), { keepBuilt: true });

@@ -19,7 +19,7 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req, reply) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const body = parse(CreateCutoverRequest, req.body);
-    const row = await cutovers.createCutover(ctx, req.principal!, project, body.preview_id, body.customer_note ?? null);
+    const row = await cutovers.createCutover(ctx, req.principal!, project, body.preview_id, body.customer_note ?? null, body.mode ?? "data");
     reply.code(201);
     return { cutover_request: await cutovers.presentCutover(ctx, row) };
   });

@@ -14,6 +14,7 @@ import { newId } from "../platform/secrets.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import { loadPreview } from "../previews/store.js";
 import { insertPendingReview, loadReviews, type CutoverReviewRow } from "../schemadiffs/store.js";
+import { productionSchemaFingerprint } from "../schemadiffs/review.js";
 import { schemaChanges } from "../schemadiffs/review.js";
 import {
   ACKNOWLEDGEABLE,
@@ -27,6 +28,7 @@ import {
   markCutoverInProgress,
   markCutoverRejected,
   recordRollbackJob,
+  type CutoverMode,
   type CutoverRow,
   type CutoverScope,
 } from "./store.js";
@@ -47,6 +49,7 @@ function toApiReview(r: CutoverReviewRow | undefined): CutoverSchemaReview | nul
 
 /** Live while the request waits for the operator (production keeps writing); as frozen by the execute job after. */
 async function writesOf(ctx: AppContext, r: CutoverRow): Promise<WritesSinceOrigin | null> {
+  if (r.mode === "schema") return null; // production keeps its data: nothing is lost
   if (!["open", "acknowledged", "in_progress"].includes(r.status) || r.writes_since_origin) return r.writes_since_origin;
   const [project, preview] = await Promise.all([loadProject(ctx.db, r.project_id), loadPreview(ctx.db, r.preview_database_id)]);
   if (!project || !preview || preview.state !== "ready") return r.writes_since_origin;
@@ -97,6 +100,8 @@ const toApiCutover = (
   failure_reason: r.failure_reason,
   requested_by_actor_kind: r.requested_by_actor_kind,
   requested_by_actor_id: r.requested_by_actor_id,
+  mode: r.mode,
+  schema_applied: r.schema_applied,
   ack_at: iso(r.ack_at),
   ack_by_user_id: r.ack_by_user_id,
   pre_cutover_backup_id: r.pre_cutover_backup_id,
@@ -120,14 +125,22 @@ export async function listVisible(ctx: AppContext, principal: Principal, status?
   return listCutovers(ctx.db, scope, status);
 }
 
-export async function createCutover(ctx: AppContext, principal: Principal, project: ProjectRow, previewId: string, note: string | null): Promise<CutoverRow> {
+export async function createCutover(
+  ctx: AppContext,
+  principal: Principal,
+  project: ProjectRow,
+  previewId: string,
+  note: string | null,
+  mode: CutoverMode = "data",
+): Promise<CutoverRow> {
   const preview = await loadPreview(ctx.db, previewId);
   if (!preview || preview.project_id !== project.id) throw notFound(`preview database ${previewId} not found in project ${project.id}`);
   if (preview.state !== "ready") throw previewStateConflict(preview.state, `preview_id: preview is ${preview.state}; only a ready preview can be promoted`);
   if (project.state !== "ready") throw projectStateConflict(project.state, `project is ${project.state}`);
-  if (preview.masked) {
+  // a schema cutover moves no data: a masked preview's schema is as good as any
+  if (preview.masked && mode === "data") {
     throw conflict(
-      "preview_id: this preview's data is masked: promoting it would replace production's data with masked data. Promote a preview made with masked: false (an organization key)",
+      "preview_id: this preview's data is masked: promoting it would replace production's data with masked data. Ask for mode \"schema\" (production keeps its data, gets the schema), or promote a preview made with masked: false (an organization key)",
     );
   }
   return inTransaction(ctx.db, async (tx) => {
@@ -139,6 +152,7 @@ export async function createCutover(ctx: AppContext, principal: Principal, proje
       note,
       actorKind: principal.actorKind,
       actorId: principal.actorId,
+      mode,
     });
     if (!row) throw conflict("the project already has a cutover request that is open, acknowledged or in progress", "cutover_already_open");
     // The evidence the operator acknowledges on: the preview's schema diff against production, taken now.
@@ -169,8 +183,31 @@ export const acknowledge = async (ctx: AppContext, id: string, operatorId: strin
 export const reject = async (ctx: AppContext, id: string, reason: string, note: string | null) =>
   (await markCutoverRejected(ctx.db, id, reason, note)) ?? notMoved(ctx.db, id, AWAITING_OPERATOR);
 
-/** Execute: in_progress, and the job that backs production up and then promotes. */
+/**
+ * A schema cutover applies what was reviewed: the review taken when the request was opened must
+ * be there, and production's schema must still be what it was then (else 409: a new request
+ * reviews it again). The job checks once more after its backup.
+ */
+async function assertReviewStands(ctx: AppContext, cutover: CutoverRow): Promise<void> {
+  const [review] = (await loadReviews(ctx.db, [cutover.id])).filter((r) => r.phase === "opened");
+  if (!review || review.state !== "ready") {
+    const why = review?.state === "failed" ? `failed (${review.error})` : (review?.state ?? "missing");
+    throw conflict(`the schema review taken when this request was opened is ${why}: a schema cutover applies only a reviewed diff`, "schema_review_not_ready");
+  }
+  const project = await loadProject(ctx.db, cutover.project_id);
+  if (!project) throw notFound(`project ${cutover.project_id} not found`);
+  const now = await productionSchemaFingerprint(ctx, project);
+  if (now !== review.production_schema_sha256) {
+    throw conflict(
+      "production's schema changed since this request's schema diff was reviewed: cancel it and open a new cutover request to review the diff again",
+      "production_schema_moved",
+    );
+  }
+}
+
+/** Execute: in_progress, and the job that backs production up and then promotes (data) or migrates it (schema). */
 export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
+  if (cutover.mode === "schema" && EXECUTABLE.includes(cutover.status)) await assertReviewStands(ctx, cutover);
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
     const row = (await markCutoverInProgress(tx, cutover.id, jobId)) ?? (await notMoved(tx, cutover.id, EXECUTABLE));
@@ -193,6 +230,12 @@ export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<Cut
 export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
   if (cutover.status !== "completed")
     throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`, "cutover_state_conflict");
+  if (cutover.mode === "schema") {
+    throw conflict(
+      `a schema cutover keeps no previous database: restore its pre-cutover backup ${cutover.pre_cutover_backup_id} (POST /v1/backups/${cutover.pre_cutover_backup_id}/restore) to undo it, which also undoes production's writes since`,
+      "cutover_state_conflict",
+    );
+  }
   if (!cutover.rollback_until || cutover.rollback_until.getTime() < Date.now() || cutover.previous_dropped_at) {
     throw conflict("the rollback window has passed: the previous production database is gone", "rollback_window_passed");
   }

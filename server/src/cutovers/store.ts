@@ -3,6 +3,9 @@
 //   open → acknowledged → in_progress → completed → rolled_back
 //   open | acknowledged → canceled | rejected;   in_progress → failed
 import type { CutoverRequest, WritesSinceOrigin } from "@capydb/api";
+
+export type CutoverMode = CutoverRequest["mode"];
+export type SchemaApplied = NonNullable<CutoverRequest["schema_applied"]>;
 import type { Queryable } from "../platform/store/db.js";
 
 export type CutoverStatus = CutoverRequest["status"];
@@ -33,6 +36,10 @@ export interface CutoverRow {
   previous_instance_cluster_id: string | null;
   previous_dir: string | null;
   rolled_back_at: Date | null;
+  /** data: the preview's data becomes production's; schema: production keeps its data and gets the reviewed schema diff. */
+  mode: CutoverMode;
+  /** Schema mode: what was applied (statements, attempts) and what still differs after. */
+  schema_applied: SchemaApplied | null;
   /** Production's writes since the preview's origin, frozen when the request was executed (live before). */
   writes_since_origin: WritesSinceOrigin | null;
   rollback_job_id: string | null;
@@ -76,13 +83,13 @@ export async function listCutovers(db: Queryable, scope: CutoverScope, status?: 
 /** A new open request; null when the project already has one open, acknowledged or in progress. */
 export async function insertCutover(
   db: Queryable,
-  r: { id: string; organizationId: string; projectId: string; previewId: string; note: string | null; actorKind: string; actorId: string },
+  r: { id: string; organizationId: string; projectId: string; previewId: string; note: string | null; actorKind: string; actorId: string; mode: CutoverMode },
 ): Promise<CutoverRow | null> {
   try {
     const { rows } = await db.query<CutoverRow>(
-      `INSERT INTO cutover_requests (id, organization_id, project_id, preview_database_id, status, customer_note, requested_by_actor_kind, requested_by_actor_id)
-       VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING *`,
-      [r.id, r.organizationId, r.projectId, r.previewId, r.note, r.actorKind, r.actorId],
+      `INSERT INTO cutover_requests (id, organization_id, project_id, preview_database_id, status, customer_note, requested_by_actor_kind, requested_by_actor_id, mode)
+       VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8) RETURNING *`,
+      [r.id, r.organizationId, r.projectId, r.previewId, r.note, r.actorKind, r.actorId, r.mode],
     );
     return rows[0];
   } catch (err) {
@@ -212,4 +219,13 @@ export async function keptPreviousOnCluster(db: Queryable, clusterId: string): P
 /** Freezes the count of production's writes since the origin (once: a retried execute keeps the first). */
 export async function recordWritesSinceOrigin(db: Queryable, id: string, writes: WritesSinceOrigin): Promise<void> {
   await db.query("UPDATE cutover_requests SET writes_since_origin = $2::jsonb WHERE id = $1 AND writes_since_origin IS NULL", [id, JSON.stringify(writes)]);
+}
+
+/** Schema mode: production got the reviewed statements; no previous database is kept (a rollback restores the pre-cutover backup). */
+export async function markSchemaCutoverCompleted(db: Queryable, id: string, applied: SchemaApplied): Promise<void> {
+  await db.query(
+    `UPDATE cutover_requests SET status = 'completed', completed_at = now(), schema_applied = $2::jsonb, failure_reason = NULL, updated_at = now()
+      WHERE id = $1`,
+    [id, JSON.stringify(applied)],
+  );
 }

@@ -26,7 +26,7 @@ export async function recordCutoverReview(
   const production = await tenantEndpoint(ctx.clusters, project.cluster_id, project.database_name, projectLogin(ctx, job, project));
   const [statements, schema] = await Promise.all([
     computeSchemaDiff(ctx, job, project, preview),
-    dumpSchemaText(job, production, { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds }),
+    dumpSchemaText(production, { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds, signal: job.signal }),
   ]);
   await saveReview(ctx.db, {
     cutover_id: cutoverId,
@@ -61,4 +61,12 @@ function missingFrom(lines: string[], other: string[]): string[] {
     else out.push(l);
   }
   return out;
+}
+
+/** sha256 of production's schema now (pg_dump --schema-only as the project's role), as the reviews record it. */
+export async function productionSchemaFingerprint(ctx: AppContext, project: ProjectRow, signal?: AbortSignal): Promise<string> {
+  const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
+  const production = await tenantEndpoint(ctx.clusters, project.cluster_id, project.database_name, login);
+  const schema = await dumpSchemaText(production, { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds, signal });
+  return createHash("sha256").update(schema).digest("hex");
 }

@@ -3,7 +3,8 @@
 // environment only, output captured, scrubbed and recorded on the job, failures
 // classified. Each runs in a process group of its own (see jobs/tools.ts), so a
 // terminal's Ctrl-C or a signal to the server's group does not reach it.
-import type { ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import type { Readable, Writable } from "node:stream";
 import { pgTool } from "./pg-binaries.js";
 import { childEnv, NO_PASSFILE } from "./child-env.js";
@@ -12,6 +13,8 @@ import { PermanentError, TransientError } from "../jobs/errors.js";
 import { interruptedMessage, interruption, spawnInOwnGroup, ToolInterrupted } from "../jobs/tools.js";
 import { scrubSecrets, truncateTail } from "../jobs/scrub.js";
 import type { JobContext } from "../jobs/worker.js";
+
+const execFileAsync = promisify(execFile);
 
 export interface PgEndpoint {
   host: string;
@@ -193,23 +196,32 @@ export const SCHEMA_TEXT_LIMIT_BYTES = 32 * 1024 * 1024;
 
 /**
  * pg_dump --schema-only as plain SQL, returned as text: what a database's schema is, to
- * compare with what it was. The lines pg_dump makes different on every run (\restrict's
- * random key) are left out, so the same schema gives the same text.
+ * compare with what it was. The lines pg_dump makes different on every run (\\restrict's
+ * random key) are left out, so the same schema gives the same text. Not a job's tool run
+ * (an API request asks for it too): its error is scrubbed and thrown, nothing is recorded.
  */
-export async function dumpSchemaText(ctx: JobContext, source: PgEndpoint, opts: { binDir: string | null; lockWaitSeconds?: number }): Promise<string> {
+export async function dumpSchemaText(
+  source: PgEndpoint,
+  opts: { binDir: string | null; lockWaitSeconds?: number; timeoutMs?: number; signal?: AbortSignal },
+): Promise<string> {
   const lockWaitSeconds = opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
-  const args = ["--schema-only", "--format=plain", `--lock-wait-timeout=${lockWaitSeconds}s`];
-  const dump = spawnTool(ctx, "pg_dump", opts.binDir, args, source, false, { lockWaitSeconds });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  dump.stdout.on("data", (d: Buffer) => {
-    size += d.length;
-    if (size <= SCHEMA_TEXT_LIMIT_BYTES) chunks.push(d);
-  });
-  await finishTools(ctx, [dump]);
-  if (size > SCHEMA_TEXT_LIMIT_BYTES) throw new PermanentError(`the schema is over ${SCHEMA_TEXT_LIMIT_BYTES} bytes as SQL`);
-  return Buffer.concat(chunks)
-    .toString("utf8")
+  const args = ["--schema-only", "--format=plain", `--lock-wait-timeout=${lockWaitSeconds}s`, ...connArgs(source)];
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync(pgTool(opts.binDir, "pg_dump"), args, {
+      env: childEnv({ PGPASSWORD: source.password || undefined, PGPASSFILE: NO_PASSFILE, LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
+      maxBuffer: SCHEMA_TEXT_LIMIT_BYTES,
+      timeout: opts.timeoutMs ?? 300_000,
+      signal: opts.signal,
+      encoding: "utf8",
+    }));
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string; message: string };
+    if (e.code === "ENOENT") throw new PermanentError("pg_dump is not installed");
+    if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") throw new PermanentError(`the schema is over ${SCHEMA_TEXT_LIMIT_BYTES} bytes as SQL`);
+    throw classify(`pg_dump --schema-only failed: ${scrubSecrets(lastLine(e.stderr || e.message), [source.password])}`, e.stderr ?? "");
+  }
+  return stdout
     .split("\n")
     .filter((l) => !/^\\(un)?restrict /.test(l))
     .join("\n");
