@@ -4,11 +4,13 @@
 // at FakeGitHub, a node:http stand-in for the few GitHub endpoints the action calls. Only
 // GitHub is faked: the CapyDB server the action talks to is the real one.
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { OidcIssuer } from "../harness/oidc-issuer.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ACTION_DIR = path.join(REPO_ROOT, "actions/preview-database");
@@ -633,5 +635,73 @@ export class FlakyProxy {
   async stop(): Promise<void> {
     this.#server?.closeAllConnections();
     await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+// ---------------------------------------------------------------- the runner's ID-token endpoint
+
+export interface IdTokenRequest {
+  /** The `audience` query parameter (null when none was sent). */
+  audience: string | null;
+  /** Whether it carried the job's request token. */
+  authorized: boolean;
+}
+
+/**
+ * What the GitHub runner serves a job granted `permissions: id-token: write`: the URL in
+ * ACTIONS_ID_TOKEN_REQUEST_URL (with `?api-version=2.0`, to which @actions/core appends
+ * `&audience=<aud>`) answers a GET carrying `Authorization: Bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>`
+ * with `{ "value": "<jwt>" }`. Each job has its own request token, and its JWTs carry that job's
+ * claims, signed by the local OIDC issuer with the audience asked for (GitHub's default when none
+ * is: the owner's URL).
+ */
+export class FakeIdTokenEndpoint {
+  readonly requests: IdTokenRequest[] = [];
+  /** Every JWT handed out, in order. */
+  readonly issued: string[] = [];
+  readonly #jobs = new Map<string, Record<string, unknown>>();
+  #server: http.Server | null = null;
+  url = "";
+
+  constructor(private readonly issuer: OidcIssuer) {}
+
+  async start(): Promise<void> {
+    this.#server = http.createServer((req, res) => void this.#handle(req, res));
+    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.#server!.address() as { port: number }).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+  }
+
+  /** The environment GitHub gives a job whose ID tokens carry these claims. */
+  jobEnv(claims: Record<string, unknown>): Record<string, string> {
+    const requestToken = crypto.randomBytes(24).toString("base64url");
+    this.#jobs.set(requestToken, claims);
+    const plan = crypto.randomUUID();
+    return {
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${this.url}/00000000-0000-0000-0000-000000000000/_apis/distributedtask/hubs/Actions/plans/${plan}/jobs/${crypto.randomUUID()}/idtoken?api-version=2.0`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken,
+    };
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", this.url);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    const claims = this.#jobs.get(bearer);
+    const audience = url.searchParams.get("audience");
+    this.requests.push({ audience, authorized: claims !== undefined });
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== "GET" || !url.pathname.endsWith("/idtoken") || url.searchParams.get("api-version") !== "2.0") return send(404, { message: "Not Found" });
+    if (!claims) return send(401, { message: "Unauthorized: the request token is not this job's" });
+    const owner = String(claims.repository_owner ?? String(claims.repository ?? "").split("/")[0]);
+    const value = await this.issuer.sign(claims, { audience: audience ?? `https://github.com/${owner}` });
+    this.issued.push(value);
+    send(200, { count: 1, value });
   }
 }

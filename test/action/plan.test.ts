@@ -11,6 +11,7 @@ import type { EventInfo, PullRequestInfo } from "../../actions/preview-database/
 const settings: ActionSettings = {
   apiUrl: "https://capydb.example.com",
   apiKey: "capy_live_x",
+  oidcAudience: "https://capydb.example.com",
   projectId: "prj_1",
   command: "auto",
   previewName: "pr-7",

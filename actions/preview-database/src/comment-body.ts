@@ -18,6 +18,8 @@ export interface CommentContext {
   previewName: string;
   resetLabel: string;
   runUrl: string | null;
+  /** GITHUB_SERVER_URL: the "made by" line links the run that made the preview. */
+  serverUrl?: string | null;
   /**
    * How many masking rules the project has (GET masking-rules); null when they could not be read
    * (an older server): the masking line then says only what the preview itself says.
@@ -75,6 +77,23 @@ export function maskingLine(p: PreviewDatabase, rules: number | null | undefined
     );
   }
   return known ? "Not masked: the project has no masking rules." : "Not masked.";
+}
+
+/** "owner/repo#<run id>", as CapyDB records a GitHub Actions run (GitHub's names are letters, digits, `.`, `-`, `_`). */
+const RUN_ACTOR = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)#(\d+)$/;
+
+/**
+ * Who made the preview when it was a GitHub Actions workflow (a trust policy's token): its run,
+ * pull request and commit, from the preview's requested_by_* fields. Null for an API key or a
+ * user, whose ids say nothing to a reader of the pull request.
+ */
+export function madeByLine(p: PreviewDatabase, serverUrl: string | null | undefined): string | null {
+  if (p.requested_by_actor_kind !== "github_actions" || !p.requested_by_actor_id) return null;
+  const run = RUN_ACTOR.exec(p.requested_by_actor_id);
+  const runText = run && serverUrl ? `[${run[0]}](${serverUrl}/${run[1]}/actions/runs/${run[2]})` : code(p.requested_by_actor_id);
+  const pr = typeof p.requested_by_pr_number === "number" ? ` for PR #${p.requested_by_pr_number}` : "";
+  const sha = p.requested_by_sha && /^[0-9a-f]{7,64}$/i.test(p.requested_by_sha) ? ` at ${code(p.requested_by_sha.slice(0, 7))}` : "";
+  return `Made by GitHub Actions run ${runText}${pr}${sha}.`;
 }
 
 function connectionTable(c: ConnectionInfo, p: PreviewDatabase): string[] {
@@ -164,8 +183,10 @@ export function renderComment(ctx: CommentContext, view: CommentView): string {
       );
       break;
   }
+  const made = "preview" in view && view.preview ? madeByLine(view.preview, ctx.serverUrl) : null;
   const footer = [
     "",
+    ...(made ? [made, ""] : []),
     `<sub>${ctx.runUrl ? `Updated by [this workflow run](${ctx.runUrl})` : "Updated by the capydb/preview-database action"} · project ${code(ctx.projectId)}</sub>`,
   ];
   if ((view.status === "ready" || view.status === "reset") && view.schema) {

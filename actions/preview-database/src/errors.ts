@@ -2,6 +2,12 @@
 // wrong and what to do, never an API key or a password.
 import { CapyApiError, CapyNetworkError } from "@capydb/api";
 
+/** Where the README says how a workflow signs in without an API key (trust policies, permissions). */
+export const OIDC_DOCS_URL = "https://github.com/capydb/capydb/blob/main/actions/preview-database/README.md#github-actions-oidc";
+
+/** How this run signs in to CapyDB: the `api-key` input, or a token exchanged for the job's GitHub ID token. */
+export type AuthKind = "api-key" | "github-actions";
+
 /** A failure whose message is written for the workflow's author. */
 export class ActionError extends Error {
   override readonly name = "ActionError";
@@ -18,8 +24,22 @@ export class InputError extends ActionError {
 }
 
 /** Turns whatever was thrown into the message the step fails with. */
-export function toActionError(err: unknown, apiUrl: string | null): ActionError {
+export function toActionError(err: unknown, apiUrl: string | null, auth: AuthKind = "api-key"): ActionError {
   if (err instanceof ActionError) return err;
+  if (err instanceof CapyApiError && auth === "github-actions") {
+    if (err.code === "unauthorized") {
+      return new ActionError(
+        `CapyDB refused this workflow's token (401 on ${err.method} ${err.path}: ${err.message}), a new one too: its trust policy ` +
+          `may have been deleted. Check the project's trust policies: ${OIDC_DOCS_URL}`,
+      );
+    }
+    if (err.code === "forbidden") {
+      return new ActionError(
+        `This workflow's token may not do this (403 on ${err.method} ${err.path}: ${err.message}). The trust policy's \`commands\` ` +
+          `limit what its tokens do: add the one named to the policy, or pass an \`api-key\` (${OIDC_DOCS_URL})`,
+      );
+    }
+  }
   if (err instanceof CapyApiError) {
     switch (err.code) {
       case "unauthorized":

@@ -26,6 +26,8 @@ export interface EventInfo {
   repo: { owner: string; repo: string } | null;
   /** Link to this workflow run, for the comment and the summary. */
   runUrl: string | null;
+  /** GITHUB_SERVER_URL (https://github.com, or a GitHub Enterprise Server's), for links to other runs. */
+  serverUrl?: string | null;
   actor: string | null;
   /** The commit the check run and the deployment are for: the pull request's head, else GITHUB_SHA. */
   headSha: string | null;
@@ -73,7 +75,16 @@ export function readEvent(): EventInfo {
   }
   // On pull_request GITHUB_SHA is the test merge commit, which no one sees: the head is what the checks tab shows.
   const headSha = pr?.head?.sha || ctx.sha || null;
-  return { name: ctx.eventName ?? "", pullRequest, repo, runUrl, actor: ctx.actor ?? null, headSha, workflowPath: workflowPath(repoName) };
+  return {
+    name: ctx.eventName ?? "",
+    pullRequest,
+    repo,
+    runUrl,
+    serverUrl: ctx.serverUrl || null,
+    actor: ctx.actor ?? null,
+    headSha,
+    workflowPath: workflowPath(repoName),
+  };
 }
 
 /** "owner/repo/.github/workflows/preview.yml@refs/pull/7/merge" → ".github/workflows/preview.yml". */

@@ -103,7 +103,7 @@ async function tryCreate(x: Execution): Promise<{ preview: PreviewDatabase; job:
       throw new InputError(
         "masked",
         `false was refused by CapyDB (403 on ${err.method} ${err.path}: ${err.message}). An unmasked preview of a project with ` +
-          "masking rules needs an organization API key; a project-scoped key makes masked previews only. Remove `masked: false` " +
+          "masking rules needs an organization API key; a project-scoped key (or a workflow's OIDC token) makes masked previews only. Remove `masked: false` " +
           "(the preview is then masked), or pass an organization key as `api-key`.",
       );
     }

@@ -5,6 +5,7 @@ import { COMMANDS, FAIL_ON, type ActionSettings, type Command, type PreviewSourc
 import type { EventInfo } from "./event.js";
 import { InputError } from "./errors.js";
 import { formatSeconds, parseDurationSeconds } from "./durations.js";
+import { idTokenRequestable, noCredentialProblem } from "./api-access.js";
 
 const MIN_TTL_SECONDS = 60;
 const MAX_TTL_SECONDS = 30 * 86_400;
@@ -99,10 +100,27 @@ function deploymentEnvironment(event: EventInfo): string | null {
   return name;
 }
 
-export function getSettings(event: EventInfo): ActionSettings {
-  const apiKey = required("api-key", "pass your CapyDB API key from a secret, e.g. api-key: ${{ secrets.CAPYDB_API_KEY }}");
+/** The key when given (masked first thing); null when the job can sign in with its GitHub ID token instead. */
+function apiKey(): string | null {
+  const key = input("api-key");
+  if (key === "") {
+    if (idTokenRequestable()) return null;
+    throw new InputError("api-key", noCredentialProblem());
+  }
   // Masked before anything else can print it (a runner masks secrets, not values from elsewhere).
-  core.setSecret(apiKey);
+  core.setSecret(key);
+  return key;
+}
+
+/** GitHub takes any string as the audience; CapyDB's default is its public URL, which api-url usually is. */
+function oidcAudience(apiUrl: string): string {
+  const raw = input("oidc-audience");
+  if (/[\r\n]/.test(raw)) throw new InputError("oidc-audience", "must be one line");
+  return raw || apiUrl;
+}
+
+export function getSettings(event: EventInfo): ActionSettings {
+  const key = apiKey();
   const githubToken = input("github-token");
   if (githubToken) core.setSecret(githubToken);
 
@@ -123,9 +141,11 @@ export function getSettings(event: EventInfo): ActionSettings {
   if (cutoverNote.length > 2000) throw new InputError("cutover-note", `must be at most 2000 characters; got ${cutoverNote.length}`);
   const resetLabel = input("reset-label") || "capydb:reset";
 
+  const url = apiUrl();
   return {
-    apiUrl: apiUrl(),
-    apiKey,
+    apiUrl: url,
+    apiKey: key,
+    oidcAudience: oidcAudience(url),
     projectId: required("project-id", "the id (prj_...) of the project whose previews this workflow manages"),
     command,
     previewName: previewName(template, event),

@@ -1,13 +1,15 @@
 // Entry point: inputs → settings → plan → execution → outputs, comment and summary.
 // Thin on purpose; each step lives in the module named for it.
 import * as core from "@actions/core";
-import { CapyApiError, CapyClient, type Job, type PreviewDatabase, type Project } from "@capydb/api";
+import { CapyApiError, type CapyClient, type Job, type PreviewDatabase, type Project } from "@capydb/api";
 import { readEvent, type EventInfo } from "./event.js";
 import { getSettings } from "./input-helper.js";
 import type { ActionSettings } from "./settings.js";
 import { dependabotSkip, forkSkip, planFor } from "./plan.js";
 import { execute } from "./execute.js";
 import { InputError, toActionError } from "./errors.js";
+import { WorkflowToken, idTokenRequestable, type ApiAccess } from "./api-access.js";
+import { clientFor } from "./api-client.js";
 import { Deadline } from "./deadline.js";
 import { commentMarker, renderComment, type CommentContext } from "./comment-body.js";
 import { StickyComment, createOctokit, removeLabel, type IssueTarget, type Octokit } from "./github-api.js";
@@ -17,6 +19,7 @@ import { checkSchema } from "./schema-check.js";
 import { PreviewDeployment, deactivateFor, deploymentFor } from "./deployments.js";
 
 const VERSION = "0.1.0";
+const USER_AGENT = `capydb-preview-database-action/${VERSION} (node ${process.versions.node})`;
 
 async function skip(reason: string): Promise<void> {
   core.notice(reason);
@@ -50,7 +53,7 @@ function projectNotFound(err: unknown, projectId: string): unknown {
     err instanceof CapyApiError && (err.path === projectPath || err.path.startsWith(`${projectPath}/`) || err.path.startsWith(`${projectPath}?`));
   // The project itself (project_not_found), not, say, a preview named in the request (not_found).
   if (onProject && err.code === "project_not_found") {
-    return new InputError("project-id", `project ${projectId} was not found, or the API key cannot see it`);
+    return new InputError("project-id", `project ${projectId} was not found, or this run's credentials cannot see it`);
   }
   return err;
 }
@@ -71,12 +74,13 @@ function issueTarget(event: EventInfo): IssueTarget | null {
 
 export async function run(): Promise<void> {
   const event = readEvent();
-  const fork = forkSkip(event) ?? dependabotSkip(event, core.getInput("api-key") !== "");
+  const fork = forkSkip(event) ?? dependabotSkip(event, core.getInput("api-key") !== "" || idTokenRequestable());
   if (fork) return skip(fork.why);
 
   let settings: ActionSettings | null = null;
   let name: string | null = null;
   let client: CapyClient | null = null;
+  let access: ApiAccess | null = null;
   let sticky: StickyComment | null = null;
   let commentContext: CommentContext | null = null;
   let labelToRemove: string | null = null;
@@ -104,17 +108,13 @@ export async function run(): Promise<void> {
       core.warning("No `github-token`: the pull request comment, labels, check run and deployment are left alone");
     deployment = deploymentFor(plan, settings, event, octokit, name);
     if (octokit && target && settings.comment) {
-      commentContext = { projectId: settings.projectId, previewName: name, resetLabel: settings.resetLabel, runUrl: event.runUrl };
+      commentContext = { projectId: settings.projectId, previewName: name, resetLabel: settings.resetLabel, runUrl: event.runUrl, serverUrl: event.serverUrl };
       sticky = new StickyComment(octokit, target, commentMarker(settings.projectId, name)); // starts looking for it now
     }
 
-    client = new CapyClient({
-      baseUrl: settings.apiUrl,
-      apiKey: settings.apiKey,
-      userAgent: `capydb-preview-database-action/${VERSION} (node ${process.versions.node})`,
-      onResponseMismatch: (m) =>
-        core.debug(`CapyDB answer to ${m.method} ${m.endpoint} differs from the client's schema: ${JSON.stringify(m.issues.slice(0, 3))}`),
-    });
+    access = settings.apiKey !== null ? { kind: "api-key", token: settings.apiKey } : await WorkflowToken.obtain(settings, USER_AGENT);
+    client = clientFor(access, settings.apiUrl, USER_AGENT);
+    const workflowToken = access.kind === "github-actions" ? access : null;
     const project = loadProject(client, settings.projectId);
     project.catch(() => {}); // awaited where needed; a failure surfaces there
     // Only the comment and the summary of a live preview read it; never fails the run.
@@ -147,7 +147,7 @@ export async function run(): Promise<void> {
       else await deployment.report("in_progress", `Preview ${name}: its job runs on (wait: false)`);
     }
     if (outcome.operation === "deleted" && octokit) await deactivateFor(octokit, settings, event, name, plan.why);
-    await checkSchema({ plan, settings, event, client, octokit, name, deadline }, outcome);
+    await checkSchema({ plan, settings, event, client, octokit, name, deadline, apiTokens: () => workflowToken?.held() ?? [] }, outcome);
 
     const maskingRules = await masking;
     warnIfUnmasked(outcome.preview, outcome.credentials !== null, maskingRules);
@@ -155,10 +155,10 @@ export async function run(): Promise<void> {
     await sticky?.settle();
     const commentId = sticky?.id ?? null;
     setOutputs(outputsOf(outcome, name, commentId));
-    await summarizeOutcome(name, settings.projectId, outcome, commentUrlOf(commentId), maskingRules);
+    await summarizeOutcome(name, settings.projectId, outcome, commentUrlOf(commentId), maskingRules, event.serverUrl ?? null);
     core.info(`Done: ${outcome.operation}${outcome.preview ? ` preview ${outcome.preview.id}` : ""}`);
   } catch (err) {
-    const error = toActionError(settings ? projectNotFound(err, settings.projectId) : err, settings?.apiUrl ?? null);
+    const error = toActionError(settings ? projectNotFound(err, settings.projectId) : err, settings?.apiUrl ?? null, access?.kind ?? "api-key");
     if (sticky && commentContext) await sticky.show(renderComment(commentContext, { status: "failed", preview: trace.preview, error: error.message }));
     await sticky?.settle();
     setOutputs(

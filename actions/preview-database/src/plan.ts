@@ -22,30 +22,32 @@ export type Plan =
 
 const PULL_REQUEST_EVENTS = new Set(["pull_request", "pull_request_target"]);
 
-/** Fork pull requests are skipped before any input is read: their workflows get no secrets. */
+/** Fork pull requests are skipped before any input is read: their workflows get no secrets and no ID token. */
 export function forkSkip(event: EventInfo): Plan | null {
   const pr = event.pullRequest;
   if (!pr || !PULL_REQUEST_EVENTS.has(event.name) || !pr.fromFork) return null;
   return {
     kind: "skip",
     why:
-      `Pull request #${pr.number} comes from a fork (${pr.headRepo ?? "a deleted repository"}): GitHub gives its workflows no secrets ` +
-      `and a read-only token, so no preview database is made for it. A maintainer can run the workflow with ` +
+      `Pull request #${pr.number} comes from a fork (${pr.headRepo ?? "a deleted repository"}): GitHub gives its workflows no secrets, ` +
+      `no ID token and a read-only token, so no preview database is made for it. A maintainer can run the workflow with ` +
       `workflow_dispatch (command: create, preview-name: pr-${pr.number}) after reviewing the change.`,
   };
 }
 
 /**
  * Dependabot's pull requests run without the repository's Actions secrets (only Dependabot
- * secrets): with no API key there, they are skipped like forks instead of failing.
+ * secrets): with neither an API key nor an ID token there, they are skipped like forks instead of
+ * failing. (Their workflows do get an ID token when they ask for `id-token: write`.)
  */
-export function dependabotSkip(event: EventInfo, apiKeyGiven: boolean): Plan | null {
-  if (apiKeyGiven || event.actor !== "dependabot[bot]" || !event.pullRequest) return null;
+export function dependabotSkip(event: EventInfo, credentialGiven: boolean): Plan | null {
+  if (credentialGiven || event.actor !== "dependabot[bot]" || !event.pullRequest) return null;
   return {
     kind: "skip",
     why:
-      `Pull request #${event.pullRequest.number} was opened by Dependabot, whose workflows get no Actions secrets: \`api-key\` is empty, ` +
-      `so no preview database is made. Add CAPYDB_API_KEY as a Dependabot secret to give its pull requests previews too.`,
+      `Pull request #${event.pullRequest.number} was opened by Dependabot, whose workflows get no Actions secrets: \`api-key\` is empty ` +
+      `and the job has no ID token, so no preview database is made. Add CAPYDB_API_KEY as a Dependabot secret, or grant the job ` +
+      "`permissions: id-token: write` (with a trust policy on the project), to give its pull requests previews too.",
   };
 }
 

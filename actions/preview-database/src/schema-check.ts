@@ -22,11 +22,13 @@ export interface SchemaStep {
   octokit: Octokit | null;
   name: string;
   deadline: Deadline;
+  /** The workflow tokens exchanged for the job's GitHub ID token so far (none with an API key). */
+  apiTokens: () => string[];
 }
 
 /** Every secret the run holds: blanked out of the diff before the comment or the check run shows it. */
-function secretsOf(settings: ActionSettings, c: Credentials | null): string[] {
-  const secrets = [settings.apiKey, settings.githubToken];
+function secretsOf(s: SchemaStep, c: Credentials | null): string[] {
+  const secrets = [s.settings.apiKey ?? "", s.settings.githubToken, ...s.apiTokens()];
   if (c) secrets.push(c.password, encodeURIComponent(c.password), c.databaseUrl, c.pooledDatabaseUrl ?? "");
   return secrets.filter(Boolean);
 }
@@ -40,7 +42,7 @@ export async function checkSchema(s: SchemaStep, outcome: Outcome): Promise<void
     core.info("No schema diff: the preview is not ready yet (wait: false); run command: check once it is");
     return;
   }
-  const schema = await runSchemaDiff(s.client, outcome.preview, s.deadline, s.settings.failOn, secretsOf(s.settings, outcome.credentials));
+  const schema = await runSchemaDiff(s.client, outcome.preview, s.deadline, s.settings.failOn, secretsOf(s, outcome.credentials));
   outcome.schema = schema;
   outcome.view = { ...view, schema };
   const { octokit, event } = s;

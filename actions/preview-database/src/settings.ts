@@ -13,8 +13,13 @@ export type PreviewSource = { kind: "project" } | { kind: "backup"; backupId: st
 export interface ActionSettings {
   /** Base URL of the CapyDB API, without a trailing slash. */
   apiUrl: string;
-  /** An org- or project-scoped API key (masked as soon as it is read). */
-  apiKey: string;
+  /**
+   * An org- or project-scoped API key (masked as soon as it is read); null: the run signs in with
+   * the job's GitHub ID token under a trust policy of the project (api-access.ts).
+   */
+  apiKey: string | null;
+  /** The audience of the GitHub ID token asked for when there is no API key; default the api-url. */
+  oidcAudience: string;
   projectId: string;
   command: Command;
   /** The preview's name with `{number}` already replaced; null when it needs a pull request number and there is none. */

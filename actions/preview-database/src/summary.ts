@@ -1,7 +1,7 @@
 // The job summary (core.summary): what this run did, in one table, never the password.
 import * as core from "@actions/core";
 import type { Outcome } from "./execute.js";
-import { formatInstant, maskingLine } from "./comment-body.js";
+import { formatInstant, madeByLine, maskingLine } from "./comment-body.js";
 import { summaryLine, verdictLine } from "./schema-diff.js";
 
 type Row = [string, string];
@@ -23,13 +23,17 @@ async function write(markdown: string): Promise<void> {
   }
 }
 
-/** `maskingRules`: the project's rule count as the comment got it (null: could not be read). */
+/**
+ * `maskingRules`: the project's rule count as the comment got it (null: could not be read);
+ * `serverUrl`: GITHUB_SERVER_URL, for the link to the run that made the preview.
+ */
 export async function summarizeOutcome(
   name: string,
   projectId: string,
   outcome: Outcome,
   commentUrl: string | null,
   maskingRules: number | null = null,
+  serverUrl: string | null = null,
 ): Promise<void> {
   const rows: Row[] = [
     ["Operation", code(outcome.operation)],
@@ -38,6 +42,8 @@ export async function summarizeOutcome(
   ];
   const p = outcome.preview;
   if (p) rows.push(["Preview id", code(p.id)], ["State", code(p.state)]);
+  const made = p ? madeByLine(p, serverUrl) : null;
+  if (made) rows.push(["Made by", made.replace(/^Made by /, "").replace(/\.$/, "")]);
   const c = outcome.credentials;
   if (c) {
     rows.push(["Host", code(c.host)], ["Port", code(c.port)]);
