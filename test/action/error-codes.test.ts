@@ -54,8 +54,13 @@ describe("the action's error codes", () => {
         createCutoverRequest: () => Promise.reject(err),
       } as unknown as CapyClient;
     };
-    expect(await requestCutover(racing(apiError(409, "cutover_already_open")), "prj_1", preview, "note")).toEqual({ request: standing, reused: true });
-    await expect(requestCutover(racing(apiError(409, "preview_not_ready")), "prj_1", preview, "note")).rejects.toMatchObject({ code: "preview_not_ready" });
+    expect(await requestCutover(racing(apiError(409, "cutover_already_open")), "prj_1", preview, "note", "schema")).toEqual({
+      request: standing,
+      reused: true,
+    });
+    await expect(requestCutover(racing(apiError(409, "preview_not_ready")), "prj_1", preview, "note", "schema")).rejects.toMatchObject({
+      code: "preview_not_ready",
+    });
   });
 
   it("unauthorized and forbidden get their own advice; other codes are named in the message", () => {

@@ -123,10 +123,18 @@ describe("a project with masking rules", () => {
     expectNothingLeaked(r);
   }, 300_000);
 
-  it("merged: no cutover request for a masked preview (production would get masked data), a warning says why", async () => {
+  it("merged: a schema cutover request for a masked preview (no data moves); with cutover-mode data none, and a warning says why", async () => {
+    const schema = await onPullRequest({ fixture: "opened", number: 128 });
+    expectExit(schema, 0);
+    const s = await onPullRequest({ fixture: "closed.merged", number: 128 });
+    expectExit(s, 0);
+    expect(s.outputs.operation).toBe("cutover-requested");
+    expect((await org.getCutoverRequest(s.outputs["cutover-request-id"])).cutover_request).toMatchObject({ mode: "schema", status: "open" });
+    await org.cancelCutoverRequest(s.outputs["cutover-request-id"]);
+
     const opened = await onPullRequest({ fixture: "opened", number: 129 });
     expectExit(opened, 0);
-    const r = await onPullRequest({ fixture: "closed.merged", number: 129 });
+    const r = await onPullRequest({ fixture: "closed.merged", number: 129, inputs: { "cutover-mode": "data" } });
     expectExit(r, 0);
     expect(r.outputs.operation).toBe("skipped");
     expect(r.stdout).toMatch(/::warning::.*holds masked data: promoting it would replace production's data with masked data/);

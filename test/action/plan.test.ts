@@ -27,6 +27,7 @@ const settings: ActionSettings = {
   timeoutMs: 600_000,
   cutoverOnMerge: true,
   cutoverNote: null,
+  cutoverMode: "schema",
   githubToken: "t",
   schemaDiff: true,
   failOn: "destructive",

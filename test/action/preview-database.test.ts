@@ -271,6 +271,7 @@ describe("pull request lifecycle", () => {
     expect(requestId).toBeTruthy();
     const { cutover_request } = await org.getCutoverRequest(requestId);
     expect(cutover_request.status).toBe("open");
+    expect(cutover_request.mode).toBe("schema"); // cutover-mode's default: production keeps its data
     expect(cutover_request.preview_database_id).toBe(opened.outputs["preview-id"]);
     expect(cutover_request.customer_note).toContain("#105");
     expect((await org.getPreview(opened.outputs["preview-id"])).preview.state).toBe("ready");

@@ -27,6 +27,7 @@ export async function requestCutover(
   projectId: string,
   preview: PreviewDatabase,
   note: string,
+  mode: "schema" | "data",
 ): Promise<{ request: Cutover; reused: boolean }> {
   const existing = await standingRequest(client, projectId, preview.id);
   if (existing) {
@@ -34,8 +35,8 @@ export async function requestCutover(
     return { request: existing, reused: true };
   }
   try {
-    const { cutover_request } = await client.createCutoverRequest(projectId, { preview_id: preview.id, customer_note: note });
-    core.info(`Cutover request ${cutover_request.id} opened for preview ${preview.id} (status ${cutover_request.status})`);
+    const { cutover_request } = await client.createCutoverRequest(projectId, { preview_id: preview.id, customer_note: note, mode });
+    core.info(`Cutover request ${cutover_request.id} (mode ${mode}) opened for preview ${preview.id} (status ${cutover_request.status})`);
     return { request: cutover_request, reused: false };
   } catch (err) {
     // A concurrent run opened one between our look and our request.

@@ -329,16 +329,16 @@ async function cutover(x: Execution): Promise<Outcome> {
     preview = newest;
   }
   x.trace.preview = preview;
-  if (preview.masked && preview.state !== "promoted") {
+  if (preview.masked && preview.state !== "promoted" && x.settings.cutoverMode === "data") {
     // the server refuses it too (409): production would get masked data
     const note =
       `Preview ${x.name} (${preview.id}) holds masked data: promoting it would replace production's data with masked data, ` +
-      `so no cutover request was opened. Open one from a preview made with masked: false (an organization key).`;
+      `so no cutover request was opened. Use cutover-mode: schema (production keeps its data), or a preview made with masked: false (an organization key).`;
     core.warning(note);
     return { operation: "skipped", preview, credentials: null, job: null, cutover: null, view: null, note };
   }
   const note = x.settings.cutoverNote ?? defaultCutoverNote(x.event, preview);
-  const { request } = await requestCutover(x.client, x.projectId, preview, note);
+  const { request } = await requestCutover(x.client, x.projectId, preview, note, x.settings.cutoverMode);
   return {
     operation: "cutover-requested",
     preview,

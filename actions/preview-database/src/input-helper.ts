@@ -161,6 +161,7 @@ export function getSettings(event: EventInfo): ActionSettings {
     timeoutMs: duration("timeout", "10m", 1, 6 * 3600) * 1000,
     cutoverOnMerge: bool("cutover-on-merge", true),
     cutoverNote: cutoverNote || null,
+    cutoverMode: oneOf("cutover-mode", ["schema", "data"] as const, "schema"),
     githubToken,
     schemaDiff: bool("schema-diff", true),
     failOn: oneOf("fail-on", FAIL_ON, "destructive"),

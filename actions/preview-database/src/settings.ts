@@ -39,6 +39,8 @@ export interface ActionSettings {
   cutoverOnMerge: boolean;
   /** Null: the action writes a note naming the merged pull request. */
   cutoverNote: string | null;
+  /** What the cutover request opened on merge asks for: schema (production keeps its data) or data (the preview's data replaces it). */
+  cutoverMode: "schema" | "data";
   githubToken: string;
   /** Diff the preview's schema against production after it is ready (auto on opened, reopened, synchronize). */
   schemaDiff: boolean;
