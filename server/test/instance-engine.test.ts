@@ -11,7 +11,7 @@ import type { CapyClient, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
 import { psql } from "../../test/harness/sql.js";
 import { organization, readyProject } from "../../test/harness/tenants.js";
-import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
+import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../../test/harness/reflink.js";
 import { freePort } from "../../test/harness/ports.js";
 import { Reconciler } from "../src/platform/reconciler.js";
 
@@ -68,13 +68,7 @@ afterAll(async () => {
   squatter?.close();
   await org?.close();
   await t?.stop();
-  // the instances outlive the server on purpose (as PgBouncer does): stop them for the unmount
-  const { InstanceHost } = await import("../src/platform/dataplane/instances/host.js");
-  if (fsDir) {
-    const host = await InstanceHost.open({ root: `${fsDir.dir}/instances`, superuserPassword: "unused" }).catch(() => null);
-    for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
-    await fsDir.cleanup();
-  }
+  await stopInstancesAndCleanup(fsDir); // the instances outlive the server on purpose: stopped before the unmount
 });
 
 describe("the instance engine", () => {

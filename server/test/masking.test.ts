@@ -8,7 +8,7 @@ import { CapyClient, type Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
 import { psql } from "../../test/harness/sql.js";
 import { organization, readyProject } from "../../test/harness/tenants.js";
-import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
+import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../../test/harness/reflink.js";
 import { freePort } from "../../test/harness/ports.js";
 
 let fsDir: ReflinkDir;
@@ -66,12 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await org?.close();
   await t?.stop();
-  const { InstanceHost } = await import("../src/platform/dataplane/instances/host.js");
-  if (fsDir) {
-    const host = await InstanceHost.open({ root: `${fsDir.dir}/instances`, superuserPassword: "unused" }).catch(() => null);
-    for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
-    await fsDir.cleanup();
-  }
+  await stopInstancesAndCleanup(fsDir);
 });
 
 /** Every value of the masked columns in production (what must appear nowhere in a masked preview). */

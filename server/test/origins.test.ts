@@ -9,7 +9,7 @@ import type { CapyClient, CutoverRequest, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../../test/harness/server.js";
 import { psql } from "../../test/harness/sql.js";
 import { organization, readyProject } from "../../test/harness/tenants.js";
-import { reflinkDir, type ReflinkDir } from "../../test/harness/reflink.js";
+import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../../test/harness/reflink.js";
 import { freePort } from "../../test/harness/ports.js";
 
 let fsDir: ReflinkDir;
@@ -40,13 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await org?.close();
   await t?.stop();
-  // the instances outlive the server on purpose (as PgBouncer does): stop them for the unmount
-  const { InstanceHost } = await import("../src/platform/dataplane/instances/host.js");
-  if (fsDir) {
-    const host = await InstanceHost.open({ root: `${fsDir.dir}/instances`, superuserPassword: "unused" }).catch(() => null);
-    for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
-    await fsDir.cleanup();
-  }
+  await stopInstancesAndCleanup(fsDir); // the instances outlive the server on purpose: stopped before the unmount
 });
 
 /** Inserts into orders, one transaction each, from id 1001 up, until stopped; answers the ids whose commit was acknowledged. */

@@ -379,24 +379,10 @@ export class FakeGitHub {
     if ((m = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
       const issue = `${m[1]}#${m[2]}`;
       if (method === "GET") {
-        const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
-        const page = Math.max(1, Number(url.searchParams.get("page") ?? 1));
-        const all = this.comments.filter((c) => c.issue === issue);
-        const last = Math.max(1, Math.ceil(all.length / perPage));
-        const link = (p: number) => {
-          const u = new URL(url.toString());
-          u.searchParams.set("per_page", String(perPage));
-          u.searchParams.set("page", String(p));
-          return `<${u.toString()}>`;
-        };
-        const links: string[] = [];
-        if (page < last) links.push(`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`);
-        if (page > 1) links.push(`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`);
-        return this.#json(
+        return this.#page(
           res,
-          200,
-          all.slice((page - 1) * perPage, page * perPage).map((c) => this.#apiComment(c)),
-          links.length ? { link: links.join(", ") } : {},
+          url,
+          this.comments.filter((c) => c.issue === issue).map((c) => this.#apiComment(c)),
         );
       }
       if (method === "POST") {

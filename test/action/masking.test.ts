@@ -6,7 +6,7 @@ import { CapyClient, type Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
 import { psqlAsync as psql } from "../harness/sql.js";
 import { organization, readyProject } from "../harness/tenants.js";
-import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
+import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../harness/reflink.js";
 import { freePort } from "../harness/ports.js";
 import {
   FakeGitHub,
@@ -66,13 +66,7 @@ afterAll(async () => {
   await org?.close();
   await gh?.stop();
   await t?.stop();
-  // instances outlive the server: stop them before the image is unmounted
-  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
-  if (fsDir) {
-    const host = await InstanceHost.open({ root: `${fsDir.dir}/instances`, superuserPassword: "unused" }).catch(() => null);
-    for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
-    await fsDir.cleanup();
-  }
+  await stopInstancesAndCleanup(fsDir); // instances outlive the server: stopped before the image is unmounted
 }, 120_000);
 
 function onPullRequest(o: { fixture: PullRequestFixture; number: number; key?: string; inputs?: Record<string, string> }): Promise<RunResult> {

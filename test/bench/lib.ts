@@ -23,6 +23,7 @@ export function sleep(ms: number): Promise<void> {
 import { freePort } from "../harness/ports.js";
 
 export { freePort };
+export { stopInstances } from "../harness/reflink.js";
 
 /** Where PostgreSQL's programs are (pgbench): pg_config's answer, else Debian's PostgreSQL 15. */
 export function pgBinDir(): string {
@@ -269,14 +270,6 @@ export async function settleProject(wait: () => Promise<void>, mount: string, pa
   await wait();
   execFileSync("sync", ["-f", mount], { stdio: "ignore" });
   await sleep(pauseMs);
-}
-
-/** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
-export async function stopInstances(instancesDir: string): Promise<void> {
-  if (!fs.existsSync(path.join(instancesDir, "data"))) return;
-  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
-  const host = await InstanceHost.open({ root: instancesDir, superuserPassword: "unused" }).catch(() => null);
-  for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
 }
 
 export function printHeader(title: string, reproduce: string): void {

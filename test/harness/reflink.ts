@@ -53,3 +53,18 @@ export function reflinkDir(label: string, sizeGb = 20): ReflinkDir {
     },
   };
 }
+
+/** Stops every instance under an instances dir (they outlive the server on purpose, as PgBouncer does). */
+export async function stopInstances(instancesDir: string): Promise<void> {
+  if (!fs.existsSync(path.join(instancesDir, "data"))) return;
+  const { InstanceHost } = await import("../../server/src/platform/dataplane/instances/host.js");
+  const host = await InstanceHost.open({ root: instancesDir, superuserPassword: "unused" }).catch(() => null);
+  for (const name of host?.list().instances ?? []) await host!.stop(name, "immediate").catch(() => {});
+}
+
+/** After a test of the instance engine whose instances live in `<dir>/instances`: they are stopped, then the image goes. */
+export async function stopInstancesAndCleanup(fsDir: ReflinkDir | undefined): Promise<void> {
+  if (!fsDir) return;
+  await stopInstances(path.join(fsDir.dir, "instances"));
+  await fsDir.cleanup();
+}
