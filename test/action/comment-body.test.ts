@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { PreviewDatabase } from "@capydb/api";
+import type { Cutover, PreviewDatabase } from "@capydb/api";
 import { maskingLine, renderComment, type CommentContext } from "../../actions/preview-database/src/comment-body.js";
 import { getSettings } from "../../actions/preview-database/src/input-helper.js";
 import { outputsOf } from "../../actions/preview-database/src/outputs.js";
@@ -186,5 +186,46 @@ describe("the masked input", () => {
       expect(() => withInputs({ masked: bad })).toThrow(`Input \`masked\`: must be true, false or empty`);
       expect(() => withInputs({ masked: bad })).toThrow(`got "${bad}"`);
     }
+  });
+});
+
+describe("the comment on a cutover request", () => {
+  const request = (over: Partial<Cutover>): Cutover =>
+    ({
+      id: "cut_1",
+      status: "open",
+      mode: "data",
+      writes_since_origin: null,
+      ...over,
+    }) as Cutover;
+  const body = (c: Cutover) => renderComment(ctx(null), { status: "cutover-requested", preview: unmasked, cutover: c });
+
+  it("schema mode: production keeps its data and gets the reviewed statements", () => {
+    const text = body(request({ mode: "schema" }));
+    expect(text).toContain("asks an operator to apply preview `pdb_1`'s schema changes to production: production keeps its data");
+    expect(text).not.toMatch(/replaces production's|has written since/);
+  });
+
+  it("data mode: what production wrote since the preview, which the cutover would not carry over", () => {
+    const writes = {
+      known: true,
+      reason: null,
+      since_lsn: "0/3000000",
+      as_of: "2025-06-12T10:00:00Z",
+      last_write_at: "2025-06-12T09:59:00Z",
+      tables: [
+        { table: "public.orders", inserts: 12, updates: 3, deletes: 1, last_write_at: "2025-06-12T09:59:00Z" },
+        { table: "public.events", inserts: 7, updates: 0, deletes: 0, last_write_at: "2025-06-12T09:00:00Z" },
+      ],
+    };
+    const text = body(request({ writes_since_origin: writes }));
+    expect(text).toContain("its data replaces production's");
+    expect(text).toContain(
+      "**Production has written since this preview was made:** 19 inserts, 3 updates, 1 deletes in 2 table(s), the last at 2025-06-12T09:59:00Z. A data cutover does not carry them over.",
+    );
+    expect(text).not.toContain("public.orders"); // counts only: no table of the tenant's is named in the pull request
+    const unknown = body(request({ writes_since_origin: { ...writes, known: false, reason: "the origin slot is gone", tables: [], last_write_at: null } }));
+    expect(unknown).toContain("Production's writes since this preview was made are not known: the origin slot is gone");
+    expect(body(request({ writes_since_origin: { ...writes, tables: [] } }))).not.toContain("has written since");
   });
 });

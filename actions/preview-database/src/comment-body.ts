@@ -175,12 +175,7 @@ export function renderComment(ctx: CommentContext, view: CommentView): string {
       lines.push(`The preview database was deleted: ${view.reason}. Nothing of it is left on the server.`);
       break;
     case "cutover-requested":
-      lines.push(
-        `Cutover request ${code(view.cutover.id)} (status: ${code(view.cutover.status)}) asks an operator to promote preview ` +
-          `${code(view.preview.id)} (database ${code(view.preview.database_name)}) to production.`,
-        "",
-        "The preview is kept until the cutover is done.",
-      );
+      lines.push(...cutoverLines(view.cutover, view.preview));
       break;
   }
   const made = "preview" in view && view.preview ? madeByLine(view.preview, ctx.serverUrl) : null;
@@ -194,4 +189,34 @@ export function renderComment(ctx: CommentContext, view: CommentView): string {
     lines.push("", ...schemaSection(view.schema, budget));
   }
   return [...lines, ...footer].join("\n");
+}
+
+/** What the request asks for, in its mode's words, and what production wrote since the preview when its data would replace production's. */
+function cutoverLines(cutover: Cutover, preview: PreviewDatabase): string[] {
+  const ref = `Cutover request ${code(cutover.id)} (status: ${code(cutover.status)})`;
+  if (cutover.mode === "schema") {
+    return [
+      `${ref} asks an operator to apply preview ${code(preview.id)}'s schema changes to production: production keeps its data, ` +
+        "and gets the statements reviewed when the request was opened.",
+      "",
+      "The preview is kept until the cutover is done.",
+    ];
+  }
+  const lines = [
+    `${ref} asks an operator to promote preview ${code(preview.id)} (database ${code(preview.database_name)}) to production: its data replaces production's.`,
+    "",
+  ];
+  const w = cutover.writes_since_origin;
+  if (w?.known && w.tables.length > 0) {
+    const n = (k: "inserts" | "updates" | "deletes") => w.tables.reduce((sum, t) => sum + t[k], 0);
+    lines.push(
+      `**Production has written since this preview was made:** ${n("inserts")} inserts, ${n("updates")} updates, ${n("deletes")} deletes ` +
+        `in ${w.tables.length} table(s), the last at ${w.last_write_at}. A data cutover does not carry them over.`,
+      "",
+    );
+  } else if (w && !w.known) {
+    lines.push(`Production's writes since this preview was made are not known: ${w.reason}`, "");
+  }
+  lines.push("The preview is kept until the cutover is done.");
+  return lines;
 }
