@@ -6,7 +6,9 @@ import type { z } from "zod";
 import type { MaskingRules, PutMaskingRulesRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
-import { badRequest, conflict, forbidden, projectStateConflict } from "../http/errors.js";
+import { HttpError, badRequest, conflict, forbidden, projectStateConflict, unavailable } from "../http/errors.js";
+import { isDatabaseUnavailable } from "../platform/store/db.js";
+import { errorMessage } from "../platform/jobs/errors.js";
 import { withTenantSession } from "../platform/dataplane/tenant-session.js";
 import type { ProjectRow } from "../projects/store.js";
 import { prepareRules, readCatalog, RuleError, type Catalog } from "./catalog.js";
@@ -18,10 +20,17 @@ async function withProductionCatalog<T>(ctx: AppContext, project: ProjectRow, fn
   if (project.state !== "ready")
     throw projectStateConflict(project.state, `project is ${project.state}: masking rules are checked against its database once it is ready`);
   const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
-  return withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) => fn(c, await readCatalog(c)), {
-    applicationName: "capydb-masking",
-    statementTimeoutSeconds: 60,
-  });
+  try {
+    return await withTenantSession(ctx.clusters, project.cluster_id, project.database_name, login, async (c) => fn(c, await readCatalog(c)), {
+      applicationName: "capydb-masking",
+      statementTimeoutSeconds: 60,
+    });
+  } catch (err) {
+    // production down, or its role refused (NOLOGIN, a connection limit): 503 saying so, not a 500
+    const code = (err as { code?: string }).code ?? "";
+    if (err instanceof HttpError || !(isDatabaseUnavailable(err) || code.startsWith("28"))) throw err;
+    throw unavailable(`project ${project.id}'s database could not be reached as its own role (${errorMessage(err)}): masking rules are read against it`);
+  }
 }
 
 function toApi(row: MaskingRulesRow | null, uncovered: MaskingRules["uncovered_columns"]): MaskingRules {
