@@ -108,7 +108,7 @@ export class CapyTrustPolicy extends Construct {
   readonly resource: TrustPolicy;
   /** The policy id, `tp_...` (a token). */
   readonly trustPolicyId: string;
-  /** The id `terraform import` takes, `"<project_id>/<trust_policy_id>"` (a token). */
+  /** The id `terraform import` takes: the policy id, `tp_...` (a token). */
   readonly importId: string;
   /** The repository's id: the one given, or the one the server pinned (a token; empty until then). */
   readonly repositoryId: string;
@@ -132,7 +132,7 @@ export class CapyTrustPolicy extends Construct {
       provider: props.provider,
     });
     this.trustPolicyId = this.resource.id;
-    this.importId = `${this.resource.projectId}/${this.resource.id}`;
+    this.importId = this.resource.id;
     this.repositoryId = this.resource.repositoryId;
     this.createdAt = this.resource.createdAt;
     validateAtSynth(this, (): Problem[] => [

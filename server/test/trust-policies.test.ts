@@ -87,7 +87,7 @@ describe("settings", () => {
 });
 
 describe("trust policies", () => {
-  it("are created, listed and deleted by the organization, validated field by field, and invisible to other tenants", async () => {
+  it("are created, read, listed and deleted by the organization, validated field by field, and invisible to other tenants", async () => {
     const projectId = await bareProject("policies");
     const { trust_policy: full } = await org.createTrustPolicy(projectId, {
       provider: "github",
@@ -125,6 +125,10 @@ describe("trust policies", () => {
       allow_forks: false,
     });
     expect((await org.listTrustPolicies(projectId)).trust_policies.map((p) => p.id)).toEqual([full.id, minimal.id]);
+    // read by its id alone (what an import by id needs)
+    expect((await org.getTrustPolicy(full.id)).trust_policy).toEqual(full);
+    await refused(org.getTrustPolicy("tp_doesnotexist"), 404, "not_found", /trust policy tp_doesnotexist not found/);
+    await refused(org.getTrustPolicy(app.id), 404, "not_found", /^trust policy not found/);
 
     const invalid: Array<[Record<string, unknown>, RegExp]> = [
       [{}, /^repository: is required/],
@@ -150,23 +154,29 @@ describe("trust policies", () => {
     // another organization: the project and the policy do not exist for it
     await refused(other.createTrustPolicy(projectId, { repository: "evil/repo" }), 404, "project_not_found");
     await refused(other.listTrustPolicies(projectId), 404, "project_not_found");
+    await refused(other.getTrustPolicy(full.id), 404, "not_found");
     await refused(other.deleteTrustPolicy(full.id), 404, "not_found");
     // a key of the project itself: it may not hand out access to its project
     const projectKey = holding((await t.admin.createApiKey(orgId, { name: "ci", project_id: projectId })).secret);
     await refused(projectKey.createTrustPolicy(projectId, { repository: "octo-org/octo-repo" }), 403, "forbidden", /organization key/);
     await refused(projectKey.listTrustPolicies(projectId), 403, "forbidden");
+    await refused(projectKey.getTrustPolicy(full.id), 403, "forbidden", /organization key/);
     await refused(projectKey.deleteTrustPolicy(full.id), 403, "forbidden");
     // a key of another project of the same organization sees neither
     const elsewhereKey = holding((await t.admin.createApiKey(orgId, { name: "app-ci", project_id: app.id })).secret);
     await refused(elsewhereKey.listTrustPolicies(projectId), 404, "project_not_found");
+    await refused(elsewhereKey.getTrustPolicy(full.id), 404, "not_found");
     await refused(elsewhereKey.deleteTrustPolicy(full.id), 404, "not_found");
     // platform admins may
     const { trust_policy: byAdmin } = await t.admin.createTrustPolicy(projectId, { repository: "octo-org/infra" });
+    expect((await t.admin.getTrustPolicy(full.id)).trust_policy).toEqual(full);
 
     await org.deleteTrustPolicy(full.id);
     await t.admin.deleteTrustPolicy(byAdmin.id);
     expect((await org.listTrustPolicies(projectId)).trust_policies.map((p) => p.id)).toEqual([minimal.id]);
     await refused(org.deleteTrustPolicy(full.id), 404, "not_found");
+    await refused(org.getTrustPolicy(full.id), 404, "not_found");
+    await refused(t.admin.getTrustPolicy(byAdmin.id), 404, "not_found");
   });
 });
 
@@ -370,6 +380,7 @@ describe("a GitHub Actions token", () => {
       () => ci.listApiKeys(orgId),
       () => ci.createTrustPolicy(app.id, { repository: "octo-org/octo-repo" }),
       () => ci.listTrustPolicies(app.id),
+      () => ci.getTrustPolicy(policy.id),
       () => ci.deleteTrustPolicy(policy.id),
       () => ci.listOrganizations(),
     ]) {

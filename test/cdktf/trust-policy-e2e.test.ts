@@ -108,7 +108,7 @@ describe.skipIf(!tfVersion)(`project.trustGitHub(...) under ${tfVersion ?? "terr
     ids.project = out.project_id;
     ids.policy = out.trust_policy_id;
     expect(ids.policy).toMatch(/^tp_/);
-    expect(out.import_id).toBe(`${ids.project}/${ids.policy}`);
+    expect(out.import_id).toBe(ids.policy);
     expect((await org.listTrustPolicies(ids.project)).trust_policies).toEqual([
       expect.objectContaining({
         id: ids.policy,

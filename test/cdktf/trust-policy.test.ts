@@ -81,7 +81,7 @@ describe("CapyTrustPolicy", () => {
     const ref = (attribute: string) => `\${capydb_trust_policy.${logicalId}.${attribute}}`;
     expect(JSON.parse(out).output).toEqual({
       id: { value: ref("id") },
-      import_id: { value: `${ref("project_id")}/${ref("id")}` },
+      import_id: { value: ref("id") },
       repository_id: { value: ref("repository_id") },
       created_at: { value: ref("created_at") },
     });

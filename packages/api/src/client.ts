@@ -649,6 +649,9 @@ export class CapyClient {
   listTrustPolicies(projectId: string): Promise<{ trust_policies: s.TrustPolicy[] }> {
     return this.#call("GET", "/v1/projects/{projectID}/trust-policies", [projectId]);
   }
+  getTrustPolicy(trustPolicyId: string): Promise<{ trust_policy: s.TrustPolicy }> {
+    return this.#call("GET", "/v1/trust-policies/{trustPolicyID}", [trustPolicyId]);
+  }
   /** The tokens the policy issued stop working at once. */
   async deleteTrustPolicy(trustPolicyId: string): Promise<void> {
     await this.#call("DELETE", "/v1/trust-policies/{trustPolicyID}", [trustPolicyId]);

@@ -615,6 +615,16 @@ export const endpoints: Endpoint[] = [
     errors: ["forbidden"],
   },
   {
+    method: "GET",
+    path: "/v1/trust-policies/{trustPolicyID}",
+    tag: "Trust policies",
+    contract: false,
+    summary: "Get a trust policy (organization keys and users, platform admins)",
+    status: 200,
+    response: z.object({ trust_policy: s.TrustPolicy }),
+    errors: ["forbidden"],
+  },
+  {
     method: "DELETE",
     path: "/v1/trust-policies/{trustPolicyID}",
     tag: "Trust policies",

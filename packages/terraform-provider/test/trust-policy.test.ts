@@ -3,8 +3,8 @@
 //
 // One story, in order: apply two policies → the API lists them as written, no changes → the
 // policy trusts the workflow it describes, and the repository id the server pins then shows in
-// the state without a planned change → import by "<project_id>/<policy_id>" into a second
-// workspace, no changes → a changed `refs` replaces the policy (its tokens stop working) → bad
+// the state without a planned change → import by the bare policy id (and by the older
+// "<project_id>/<policy_id>") into a second workspace, no changes → a changed `refs` replaces the policy (its tokens stop working) → bad
 // arguments refused at plan → a policy deleted behind Terraform's back leaves the state and is
 // made again → destroy.
 import fs from "node:fs";
@@ -203,30 +203,42 @@ describe.skipIf(!tfVersion)(`capydb_trust_policy under ${tfVersion ?? "terraform
     await noChanges(main);
   }, 120_000);
 
-  it('imports by "<project_id>/<policy_id>" into a new workspace, which plans no changes; other ids are refused, saying the form', async () => {
+  it('imports by the policy id, or "<project_id>/<policy_id>", into a new workspace, which plans no changes; other ids are refused, saying why', async () => {
     const imported = new Workspace(root, "imported", { TF_CLI_CONFIG_FILE: cliConfig, TF_VAR_capydb_api_key: apiKey });
     imported.write(mainConfig());
     const init = await imported.run(["init", "-input=false"]);
     expect(init.code, explain(init)).toBe(0);
 
-    const bare = await imported.run(["import", "-input=false", "capydb_trust_policy.ci", ids.ci]);
-    expect(bare.code, explain(bare)).toBe(1);
-    expect(bare.stderr).toContain("Invalid import id");
-    expect(bare.stderr).toContain(`Import a capydb_trust_policy as "<project_id>/<trust_policy_id>"`);
-    const missing = await imported.run(["import", "-input=false", "capydb_trust_policy.ci", `${projectId}/tp_nosuchpolicy`]);
-    expect(missing.code, explain(missing)).toBe(1);
-    expect(missing.stderr).toContain(`Project ${projectId} has no trust policy tp_nosuchpolicy`);
+    // Terraform wraps long details and frames them: compare the words.
+    const refusal = async (id: string): Promise<string> => {
+      const r = await imported.run(["import", "-input=false", "capydb_trust_policy.ci", id]);
+      expect(r.code, explain(r)).toBe(1);
+      return r.stderr.replace(/[│╷╵]/g, "").replace(/\s+/g, " ");
+    };
+    for (const id of [projectId, `${projectId}/`, `a/b/${ids.ci}`]) {
+      const err = await refusal(id);
+      expect(err).toContain("Invalid import id");
+      expect(err).toContain(`Import a capydb_trust_policy by its id, e.g. tp_def456 (or as "<project_id>/<trust_policy_id>"`);
+    }
+    for (const id of ["tp_nosuchpolicy", `${projectId}/tp_nosuchpolicy`]) {
+      expect(await refusal(id)).toContain("Trust policy tp_nosuchpolicy does not exist (or is not visible to this API key).");
+    }
+    expect(await refusal(`prj_elsewhere/${ids.ci}`)).toContain(
+      `Trust policy ${ids.ci} belongs to project ${projectId}, not prj_elsewhere: import it as ${ids.ci} or ${projectId}/${ids.ci}.`,
+    );
+    expect(await imported.state()).toEqual({});
 
     for (const [name, id] of [
       ["ci", ids.ci],
-      ["staging", ids.staging],
+      ["staging", `${projectId}/${ids.staging}`],
     ]) {
-      const r = await imported.run(["import", "-input=false", `capydb_trust_policy.${name}`, `${projectId}/${id}`]);
+      const r = await imported.run(["import", "-input=false", `capydb_trust_policy.${name}`, id]);
       expect(r.code, explain(r)).toBe(0);
       expect(r.stdout).toContain("Import successful!");
     }
     const state = await imported.state();
     expect(state["capydb_trust_policy.ci"]).toEqual((await main.state())["capydb_trust_policy.ci"]);
+    expect(state["capydb_trust_policy.staging"]).toEqual((await main.state())["capydb_trust_policy.staging"]);
     await noChanges(imported);
   }, 180_000);
 

@@ -4,7 +4,7 @@ import type { AppContext } from "../context.js";
 import { parse, pathId } from "../http/errors.js";
 import { projectFor } from "../projects/service.js";
 import { GitHubOidcVerifier } from "./github-oidc.js";
-import { createTrustPolicy, exchangeGitHubToken, listTrustPolicies, removeTrustPolicy, toApiTrustPolicy } from "./service.js";
+import { createTrustPolicy, exchangeGitHubToken, getTrustPolicy, listTrustPolicies, removeTrustPolicy, toApiTrustPolicy } from "./service.js";
 
 /** The exchange's route: public (the GitHub ID token in the body is the credential). */
 export const GITHUB_OIDC_EXCHANGE_ROUTE = "/v1/auth/github-oidc";
@@ -30,6 +30,11 @@ export function trustPolicyRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/trust-policies", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     return { trust_policies: (await listTrustPolicies(ctx, req.principal!, project)).map(toApiTrustPolicy) };
+  });
+
+  app.get<{ Params: { trustPolicyID: string } }>("/v1/trust-policies/:trustPolicyID", async (req) => {
+    const policy = await getTrustPolicy(ctx, req.principal!, pathId(req.params.trustPolicyID, "tp", "trust policy"));
+    return { trust_policy: toApiTrustPolicy(policy) };
   });
 
   app.delete<{ Params: { trustPolicyID: string } }>("/v1/trust-policies/:trustPolicyID", async (req, reply) => {

@@ -74,11 +74,17 @@ export async function listTrustPolicies(ctx: AppContext, principal: Principal, p
   return listProjectTrustPolicies(ctx.db, project.id);
 }
 
-/** Deletes a policy the principal may see (404 otherwise); the tokens it issued stop working at once. */
-export async function removeTrustPolicy(ctx: AppContext, principal: Principal, id: string): Promise<void> {
+/** A policy in force that the principal may manage: 404 when it cannot see it, 403 when it sees but may not manage. */
+export async function getTrustPolicy(ctx: AppContext, principal: Principal, id: string): Promise<TrustPolicyRow> {
   const policy = await loadTrustPolicy(ctx.db, id);
   if (!policy || !canAccess(principal, policy.organization_id, policy.project_id)) throw notFound(`trust policy ${id} not found`);
   requirePolicyManager(principal);
+  return policy;
+}
+
+/** Deletes a policy the principal may see (404 otherwise); the tokens it issued stop working at once. */
+export async function removeTrustPolicy(ctx: AppContext, principal: Principal, id: string): Promise<void> {
+  await getTrustPolicy(ctx, principal, id);
   if (!(await deleteTrustPolicy(ctx.db, id))) throw notFound(`trust policy ${id} not found`);
 }
 

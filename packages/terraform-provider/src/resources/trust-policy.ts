@@ -1,10 +1,9 @@
 // capydb_trust_policy: which GitHub Actions workflows may trade their ID token for a short-lived
-// token of a project (POST/GET .../trust-policies, DELETE /v1/trust-policies/{id}).
+// token of a project (POST /v1/projects/{id}/trust-policies, GET and DELETE /v1/trust-policies/{id}).
 //
-// The API has no update for a policy, so every argument forces replacement. It has no GET of one
-// policy either: read lists the project's policies and looks for the id, and the import id names
-// the project too, "<project_id>/<trust_policy_id>" (as capydb_extension's does), so an import is
-// one request however many projects the organization has.
+// The API has no update for a policy, so every argument forces replacement. Read and import use
+// the GET by id; the import id is the policy's id, and "<project_id>/<trust_policy_id>" (the only
+// form before that GET existed) is still accepted, checking that the policy is that project's.
 //
 // The API calls the issuer `provider`; in a resource block that name is Terraform's meta-argument
 // (`provider = capydb.other`), so the attribute is `oidc_provider`.
@@ -106,18 +105,17 @@ function policyState(p: TrustPolicy): ObjectValue {
   };
 }
 
-/** The policy as the API lists it, or null when it (or its project) is gone. */
-async function readPolicy(ctx: ProviderContext, projectId: string, id: string): Promise<ObjectValue | null> {
-  let policies: TrustPolicy[];
+/** The policy as the API answers it, or null when it (or its project) is gone. */
+async function readPolicy(ctx: ProviderContext, id: string): Promise<TrustPolicy | null> {
   try {
-    ({ trust_policies: policies } = await ctx.client.listTrustPolicies(projectId));
+    return (await ctx.client.getTrustPolicy(id)).trust_policy;
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
   }
-  const found = policies.find((p) => p.id === id);
-  return found ? policyState(found) : null;
 }
+
+const IMPORT_FORMS = 'Import a capydb_trust_policy by its id, e.g. tp_def456 (or as "<project_id>/<trust_policy_id>", e.g. prj_abc123/tp_def456)';
 
 function stringList(v: Value | undefined): string[] | undefined {
   return Array.isArray(v) ? v.map(String) : undefined;
@@ -217,8 +215,9 @@ export const trustPolicyResource: Resource = {
     return policyState(trust_policy);
   },
 
-  read(ctx, state) {
-    return readPolicy(ctx, requireString(state, "project_id"), requireString(state, "id"));
+  async read(ctx, state) {
+    const policy = await readPolicy(ctx, requireString(state, "id"));
+    return policy ? policyState(policy) : null;
   },
 
   update(_ctx, prior) {
@@ -236,16 +235,17 @@ export const trustPolicyResource: Resource = {
   },
 
   async importState(ctx, id) {
-    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(id);
-    if (!m) {
+    const m = /^(?:([^/\s]+)\/)?(tp_[^/\s]+)$/.exec(id);
+    if (!m) throw new DiagnosticError("Invalid import id", `${IMPORT_FORMS}; got "${id}".`);
+    const [, projectId, policyId] = m;
+    const policy = await readPolicy(ctx, policyId);
+    if (!policy) throw new DiagnosticError("Cannot import trust policy", `Trust policy ${policyId} does not exist (or is not visible to this API key).`);
+    if (projectId !== undefined && policy.project_id !== projectId) {
       throw new DiagnosticError(
-        "Invalid import id",
-        `Import a capydb_trust_policy as "<project_id>/<trust_policy_id>", e.g. prj_abc123/tp_def456 (the API finds a policy through its project); got "${id}".`,
+        "Cannot import trust policy",
+        `Trust policy ${policyId} belongs to project ${policy.project_id}, not ${projectId}: import it as ${policyId} or ${policy.project_id}/${policyId}.`,
       );
     }
-    const state = await readPolicy(ctx, m[1], m[2]);
-    if (!state)
-      throw new DiagnosticError("Cannot import trust policy", `Project ${m[1]} has no trust policy ${m[2]} (or the project does not exist for this API key).`);
-    return state;
+    return policyState(policy);
   },
 };
