@@ -35,7 +35,7 @@ export async function withInstanceSnapshot<T>(
   ctx: AppContext,
   project: ProjectRow,
   freshSince: Date | null,
-  fn: (snapshot: string) => Promise<T>,
+  fn: (snapshot: string, origin: Origin) => Promise<T>,
 ): Promise<{ result: T; takenAt: Date; origin: Origin }> {
   const engine = ctx.instances!;
   const production = await engine.instanceOf(project.cluster_id);
@@ -46,11 +46,8 @@ export async function withInstanceSnapshot<T>(
     const used = await withSnapshotShared(ctx, project.id, async () => {
       const current = await useSnapshot(ctx.db, project.id);
       if (!current || current.database_name !== name || !engine.host.snapshotExists(name) || !fresh(current.taken_at)) return null;
-      return {
-        result: await fn(name),
-        takenAt: current.taken_at,
-        origin: { slot: current.origin_slot, lsn: current.origin_lsn, error: current.origin_error },
-      };
+      const origin = { slot: current.origin_slot, lsn: current.origin_lsn, error: current.origin_error };
+      return { result: await fn(name, origin), takenAt: current.taken_at, origin };
     });
     if (used) return used;
     await withSnapshotLock(ctx, project.id, async () => {

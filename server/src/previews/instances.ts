@@ -48,9 +48,12 @@ async function withPreviewSnapshot<T>(
   fn: (snapshot: string) => Promise<T>,
 ): Promise<{ result: T; takenAt: Date }> {
   if (!preview.masked) {
-    const used = await withInstanceSnapshot(ctx, project, freshSince, fn);
-    await recordPreviewOrigin(ctx.db, preview.id, used.origin);
-    return used;
+    // the origin is recorded while the snapshot is held: a refresh cannot release its slot in between
+    return withInstanceSnapshot(ctx, project, freshSince, async (snapshot, origin) => {
+      const result = await fn(snapshot);
+      await recordPreviewOrigin(ctx.db, preview.id, origin);
+      return result;
+    });
   }
   const used = await withMaskedInstanceSnapshot(ctx, project, freshSince, fn);
   await recordMaskingVerified(ctx.db, preview.id, used.verifiedAt);
