@@ -60,6 +60,8 @@ describe("cutovers", () => {
       preview_database_id: preview.id,
       project_id: project.id,
     });
+    // the shared engine's previews are logical copies: what production wrote since is not counted, and the request says so
+    expect(req).toMatchObject({ mode: "data", writes_since_origin: { known: false, reason: expect.stringContaining("shared engine"), tables: [] } });
     await expect(org.createCutoverRequest(project.id, { preview_id: preview.id })).rejects.toMatchObject({ status: 409 });
     expect((await org.listCutoverRequests(project.id)).cutover_requests.map((c) => c.id)).toEqual([req.id]);
 

@@ -37,6 +37,9 @@ export async function releaseUnusedOrigins(ctx: AppContext, project: ProjectRow)
 /** Production's writes since the preview's origin, read (not consumed) from its slot. */
 export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<WritesSinceOrigin> {
   if (!preview.origin_slot || !preview.origin_lsn) {
+    if (!(await ctx.instances?.instanceOf(project.cluster_id))) {
+      return { known: false, reason: "on the shared engine previews are logical copies with no origin: production's writes since are not counted" };
+    }
     return {
       known: false,
       reason: preview.origin_error ?? "this preview's data has no recorded origin (made before origins were recorded, or not from production's snapshot)",
