@@ -96,6 +96,28 @@ describe("a schema cutover", () => {
     await org.cancelCutoverRequest(req.id);
   }, 300_000);
 
+  it("execute answers 503, not a hang, when production keeps its tables locked while the review is checked", async () => {
+    const { prod, req } = await reviewed("held", "alter table users add column email text");
+    const holder = new pg.Client({ connectionString: prod });
+    await holder.connect();
+    try {
+      await holder.query("begin; lock table users in access exclusive mode");
+      const refused = await t.admin.executeCutoverRequest(req.id).catch((e: Error) => e);
+      expect(refused).toMatchObject({
+        status: 503,
+        code: "unavailable",
+        message: expect.stringMatching(
+          /^production's schema could not be read to check it against the review \(pg_dump waited more than 10 s for a lock on public\.users, held by another session\): try again$/,
+        ),
+      });
+      expect((await org.getCutoverRequest(req.id)).cutover_request.status).toBe("acknowledged");
+    } finally {
+      await holder.query("rollback").catch(() => {});
+      await holder.end();
+    }
+    await org.cancelCutoverRequest(req.id);
+  }, 300_000);
+
   it("a statement that fails on production's data leaves production exactly as it was", async () => {
     // the preview's unique index holds on the preview's rows, not on production's later ones
     const { prod, req } = await reviewed("fails", "alter table users add column email text; create unique index users_name_key on users (name)");

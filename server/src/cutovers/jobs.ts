@@ -65,7 +65,7 @@ async function migrateProduction(ctx: AppContext, job: JobContext, cut: CutoverR
   const [review] = (await loadReviews(ctx.db, [cut.id])).filter((r) => r.phase === "opened" && r.state === "ready");
   if (!review) throw new PermanentError("the schema review taken when the request was opened is not there: a schema cutover applies only a reviewed diff");
   let attempts = 0;
-  if ((await productionSchemaFingerprint(ctx, project, job.signal)) === review.production_schema_sha256) {
+  if ((await productionSchemaFingerprint(ctx, project, { signal: job.signal })) === review.production_schema_sha256) {
     ctx.faults.check("schema_cutover.before_apply");
     ({ attempts } = await applyReviewedSchema(ctx, job, project, review.statements));
   } else if (preview.state !== "ready" || (await computeSchemaDiff(ctx, job, project, preview)).length > 0) {

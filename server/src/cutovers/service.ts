@@ -8,7 +8,8 @@ import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
-import { conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
+import { conflict, notFound, previewStateConflict, projectStateConflict, unavailable } from "../http/errors.js";
+import { errorMessage } from "../platform/jobs/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { newId } from "../platform/secrets.js";
 import { loadProject, type ProjectRow } from "../projects/store.js";
@@ -196,7 +197,10 @@ async function assertReviewStands(ctx: AppContext, cutover: CutoverRow): Promise
   }
   const project = await loadProject(ctx.db, cutover.project_id);
   if (!project) throw notFound(`project ${cutover.project_id} not found`);
-  const now = await productionSchemaFingerprint(ctx, project);
+  // an operator's request waits a bounded time: a table production's traffic keeps locked makes it a 503 to retry, not a hang
+  const now = await productionSchemaFingerprint(ctx, project, { lockWaitSeconds: 10, timeoutMs: 30_000 }).catch((err: unknown) => {
+    throw unavailable(`production's schema could not be read to check it against the review (${errorMessage(err)}): try again`);
+  });
   if (now !== review.production_schema_sha256) {
     throw conflict(
       "production's schema changed since this request's schema diff was reviewed: cancel it and open a new cutover request to review the diff again",

@@ -64,9 +64,18 @@ function missingFrom(lines: string[], other: string[]): string[] {
 }
 
 /** sha256 of production's schema now (pg_dump --schema-only as the project's role), as the reviews record it. */
-export async function productionSchemaFingerprint(ctx: AppContext, project: ProjectRow, signal?: AbortSignal): Promise<string> {
+export async function productionSchemaFingerprint(
+  ctx: AppContext,
+  project: ProjectRow,
+  opts: { signal?: AbortSignal; lockWaitSeconds?: number; timeoutMs?: number } = {},
+): Promise<string> {
   const login = { role: project.role_name, password: ctx.box.open(project.role_password_sealed) };
   const production = await tenantEndpoint(ctx.clusters, project.cluster_id, project.database_name, login);
-  const schema = await dumpSchemaText(production, { binDir: ctx.config.pgBinDir, lockWaitSeconds: ctx.config.toolLockWaitSeconds, signal });
+  const schema = await dumpSchemaText(production, {
+    binDir: ctx.config.pgBinDir,
+    lockWaitSeconds: opts.lockWaitSeconds ?? ctx.config.toolLockWaitSeconds,
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+  });
   return createHash("sha256").update(schema).digest("hex");
 }

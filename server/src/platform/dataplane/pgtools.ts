@@ -219,6 +219,8 @@ export async function dumpSchemaText(
     const e = err as { code?: string; stderr?: string; message: string };
     if (e.code === "ENOENT") throw new PermanentError("pg_dump is not installed");
     if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") throw new PermanentError(`the schema is over ${SCHEMA_TEXT_LIMIT_BYTES} bytes as SQL`);
+    const locked = /Query was: LOCK TABLE (.+) IN ACCESS SHARE MODE/.exec(e.stderr ?? "");
+    if (locked) throw new PermanentError(`pg_dump waited more than ${lockWaitSeconds} s for a lock on ${scrubSecrets(locked[1])}, held by another session`);
     throw classify(`pg_dump --schema-only failed: ${scrubSecrets(lastLine(e.stderr || e.message), [source.password])}`, e.stderr ?? "");
   }
   return stdout
