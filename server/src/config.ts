@@ -121,6 +121,8 @@ export interface Config {
     originSlotWalKeepMb: number;
     /** How long making a preview's origin slot may wait for production's open transactions, in seconds; past it the snapshot has no origin. */
     originSlotTimeoutSeconds: number;
+    /** A data cutover's write pause waits at most this for the transactions running through the pool to end (else it lets them go and the job tries again). */
+    cutoverPauseWaitMs: number;
   };
   /** Failure injection points (CAPYDB_FAULTS), for tests and drills. */
   faults: string | null;
@@ -149,6 +151,7 @@ function instanceSettings(env: NodeJS.ProcessEnv, dataDir: string): Config["inst
     sharedBuffersMb: int(env, "CAPYDB_INSTANCE_SHARED_BUFFERS_MB", 16, 1, 1_048_576),
     originSlotWalKeepMb: int(env, "CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB", 1024, 16, 10_485_760),
     originSlotTimeoutSeconds: int(env, "CAPYDB_ORIGIN_SLOT_TIMEOUT_SECONDS", 30, 1, 3600),
+    cutoverPauseWaitMs: int(env, "CAPYDB_CUTOVER_PAUSE_WAIT_MS", 5000, 100, 600_000),
   };
 }
 

@@ -34,6 +34,7 @@ export type CreateTrustPolicyBody = z.input<typeof s.CreateTrustPolicyRequest>;
 export type ExchangeGitHubOidcBody = z.input<typeof s.GitHubOidcExchangeRequest>;
 // The operator's cutover actions have no schema in schemas.ts yet: these bodies stay open.
 export type AcknowledgeCutoverBody = z.input<typeof s.AcknowledgeCutoverRequest>;
+export type ExecuteCutoverBody = z.input<typeof s.ExecuteCutoverRequest>;
 export type RejectCutoverBody = z.input<typeof s.RejectCutoverRequest>;
 export interface CutoverActionResult {
   cutover_request: Cutover;
@@ -556,8 +557,8 @@ export class CapyClient {
   rejectCutoverRequest(cutoverId: string, body: RejectCutoverBody): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/reject", [cutoverId], { body });
   }
-  executeCutoverRequest(cutoverId: string): Promise<CutoverActionResult> {
-    return this.#call("POST", "/v1/cutover-requests/{cutoverID}/execute", [cutoverId]);
+  executeCutoverRequest(cutoverId: string, body: ExecuteCutoverBody = {}): Promise<CutoverActionResult> {
+    return this.#call("POST", "/v1/cutover-requests/{cutoverID}/execute", [cutoverId], { body });
   }
   rollbackCutoverRequest(cutoverId: string): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/rollback", [cutoverId]);

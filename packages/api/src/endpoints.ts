@@ -500,9 +500,10 @@ export const endpoints: Endpoint[] = [
     admin: true,
     summary:
       "Operator: take a pre-cutover backup, then promote the preview to production (mode data) or apply its reviewed schema diff to production (mode schema)",
+    body: s.ExecuteCutoverRequest,
     status: 200,
     response: cutoverEnvelope,
-    errors: ["cutover_state_conflict", "schema_review_not_ready", "production_schema_moved"],
+    errors: ["cutover_state_conflict", "schema_review_not_ready", "production_schema_moved", "write_loss_not_accepted"],
   },
   {
     method: "POST",

@@ -70,6 +70,11 @@ export const ERROR_CODES = {
     description: "A schema cutover needs the schema review taken when the request was opened, and it is pending or failed",
   },
   production_schema_moved: { status: 409, description: "Production's schema changed since the cutover request's diff was reviewed: open a new request" },
+  write_loss_not_accepted: {
+    status: 409,
+    description:
+      "Some tables' production writes since the preview's origin cannot be carried into it: execute again with accept_write_loss: true to go on without them",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -321,6 +321,37 @@ export const WritesSinceOrigin = z
   })
   .meta({ id: "WritesSinceOrigin" });
 export type WritesSinceOrigin = z.infer<typeof WritesSinceOrigin>;
+/** A table whose production writes a data cutover cannot carry into the preview, and why. */
+export const TableNotCarried = z.object({ table: z.string(), reason: z.string() }).meta({ id: "TableNotCarried" });
+/**
+ * A data cutover carries production's writes since the preview's origin into the preview
+ * (replayed from the origin's logical slot, then the last of them under a brief write pause)
+ * before it becomes production.
+ */
+export const CarryOver = z
+  .object({
+    /** false when production's writes cannot be carried at all (no origin: the shared engine, an old preview); `reason` says why. */
+    possible: z.boolean(),
+    reason: z.string().nullable(),
+    /** Tables whose writes cannot be applied to the preview's schema: execute refuses unless accept_write_loss. Live while the request waits. */
+    tables_not_carried: z.array(TableNotCarried),
+    /** The operator executed with accept_write_loss: true (those tables' writes are not carried). */
+    accept_write_loss: z.boolean(),
+    state: z.enum(["waiting", "catching_up", "paused", "done", "failed"]),
+    /** production's WAL position carried through */
+    through_lsn: z.string().nullable(),
+    transactions: z.number().int(),
+    /** per table, the rows carried (and skipped, when accepted) */
+    tables: z.array(
+      z.object({ table: z.string(), inserts: z.number().int(), updates: z.number().int(), deletes: z.number().int(), skipped: z.number().int() }),
+    ),
+    /** sequences set to production's values (or kept, when the preview's were further) */
+    sequences: z.number().int(),
+    /** how long production's writes were paused for the last changes and the swap */
+    pause_ms: z.number().int().nullable(),
+  })
+  .meta({ id: "CarryOver" });
+export type CarryOver = z.infer<typeof CarryOver>;
 
 // ---------------------------------------------------------------- masking rules
 export const MaskingStrategy = z.enum(["email", "name", "phone", "hash", "redact", "null", "constant", "date_shift"]);
@@ -479,6 +510,8 @@ export const CutoverRequest = z
     schema_applied: z.object({ statements: z.number().int(), attempts: z.number().int(), residual: z.array(SchemaDiffStatement) }).nullable(),
     /** Production's writes since the preview's origin: a cutover of the preview's data would not carry them over. Null for requests from before origins. */
     writes_since_origin: WritesSinceOrigin.nullable(),
+    /** Data mode: how production's writes since the origin are carried into the preview before the swap. Null in schema mode. */
+    carry_over: CarryOver.nullable(),
   })
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;
@@ -491,6 +524,13 @@ export const CreateCutoverRequest = z
   })
   .meta({ id: "CreateCutoverRequest" });
 
+/** Execute's optional body. */
+export const ExecuteCutoverRequest = z
+  .strictObject({
+    /** Data mode: go on although some tables' writes since the origin cannot be carried (carry_over.tables_not_carried); recorded on the request. */
+    accept_write_loss: z.boolean().optional(),
+  })
+  .meta({ id: "ExecuteCutoverRequest" });
 export const AcknowledgeCutoverRequest = z
   .strictObject({ operator_note: multiLine(2000).optional(), external_ticket_ref: singleLine(200).optional() })
   .meta({ id: "AcknowledgeCutoverRequest" });

@@ -10,7 +10,7 @@
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
-import { quoteIdent } from "../platform/dataplane/sql.js";
+import { quoteIdent, quoteLiteral } from "../platform/dataplane/sql.js";
 import { databaseExists, ensureLoginRole, roleExists } from "../platform/dataplane/provision.js";
 import type { InstanceRow } from "../platform/dataplane/instances/registry.js";
 import type { ProjectRow } from "../projects/store.js";
@@ -38,7 +38,7 @@ async function takeNames(
   job: JobContext | null,
   clusterId: string,
   from: { database: string; role: string },
-  to: { database: string; role: string; passwordSealed: string; settings: ProjectRow },
+  to: { database: string; role: string; passwordSealed: string; settings: ProjectRow; verifier?: string | null },
 ): Promise<void> {
   const admin = await ctx.clusters.pool(clusterId);
   if (!(await databaseExists(admin, to.database)) && (await databaseExists(admin, from.database))) {
@@ -50,6 +50,21 @@ async function takeNames(
   const password = ctx.box.open(to.passwordSealed);
   job?.addSecret(password);
   await ensureLoginRole(admin, to.role, password, to.settings);
+  // the very verifier production's role has: PgBouncer's auth file holds it, so paused clients
+  // log in again after the swap without waiting for the pooler to be synced
+  if (to.verifier) await admin.query(`ALTER ROLE ${quoteIdent(to.role)} WITH PASSWORD ${quoteLiteral(to.verifier)}`);
+}
+
+/** A role's SCRAM verifier in an instance (null: none). */
+async function verifierOf(ctx: AppContext, clusterId: string, role: string): Promise<string | null> {
+  const admin = await ctx.clusters.pool(clusterId);
+  const { rows } = await admin.query<{ v: string | null }>("SELECT rolpassword AS v FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1", [role]);
+  return rows[0]?.v?.startsWith("SCRAM-SHA-256$") ? rows[0].v : null;
+}
+
+/** Whether production's instance already holds the preview's data (a retried job after the swap). */
+export function alreadySwapped(ctx: AppContext, cut: CutoverRow, pair: InstancePair): boolean {
+  return cut.candidate_dir !== null && ctx.instances!.host.dataTarget(pair.production.name) === cut.candidate_dir;
 }
 
 /**
@@ -64,6 +79,7 @@ export async function promoteByInstanceSwap(
   project: ProjectRow,
   preview: PreviewRow,
   pair: InstancePair,
+  opts: { paused?: boolean } = {},
 ): Promise<{ clusterId: string; dir: string }> {
   const engine = ctx.instances!;
   const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
@@ -77,10 +93,17 @@ export async function promoteByInstanceSwap(
       job,
       pair.candidate.cluster_id,
       { database: preview.database_name, role: preview.role_name },
-      { database: project.database_name, role: project.role_name, passwordSealed: project.role_password_sealed, settings: project },
+      {
+        database: project.database_name,
+        role: project.role_name,
+        passwordSealed: project.role_password_sealed,
+        settings: project,
+        verifier: opts.paused ? await verifierOf(ctx, project.cluster_id, project.role_name) : null,
+      },
     );
     ctx.faults.check("cutover.before_swap");
-    await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
+    // paused: PgBouncer holds production's clients and has closed its server connections; they wait through the swap
+    if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
     await engine.swapStopped(pair.production, pair.candidate);
     ctx.faults.check("cutover.instance.swapped");
   } else {

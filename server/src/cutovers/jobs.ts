@@ -17,7 +17,16 @@ import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/store.js";
-import { dropPreviousInstance, instancePair, promoteByInstanceSwap, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
+import {
+  alreadySwapped,
+  dropPreviousInstance,
+  instancePair,
+  promoteByInstanceSwap,
+  rollBackInstanceSwap,
+  undoInstancePromotion,
+  type InstancePair,
+} from "./instances.js";
+import { carryOverAndSwap, dropCutoverCarrySlot, finishCarryOver, planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
 import { insertBackup, loadBackup } from "../backups/store.js";
 import { takeAndVerify } from "../backups/take.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
@@ -35,6 +44,7 @@ import {
   recordPreCutoverBackup,
   markSchemaCutoverCompleted,
   recordWritesSinceOrigin,
+  recordCarryOver,
   type CutoverRow,
 } from "./store.js";
 import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
@@ -78,6 +88,60 @@ async function migrateProduction(ctx: AppContext, job: JobContext, cut: CutoverR
   await ctx.lifecycle.productionReplaced(project);
 }
 
+/** 409-like refusal in the job too (more tables may have been written since the request was executed). */
+async function assertCarryAccepted(ctx: AppContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow): Promise<void> {
+  if (cut.accept_write_loss) return;
+  const plan = await planCarryOver(ctx, project, preview);
+  if (plan.notCarried.length > 0) {
+    await recordCarryOver(ctx.db, cut.id, planToApi(plan, false));
+    throw new PermanentError(
+      `production's writes to ${plan.notCarried.map((t) => `${t.table} (${t.reason})`).join("; ")} cannot be carried into the preview: nothing was changed; execute again with accept_write_loss: true to go on without them`,
+    );
+  }
+}
+
+/**
+ * Instance engine, data mode: production's writes since the preview's origin are carried into
+ * the preview, the last of them under a write pause that also covers the swap. Without an
+ * origin (a preview from before origins, a lost slot) the swap is done as before and the
+ * request says why nothing was carried.
+ */
+async function promoteCarryingWrites(
+  ctx: AppContext,
+  job: JobContext,
+  cut: CutoverRow,
+  project: ProjectRow,
+  preview: PreviewRow,
+  pair: InstancePair,
+): Promise<{ clusterId: string; dir: string }> {
+  const at = { clusterId: project.cluster_id, database: project.database_name, role: project.role_name };
+  if (alreadySwapped(ctx, cut, pair)) {
+    const previous = await promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
+    await finishCarryOver(ctx, cut.id, at);
+    return previous;
+  }
+  const plan = await planCarryOver(ctx, project, preview);
+  if (!plan.possible) {
+    await recordCarryOver(ctx.db, cut.id, planToApi(plan, cut.accept_write_loss));
+    return promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
+  }
+  if (plan.notCarried.length > 0 && !cut.accept_write_loss) await assertCarryAccepted(ctx, cut, project, preview);
+  const { result, carry } = await carryOverAndSwap({ ctx, job, cut, project, preview, plan }, () =>
+    promoteByInstanceSwap(ctx, job, cut, project, preview, pair, { paused: true }),
+  );
+  await recordCarryOver(ctx.db, cut.id, carry);
+  await finishCarryOver(ctx, cut.id, at);
+  return result;
+}
+
+/** A failed data cutover: the carry slot on production and the replay's grants in the preview go. */
+async function abandonCarryOver(ctx: AppContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow): Promise<void> {
+  await releaseDirectWrites(ctx, project).catch(() => {});
+  await ctx.pooler.resume(project.cluster_id, project.database_name).catch(() => {});
+  await dropCutoverCarrySlot(ctx, cut.id, project).catch(() => {});
+  await finishCarryOver(ctx, cut.id, { clusterId: preview.cluster_id, database: preview.database_name, role: preview.role_name }).catch(() => {});
+}
+
 const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
 
 async function load(ctx: AppContext, cutoverId: string): Promise<{ cut: CutoverRow; project: ProjectRow; preview: PreviewRow }> {
@@ -103,6 +167,8 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.mode === "data" && preview.state === "ready" && !cut.writes_since_origin) {
           await recordWritesSinceOrigin(ctx.db, cut.id, toApiWrites(await writesSinceOrigin(ctx, project, preview)));
         }
+        // what cannot be carried is refused before anything is done, unless the operator accepted it
+        if (cut.mode === "data" && preview.state === "ready") await assertCarryAccepted(ctx, cut, project, preview);
         // 1. A pre-cutover backup of production, pinned against retention; no backup, no cutover.
         if (!cut.pre_cutover_backup_id) {
           const backup = await insertBackup(ctx.db, project, { label: `pre-cutover backup for ${cut.id}`, createdByJobId: job.job.id, pinned: true });
@@ -126,7 +192,7 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (pair) {
           if (preview.state !== "promoted") {
             if (preview.state !== "ready") throw new PermanentError(`preview is ${preview.state}; only a ready preview can be promoted`);
-            const previous = await promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
+            const previous = await promoteCarryingWrites(ctx, job, cut, project, preview, pair);
             await markPreviewPromoted(ctx.db, preview.id);
             await ctx.lifecycle.productionReplaced(project);
             await markCutoverCompleted(ctx.db, cut.id, project.database_name, ctx.config.cutoverRollbackWindowSeconds, previous);
@@ -159,7 +225,10 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.mode === "schema") {
           // nothing to undo
         } else if (pair) {
-          if (preview.state !== "promoted") await undoInstancePromotion(ctx, (await loadCutover(ctx.db, cut.id)) ?? cut, project, preview, pair);
+          if (preview.state !== "promoted") {
+            await undoInstancePromotion(ctx, (await loadCutover(ctx.db, cut.id)) ?? cut, project, preview, pair);
+            await abandonCarryOver(ctx, cut, project, preview);
+          }
         } else if (preview.state !== "promoted") {
           await rollBackSwap(ctx, project.cluster_id, project.database_name, preview.database_name, previousName(project, cut), { keepBuilt: true });
           const admin = await ctx.clusters.pool(project.cluster_id);
@@ -179,6 +248,8 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
         if (cut.previous_instance_cluster_id) {
           await rollBackInstanceSwap(ctx, cut, project);
+          // the previous data was left with its direct sessions held (a data cutover's pause)
+          await releaseDirectWrites(ctx, project);
           await ctx.lifecycle.productionReplaced(project);
           await markCutoverRolledBack(ctx.db, cut.id);
           return;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { AcknowledgeCutoverRequest, CreateCutoverRequest, ListCutoversQuery, RejectCutoverRequest } from "@capydb/api";
+import { AcknowledgeCutoverRequest, CreateCutoverRequest, ExecuteCutoverRequest, ListCutoversQuery, RejectCutoverRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { requireAdmin } from "../http/auth.js";
 import { parse, pathId } from "../http/errors.js";
@@ -61,7 +61,8 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/execute", async (req) => {
     const cut = await one(req);
     requireAdmin(req.principal!);
-    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.execute(ctx, cut)) };
+    const body = parse(ExecuteCutoverRequest, req.body ?? {});
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.execute(ctx, cut, body.accept_write_loss ?? false)) };
   });
 
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/rollback", async (req) => {

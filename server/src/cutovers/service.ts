@@ -1,7 +1,8 @@
 // Cutover requests: the customer asks, an operator acknowledges or rejects, then
 // executes (pre-cutover backup, then promote); rollback within the window.
 import { recordLatestJob } from "../projects/store.js";
-import type { CutoverRequest, CutoverSchemaReview, WritesSinceOrigin } from "@capydb/api";
+import type { CarryOver, CutoverRequest, CutoverSchemaReview, WritesSinceOrigin } from "@capydb/api";
+import { planCarryOver, planToApi } from "./carry-over.js";
 import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -48,14 +49,31 @@ function toApiReview(r: CutoverReviewRow | undefined): CutoverSchemaReview | nul
   };
 }
 
-/** Live while the request waits for the operator (production keeps writing); as frozen by the execute job after. */
-async function writesOf(ctx: AppContext, r: CutoverRow): Promise<WritesSinceOrigin | null> {
-  if (r.mode === "schema") return null; // production keeps its data: nothing is lost
-  if (!["open", "acknowledged", "in_progress"].includes(r.status) || r.writes_since_origin) return r.writes_since_origin;
+/**
+ * Production's writes since the origin and how they would be carried: live while the request
+ * waits for the operator (production keeps writing); as the execute job recorded them after.
+ */
+async function writesOf(ctx: AppContext, r: CutoverRow): Promise<{ writes: WritesSinceOrigin | null; carry: CarryOver | null }> {
+  if (r.mode === "schema") return { writes: null, carry: null }; // production keeps its data: nothing is lost
+  const frozen = { writes: r.writes_since_origin, carry: r.carry_over };
+  if (!["open", "acknowledged", "in_progress"].includes(r.status) || r.writes_since_origin) return frozen;
   const [project, preview] = await Promise.all([loadProject(ctx.db, r.project_id), loadPreview(ctx.db, r.preview_database_id)]);
-  if (!project || !preview || preview.state !== "ready") return r.writes_since_origin;
-  return toApiWrites(await writesSinceOrigin(ctx, project, preview));
+  if (!project || !preview || preview.state !== "ready") return frozen;
+  try {
+    const plan = await planCarryOver(ctx, project, preview);
+    return { writes: toApiWrites(plan.writes), carry: r.carry_over ?? planToApi(plan, r.accept_write_loss) };
+  } catch (err) {
+    // a catalog that cannot be read now: the count alone, and why the plan is missing
+    const writes = toApiWrites(await writesSinceOrigin(ctx, project, preview));
+    return { writes, carry: r.carry_over ?? planToApi(unknownPlan(errorMessage(err)), r.accept_write_loss) };
+  }
 }
+
+const unknownPlan = (why: string) => ({
+  possible: false,
+  reason: `the tables production wrote could not be checked against the preview: ${why}`,
+  notCarried: [],
+});
 
 /** The requests as the API shows them, each with its schema evidence (one query for all). */
 export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Promise<CutoverRequest[]> {
@@ -63,7 +81,7 @@ export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Prom
     ctx.db,
     rows.map((r) => r.id),
   );
-  const writes = new Map<string, WritesSinceOrigin | null>();
+  const writes = new Map<string, { writes: WritesSinceOrigin | null; carry: CarryOver | null }>();
   for (const r of rows) writes.set(r.id, await writesOf(ctx, r));
   return rows.map((r) => {
     const opened = reviews.find((v) => v.cutover_id === r.id && v.phase === "opened");
@@ -72,7 +90,8 @@ export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Prom
     const changed = both ? opened.production_schema_sha256 !== executed.production_schema_sha256 : null;
     return {
       ...toApiCutover(r),
-      writes_since_origin: writes.get(r.id) ?? null,
+      writes_since_origin: writes.get(r.id)?.writes ?? null,
+      carry_over: writes.get(r.id)?.carry ?? null,
       schema_diff_at_open: toApiReview(opened),
       schema_diff_at_execute: toApiReview(executed),
       production_schema_changed: changed,
@@ -87,7 +106,7 @@ const toApiCutover = (
   r: CutoverRow,
 ): Omit<
   CutoverRequest,
-  "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes" | "writes_since_origin"
+  "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes" | "writes_since_origin" | "carry_over"
 > => ({
   id: r.id,
   organization_id: r.organization_id,
@@ -209,12 +228,30 @@ async function assertReviewStands(ctx: AppContext, cutover: CutoverRow): Promise
   }
 }
 
+/**
+ * A data cutover loses no write silently: when some tables' writes since the origin cannot be
+ * carried into the preview, execute answers 409 listing them unless the operator accepts it.
+ */
+async function assertNoSilentWriteLoss(ctx: AppContext, cutover: CutoverRow): Promise<void> {
+  const [project, preview] = await Promise.all([loadProject(ctx.db, cutover.project_id), loadPreview(ctx.db, cutover.preview_database_id)]);
+  if (!project || !preview || preview.state !== "ready") return; // the job says what is wrong
+  const plan = await planCarryOver(ctx, project, preview).catch((err: unknown) => {
+    throw unavailable(`the tables production wrote since the preview's origin could not be checked (${errorMessage(err)}): try again`);
+  });
+  if (plan.notCarried.length === 0) return;
+  throw conflict(
+    `accept_write_loss: production's writes to ${plan.notCarried.map((t) => `${t.table} (${t.reason})`).join("; ")} cannot be carried into the preview; execute with accept_write_loss: true to promote it without them`,
+    "write_loss_not_accepted",
+  );
+}
+
 /** Execute: in_progress, and the job that backs production up and then promotes (data) or migrates it (schema). */
-export async function execute(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
+export async function execute(ctx: AppContext, cutover: CutoverRow, acceptWriteLoss = false): Promise<CutoverRow> {
   if (cutover.mode === "schema" && EXECUTABLE.includes(cutover.status)) await assertReviewStands(ctx, cutover);
+  if (cutover.mode === "data" && !acceptWriteLoss && EXECUTABLE.includes(cutover.status)) await assertNoSilentWriteLoss(ctx, cutover);
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
-    const row = (await markCutoverInProgress(tx, cutover.id, jobId)) ?? (await notMoved(tx, cutover.id, EXECUTABLE));
+    const row = (await markCutoverInProgress(tx, cutover.id, jobId, acceptWriteLoss)) ?? (await notMoved(tx, cutover.id, EXECUTABLE));
     await enqueue(
       tx,
       jobs.cutoverExecute,

@@ -2,7 +2,7 @@
 // writes it (one writer per table).
 //   open → acknowledged → in_progress → completed → rolled_back
 //   open | acknowledged → canceled | rejected;   in_progress → failed
-import type { CutoverRequest, WritesSinceOrigin } from "@capydb/api";
+import type { CarryOver, CutoverRequest, WritesSinceOrigin } from "@capydb/api";
 
 export type CutoverMode = CutoverRequest["mode"];
 export type SchemaApplied = NonNullable<CutoverRequest["schema_applied"]>;
@@ -42,6 +42,10 @@ export interface CutoverRow {
   schema_applied: SchemaApplied | null;
   /** Production's writes since the preview's origin, frozen when the request was executed (live before). */
   writes_since_origin: WritesSinceOrigin | null;
+  /** Data mode: the operator executed knowing some tables' writes cannot be carried. */
+  accept_write_loss: boolean;
+  /** Data mode, once executed: where carrying production's writes into the preview stands. */
+  carry_over: CarryOver | null;
   rollback_job_id: string | null;
   created_at: Date;
   updated_at: Date;
@@ -123,8 +127,8 @@ export const markCutoverRejected = (db: Queryable, id: string, reason: string, n
   moveCutover(db, id, AWAITING_OPERATOR, "status = 'rejected', rejected_reason = $3, operator_note = coalesce($4, operator_note)", [reason, note]);
 
 /** in_progress, with the id of the job that backs production up and then promotes. */
-export const markCutoverInProgress = (db: Queryable, id: string, promoteJobId: string) =>
-  moveCutover(db, id, EXECUTABLE, "status = 'in_progress', promote_job_id = $3", [promoteJobId]);
+export const markCutoverInProgress = (db: Queryable, id: string, promoteJobId: string, acceptWriteLoss = false) =>
+  moveCutover(db, id, EXECUTABLE, "status = 'in_progress', promote_job_id = $3, accept_write_loss = $4", [promoteJobId, acceptWriteLoss]);
 
 export async function recordPreCutoverBackup(db: Queryable, id: string, backupId: string): Promise<void> {
   await db.query("UPDATE cutover_requests SET pre_cutover_backup_id = $2, updated_at = now() WHERE id = $1", [id, backupId]);
@@ -228,4 +232,9 @@ export async function markSchemaCutoverCompleted(db: Queryable, id: string, appl
       WHERE id = $1`,
     [id, JSON.stringify(applied)],
   );
+}
+
+/** Where carrying production's writes stands (the execute job writes it as it goes). */
+export async function recordCarryOver(db: Queryable, id: string, carry: CarryOver): Promise<void> {
+  await db.query("UPDATE cutover_requests SET carry_over = $2::jsonb, updated_at = now() WHERE id = $1", [id, JSON.stringify(carry)]);
 }

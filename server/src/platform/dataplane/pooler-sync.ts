@@ -108,6 +108,15 @@ export class PoolerSync {
     await (await this.poolerOf(clusterId))?.pooler.kill(database);
   }
 
+  /** Holds the database's pooled clients (no error, only a wait) until resume; bounded by timeoutMs. */
+  async pause(clusterId: string, database: string, timeoutMs: number): Promise<void> {
+    await (await this.poolerOf(clusterId))?.pooler.pause(database, timeoutMs);
+  }
+
+  async resume(clusterId: string, database: string): Promise<void> {
+    await (await this.poolerOf(clusterId))?.pooler.resume(database);
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.poolers.values()].map((p) => p.pooler.stop()));
   }

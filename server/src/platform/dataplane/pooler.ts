@@ -160,6 +160,48 @@ export class PgBouncerPooler {
     });
   }
 
+  /**
+   * Holds a database's pooled clients (a cutover's write pause): PAUSE waits for the
+   * transactions running through the pool to end and closes its server connections; new
+   * queries wait in PgBouncer, without an error, until resume. Bounded: when the running
+   * transactions outlast `timeoutMs` the database is resumed and an error says so.
+   */
+  async pause(database: string, timeoutMs: number): Promise<void> {
+    assertSafeName(database);
+    try {
+      await this.admin(async (c) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new PoolerPauseTimeout(`transactions through the pool outlasted ${timeoutMs} ms: writes were not paused`)),
+            timeoutMs,
+          );
+        });
+        try {
+          await Promise.race([c.query(`PAUSE ${database}`), late]);
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    } catch (err) {
+      await this.resume(database).catch(() => {});
+      if (/no such database/i.test((err as Error).message)) return; // nothing pooled to hold
+      throw err;
+    }
+  }
+
+  /** Lets a paused database's clients go on (nothing to do when it is not paused). */
+  async resume(database: string): Promise<void> {
+    assertSafeName(database);
+    await this.admin(async (c) => {
+      try {
+        await c.query(`RESUME ${database}`);
+      } catch (err) {
+        if (!/not paused|no such database/i.test((err as Error).message)) throw err;
+      }
+    });
+  }
+
   async isRunning(): Promise<boolean> {
     try {
       await this.admin((c) => c.query("SHOW VERSION"));
@@ -217,3 +259,5 @@ function writeAtomic(file: string, content: string, owner: OsUser | null): void 
   if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
   fs.renameSync(tmp, file);
 }
+
+export class PoolerPauseTimeout extends Error {}

@@ -358,3 +358,169 @@ export async function dropOriginSlot(clusters: ClusterAdmin, clusterId: string, 
     );
   });
 }
+
+// ---------------------------------------------------------------- carrying production's writes (data cutovers)
+//
+// A data cutover replays production's writes since the preview's origin into the preview.
+// It reads them from a copy of the origin slot (its own position, advanced as the preview
+// commits what it applied; the origin slot itself is only ever peeked, other previews
+// share it). The replay runs in the preview as the preview's own role, in replica mode
+// (production's triggers already ran: the preview's must not fire again), recording its
+// progress in a replication origin in the same commit, so a retried job applies nothing
+// twice. That role is granted, for the time of the replay only, the two origin functions
+// and SET on session_replication_role. Copying, reading, advancing and dropping a slot,
+// origins and grants are functions and statements of pg_catalog with our own arguments.
+
+/** Slots copied for a cutover's replay are named so. */
+export const CARRY_SLOT_PREFIX = "capydb_carry_";
+
+/** One decoded line of test_decoding: its WAL position, transaction and text. */
+export interface DecodedRow {
+  lsn: string;
+  xid: string;
+  data: string;
+}
+
+/** A sequence of production's, with its last value (null: never used). */
+export interface SequenceValue {
+  schema: string;
+  name: string;
+  last_value: string | null;
+}
+
+/**
+ * The replay's side on production: one privileged session in production's database, kept
+ * for the whole carry-over (the pause counts every connection made in it). Values are printed
+ * by output functions under this session's settings, pinned to what the replay reads back.
+ */
+export class CarrySource {
+  private constructor(
+    private readonly c: pg.Client,
+    readonly slot: string,
+  ) {}
+
+  static async open(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<CarrySource> {
+    if (!slot.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry slot: ${slot}`);
+    const client = new pg.Client({
+      connectionString: await clusters.privilegedUrl(clusterId, database),
+      application_name: PRIVILEGED_APPLICATION_NAME,
+      connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
+      options: `${SESSION_OPTIONS} -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c synchronous_commit=on`,
+    });
+    client.on("error", () => {});
+    await client.connect();
+    return new CarrySource(client, slot);
+  }
+
+  async close(): Promise<void> {
+    await this.c.end().catch(() => {});
+  }
+
+  /** The origin slot copied under the replay's own name (once: a retry keeps the copy and its position). */
+  async copyFrom(originSlot: string): Promise<void> {
+    if (!originSlot.startsWith(ORIGIN_SLOT_PREFIX)) throw new Error(`not an origin slot: ${originSlot}`);
+    const there = await this.c.query("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1", [this.slot]);
+    if (!there.rowCount) await this.c.query("SELECT pg_catalog.pg_copy_logical_replication_slot($1, $2)", [originSlot, this.slot]);
+  }
+
+  /**
+   * The next changes, whole transactions, up to `uptoLsn` (null: all) and about `uptoChanges`
+   * lines (the stop is checked after each transaction). Null when the slot is gone or lost. Not
+   * consumed: the caller advances the slot once the preview has committed them.
+   */
+  async read(uptoLsn: string | null, uptoChanges: number): Promise<DecodedRow[] | null> {
+    const state = await this.c.query<{ lost: boolean }>(
+      "SELECT (wal_status OPERATOR(pg_catalog.=) 'lost') AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
+      [this.slot],
+    );
+    if (state.rows.length === 0 || state.rows[0].lost) return null;
+    const { rows } = await this.c.query<DecodedRow>(
+      `SELECT lsn::pg_catalog.text AS lsn, xid::pg_catalog.text AS xid, data
+         FROM pg_catalog.pg_logical_slot_peek_changes($1, $2::pg_catalog.pg_lsn, $3, 'include-xids', 'on', 'include-timestamp', 'on', 'skip-empty-xacts', 'on')`,
+      [this.slot, uptoLsn, uptoChanges],
+    );
+    return rows;
+  }
+
+  /** Moves the slot past what the preview has committed (what it held back is released). */
+  async advance(lsn: string): Promise<void> {
+    await this.c.query(
+      `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_catalog.pg_lsn) FROM pg_catalog.pg_replication_slots
+        WHERE slot_name OPERATOR(pg_catalog.=) $1 AND confirmed_flush_lsn OPERATOR(pg_catalog.<) $2::pg_catalog.pg_lsn`,
+      [this.slot, lsn],
+    );
+  }
+
+  /**
+   * Production's WAL position once writes are held, flushed: a transactional logical message
+   * committed synchronously flushes every commit before it (a tenant's asynchronous commits
+   * too, which decoding would otherwise not see yet). The drain reads up to the answer.
+   */
+  async flushedLsn(): Promise<string> {
+    await this.c.query("SELECT pg_catalog.pg_logical_emit_message(true, 'capydb', 'writes held')");
+    return (await this.c.query<{ lsn: string }>("SELECT pg_catalog.pg_current_wal_lsn()::pg_catalog.text AS lsn")).rows[0].lsn;
+  }
+
+  /** Production's sequences and their values (read while writes are held: the values the preview must reach). */
+  async sequences(): Promise<SequenceValue[]> {
+    const { rows } = await this.c.query<SequenceValue>(
+      `SELECT n.nspname::pg_catalog.text AS schema, k.relname::pg_catalog.text AS name, pg_catalog.pg_sequence_last_value(k.oid)::pg_catalog.text AS last_value
+         FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+        WHERE k.relkind OPERATOR(pg_catalog.=) 'S' AND n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[])`,
+    );
+    return rows;
+  }
+
+  /** Drops the slot if it is there. */
+  async dropSlot(): Promise<void> {
+    await this.c.query(
+      "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
+      [this.slot],
+    );
+  }
+}
+
+/** Drops a carry slot if it is there (a failed cutover's). */
+export async function dropCarrySlot(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<void> {
+  if (!slot.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry slot: ${slot}`);
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    await c.query(
+      "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
+      [slot],
+    );
+  });
+}
+
+const CARRY_FUNCTIONS = ["pg_replication_origin_session_setup(pg_catalog.text)", "pg_replication_origin_xact_setup(pg_catalog.pg_lsn, pg_catalog.timestamptz)"];
+
+/**
+ * Lets `role` replay into `database` (the preview): the replication origin that records its
+ * progress made if missing, the two origin functions and replica mode granted. Answers the
+ * origin's progress (production's LSN the preview has committed through; null: nothing yet).
+ */
+export async function beginCarryApply(clusters: ClusterAdmin, clusterId: string, database: string, role: string, origin: string): Promise<string | null> {
+  if (!origin.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry origin: ${origin}`);
+  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const exists = await c.query("SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname OPERATOR(pg_catalog.=) $1", [origin]);
+    if (!exists.rowCount) await c.query("SELECT pg_catalog.pg_replication_origin_create($1)", [origin]);
+    for (const f of CARRY_FUNCTIONS) await c.query(`GRANT EXECUTE ON FUNCTION pg_catalog.${f} TO ${quoteIdent(role)}`);
+    await c.query(`GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(role)}`);
+    const { rows } = await c.query<{ lsn: string | null }>("SELECT pg_catalog.pg_replication_origin_progress($1, true)::pg_catalog.text AS lsn", [origin]);
+    return rows[0].lsn;
+  });
+}
+
+/** Takes back what beginCarryApply granted and drops the origin (the replay is over, done or abandoned). */
+export async function endCarryApply(clusters: ClusterAdmin, clusterId: string, database: string, role: string, origin: string): Promise<void> {
+  if (!origin.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry origin: ${origin}`);
+  await withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const roleThere = await c.query("SELECT 1 FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name", [role]);
+    if (roleThere.rowCount) {
+      for (const f of CARRY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM ${quoteIdent(role)}`);
+      await c.query(`REVOKE SET ON PARAMETER session_replication_role FROM ${quoteIdent(role)}`);
+    }
+    await c.query("SELECT pg_catalog.pg_replication_origin_drop(roname) FROM pg_catalog.pg_replication_origin WHERE roname OPERATOR(pg_catalog.=) $1", [
+      origin,
+    ]);
+  });
+}

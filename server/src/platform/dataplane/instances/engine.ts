@@ -108,10 +108,13 @@ export class InstanceEngine {
    * finished when the host next opens) and starts `first` again; `second` stays stopped.
    */
   async swapStopped(first: InstanceRow, second: InstanceRow): Promise<void> {
-    for (const row of [first, second]) {
-      await this.clusters.dropPool(row.cluster_id);
-      await this.host.stop(row.name, "fast");
-    }
+    // both at once: a data cutover holds production's writes meanwhile
+    await Promise.all(
+      [first, second].map(async (row) => {
+        await this.clusters.dropPool(row.cluster_id);
+        await this.host.stop(row.name, "fast");
+      }),
+    );
     this.host.swapData(first.name, second.name);
     await this.host.start(first.name);
   }
