@@ -5,61 +5,26 @@
 // a restart each job is reclaimed once its lease runs out and succeeds; nothing is half made
 // (no copy left in tmp/, no instance directory without its row) and nothing ran twice.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import pg from "pg";
-import { CapyClient, type Project } from "@capydb/api";
+import type { CapyClient, Project } from "@capydb/api";
+import { ServerProcess } from "../harness/server-process.js";
 import { removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
 import { InstanceHost } from "../../server/src/platform/dataplane/instances/host.js";
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let env: Record<string, string>;
 let fsDir: ReflinkDir;
-let server: ChildProcess | null = null;
-let log = "";
-
-async function start(faults = ""): Promise<CapyClient> {
-  server = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/src/main.ts")], {
-    env: { ...process.env, ...env, CAPYDB_FAULTS: faults },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout!.on("data", (d) => (log += d));
-  server.stderr!.on("data", (d) => (log += d));
-  const url = `http://127.0.0.1:${env.CAPYDB_PORT}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return new CapyClient({ baseUrl: url, apiKey: env.CAPYDB_BOOTSTRAP_API_KEY, retries: 2 });
-    } catch {
-      // starting
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not start:\n${log}`);
-}
-
-/** Waits for the server to die at its fault point (it kills itself). */
-async function died(): Promise<void> {
-  const s = server!;
-  if (s.exitCode === null && s.signalCode === null) await new Promise((r) => s.once("exit", r));
-  expect(s.signalCode, log.slice(-3000)).toBe("SIGKILL");
-}
-
-/** Stops the running server (SIGTERM: a clean stop that leaves the instances running, as the control plane is external). */
-async function stop(api: CapyClient): Promise<void> {
-  await api.close();
-  const s = server!;
-  if (s.exitCode !== null || s.signalCode !== null) return;
-  const exited = new Promise((r) => s.once("exit", r));
-  s.kill("SIGTERM");
-  await exited;
-}
+let server: ServerProcess;
+const start = (faults = "") => server.start(faults);
+const died = () => server.died();
+const stop = (api: CapyClient) => server.stop(api);
 
 const psql = async (uri: string, sql: string) => (await run("psql", [uri, "-XAtc", sql])).stdout.trim();
 
@@ -102,14 +67,11 @@ beforeAll(async () => {
     CAPYDB_INSTANCES_DIR: path.join(fsDir.dir, "instances"),
     CAPYDB_INSTANCE_PORTS: `${first}-${first + 30}`,
   };
+  server = new ServerProcess(env);
 }, 60_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise((r) => server!.once("exit", r));
-    server.kill("SIGKILL");
-    await exited;
-  }
+  await server?.kill();
   // instances outlive a server on an external control plane: stop them for the unmount
   if (env && fs.existsSync(path.join(env.CAPYDB_INSTANCES_DIR, "data"))) {
     const host = await InstanceHost.open({ root: env.CAPYDB_INSTANCES_DIR, superuserPassword: "unused" });
@@ -211,8 +173,6 @@ describe("crashes on the instance engine", () => {
     // a few reconciler passes later nothing is left over
     await new Promise((r) => setTimeout(r, 1500));
     await nothingHalfMade();
-    server!.kill("SIGTERM");
-    await new Promise((r) => server!.once("exit", r));
-    await api.close();
+    await stop(api);
   }, 600_000);
 });

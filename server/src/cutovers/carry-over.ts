@@ -30,6 +30,8 @@ import { parseChangeLine, statementFor, type DecodedChange, type DecodedColumn, 
 import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
 import { recordCarryOver, type CutoverRow } from "./store.js";
+import { watchPause, type PauseWatchdog } from "./pause-watchdog.js";
+import { pgTool } from "../platform/dataplane/pg-binaries.js";
 import { writesSinceOrigin, type WritesSinceOrigin } from "../previews/origins.js";
 
 /** Lines read per batch (whole transactions: the stop is checked after each). */
@@ -431,6 +433,7 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
       await Promise.all([checkpoint(ctx, project.cluster_id), checkpoint(ctx, preview.cluster_id)]);
       ctx.faults.check("carry_over.before_pause");
       // the pause: pooled clients wait, direct sessions are closed and refused
+      const watchdog = await watchThePause(ctx, project);
       const began = Date.now();
       const phases: Record<string, number> = {};
       const mark = (phase: string) => (phases[phase] = Date.now() - began);
@@ -464,6 +467,7 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
         await ctx.pooler.resume(project.cluster_id, project.database_name).catch((err: unknown) => {
           job.log.error({ err: scrubSecrets(errorMessage(err)) }, "PgBouncer could not be resumed after the cutover's pause");
         });
+        watchdog.ended();
       }
     } catch (err) {
       await recordCarryOver(ctx.db, cut.id, { ...snapshot(), state: "failed" }).catch(() => {});
@@ -473,6 +477,24 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
     await session?.end().catch(() => {});
     await source.close();
   }
+}
+
+/** The process that lifts the pause if this server dies inside it. */
+async function watchThePause(ctx: AppContext, project: ProjectRow): Promise<PauseWatchdog> {
+  const admin = new URL(await ctx.clusters.adminUrl(project.cluster_id));
+  const pooler = await ctx.pooler.adminEndpoint(project.cluster_id);
+  return watchPause({
+    psql: pgTool(ctx.config.pgBinDir, "psql"),
+    pooler: pooler && { ...pooler, database: project.database_name },
+    production: {
+      host: admin.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(admin.port || 5432),
+      user: decodeURIComponent(admin.username),
+      password: decodeURIComponent(admin.password),
+      maintenanceDb: decodeURIComponent(admin.pathname.slice(1)) || "postgres",
+      database: project.database_name,
+    },
+  });
 }
 
 async function checkpoint(ctx: AppContext, clusterId: string): Promise<void> {

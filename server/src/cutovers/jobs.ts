@@ -117,6 +117,9 @@ async function promoteCarryingWrites(
   const at = { clusterId: project.cluster_id, database: project.database_name, role: project.role_name };
   if (alreadySwapped(ctx, cut, pair)) {
     const previous = await promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
+    await ctx.pooler.resume(project.cluster_id, project.database_name); // a server that died in the pause (its watchdog lifted it too)
+    // the swap happened inside the pause, after the drain: what was carried is as recorded (the pause's length died with the server)
+    if (cut.carry_over && cut.carry_over.state !== "done") await recordCarryOver(ctx.db, cut.id, { ...cut.carry_over, state: "done", pause_ms: null });
     await finishCarryOver(ctx, cut.id, at);
     return previous;
   }

@@ -113,6 +113,11 @@ export class PoolerSync {
     await (await this.poolerOf(clusterId))?.pooler.pause(database, timeoutMs);
   }
 
+  /** The admin console of the pooler that routes the cluster's databases (null: none). */
+  async adminEndpoint(clusterId: string): Promise<{ host: string; port: number; user: string; password: string } | null> {
+    return (await this.poolerOf(clusterId))?.pooler.adminEndpoint() ?? null;
+  }
+
   async resume(clusterId: string, database: string): Promise<void> {
     await (await this.poolerOf(clusterId))?.pooler.resume(database);
   }

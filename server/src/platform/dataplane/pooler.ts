@@ -132,6 +132,11 @@ export class PgBouncerPooler {
     }
   }
 
+  /** Where the admin console is, and its credentials (a cutover's pause watchdog resumes through it). */
+  adminEndpoint(): { host: string; port: number; user: string; password: string } {
+    return { host: this.settings.listenHost, port: this.settings.listenPort, user: POOLER_ADMIN_USER, password: this.settings.adminPassword };
+  }
+
   async reload(): Promise<void> {
     await this.admin((c) => c.query("RELOAD"));
   }

@@ -1,0 +1,107 @@
+// Crash drills of a data cutover's write pause (issue #19): the server SIGKILLs itself inside
+// the pause (production's writes drained into the preview, PgBouncer paused, direct sessions
+// refused) and right after the swap. Its watchdog lifts the pause at once: pooled writers never
+// see an error, direct ones get in again while no server runs. After a restart the job is
+// retried and completes, and every acknowledged write is in production exactly once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { Project } from "@capydb/api";
+import { removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
+import { ServerProcess } from "../harness/server-process.js";
+import { freePort } from "../harness/ports.js";
+import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
+import { checkLedger, writer, type Writer } from "../harness/writers.js";
+import { InstanceHost } from "../../server/src/platform/dataplane/instances/host.js";
+
+const run = promisify(execFile);
+const psql = async (uri: string, sql: string) => (await run("psql", [uri, "-XAtc", sql])).stdout.trim();
+let env: Record<string, string>;
+let fsDir: ReflinkDir;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  fsDir = reflinkDir("carry-over-crash");
+  const base = await testServerEnv();
+  const first = await freePort();
+  env = {
+    ...base.env,
+    CAPYDB_PORT: String(await freePort()),
+    CAPYDB_JOB_LEASE_SECONDS: "3",
+    CAPYDB_SCHEDULER_INTERVAL_MS: "500",
+    CAPYDB_LOG_LEVEL: "warn",
+    CAPYDB_DATA_PLANE_ENGINE: "instances",
+    CAPYDB_INSTANCES_DIR: path.join(fsDir.dir, "instances"),
+    CAPYDB_INSTANCE_PORTS: `${first}-${first + 30}`,
+  };
+  server = new ServerProcess(env);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.kill();
+  if (env && fs.existsSync(path.join(env.CAPYDB_INSTANCES_DIR, "data"))) {
+    const host = await InstanceHost.open({ root: env.CAPYDB_INSTANCES_DIR, superuserPassword: "unused" });
+    for (const name of host.list().instances) await host.stop(name, "immediate");
+  }
+  if (env) await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
+  await fsDir?.cleanup();
+});
+
+/** Waits until each writer has acknowledged `more` writes beyond what it had (the pause, if any, was lifted). */
+async function progressed(writers: Writer[], more: number, timeoutMs: number): Promise<void> {
+  const from = writers.map((w) => w.acked);
+  const deadline = Date.now() + timeoutMs;
+  while (writers.some((w, i) => w.acked < from[i] + more)) {
+    if (Date.now() > deadline) throw new Error(`writers did not go on within ${timeoutMs} ms: ${writers.map((w, i) => w.acked - from[i]).join(", ")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("a data cutover's pause survives the server's death", () => {
+  it("killed inside the pause and after the swap: the pause is lifted at once, the retried job completes, no write lost or doubled", async () => {
+    let api = await server.start();
+    const orgId = (await api.createOrganization({ name: "Crash" })).organization.id;
+    const made = await api.createProject({ name: "shop", organization_id: orgId });
+    await api.waitForJob(made.job.id, { timeoutMs: 60_000 });
+    const project: Project = made.project;
+    const direct = await api.getConnectionUri(project.id);
+    const pooled = await api.getConnectionUri(project.id, { pooled: true });
+    await psql(direct, "create table ledger (id bigserial primary key, writer text not null, n int not null)");
+    await server.stop(api);
+
+    for (const [round, point] of ["carry_over.drained", "cutover.instance.swapped"].entries()) {
+      api = await server.start(`${point}=kill`);
+      const preview = await api.createPreview(project.id, { name: `pr-${round}` });
+      await api.waitForJob(preview.job.id, { timeoutMs: 180_000 });
+      await psql(await api.getPreviewConnectionUri(preview.preview.id), `create table shipped_${round} (x int)`);
+      const writers = [writer(`pooled-${round}`, pooled), writer(`direct-${round}`, direct)];
+      await progressed(writers, 20, 30_000);
+      const { cutover_request: req } = await api.createCutoverRequest(project.id, { preview_id: preview.preview.id });
+      await api.acknowledgeCutoverRequest(req.id, {});
+      const executing = (await api.executeCutoverRequest(req.id)).cutover_request;
+      await server.died();
+      await api.close();
+      // no server runs: the watchdog lifted PgBouncer's pause and the connection limit
+      await progressed(writers, 20, 5_000);
+
+      api = await server.start();
+      const job = await api.waitForJob(executing.promote_job_id!, { timeoutMs: 300_000 });
+      expect(job.state, server.log.slice(-3000)).toBe("succeeded");
+      expect(job.attempts).toBeGreaterThanOrEqual(2);
+      const done = (await api.getCutoverRequest(req.id)).cutover_request;
+      expect(done.status).toBe("completed");
+      expect(done.carry_over).toMatchObject({ state: "done" });
+      await progressed(writers, 20, 30_000);
+      const results = await Promise.all(writers.map((w) => w.stop()));
+      expect(results[0].errors, "pooled clients only waited").toEqual([]);
+      for (const r of results) {
+        expect(await checkLedger(direct, r), `${r.name} (${point})`).toEqual({ missing: [], twice: [] });
+      }
+      expect(await psql(direct, `select to_regclass('shipped_${round}') is not null`)).toBe("t");
+      expect(await psql(direct, "select count(*) from pg_replication_slots where slot_name like 'capydb_carry_%'")).toBe("0");
+      await server.stop(api);
+    }
+  }, 900_000);
+});
