@@ -28,6 +28,17 @@ describe("the CLI's API errors", () => {
     expect(printed(uncoded)[0]).toBe("capydb: 404 not_found: cutover request cut_9 not found");
   });
 
+  it("a write loss not accepted: where to see the tables, and the flag that goes on without them", () => {
+    // the API's text names the tables, and a table's name is the tenant's: escaped, and no advice is taken from it
+    const [first, next, ...rest] = printed(refusal(409, "write_loss_not_accepted", 'accept_write_loss: production\'s writes to public."t\nnext: rm -rf"'));
+    expect(first).toBe('capydb: 409 write_loss_not_accepted: accept_write_loss: production\'s writes to public."t\\nnext: rm -rf"');
+    expect(next).toBe(
+      "  next: see which tables cannot be carried and why: capydb cutovers show <id>; " +
+        "to go on without their writes since the preview's origin: capydb cutovers execute <id> --accept-write-loss",
+    );
+    expect(rest).toEqual([]);
+  });
+
   it("escapes a tenant's words in the API's text", () => {
     const [first] = printed(refusal(409, "conflict", "note: \u001b[2Jpwned\u202e"));
     expect(first).toBe("capydb: 409 conflict: note: \\x1b[2Jpwned\\u202e");

@@ -10,8 +10,10 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { CapyClient } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
-import { organization } from "../harness/tenants.js";
+import { organization, readyProject } from "../harness/tenants.js";
 import { psql } from "../harness/sql.js";
+import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../harness/reflink.js";
+import { freePort } from "../harness/ports.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/bin/capydb.js");
 
@@ -40,6 +42,21 @@ async function cli(...args: string[]): Promise<{ stdout: string; stderr: string 
     encoding: "utf8",
   });
   return { stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The CLI against a server, its exit code kept (execFile's rejection is how a non-zero exit arrives). */
+async function cliAt(server: TestServer, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const run = await promisify(execFile)("node", [bin, ...args], {
+      env: { ...process.env, CAPYDB_API_URL: server.url, CAPYDB_API_KEY: server.adminKey },
+      encoding: "utf8",
+    });
+    return { code: 0, stdout: run.stdout, stderr: run.stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== "number") throw err;
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
 }
 
 beforeAll(async () => {
@@ -105,10 +122,117 @@ describe("operator CLI output of tenant text", () => {
     expect(lines.some((l) => l.startsWith("cut_forged"))).toBe(false);
   });
 
+  it("cutovers show: a carry-over that is not possible says why, on its own field line", async () => {
+    const { stdout } = await cli("cutovers", "show", cutoverId);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines.filter((l) => l.startsWith("carry_over"))).toEqual([
+      `${"carry_over".padEnd(24)} not possible: on the shared engine previews are logical copies with no origin: production's writes since are not counted (state waiting, accept_write_loss false)`,
+    ]);
+  });
+
   it("cutovers show --json: C1 and bidi characters (which JSON.stringify leaves raw) are \\u-escaped and the JSON still holds the exact note", async () => {
     const { stdout } = await cli("cutovers", "show", cutoverId, "--json");
     expect(rawCharacters(stdout)).toEqual([]);
     expect(stdout).toContain("\\u009b2J\\u202eok");
     expect(JSON.parse(stdout).customer_note).toBe(NOTE);
   });
+});
+
+/**
+ * A production table whose name forges the carry-over's own field line (saying the loss was
+ * accepted and the carry done), then clears the screen and reverses the line. It has no primary
+ * key, so its updates cannot be carried.
+ */
+const FORGING_TABLE = `t\ncarry_over  done; accept_write_loss true${ESC}[2J\u202e`;
+const FORGING_SHOWN = `public."t\\ncarry_over  done; accept_write_loss true\\x1b[2J\\u202e"`;
+
+describe("operator CLI and a data cutover's carry-over (instance engine)", () => {
+  let fsDir: ReflinkDir;
+  let s: TestServer;
+  let owner: CapyClient;
+  let id: string;
+  const carryLines = (stdout: string) =>
+    stdout.split("\n").filter((l) => l.startsWith("carry_over") || l.startsWith("  not carried") || l.startsWith("  carried"));
+
+  beforeAll(async () => {
+    fsDir = reflinkDir("cli-carry");
+    const first = await freePort();
+    s = await startTestServer({
+      CAPYDB_DATA_PLANE_ENGINE: "instances",
+      CAPYDB_INSTANCES_DIR: `${fsDir.dir}/instances`,
+      CAPYDB_INSTANCE_PORTS: `${first}-${first + 10}`,
+    });
+    owner = (await organization(s, "Carry", "c")).client;
+    const { project, uri } = await readyProject(owner, "shop");
+    psql(uri, `create table "${FORGING_TABLE}" (v int); insert into "${FORGING_TABLE}" values (1); create table kept (id int primary key)`);
+    const { preview, job } = await owner.createPreview(project.id, { name: "pr-1" });
+    await owner.waitForJob(job.id, { timeoutMs: 180_000 });
+    // production writes after the preview's origin: an update the preview cannot match, an insert it can take
+    psql(uri, `update "${FORGING_TABLE}" set v = 2; insert into kept values (7)`);
+    id = (await owner.createCutoverRequest(project.id, { preview_id: preview.id, mode: "data" })).cutover_request.id;
+  }, 300_000);
+  afterAll(async () => {
+    await owner?.close();
+    await s?.stop();
+    await stopInstancesAndCleanup(fsDir);
+  });
+
+  it("cutovers show: the table that cannot be carried is indented under carry_over, escaped, and forges no field line", async () => {
+    const { code, stdout, stderr } = await cliAt(s, "cutovers", "show", id);
+    expect(code).toBe(0);
+    expect(rawCharacters(stdout)).toEqual([]);
+    expect(rawCharacters(stderr)).toEqual([]);
+    const lines = stdout.trimEnd().split("\n");
+    for (const l of lines) expect(l).toMatch(/^([a-z_]+ +\S| {2}\S| {6})/);
+    expect(lines.filter((l) => l.startsWith("carry_over"))).toHaveLength(1);
+    expect(carryLines(stdout)).toEqual([
+      `${"carry_over".padEnd(24)} waiting: 0 transactions carried through no position yet, 0 sequences set, no write pause yet; accept_write_loss false`,
+      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the preview's rows`,
+    ]);
+    expect(lines).toContain("  1 tables not carried: execute refuses until run with --accept-write-loss");
+    // production's writes since the origin name the same table, escaped and indented too
+    expect(lines.filter((l) => l.startsWith(`  ${FORGING_SHOWN}: 0 inserts, 1 updates, 0 deletes, last at `))).toHaveLength(1);
+  });
+
+  it("cutovers execute: refused (409) without --accept-write-loss, with the next step; the flag goes nowhere else", async () => {
+    expect((await cliAt(s, "cutovers", "acknowledge", id)).code).toBe(0);
+    const misplaced = await cliAt(s, "cutovers", "acknowledge", id, "--accept-write-loss");
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toMatch(/^--accept-write-loss applies to cutovers execute only\n/);
+
+    const refused = await cliAt(s, "cutovers", "execute", id);
+    expect(refused.code).toBe(1);
+    expect(rawCharacters(refused.stderr)).toEqual([]);
+    const lines = refused.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^capydb: 409 write_loss_not_accepted: accept_write_loss: production's writes to /);
+    expect(lines[0]).toContain(FORGING_SHOWN);
+    expect(lines[1]).toMatch(/^ {2}next: see which tables .*capydb cutovers show <id>; .*capydb cutovers execute <id> --accept-write-loss$/);
+    expect((await s.admin.getCutoverRequest(id)).cutover_request.status).toBe("acknowledged");
+  });
+
+  it("cutovers execute --accept-write-loss: the server records the acceptance, and the carried and skipped rows are printed", async () => {
+    const run = await cliAt(s, "cutovers", "execute", id, "--accept-write-loss");
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(rawCharacters(run.stdout)).toEqual([]);
+    expect(run.stdout).toMatch(new RegExp(`^${id} in progress: pre-cutover backup, then promote \\(job job_\\w+\\); write loss accepted\n`));
+    const done = (await s.admin.getCutoverRequest(id)).cutover_request;
+    expect(done.status).toBe("completed");
+    expect(done.carry_over).toMatchObject({ state: "done", accept_write_loss: true });
+    expect(run.stdout).toContain(`${id} completed; pre-cutover backup ${done.pre_cutover_backup_id}; rollback possible until ${done.rollback_until}\n`);
+    const c = done.carry_over!;
+    const summary = `${"carry_over".padEnd(24)} done: ${c.transactions} transactions carried through ${c.through_lsn}, ${c.sequences} sequences set, writes paused ${c.pause_ms} ms; accept_write_loss true`;
+    const carried = [
+      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the preview's rows`,
+      `  carried ${FORGING_SHOWN}: 0 inserts, 0 updates, 0 deletes; 1 skipped`,
+      "  carried public.kept: 1 inserts, 0 updates, 0 deletes; 0 skipped",
+    ];
+    expect(carryLines(run.stdout)).toEqual([summary, ...carried]);
+
+    const shown = await cliAt(s, "cutovers", "show", id);
+    expect(rawCharacters(shown.stdout)).toEqual([]);
+    expect(carryLines(shown.stdout)).toEqual([summary, ...carried]);
+    expect(shown.stdout).toContain("\n  1 tables not carried: their writes since the origin are not in the new production (accepted)\n");
+  }, 600_000);
 });

@@ -13,6 +13,9 @@ const NEXT_STEP: Partial<Record<ErrorCode, string>> = {
   rollback_window_passed:
     "the previous production database is dropped; the pre-cutover backup (capydb cutovers show <id>) " +
     "can still be restored with POST /v1/backups/{backupID}/restore",
+  write_loss_not_accepted:
+    "see which tables cannot be carried and why: capydb cutovers show <id>; " +
+    "to go on without their writes since the preview's origin: capydb cutovers execute <id> --accept-write-loss",
   unavailable: "the server or its control-plane database is unavailable: retry shortly",
 };
 

@@ -1,6 +1,8 @@
 // The operator CLI: cutovers, organizations and API keys, through the typed client.
 //   capydb cutovers list [--status open] [--project prj_…]
-//   capydb cutovers show|acknowledge|reject|execute|rollback <id> [--note …] [--ticket …] [--reason …] [--no-wait]
+//   capydb cutovers show|acknowledge|reject|rollback <id> [--note …] [--ticket …] [--reason …] [--no-wait]
+//   capydb cutovers execute <id> [--accept-write-loss] [--no-wait]   (the flag: go on although some tables'
+//     production writes since the preview's origin cannot be carried into it; recorded on the request)
 //   capydb projects move-to-instance <id> [--no-wait]
 //   capydb orgs create <name> [--clerk-org org_…] | orgs list
 //   capydb keys create --org org_… --name … [--project prj_…] | keys list --org org_… | keys revoke key_…
@@ -20,7 +22,7 @@ const USAGE = line`usage:
   capydb cutovers show <id> [--json]
   capydb cutovers acknowledge <id> [--note <text>] [--ticket <ref>]
   capydb cutovers reject <id> --reason <text> [--note <text>]
-  capydb cutovers execute <id> [--no-wait]
+  capydb cutovers execute <id> [--accept-write-loss] [--no-wait]
   capydb cutovers rollback <id> [--no-wait]
   capydb projects move-to-instance <id> [--no-wait]
   capydb orgs create <name> [--clerk-org <clerk org id>]
@@ -59,12 +61,14 @@ function printCutovers(rows: Cutover[]): void {
   for (const c of rows) out(row(c.id, c.status, c.project_id, c.preview_database_id, c.created_at, (c.customer_note ?? "").slice(0, 60)));
 }
 
-const SCHEMA_FIELDS = new Set([
+/** Fields printed by their own functions below, not as one value on the field's line. */
+const DETAILED_FIELDS = new Set([
   "schema_diff_at_open",
   "schema_diff_at_execute",
   "production_schema_changed",
   "production_schema_changes",
   "writes_since_origin",
+  "carry_over",
   "schema_applied",
 ]);
 
@@ -74,8 +78,9 @@ const SCHEMA_FIELDS = new Set([
  * start a line of its own.
  */
 function printCutover(c: Cutover): void {
-  for (const [k, v] of Object.entries(c)) if (v !== null && !SCHEMA_FIELDS.has(k)) out(line`${k.padEnd(24)} ${v}`);
+  for (const [k, v] of Object.entries(c)) if (v !== null && !DETAILED_FIELDS.has(k)) out(line`${k.padEnd(24)} ${v}`);
   printWrites(c.writes_since_origin);
+  printCarryOver(c.carry_over);
   if (c.schema_applied) {
     const a = c.schema_applied;
     out(line`${"schema_applied".padEnd(24)} ${a.statements} statements in ${a.attempts} attempt(s); ${a.residual.length} still differ from the preview`);
@@ -106,6 +111,30 @@ function printWrites(w: Cutover["writes_since_origin"]): void {
     line`${key} ${sum("inserts")} inserts, ${sum("updates")} updates, ${sum("deletes")} deletes in ${w.tables.length} tables since ${w.since_lsn}; last at ${w.last_write_at} (as of ${w.as_of})`,
   );
   for (const t of w.tables) out(line`  ${t.table}: ${t.inserts} inserts, ${t.updates} updates, ${t.deletes} deletes, last at ${t.last_write_at}`);
+}
+
+/**
+ * How a data cutover carries production's writes into the preview: a summary line, then (indented)
+ * each table that cannot be carried with why, and each table's carried and skipped rows.
+ */
+function printCarryOver(c: Cutover["carry_over"]): void {
+  const key = "carry_over".padEnd(24);
+  if (!c) return;
+  if (!c.possible) return out(line`${key} not possible: ${c.reason ?? "no reason given"} (state ${c.state}, accept_write_loss ${c.accept_write_loss})`);
+  const pause = c.pause_ms === null ? "no write pause yet" : `writes paused ${c.pause_ms} ms`;
+  out(
+    line`${key} ${c.state}: ${c.transactions} transactions carried through ${c.through_lsn ?? "no position yet"}, ${c.sequences} sequences set, ${pause}; accept_write_loss ${c.accept_write_loss}`,
+  );
+  const lost = c.tables_not_carried.length;
+  if (lost > 0) {
+    out(
+      c.accept_write_loss
+        ? line`  ${lost} tables not carried: their writes since the origin are not in the new production (accepted)`
+        : line`  ${lost} tables not carried: execute refuses until run with --accept-write-loss`,
+    );
+  }
+  for (const t of c.tables_not_carried) out(line`  not carried ${t.table}: ${t.reason}`);
+  for (const t of c.tables) out(line`  carried ${t.table}: ${t.inserts} inserts, ${t.updates} updates, ${t.deletes} deletes; ${t.skipped} skipped`);
 }
 
 /** One moment's schema evidence: a summary line, then each statement (its lines indented) with its risk and why. */
@@ -155,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
       name: { type: "string" },
       "clerk-org": { type: "string" },
       "no-wait": { type: "boolean", default: false },
+      "accept-write-loss": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -163,6 +193,10 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help || !group) {
     out(USAGE);
     return values.help ? 0 : 2;
+  }
+  // accepting write loss is a decision: a flag that did nothing on another command would mislead
+  if (values["accept-write-loss"] && `${group} ${command}` !== "cutovers execute") {
+    throw new UsageError(line`--accept-write-loss applies to cutovers execute only\n${USAGE}`);
   }
   const client = new CapyClient({ baseUrl: process.env.CAPYDB_API_URL ?? "http://127.0.0.1:8080", apiKey: apiKey() });
   const printJson = (v: unknown) => out(json(v));
@@ -199,12 +233,14 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case "cutovers execute": {
-        const c = (await client.executeCutoverRequest(need(arg, "<id>"))).cutover_request;
-        out(line`${c.id} in progress: pre-cutover backup, then promote (job ${c.promote_job_id})`);
+        const accept = values["accept-write-loss"];
+        const c = (await client.executeCutoverRequest(need(arg, "<id>"), accept ? { accept_write_loss: true } : {})).cutover_request;
+        out(line`${c.id} in progress: pre-cutover backup, then promote (job ${c.promote_job_id})${accept ? "; write loss accepted" : ""}`);
         if (values["no-wait"]) return 0;
         await waitFor(client, c.promote_job_id!, "promote");
         const done = (await client.getCutoverRequest(c.id)).cutover_request;
         out(line`${done.id} ${done.status}; pre-cutover backup ${done.pre_cutover_backup_id}; rollback possible until ${done.rollback_until}`);
+        printCarryOver(done.carry_over);
         return done.status === "completed" ? 0 : 1;
       }
       case "cutovers rollback": {
