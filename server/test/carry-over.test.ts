@@ -19,6 +19,8 @@ import { checkLedger, writer } from "../../test/harness/writers.js";
 let fsDir: ReflinkDir;
 let t: TestServer;
 let org: CapyClient;
+/** The first test's project and its completed cutover, which the rollback test rolls back. */
+let shop: { direct: string; pooled: string; cutoverId?: string };
 
 const SCHEMA = `
   create table ledger (id bigserial primary key, writer text not null, n int not null);
@@ -64,6 +66,7 @@ describe("a data cutover carries production's writes into the preview", () => {
   it("with writers running through PgBouncer and directly: every acknowledged write once, no pooled error", async () => {
     const { project, uri: direct } = await readyProject(org, "shop");
     const pooled = await org.getConnectionUri(project.id, { pooled: true });
+    shop = { direct, pooled };
     psql(direct, SCHEMA);
     const preview = await makePreview(project, "pr-7");
     // the preview's migration, and a row of its own whose key production will also use
@@ -83,6 +86,7 @@ describe("a data cutover carries production's writes into the preview", () => {
     const opened = (await org.createCutoverRequest(project.id, { preview_id: preview.id })).cutover_request;
     expect(opened.carry_over).toMatchObject({ possible: true, reason: null, tables_not_carried: [], state: "waiting" });
     const done = await executeAndWait(opened.id);
+    shop.cutoverId = opened.id;
     await new Promise((r) => setTimeout(r, 1000)); // writers go on against the new production
     const results = await Promise.all(writers.map((w) => w.stop()));
 
@@ -128,6 +132,45 @@ describe("a data cutover carries production's writes into the preview", () => {
     expect(psql(direct, "select has_function_privilege(current_user, 'pg_replication_origin_session_setup(text)', 'execute')")).toBe("f");
   }, 900_000);
 
+  it("a rollback carries production's writes since the cutover back; a table the previous data lacks is refused unless accepted", async () => {
+    const { direct, pooled } = shop;
+    const cutoverId = shop.cutoverId!;
+    const writers = [writer("back-pooled", pooled), writer("back-direct", direct)];
+    await new Promise((r) => setTimeout(r, 1000));
+    psql(direct, "insert into orders(total, label, note) values (2000, 'after the cutover', 'n'); update orders set total = 99 where id = 5");
+    psql(direct, "create table fresh (id int primary key); insert into fresh values (1)");
+    const before = (await org.getCutoverRequest(cutoverId)).cutover_request.rollback_carry_over!;
+    expect(before).toMatchObject({ possible: true, state: "waiting" });
+    expect(before.tables_not_carried).toEqual([{ table: "public.fresh", reason: expect.stringMatching(/^the previous data has no such table/) }]);
+    const refused = await t.admin.rollbackCutoverRequest(cutoverId).catch((e: unknown) => e);
+    expect((refused as CapyApiError).code).toBe("write_loss_not_accepted");
+
+    const rb = (await t.admin.rollbackCutoverRequest(cutoverId, { accept_write_loss: true })).cutover_request;
+    await t.admin.waitForJob(rb.rollback_job_id!, { timeoutMs: 300_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const results = await Promise.all(writers.map((w) => w.stop()));
+    const after = (await org.getCutoverRequest(cutoverId)).cutover_request;
+    expect(after.status).toBe("rolled_back");
+    expect(after.rollback_carry_over).toMatchObject({ state: "done", accept_write_loss: true });
+    expect(after.rollback_carry_over!.tables.find((x) => x.table === "public.fresh")).toMatchObject({ inserts: 0, skipped: 1 });
+    expect(after.rollback_carry_over!.pause_ms).toBeGreaterThanOrEqual(0);
+    console.log(`carry back: pause ${after.rollback_carry_over!.pause_ms} ms, ${after.rollback_carry_over!.transactions} transactions`);
+
+    // the previous data again (no note column), with production's writes since the cutover
+    expect(results[0].errors).toEqual([]);
+    for (const r of [...results]) {
+      expect(await checkLedger(direct, r), `${r.name}: every acknowledged write in production, none twice`).toEqual({ missing: [], twice: [] });
+    }
+    for (const name of ["pooled-a", "pooled-b", "direct"]) {
+      expect(psql(direct, `select count(*) = count(distinct n) and count(*) > 10 from ledger where writer = '${name}'`)).toBe("t");
+    }
+    expect(psql(direct, "select count(*) from information_schema.columns where table_name = 'orders' and column_name = 'note'")).toBe("0");
+    expect(psql(direct, "select total from orders where label = 'after the cutover'")).toBe("2000");
+    expect(psql(direct, "select total from orders where id = 5")).toBe("99");
+    expect(psql(direct, "select to_regclass('public.fresh') is null")).toBe("t");
+    expect(psql(direct, "select count(*) from pg_replication_slots where slot_name like 'capydb_carry_%'")).toBe("0");
+  }, 900_000);
+
   it("tables that cannot be carried are listed; execute refuses them unless the loss is accepted, and records it", async () => {
     const { project, uri: direct } = await readyProject(org, "keyless");
     psql(direct, "create table kept (id int primary key, v int); create table loose (v int); create table gone (id int primary key)");
@@ -141,7 +184,7 @@ describe("a data cutover carries production's writes into the preview", () => {
     expect(listed.map((x) => x.table).sort()).toEqual(["public.gone", "public.kept", "public.loose"]);
     expect(listed.find((x) => x.table === "public.loose")!.reason).toMatch(/no primary key/);
     expect(listed.find((x) => x.table === "public.gone")!.reason).toMatch(/no such table/);
-    expect(listed.find((x) => x.table === "public.kept")!.reason).toMatch(/must is NOT NULL without a default/);
+    expect(listed.find((x) => x.table === "public.kept")!.reason).toMatch(/the column must of the preview is NOT NULL without a default/);
 
     await t.admin.acknowledgeCutoverRequest(opened.id, {});
     const refused = await t.admin.executeCutoverRequest(opened.id).catch((e: unknown) => e);

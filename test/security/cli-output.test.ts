@@ -187,7 +187,7 @@ describe("operator CLI and a data cutover's carry-over (instance engine)", () =>
     expect(lines.filter((l) => l.startsWith("carry_over"))).toHaveLength(1);
     expect(carryLines(stdout)).toEqual([
       `${"carry_over".padEnd(24)} waiting: 0 transactions carried through no position yet, 0 sequences set, no write pause yet; accept_write_loss false`,
-      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the preview's rows`,
+      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the rows of the preview`,
     ]);
     expect(lines).toContain("  1 tables not carried: execute refuses until run with --accept-write-loss");
     // production's writes since the origin name the same table, escaped and indented too
@@ -224,7 +224,7 @@ describe("operator CLI and a data cutover's carry-over (instance engine)", () =>
     const c = done.carry_over!;
     const summary = `${"carry_over".padEnd(24)} done: ${c.transactions} transactions carried through ${c.through_lsn}, ${c.sequences} sequences set, writes paused ${c.pause_ms} ms; accept_write_loss true`;
     const carried = [
-      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the preview's rows`,
+      `  not carried ${FORGING_SHOWN}: it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the rows of the preview`,
       `  carried ${FORGING_SHOWN}: 0 inserts, 0 updates, 0 deletes; 1 skipped`,
       "  carried public.kept: 1 inserts, 0 updates, 0 deletes; 0 skipped",
     ];

@@ -35,6 +35,7 @@ export type ExchangeGitHubOidcBody = z.input<typeof s.GitHubOidcExchangeRequest>
 // The operator's cutover actions have no schema in schemas.ts yet: these bodies stay open.
 export type AcknowledgeCutoverBody = z.input<typeof s.AcknowledgeCutoverRequest>;
 export type ExecuteCutoverBody = z.input<typeof s.ExecuteCutoverRequest>;
+export type RollbackCutoverBody = z.input<typeof s.RollbackCutoverRequest>;
 export type RejectCutoverBody = z.input<typeof s.RejectCutoverRequest>;
 export interface CutoverActionResult {
   cutover_request: Cutover;
@@ -560,8 +561,8 @@ export class CapyClient {
   executeCutoverRequest(cutoverId: string, body: ExecuteCutoverBody = {}): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/execute", [cutoverId], { body });
   }
-  rollbackCutoverRequest(cutoverId: string): Promise<CutoverActionResult> {
-    return this.#call("POST", "/v1/cutover-requests/{cutoverID}/rollback", [cutoverId]);
+  rollbackCutoverRequest(cutoverId: string, body: RollbackCutoverBody = {}): Promise<CutoverActionResult> {
+    return this.#call("POST", "/v1/cutover-requests/{cutoverID}/rollback", [cutoverId], { body });
   }
 
   // ---------------------------------------------------------------- jobs

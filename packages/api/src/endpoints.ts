@@ -511,10 +511,11 @@ export const endpoints: Endpoint[] = [
     tag: "Cutovers",
     contract: false,
     admin: true,
-    summary: "Operator: swap the previous production database back, within the rollback window",
+    summary: "Operator: swap the previous production database back, within the rollback window (data mode: production's writes since the cutover carried back)",
+    body: s.RollbackCutoverRequest,
     status: 200,
     response: cutoverEnvelope,
-    errors: ["cutover_state_conflict", "rollback_window_passed"],
+    errors: ["cutover_state_conflict", "rollback_window_passed", "write_loss_not_accepted"],
   },
   // Jobs
   { method: "GET", path: "/v1/jobs/{jobID}", githubActions: "read", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },

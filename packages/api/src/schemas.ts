@@ -512,6 +512,8 @@ export const CutoverRequest = z
     writes_since_origin: WritesSinceOrigin.nullable(),
     /** Data mode: how production's writes since the origin are carried into the preview before the swap. Null in schema mode. */
     carry_over: CarryOver.nullable(),
+    /** Data mode, once completed: how a rollback would carry production's writes since the swap back into the previous data (live within the window; as done after a rollback). */
+    rollback_carry_over: CarryOver.nullable(),
   })
   .meta({ id: "CutoverRequest" });
 export type CutoverRequest = z.infer<typeof CutoverRequest>;
@@ -524,6 +526,13 @@ export const CreateCutoverRequest = z
   })
   .meta({ id: "CreateCutoverRequest" });
 
+/** Rollback's optional body. */
+export const RollbackCutoverRequest = z
+  .strictObject({
+    /** Go on although some tables' writes since the cutover cannot be carried back into the previous data (rollback_carry_over.tables_not_carried). */
+    accept_write_loss: z.boolean().optional(),
+  })
+  .meta({ id: "RollbackCutoverRequest" });
 /** Execute's optional body. */
 export const ExecuteCutoverRequest = z
   .strictObject({

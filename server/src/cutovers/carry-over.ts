@@ -29,7 +29,6 @@ import { CARRY_SLOT_PREFIX, CarrySource, beginCarryApply, dropCarrySlot, endCarr
 import { parseChangeLine, statementFor, type DecodedChange, type DecodedColumn, type TargetTable } from "../platform/dataplane/decoding.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
-import { recordCarryOver, type CutoverRow } from "./store.js";
 import { watchPause, type PauseWatchdog } from "./pause-watchdog.js";
 import { pgTool } from "../platform/dataplane/pg-binaries.js";
 import { writesSinceOrigin, type WritesSinceOrigin } from "../previews/origins.js";
@@ -43,6 +42,8 @@ const MAX_CATCH_UP_ROUNDS = 50;
 
 /** The carry slot and the preview's replication origin of a cutover share this name. */
 export const carryName = (cutoverId: string) => `${CARRY_SLOT_PREFIX}${cutoverId.replace(/[^a-z0-9]/gi, "_").toLowerCase()}`;
+/** A completed cutover's slot on the new production, what a rollback carries back from. */
+export const carryBackName = (cutoverId: string) => `${carryName(cutoverId)}_back`;
 
 // ---------------------------------------------------------------- the plan: which tables can be carried
 
@@ -117,27 +118,33 @@ export interface CarryPlan {
 
 const loginOf = (ctx: AppContext, role: string, sealed: string): TenantLogin => ({ role, password: ctx.box.open(sealed) });
 
+/** One side of a carry: a database and the tenant role that reads or writes it. */
+export interface CarryEnd {
+  clusterId: string;
+  database: string;
+  login: TenantLogin;
+}
+
+/** A database's tables as the plan reads them when it is the target (also kept for a rollback's carry back). */
+export type TargetTables = PreviewTable[];
+
+/** The target's tables, read as its own role. */
+export async function readTargetTables(ctx: AppContext, end: CarryEnd): Promise<TargetTables> {
+  return withTenantSession(ctx.clusters, end.clusterId, end.database, end.login, (c) => c.query<PreviewTable>(PREVIEW_TABLES).then((r) => r.rows));
+}
+
 /**
- * Which of the tables production wrote since the origin the preview can take, read from both
- * catalogs (each as its own tenant role): a table the preview lacks, a key production has not
- * (its updates and deletes match no row), a key the preview cannot match (no unique index on
- * it) or a column the preview requires and production's rows lack, is not carried.
+ * Which of the tables the source wrote (counted from its slot) the target can take: a table the
+ * target lacks, a key the source has not (its updates and deletes match no row), a key the
+ * target cannot match (no unique index on it) or a column the target requires and the source's
+ * rows lack, is not carried. `what` names the target in the reasons.
  */
-export async function planCarryOver(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<CarryPlan> {
-  const writes = await writesSinceOrigin(ctx, project, preview);
-  const none = { notCarried: [], targets: new Map(), labels: new Map(), writes };
-  if (!writes.known) return { possible: false, reason: writes.reason, ...none };
-  if (!(await ctx.instances?.instanceOf(preview.cluster_id))) {
-    return { possible: false, reason: "the preview is not on the instance engine: production's writes cannot be carried into it", ...none };
-  }
-  const [prod, prev] = await Promise.all([
-    withTenantSession(ctx.clusters, project.cluster_id, project.database_name, loginOf(ctx, project.role_name, project.role_password_sealed), (c) =>
-      c.query<ProductionTable>(PRODUCTION_TABLES).then((r) => r.rows),
-    ),
-    withTenantSession(ctx.clusters, preview.cluster_id, preview.database_name, loginOf(ctx, preview.role_name, preview.role_password_sealed), (c) =>
-      c.query<PreviewTable>(PREVIEW_TABLES).then((r) => r.rows),
-    ),
-  ]);
+export async function planBetween(ctx: AppContext, from: CarryEnd, to: TargetTables, writes: WritesSinceOrigin, what: string): Promise<CarryPlan> {
+  if (!writes.known) return { possible: false, reason: writes.reason, notCarried: [], targets: new Map(), labels: new Map(), writes };
+  const prod = await withTenantSession(ctx.clusters, from.clusterId, from.database, from.login, (c) =>
+    c.query<ProductionTable>(PRODUCTION_TABLES).then((r) => r.rows),
+  );
+  const prev = to;
   const production = new Map(prod.map((t) => [t.qualified, t]));
   const previewTables = new Map(prev.map((t) => [t.qualified, t]));
   const notCarried: { table: string; reason: string }[] = [];
@@ -146,23 +153,23 @@ export async function planCarryOver(ctx: AppContext, project: ProjectRow, previe
     const theirs = production.get(w.table);
     const ours = previewTables.get(w.table);
     const why = ((): string | null => {
-      if (!ours) return "the preview has no such table (dropped or renamed there)";
+      if (!ours) return `${what} has no such table (dropped or renamed there)`;
       const key = theirs?.key ?? [];
       if (key.length === 0 && w.updates + w.deletes > 0) {
-        return "it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the preview's rows";
+        return `it has no primary key (or replica identity index) in production: its updates and deletes cannot be matched to the rows of ${what}`;
       }
       if (key.length > 0 && !ours.unique_keys.some((u) => sameSet(u, key))) {
-        return `the preview has no unique key on (${key.join(", ")}), production's key: its rows cannot be matched to the preview's`;
+        return `${what} has no unique key on (${key.join(", ")}), production's key: its rows cannot be matched`;
       }
       const required = ours.columns.filter((c) => c.required && !(theirs?.columns ?? []).includes(c.name));
       if (required.length > 0 && w.inserts > 0) {
-        return `the preview's column${required.length > 1 ? "s" : ""} ${required.map((c) => c.name).join(", ")} ${required.length > 1 ? "are" : "is"} NOT NULL without a default: production's new rows have no value for it`;
+        return `the column${required.length > 1 ? "s" : ""} ${required.map((c) => c.name).join(", ")} of ${what} ${required.length > 1 ? "are" : "is"} NOT NULL without a default: production's new rows have no value for it`;
       }
       return null;
     })();
     if (why) notCarried.push({ table: w.table, reason: why });
   }
-  // every table the preview has is a target (a truncate or a change of a table with no counted write still applies)
+  // every table the target has is a target (a truncate or a change of a table with no counted write still applies)
   const labels = new Map<string, string>();
   for (const t of [...prod, ...prev]) labels.set(tableKey(t), t.qualified);
   for (const t of prev) {
@@ -173,6 +180,35 @@ export async function planCarryOver(ctx: AppContext, project: ProjectRow, previe
     });
   }
   return { possible: true, reason: null, notCarried, targets, labels, writes };
+}
+
+export const productionEnd = (ctx: AppContext, project: ProjectRow): CarryEnd => ({
+  clusterId: project.cluster_id,
+  database: project.database_name,
+  login: loginOf(ctx, project.role_name, project.role_password_sealed),
+});
+
+const previewEnd = (ctx: AppContext, preview: PreviewRow): CarryEnd => ({
+  clusterId: preview.cluster_id,
+  database: preview.database_name,
+  login: loginOf(ctx, preview.role_name, preview.role_password_sealed),
+});
+
+/** Which of the tables production wrote since the preview's origin the preview can take. */
+export async function planCarryOver(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<CarryPlan> {
+  const writes = await writesSinceOrigin(ctx, project, preview);
+  if (writes.known && !(await ctx.instances?.instanceOf(preview.cluster_id))) {
+    return {
+      possible: false,
+      reason: "the preview is not on the instance engine: production's writes cannot be carried into it",
+      notCarried: [],
+      targets: new Map(),
+      labels: new Map(),
+      writes,
+    };
+  }
+  const to = writes.known ? await readTargetTables(ctx, previewEnd(ctx, preview)) : [];
+  return planBetween(ctx, productionEnd(ctx, project), to, writes, "the preview");
 }
 
 /** The request's carry-over as the API shows it before execute (live). */
@@ -372,40 +408,50 @@ export function lsnValue(lsn: string): bigint {
 
 // ---------------------------------------------------------------- the cutover's steps
 
-export interface CarryContext {
+/** One direction of a carry: from production's slot into a target database, then the swap under the pause. */
+export interface CarryLeg {
   ctx: AppContext;
   job: JobContext;
-  cut: CutoverRow;
-  project: ProjectRow;
-  preview: PreviewRow;
+  /** The carry slot on production and the replication origin in the target share it. */
+  name: string;
+  /** The origin slot to copy under `name` (a forward carry), or null: the slot is there (a carry back). */
+  copyFrom: string | null;
+  /** Production: its writes are held for the drain and the swap. */
+  production: ProjectRow;
+  /** Where the writes go, and the role the replay runs as there. */
+  target: CarryEnd;
   plan: CarryPlan;
+  acceptWriteLoss: boolean;
+  /** What an earlier attempt recorded (its counts go on). */
+  before: CarryOver | null;
+  record: (carry: CarryOver) => Promise<void>;
+  /** Work done after the catch-up, before the pause (a forward carry makes the slot a rollback carries back from). */
+  beforePause?: () => Promise<void>;
 }
 
 /**
- * Carries production's writes into the preview, then, with production's writes held, the last
+ * Carries production's writes into the target, then, with production's writes held, the last
  * of them and the sequences; runs `swap` while they are held and lets them go after. Answers
  * what `swap` answers. On failure before the swap production's writes are let go at once.
  */
-export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T>): Promise<{ result: T; carry: CarryOver }> {
-  const { ctx, job, cut, project, preview, plan } = c;
-  const name = carryName(cut.id);
-  const originSlot = preview.origin_slot!;
-  const carry: CarryOver = { ...planToApi(plan, cut.accept_write_loss), state: "catching_up" };
+export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Promise<{ result: T; carry: CarryOver }> {
+  const { ctx, job, name, production: project, target, plan } = leg;
+  const carry: CarryOver = { ...planToApi(plan, leg.acceptWriteLoss), state: "catching_up" };
   const source = await CarrySource.open(ctx.clusters, project.cluster_id, project.database_name, name);
   let session: pg.Client | null = null;
   try {
-    await source.copyFrom(originSlot);
-    const progress = await beginCarryApply(ctx.clusters, preview.cluster_id, preview.database_name, preview.role_name, name);
-    session = await openTenantSession(ctx.clusters, preview.cluster_id, preview.database_name, loginOf(ctx, preview.role_name, preview.role_password_sealed), {
+    if (leg.copyFrom) await source.copyFrom(leg.copyFrom);
+    const progress = await beginCarryApply(ctx.clusters, target.clusterId, target.database, target.login.role, name);
+    session = await openTenantSession(ctx.clusters, target.clusterId, target.database, target.login, {
       applicationName: "capydb-carry-over",
       statementTimeoutSeconds: 3600,
     });
-    const replay = new Replay(session, plan, cut.accept_write_loss, progress);
+    const replay = new Replay(session, plan, leg.acceptWriteLoss, progress);
     const snapshot = (): CarryOver => ({
       ...carry,
       through_lsn: replay.through,
-      transactions: (cut.carry_over?.transactions ?? 0) + replay.transactions,
-      tables: mergeCounts(cut.carry_over?.tables ?? [], [...replay.counts.values()]),
+      transactions: (leg.before?.transactions ?? 0) + replay.transactions,
+      tables: mergeCounts(leg.before?.tables ?? [], [...replay.counts.values()]),
     });
     try {
       await session.query("SET session_replication_role = replica");
@@ -415,7 +461,7 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
         const rows = await source.read(upto, BATCH_LINES);
         if (rows === null) {
           throw new PermanentError(
-            "the origin slot was lost (production wrote more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB while it waited): its writes cannot be carried; nothing was swapped",
+            "the slot production's writes are read from was lost (production wrote more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB while it waited): they cannot be carried; nothing was swapped",
           );
         }
         const reached = await replay.apply(rows);
@@ -426,21 +472,22 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
       for (let round = 0; ; round++) {
         if (job.signal.aborted) throw new Error("the job was stopped");
         const n = await step(null);
-        await recordCarryOver(ctx.db, cut.id, snapshot());
+        await leg.record(snapshot());
         if (n < SMALL_LAG_LINES || (round >= MAX_CATCH_UP_ROUNDS && n < BATCH_LINES)) break;
       }
+      await leg.beforePause?.();
       // what the instances' shutdown checkpoints would write during the swap is written now
-      await Promise.all([checkpoint(ctx, project.cluster_id), checkpoint(ctx, preview.cluster_id)]);
+      await Promise.all([checkpoint(ctx, project.cluster_id), checkpoint(ctx, target.clusterId)]);
       ctx.faults.check("carry_over.before_pause");
       // the pause: pooled clients wait, direct sessions are closed and refused
       const watchdog = await watchThePause(ctx, project);
       const began = Date.now();
       const phases: Record<string, number> = {};
       const mark = (phase: string) => (phases[phase] = Date.now() - began);
-      await ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs);
-      mark("pooler_paused");
       let swapped = false;
       try {
+        await ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs);
+        mark("pooler_paused");
         await holdDirectWrites(ctx, project);
         mark("direct_held");
         carry.state = "paused";
@@ -460,7 +507,7 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
         swapped = true;
         carry.pause_ms = Date.now() - began;
         carry.state = "done";
-        job.log.info({ cutover_id: cut.id, ...phases, swapped: carry.pause_ms }, "the write pause, ms from its start");
+        job.log.info({ carry: name, ...phases, swapped: carry.pause_ms }, "the write pause, ms from its start");
         return { result, carry: snapshot() };
       } finally {
         if (!swapped) await releaseDirectWrites(ctx, project).catch(() => {});
@@ -470,7 +517,7 @@ export async function carryOverAndSwap<T>(c: CarryContext, swap: () => Promise<T
         watchdog.ended();
       }
     } catch (err) {
-      await recordCarryOver(ctx.db, cut.id, { ...snapshot(), state: "failed" }).catch(() => {});
+      await leg.record({ ...snapshot(), state: "failed" }).catch(() => {});
       throw err;
     }
   } finally {
@@ -501,14 +548,14 @@ async function checkpoint(ctx: AppContext, clusterId: string): Promise<void> {
   await (await ctx.clusters.pool(clusterId)).query("CHECKPOINT");
 }
 
-/** After the swap (or when a cutover is given up): the grants and the origin the replay used go, from wherever the preview's data now is. */
-export async function finishCarryOver(ctx: AppContext, cutoverId: string, at: { clusterId: string; database: string; role: string }): Promise<void> {
-  await endCarryApply(ctx.clusters, at.clusterId, at.database, at.role, carryName(cutoverId));
+/** After the swap (or when a carry is given up): the grants and the origin the replay used go, from wherever its target's data now is. */
+export async function finishCarry(ctx: AppContext, name: string, at: { clusterId: string; database: string; role: string }): Promise<void> {
+  await endCarryApply(ctx.clusters, at.clusterId, at.database, at.role, name);
 }
 
-/** A failed cutover's carry slot goes (production's WAL is no longer held for it). */
-export async function dropCutoverCarrySlot(ctx: AppContext, cutoverId: string, project: ProjectRow): Promise<void> {
-  await dropCarrySlot(ctx.clusters, project.cluster_id, project.database_name, carryName(cutoverId));
+/** A failed carry's slot goes (production's WAL is no longer held for it). */
+export async function dropCarry(ctx: AppContext, name: string, project: ProjectRow): Promise<void> {
+  await dropCarrySlot(ctx.clusters, project.cluster_id, project.database_name, name);
 }
 
 function mergeCounts(before: TableCounts[], now: TableCounts[]): TableCounts[] {

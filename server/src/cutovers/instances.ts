@@ -130,7 +130,7 @@ export async function undoInstancePromotion(ctx: AppContext, cut: CutoverRow, pr
 }
 
 /** Puts the previous data back in production's instance and removes the promoted data. */
-export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, project: ProjectRow): Promise<void> {
+export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, project: ProjectRow, opts: { paused?: boolean } = {}): Promise<void> {
   const engine = ctx.instances!;
   const production = await engine.instanceOf(project.cluster_id);
   const previous = cut.previous_instance_cluster_id ? await engine.instanceOf(cut.previous_instance_cluster_id) : null;
@@ -139,12 +139,13 @@ export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, pro
     if (previous.state !== "active" || !engine.host.exists(previous.name)) {
       throw new PermanentError("the previous production data is gone: the rollback window has passed");
     }
-    await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
+    // paused: PgBouncer holds production's clients through the swap
+    if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
     await engine.swapStopped(production, previous);
   }
   await engine.host.start(production.name);
-  // the promoted data, now in the other instance, goes
-  if (previous.state === "active") await engine.destroy(previous);
+  // the promoted data, now in the other instance, goes (after the pause, when there is one)
+  if (previous.state === "active" && !opts.paused) await engine.destroy(previous);
 }
 
 /** The previous data kept for a rollback goes (its window passed, or the project is deleted). */

@@ -17,16 +17,9 @@ import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/store.js";
-import {
-  alreadySwapped,
-  dropPreviousInstance,
-  instancePair,
-  promoteByInstanceSwap,
-  rollBackInstanceSwap,
-  undoInstancePromotion,
-  type InstancePair,
-} from "./instances.js";
-import { carryOverAndSwap, dropCutoverCarrySlot, finishCarryOver, planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
+import { dropPreviousInstance, instancePair, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
+import { planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
+import { abandonCarryOver, dropCarryBack, promoteCarryingWrites, rollBackCarryingWrites } from "./carry-steps.js";
 import { insertBackup, loadBackup } from "../backups/store.js";
 import { takeAndVerify } from "../backups/take.js";
 import { rollBackSwap, swapDatabase } from "../platform/dataplane/swap.js";
@@ -98,51 +91,6 @@ async function assertCarryAccepted(ctx: AppContext, cut: CutoverRow, project: Pr
       `production's writes to ${plan.notCarried.map((t) => `${t.table} (${t.reason})`).join("; ")} cannot be carried into the preview: nothing was changed; execute again with accept_write_loss: true to go on without them`,
     );
   }
-}
-
-/**
- * Instance engine, data mode: production's writes since the preview's origin are carried into
- * the preview, the last of them under a write pause that also covers the swap. Without an
- * origin (a preview from before origins, a lost slot) the swap is done as before and the
- * request says why nothing was carried.
- */
-async function promoteCarryingWrites(
-  ctx: AppContext,
-  job: JobContext,
-  cut: CutoverRow,
-  project: ProjectRow,
-  preview: PreviewRow,
-  pair: InstancePair,
-): Promise<{ clusterId: string; dir: string }> {
-  const at = { clusterId: project.cluster_id, database: project.database_name, role: project.role_name };
-  if (alreadySwapped(ctx, cut, pair)) {
-    const previous = await promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
-    await ctx.pooler.resume(project.cluster_id, project.database_name); // a server that died in the pause (its watchdog lifted it too)
-    // the swap happened inside the pause, after the drain: what was carried is as recorded (the pause's length died with the server)
-    if (cut.carry_over && cut.carry_over.state !== "done") await recordCarryOver(ctx.db, cut.id, { ...cut.carry_over, state: "done", pause_ms: null });
-    await finishCarryOver(ctx, cut.id, at);
-    return previous;
-  }
-  const plan = await planCarryOver(ctx, project, preview);
-  if (!plan.possible) {
-    await recordCarryOver(ctx.db, cut.id, planToApi(plan, cut.accept_write_loss));
-    return promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
-  }
-  if (plan.notCarried.length > 0 && !cut.accept_write_loss) await assertCarryAccepted(ctx, cut, project, preview);
-  const { result, carry } = await carryOverAndSwap({ ctx, job, cut, project, preview, plan }, () =>
-    promoteByInstanceSwap(ctx, job, cut, project, preview, pair, { paused: true }),
-  );
-  await recordCarryOver(ctx.db, cut.id, carry);
-  await finishCarryOver(ctx, cut.id, at);
-  return result;
-}
-
-/** A failed data cutover: the carry slot on production and the replay's grants in the preview go. */
-async function abandonCarryOver(ctx: AppContext, cut: CutoverRow, project: ProjectRow, preview: PreviewRow): Promise<void> {
-  await releaseDirectWrites(ctx, project).catch(() => {});
-  await ctx.pooler.resume(project.cluster_id, project.database_name).catch(() => {});
-  await dropCutoverCarrySlot(ctx, cut.id, project).catch(() => {});
-  await finishCarryOver(ctx, cut.id, { clusterId: preview.cluster_id, database: preview.database_name, role: preview.role_name }).catch(() => {});
 }
 
 const previousName = (project: ProjectRow, cut: CutoverRow) => names.cutoverPrevious(project.database_name, cut.id);
@@ -250,9 +198,12 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         if (cut.status === "rolled_back") return;
         if (cut.status !== "completed" || !cut.previous_database_name) throw new PermanentError(`cutover request is ${cut.status}`);
         if (cut.previous_instance_cluster_id) {
-          await rollBackInstanceSwap(ctx, cut, project);
-          // the previous data was left with its direct sessions held (a data cutover's pause)
-          await releaseDirectWrites(ctx, project);
+          // production's writes since the cutover carried back when it kept a slot for that; else the plain swap back
+          if (!(await rollBackCarryingWrites(ctx, job, cut, project))) {
+            await rollBackInstanceSwap(ctx, cut, project);
+            // the previous data was left with its direct sessions held (a data cutover's pause)
+            await releaseDirectWrites(ctx, project);
+          }
           await ctx.lifecycle.productionReplaced(project);
           await markCutoverRolledBack(ctx.db, cut.id);
           return;
@@ -277,8 +228,10 @@ export async function dropExpiredPrevious(ctx: AppContext): Promise<number> {
   const expired = await listPreviousPastWindow(ctx.db);
   for (const cut of expired) {
     const project = await loadProject(ctx.db, cut.project_id);
-    if (cut.previous_instance_cluster_id) await dropPreviousInstance(ctx, cut.previous_instance_cluster_id);
-    else if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
+    if (cut.previous_instance_cluster_id) {
+      await dropPreviousInstance(ctx, cut.previous_instance_cluster_id);
+      if (project) await dropCarryBack(ctx, cut, project);
+    } else if (project) await dropDatabase(await ctx.clusters.pool(project.cluster_id), cut.previous_database_name!);
     await markPreviousDropped(ctx.db, cut.id);
   }
   return expired.length;

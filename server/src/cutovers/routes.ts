@@ -1,5 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { AcknowledgeCutoverRequest, CreateCutoverRequest, ExecuteCutoverRequest, ListCutoversQuery, RejectCutoverRequest } from "@capydb/api";
+import {
+  AcknowledgeCutoverRequest,
+  CreateCutoverRequest,
+  ExecuteCutoverRequest,
+  ListCutoversQuery,
+  RejectCutoverRequest,
+  RollbackCutoverRequest,
+} from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { requireAdmin } from "../http/auth.js";
 import { parse, pathId } from "../http/errors.js";
@@ -68,6 +75,7 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID/rollback", async (req) => {
     const cut = await one(req);
     requireAdmin(req.principal!);
-    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.rollback(ctx, cut)) };
+    const body = parse(RollbackCutoverRequest, req.body ?? {});
+    return { cutover_request: await cutovers.presentCutover(ctx, await cutovers.rollback(ctx, cut, body.accept_write_loss ?? false)) };
   });
 }

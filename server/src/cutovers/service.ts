@@ -3,6 +3,7 @@
 import { recordLatestJob } from "../projects/store.js";
 import type { CarryOver, CutoverRequest, CutoverSchemaReview, WritesSinceOrigin } from "@capydb/api";
 import { planCarryOver, planToApi } from "./carry-over.js";
+import { planCarryBack, rollbackCarryOf } from "./carry-steps.js";
 import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
@@ -69,6 +70,16 @@ async function writesOf(ctx: AppContext, r: CutoverRow): Promise<{ writes: Write
   }
 }
 
+/** What a rollback would carry back: live while it can be asked for (a completed data cutover in its window); as done after. */
+async function rollbackCarryShown(ctx: AppContext, r: CutoverRow): Promise<CarryOver | null> {
+  if (r.mode === "schema" || !r.carry_back) return r.rollback_carry_over;
+  const waiting = r.status === "completed" && !r.previous_dropped_at && (!r.rollback_job_id || !r.rollback_carry_over);
+  if (!waiting) return r.rollback_carry_over;
+  const project = await loadProject(ctx.db, r.project_id);
+  if (!project) return r.rollback_carry_over;
+  return rollbackCarryOf(ctx, r, project).catch((err: unknown) => planToApi(unknownPlan(errorMessage(err)), r.rollback_accept_write_loss));
+}
+
 const unknownPlan = (why: string) => ({
   possible: false,
   reason: `the tables production wrote could not be checked against the preview: ${why}`,
@@ -81,8 +92,8 @@ export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Prom
     ctx.db,
     rows.map((r) => r.id),
   );
-  const writes = new Map<string, { writes: WritesSinceOrigin | null; carry: CarryOver | null }>();
-  for (const r of rows) writes.set(r.id, await writesOf(ctx, r));
+  const writes = new Map<string, { writes: WritesSinceOrigin | null; carry: CarryOver | null; back: CarryOver | null }>();
+  for (const r of rows) writes.set(r.id, { ...(await writesOf(ctx, r)), back: await rollbackCarryShown(ctx, r) });
   return rows.map((r) => {
     const opened = reviews.find((v) => v.cutover_id === r.id && v.phase === "opened");
     const executed = reviews.find((v) => v.cutover_id === r.id && v.phase === "executed");
@@ -92,6 +103,7 @@ export async function presentCutovers(ctx: AppContext, rows: CutoverRow[]): Prom
       ...toApiCutover(r),
       writes_since_origin: writes.get(r.id)?.writes ?? null,
       carry_over: writes.get(r.id)?.carry ?? null,
+      rollback_carry_over: writes.get(r.id)?.back ?? null,
       schema_diff_at_open: toApiReview(opened),
       schema_diff_at_execute: toApiReview(executed),
       production_schema_changed: changed,
@@ -106,7 +118,13 @@ const toApiCutover = (
   r: CutoverRow,
 ): Omit<
   CutoverRequest,
-  "schema_diff_at_open" | "schema_diff_at_execute" | "production_schema_changed" | "production_schema_changes" | "writes_since_origin" | "carry_over"
+  | "schema_diff_at_open"
+  | "schema_diff_at_execute"
+  | "production_schema_changed"
+  | "production_schema_changes"
+  | "writes_since_origin"
+  | "carry_over"
+  | "rollback_carry_over"
 > => ({
   id: r.id,
   organization_id: r.organization_id,
@@ -268,7 +286,7 @@ export async function execute(ctx: AppContext, cutover: CutoverRow, acceptWriteL
   });
 }
 
-export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<CutoverRow> {
+export async function rollback(ctx: AppContext, cutover: CutoverRow, acceptWriteLoss = false): Promise<CutoverRow> {
   if (cutover.status !== "completed")
     throw conflict(`cutover request is ${cutover.status}; only a completed cutover can be rolled back`, "cutover_state_conflict");
   if (cutover.mode === "schema") {
@@ -279,6 +297,20 @@ export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<Cu
   }
   if (!cutover.rollback_until || cutover.rollback_until.getTime() < Date.now() || cutover.previous_dropped_at) {
     throw conflict("the rollback window has passed: the previous production database is gone", "rollback_window_passed");
+  }
+  if (cutover.mode === "data" && cutover.carry_back?.slot && !acceptWriteLoss) {
+    const project = await loadProject(ctx.db, cutover.project_id);
+    const plan = project
+      ? await planCarryBack(ctx, cutover, project).catch((err: unknown) => {
+          throw unavailable(`the tables production wrote since the cutover could not be checked (${errorMessage(err)}): try again`);
+        })
+      : null;
+    if (plan && plan.notCarried.length > 0) {
+      throw conflict(
+        `accept_write_loss: production's writes since the cutover to ${plan.notCarried.map((t) => `${t.table} (${t.reason})`).join("; ")} cannot be carried back into the previous data; roll back with accept_write_loss: true to go on without them`,
+        "write_loss_not_accepted",
+      );
+    }
   }
   return inTransaction(ctx.db, async (tx) => {
     const jobId = newId("job");
@@ -292,7 +324,7 @@ export async function rollback(ctx: AppContext, cutover: CutoverRow): Promise<Cu
         maxAttempts: ctx.config.jobMaxAttempts,
       },
     );
-    const row = await recordRollbackJob(tx, cutover.id, jobId);
+    const row = await recordRollbackJob(tx, cutover.id, jobId, acceptWriteLoss);
     await recordLatestJob(tx, cutover.project_id, jobId);
     return row;
   });

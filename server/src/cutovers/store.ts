@@ -10,6 +10,14 @@ import type { Queryable } from "../platform/store/db.js";
 
 export type CutoverStatus = CutoverRequest["status"];
 
+/** What a rollback needs to carry production's writes back (written before the swap). */
+export interface CarryBack {
+  slot: string | null;
+  error: string | null;
+  /** The previous data's tables (its instance is stopped afterwards), as the carry's plan reads a target. */
+  previous_tables: unknown[];
+}
+
 export interface CutoverRow {
   id: string;
   organization_id: string;
@@ -46,6 +54,11 @@ export interface CutoverRow {
   accept_write_loss: boolean;
   /** Data mode, once executed: where carrying production's writes into the preview stands. */
   carry_over: CarryOver | null;
+  /** Data mode, once swapped: the slot on the new production a rollback carries back from (or why there is none), and the previous data's tables. */
+  carry_back: CarryBack | null;
+  /** The rollback's carry of production's writes back into the previous data. */
+  rollback_carry_over: CarryOver | null;
+  rollback_accept_write_loss: boolean;
   rollback_job_id: string | null;
   created_at: Date;
   updated_at: Date;
@@ -162,8 +175,11 @@ export async function markCutoverFailed(db: Queryable, id: string, reason: strin
   ]);
 }
 
-export async function recordRollbackJob(db: Queryable, id: string, jobId: string): Promise<CutoverRow> {
-  const { rows } = await db.query<CutoverRow>("UPDATE cutover_requests SET rollback_job_id = $2, updated_at = now() WHERE id = $1 RETURNING *", [id, jobId]);
+export async function recordRollbackJob(db: Queryable, id: string, jobId: string, acceptWriteLoss = false): Promise<CutoverRow> {
+  const { rows } = await db.query<CutoverRow>(
+    "UPDATE cutover_requests SET rollback_job_id = $2, rollback_accept_write_loss = $3, updated_at = now() WHERE id = $1 RETURNING *",
+    [id, jobId, acceptWriteLoss],
+  );
   return rows[0];
 }
 
@@ -237,4 +253,12 @@ export async function markSchemaCutoverCompleted(db: Queryable, id: string, appl
 /** Where carrying production's writes stands (the execute job writes it as it goes). */
 export async function recordCarryOver(db: Queryable, id: string, carry: CarryOver): Promise<void> {
   await db.query("UPDATE cutover_requests SET carry_over = $2::jsonb, updated_at = now() WHERE id = $1", [id, JSON.stringify(carry)]);
+}
+
+export async function recordCarryBack(db: Queryable, id: string, back: CarryBack): Promise<void> {
+  await db.query("UPDATE cutover_requests SET carry_back = $2::jsonb, updated_at = now() WHERE id = $1", [id, JSON.stringify(back)]);
+}
+
+export async function recordRollbackCarryOver(db: Queryable, id: string, carry: CarryOver): Promise<void> {
+  await db.query("UPDATE cutover_requests SET rollback_carry_over = $2::jsonb, updated_at = now() WHERE id = $1", [id, JSON.stringify(carry)]);
 }

@@ -45,17 +45,22 @@ export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, pr
       reason: preview.origin_error ?? "this preview's data has no recorded origin (made before origins were recorded, or not from production's snapshot)",
     };
   }
+  return writesFromSlot(ctx, project, preview.origin_slot, preview.origin_lsn);
+}
+
+/** Production's writes a slot of its instance has decoded since `since` (its start), read, not consumed. */
+export async function writesFromSlot(ctx: AppContext, project: ProjectRow, slot: string, since: string): Promise<WritesSinceOrigin> {
   try {
-    const tables = await peekOriginWrites(ctx.clusters, project.cluster_id, project.database_name, preview.origin_slot);
-    if (!tables) return { known: false, reason: "the origin slot is gone or held back more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB allows: the count is lost" };
+    const tables = await peekOriginWrites(ctx.clusters, project.cluster_id, project.database_name, slot);
+    if (!tables) return { known: false, reason: "the slot is gone or held back more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB allows: the count is lost" };
     const last =
       tables
         .map((t) => t.last_write_at)
         .sort()
         .at(-1) ?? null;
-    return { known: true, since_lsn: preview.origin_lsn, tables, last_write_at: last };
+    return { known: true, since_lsn: since, tables, last_write_at: last };
   } catch (err) {
-    return { known: false, reason: `the origin slot could not be read: ${errorMessage(err)}` };
+    return { known: false, reason: `the slot could not be read: ${errorMessage(err)}` };
   }
 }
 

@@ -306,7 +306,7 @@ export async function peekOriginWrites(clusters: ClusterAdmin, clusterId: string
     await c.query("SET statement_timeout = '120s'");
     const { rows } = await c.query<{ table: string; inserts: string; updates: string; deletes: string; last_write_at: Date }>(
       `WITH changes AS MATERIALIZED (
-         SELECT xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL, 'include-timestamp', 'on', 'skip-empty-xacts', 'on')
+         SELECT xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL, 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')
        ),
        writes AS (
          SELECT xid, pg_catalog.substring(data, '^table (.+?): (?:INSERT|UPDATE|DELETE):') AS tbl,
@@ -436,7 +436,7 @@ export class CarrySource {
     if (state.rows.length === 0 || state.rows[0].lost) return null;
     const { rows } = await this.c.query<DecodedRow>(
       `SELECT lsn::pg_catalog.text AS lsn, xid::pg_catalog.text AS xid, data
-         FROM pg_catalog.pg_logical_slot_peek_changes($1, $2::pg_catalog.pg_lsn, $3, 'include-xids', 'on', 'include-timestamp', 'on', 'skip-empty-xacts', 'on')`,
+         FROM pg_catalog.pg_logical_slot_peek_changes($1, $2::pg_catalog.pg_lsn, $3, 'include-xids', 'on', 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')`,
       [this.slot, uptoLsn, uptoChanges],
     );
     return rows;
@@ -478,6 +478,29 @@ export class CarrySource {
       [this.slot],
     );
   }
+}
+
+/**
+ * Makes the slot a rollback carries back from, in the preview's database about to become
+ * production: what it decodes with only-local is what production's clients write after the
+ * swap (the replay's own changes carry an origin and are skipped). Waits for the transactions
+ * open in that instance at most `timeoutSeconds`.
+ */
+export async function createCarryBackSlot(clusters: ClusterAdmin, clusterId: string, database: string, slot: string, timeoutSeconds: number): Promise<string> {
+  if (!slot.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry slot: ${slot}`);
+  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
+    const there = await c.query<{ lsn: string }>(
+      "SELECT confirmed_flush_lsn::pg_catalog.text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
+      [slot],
+    );
+    if (there.rows[0]) return there.rows[0].lsn;
+    await c.query(`SET statement_timeout = '${Math.round(timeoutSeconds)}s'`);
+    const { rows } = await c.query<{ lsn: string }>(
+      "SELECT lsn::pg_catalog.text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'test_decoding')",
+      [slot],
+    );
+    return rows[0].lsn;
+  });
 }
 
 /** Drops a carry slot if it is there (a failed cutover's). */
