@@ -167,6 +167,10 @@ describe("the instance engine", () => {
     expect((await org.getCutoverRequest(req.id)).cutover_request.status).toBe("rolled_back");
     expect(rowsOf(prodUri, "select count(*) from information_schema.columns where table_name = 'accounts' and column_name = 'email'")).toBe("0");
     expect(rowsOf(prodUri, "select note from accounts where id = 50001")).toBe("after");
+    // the write made to the promoted data was carried back (issue #19)
+    expect(rowsOf(prodUri, "select balance from accounts where id = 60000")).toBe("1");
+    expect((await org.getCutoverRequest(req.id)).cutover_request.rollback_carry_over).toMatchObject({ state: "done" });
+    rowsOf(prodUri, "delete from accounts where id = 60000");
     const { rows } = await t.server.ctx.db.query("select i.state from instances i join preview_databases v on v.cluster_id = i.cluster_id where v.id = $1", [
       preview.id,
     ]);

@@ -31,7 +31,7 @@ import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
 import { watchPause, type PauseWatchdog } from "./pause-watchdog.js";
 import { pgTool } from "../platform/dataplane/pg-binaries.js";
-import { writesSinceOrigin, type WritesSinceOrigin } from "../previews/origins.js";
+import { JOB_COUNT, writesSinceOrigin, type CountOptions, type WritesSinceOrigin } from "../previews/origins.js";
 
 /** Lines read per batch (whole transactions: the stop is checked after each). */
 const BATCH_LINES = 5000;
@@ -195,8 +195,8 @@ const previewEnd = (ctx: AppContext, preview: PreviewRow): CarryEnd => ({
 });
 
 /** Which of the tables production wrote since the preview's origin the preview can take. */
-export async function planCarryOver(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<CarryPlan> {
-  const writes = await writesSinceOrigin(ctx, project, preview);
+export async function planCarryOver(ctx: AppContext, project: ProjectRow, preview: PreviewRow, opts: CountOptions = JOB_COUNT): Promise<CarryPlan> {
+  const writes = await writesSinceOrigin(ctx, project, preview, opts);
   if (writes.known && !(await ctx.instances?.instanceOf(preview.cluster_id))) {
     return {
       possible: false,
@@ -212,9 +212,11 @@ export async function planCarryOver(ctx: AppContext, project: ProjectRow, previe
 }
 
 /** The request's carry-over as the API shows it before execute (live). */
-export function planToApi(plan: Pick<CarryPlan, "possible" | "reason" | "notCarried">, acceptWriteLoss: boolean): CarryOver {
+export function planToApi(plan: Pick<CarryPlan, "possible" | "reason" | "notCarried"> & { writes?: WritesSinceOrigin }, acceptWriteLoss: boolean): CarryOver {
+  // a slot that could not be read now (too much to decode within a request's time) is not a carry that cannot be done
+  const unread = plan.writes && !plan.writes.known && plan.writes.transient === true;
   return {
-    possible: plan.possible,
+    possible: plan.possible || unread === true,
     reason: plan.reason,
     tables_not_carried: plan.notCarried,
     accept_write_loss: acceptWriteLoss,

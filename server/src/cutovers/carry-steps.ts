@@ -10,12 +10,12 @@
 import type { CarryOver } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
-import { PermanentError, errorMessage } from "../platform/jobs/errors.js";
+import { PermanentError, TransientError, errorMessage } from "../platform/jobs/errors.js";
 import { quoteIdent } from "../platform/dataplane/sql.js";
 import { createCarryBackSlot } from "../platform/dataplane/privileged.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
-import { writesFromSlot } from "../previews/origins.js";
+import { API_COUNT, JOB_COUNT, writesFromSlot, type CountOptions } from "../previews/origins.js";
 import {
   carryAndSwap,
   carryBackName,
@@ -38,6 +38,11 @@ const refuseLoss = (plan: CarryPlan, where: string) =>
   new PermanentError(
     `production's writes to ${plan.notCarried.map((t) => `${t.table} (${t.reason})`).join("; ")} cannot be carried ${where}: nothing was changed; ask again with accept_write_loss: true to go on without them`,
   );
+
+/** A slot that is there but could not be read now: the job tries again rather than swapping without the writes. */
+function retryWhenUnread(plan: CarryPlan): void {
+  if (!plan.writes.known && plan.writes.transient) throw new TransientError(`production's writes could not be read: ${plan.writes.reason}`);
+}
 
 /**
  * Execute: production's writes since the preview's origin carried into the preview, the last of
@@ -63,8 +68,15 @@ export async function promoteCarryingWrites(
     return previous;
   }
   const plan = await planCarryOver(ctx, project, preview);
+  retryWhenUnread(plan);
   if (!plan.possible) {
     await recordCarryOver(ctx.db, cut.id, planToApi(plan, cut.accept_write_loss));
+    // a preview that had an origin whose slot is lost: its writes since are unknown, not none
+    if (preview.origin_slot && !cut.accept_write_loss) {
+      throw new PermanentError(
+        `production's writes since the preview's origin cannot be carried (${plan.reason}): nothing was changed; execute again with accept_write_loss: true to promote it without them`,
+      );
+    }
     return promoteByInstanceSwap(ctx, job, cut, project, preview, pair);
   }
   if (plan.notCarried.length > 0 && !cut.accept_write_loss) {
@@ -128,7 +140,7 @@ export async function abandonCarryOver(ctx: AppContext, cut: CutoverRow, project
 }
 
 /** How a rollback would carry production's writes since the swap back into the previous data, now. */
-export async function planCarryBack(ctx: AppContext, cut: CutoverRow, project: ProjectRow): Promise<CarryPlan> {
+export async function planCarryBack(ctx: AppContext, cut: CutoverRow, project: ProjectRow, opts: CountOptions = JOB_COUNT): Promise<CarryPlan> {
   const back = cut.carry_back;
   const none = (reason: string): CarryPlan => ({
     possible: false,
@@ -140,13 +152,13 @@ export async function planCarryBack(ctx: AppContext, cut: CutoverRow, project: P
   });
   if (!back) return none("this cutover kept no slot for a rollback to carry production's writes back from (a cutover without carry-over)");
   if (!back.slot) return none(back.error ?? "no slot for a rollback's carry back");
-  const writes = await writesFromSlot(ctx, project, back.slot, cut.completed_at?.toISOString() ?? "");
+  const writes = await writesFromSlot(ctx, project, back.slot, cut.completed_at?.toISOString() ?? "", opts);
   return planBetween(ctx, productionEnd(ctx, project), back.previous_tables as TargetTables, writes, "the previous data");
 }
 
 /** The rollback's carry as the API shows it before the rollback (live). */
 export async function rollbackCarryOf(ctx: AppContext, cut: CutoverRow, project: ProjectRow): Promise<CarryOver> {
-  return planToApi(await planCarryBack(ctx, cut, project), cut.rollback_accept_write_loss);
+  return planToApi(await planCarryBack(ctx, cut, project, API_COUNT), cut.rollback_accept_write_loss);
 }
 
 /**
@@ -178,6 +190,7 @@ export async function rollBackCarryingWrites(ctx: AppContext, job: JobContext, c
     throw new PermanentError("the previous production data is gone: the rollback window has passed");
   }
   const plan = await planCarryBack(ctx, cut, project);
+  retryWhenUnread(plan);
   if (!plan.possible) {
     await recordRollbackCarryOver(ctx.db, cut.id, planToApi(plan, cut.rollback_accept_write_loss));
     return false;

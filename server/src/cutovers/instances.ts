@@ -50,8 +50,8 @@ async function takeNames(
   const password = ctx.box.open(to.passwordSealed);
   job?.addSecret(password);
   await ensureLoginRole(admin, to.role, password, to.settings);
-  // the very verifier production's role has: PgBouncer's auth file holds it, so paused clients
-  // log in again after the swap without waiting for the pooler to be synced
+  // the very verifier production's role has: PgBouncer's auth file holds it (and logs in to the
+  // server with its keys), so clients log in again after the swap without waiting for a sync
   if (to.verifier) await admin.query(`ALTER ROLE ${quoteIdent(to.role)} WITH PASSWORD ${quoteLiteral(to.verifier)}`);
 }
 
@@ -98,7 +98,7 @@ export async function promoteByInstanceSwap(
         role: project.role_name,
         passwordSealed: project.role_password_sealed,
         settings: project,
-        verifier: opts.paused ? await verifierOf(ctx, project.cluster_id, project.role_name) : null,
+        verifier: await verifierOf(ctx, project.cluster_id, project.role_name),
       },
     );
     ctx.faults.check("cutover.before_swap");

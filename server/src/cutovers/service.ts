@@ -4,7 +4,7 @@ import { recordLatestJob } from "../projects/store.js";
 import type { CarryOver, CutoverRequest, CutoverSchemaReview, WritesSinceOrigin } from "@capydb/api";
 import { planCarryOver, planToApi } from "./carry-over.js";
 import { planCarryBack, rollbackCarryOf } from "./carry-steps.js";
-import { toApiWrites, writesSinceOrigin } from "../previews/origins.js";
+import { API_COUNT, CHECK_COUNT, toApiWrites, writesSinceOrigin } from "../previews/origins.js";
 import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
@@ -61,11 +61,11 @@ async function writesOf(ctx: AppContext, r: CutoverRow): Promise<{ writes: Write
   const [project, preview] = await Promise.all([loadProject(ctx.db, r.project_id), loadPreview(ctx.db, r.preview_database_id)]);
   if (!project || !preview || preview.state !== "ready") return frozen;
   try {
-    const plan = await planCarryOver(ctx, project, preview);
+    const plan = await planCarryOver(ctx, project, preview, API_COUNT);
     return { writes: toApiWrites(plan.writes), carry: r.carry_over ?? planToApi(plan, r.accept_write_loss) };
   } catch (err) {
     // a catalog that cannot be read now: the count alone, and why the plan is missing
-    const writes = toApiWrites(await writesSinceOrigin(ctx, project, preview));
+    const writes = toApiWrites(await writesSinceOrigin(ctx, project, preview, API_COUNT));
     return { writes, carry: r.carry_over ?? planToApi(unknownPlan(errorMessage(err)), r.accept_write_loss) };
   }
 }
@@ -253,7 +253,7 @@ async function assertReviewStands(ctx: AppContext, cutover: CutoverRow): Promise
 async function assertNoSilentWriteLoss(ctx: AppContext, cutover: CutoverRow): Promise<void> {
   const [project, preview] = await Promise.all([loadProject(ctx.db, cutover.project_id), loadPreview(ctx.db, cutover.preview_database_id)]);
   if (!project || !preview || preview.state !== "ready") return; // the job says what is wrong
-  const plan = await planCarryOver(ctx, project, preview).catch((err: unknown) => {
+  const plan = await planCarryOver(ctx, project, preview, CHECK_COUNT).catch((err: unknown) => {
     throw unavailable(`the tables production wrote since the preview's origin could not be checked (${errorMessage(err)}): try again`);
   });
   if (plan.notCarried.length === 0) return;
@@ -301,7 +301,7 @@ export async function rollback(ctx: AppContext, cutover: CutoverRow, acceptWrite
   if (cutover.mode === "data" && cutover.carry_back?.slot && !acceptWriteLoss) {
     const project = await loadProject(ctx.db, cutover.project_id);
     const plan = project
-      ? await planCarryBack(ctx, cutover, project).catch((err: unknown) => {
+      ? await planCarryBack(ctx, cutover, project, CHECK_COUNT).catch((err: unknown) => {
           throw unavailable(`the tables production wrote since the cutover could not be checked (${errorMessage(err)}): try again`);
         })
       : null;

@@ -16,7 +16,10 @@ export interface Origin {
 }
 
 /** What production received since a preview's origin, or why that is not known. */
-export type WritesSinceOrigin = { known: true; since_lsn: string; tables: OriginWrites[]; last_write_at: string | null } | { known: false; reason: string };
+export type WritesSinceOrigin =
+  | { known: true; since_lsn: string; tables: OriginWrites[]; last_write_at: string | null }
+  /** transient: the slot is there but could not be read now (a job must try again, not go on without it). */
+  | { known: false; reason: string; transient?: boolean };
 
 /**
  * Drops the origin slots on the project's instance that neither its snapshot nor a live
@@ -35,7 +38,19 @@ export async function releaseUnusedOrigins(ctx: AppContext, project: ProjectRow)
 }
 
 /** Production's writes since the preview's origin, read (not consumed) from its slot. */
-export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, preview: PreviewRow): Promise<WritesSinceOrigin> {
+/** How long a count may decode: a request's read answers within seconds (past it: not counted now), a job takes what it needs. */
+export interface CountOptions {
+  timeoutSeconds?: number;
+}
+
+/** Reads made for an API response that shows a request: bounded, the rest is the job's. */
+export const API_COUNT: CountOptions = { timeoutSeconds: 10 };
+/** The check an operator's execute or rollback waits for (the job checks again, unbounded). */
+export const CHECK_COUNT: CountOptions = { timeoutSeconds: 25 };
+/** Reads made by a job. */
+export const JOB_COUNT: CountOptions = { timeoutSeconds: 1800 };
+
+export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, preview: PreviewRow, opts: CountOptions = JOB_COUNT): Promise<WritesSinceOrigin> {
   if (!preview.origin_slot || !preview.origin_lsn) {
     if (!(await ctx.instances?.instanceOf(project.cluster_id))) {
       return { known: false, reason: "on the shared engine previews are logical copies with no origin: production's writes since are not counted" };
@@ -45,13 +60,19 @@ export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, pr
       reason: preview.origin_error ?? "this preview's data has no recorded origin (made before origins were recorded, or not from production's snapshot)",
     };
   }
-  return writesFromSlot(ctx, project, preview.origin_slot, preview.origin_lsn);
+  return writesFromSlot(ctx, project, preview.origin_slot, preview.origin_lsn, opts);
 }
 
 /** Production's writes a slot of its instance has decoded since `since` (its start), read, not consumed. */
-export async function writesFromSlot(ctx: AppContext, project: ProjectRow, slot: string, since: string): Promise<WritesSinceOrigin> {
+export async function writesFromSlot(
+  ctx: AppContext,
+  project: ProjectRow,
+  slot: string,
+  since: string,
+  opts: CountOptions = JOB_COUNT,
+): Promise<WritesSinceOrigin> {
   try {
-    const tables = await peekOriginWrites(ctx.clusters, project.cluster_id, project.database_name, slot);
+    const tables = await peekOriginWrites(ctx.clusters, project.cluster_id, project.database_name, slot, opts.timeoutSeconds);
     if (!tables) return { known: false, reason: "the slot is gone or held back more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB allows: the count is lost" };
     const last =
       tables
@@ -60,7 +81,14 @@ export async function writesFromSlot(ctx: AppContext, project: ProjectRow, slot:
         .at(-1) ?? null;
     return { known: true, since_lsn: since, tables, last_write_at: last };
   } catch (err) {
-    return { known: false, reason: `the slot could not be read: ${errorMessage(err)}` };
+    if ((err as { code?: string }).code === "57014") {
+      return {
+        known: false,
+        reason: `not counted now: production wrote more since than can be decoded within ${opts.timeoutSeconds} s; the job counts it when it runs`,
+        transient: true,
+      };
+    }
+    return { known: false, reason: `the slot could not be read: ${errorMessage(err)}`, transient: true };
   }
 }
 

@@ -262,6 +262,21 @@ export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: strin
 // pg_catalog with our own arguments; decoding runs the output functions of built-in types
 // only (a tenant cannot make a base type), no tenant code.
 
+/**
+ * Runs a read of a slot, waiting while another session reads it ("replication slot … is active
+ * for PID …": an operator's listing and a job may peek the same slot at once), at most 30 s.
+ */
+async function whileSlotBusy<T>(read: () => Promise<T>): Promise<T> {
+  for (const deadline = Date.now() + 30_000; ;) {
+    try {
+      return await read();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+}
+
 /** Slots the platform makes for origins are named so, and only they are ever dropped. */
 export const ORIGIN_SLOT_PREFIX = "capydb_origin_";
 
@@ -296,16 +311,23 @@ export interface OriginWrites {
  * its transactions' COMMIT lines. Null when the slot is gone or was invalidated (it held
  * back more WAL than allowed).
  */
-export async function peekOriginWrites(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<OriginWrites[] | null> {
+export async function peekOriginWrites(
+  clusters: ClusterAdmin,
+  clusterId: string,
+  database: string,
+  slot: string,
+  timeoutSeconds = 120,
+): Promise<OriginWrites[] | null> {
   return withPrivilegedSession(clusters, clusterId, database, async (c) => {
     const state = await c.query<{ lost: boolean }>(
       "SELECT (wal_status OPERATOR(pg_catalog.=) 'lost') AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
       [slot],
     );
     if (state.rows.length === 0 || state.rows[0].lost) return null;
-    await c.query("SET statement_timeout = '120s'");
-    const { rows } = await c.query<{ table: string; inserts: string; updates: string; deletes: string; last_write_at: Date }>(
-      `WITH changes AS MATERIALIZED (
+    await c.query(`SET statement_timeout = '${Math.round(timeoutSeconds * 1000)}ms'`);
+    const { rows } = await whileSlotBusy(() =>
+      c.query<{ table: string; inserts: string; updates: string; deletes: string; last_write_at: Date }>(
+        `WITH changes AS MATERIALIZED (
          SELECT xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL, 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')
        ),
        writes AS (
@@ -325,7 +347,8 @@ export async function peekOriginWrites(clusters: ClusterAdmin, clusterId: string
          FROM writes w JOIN commits k ON k.xid OPERATOR(pg_catalog.=) w.xid
         WHERE w.tbl IS NOT NULL
         GROUP BY w.tbl ORDER BY w.tbl`,
-      [slot],
+        [slot],
+      ),
     );
     return rows.map((r) => ({
       table: r.table,
@@ -420,7 +443,7 @@ export class CarrySource {
   async copyFrom(originSlot: string): Promise<void> {
     if (!originSlot.startsWith(ORIGIN_SLOT_PREFIX)) throw new Error(`not an origin slot: ${originSlot}`);
     const there = await this.c.query("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1", [this.slot]);
-    if (!there.rowCount) await this.c.query("SELECT pg_catalog.pg_copy_logical_replication_slot($1, $2)", [originSlot, this.slot]);
+    if (!there.rowCount) await whileSlotBusy(() => this.c.query("SELECT pg_catalog.pg_copy_logical_replication_slot($1, $2)", [originSlot, this.slot]));
   }
 
   /**
@@ -434,20 +457,24 @@ export class CarrySource {
       [this.slot],
     );
     if (state.rows.length === 0 || state.rows[0].lost) return null;
-    const { rows } = await this.c.query<DecodedRow>(
-      `SELECT lsn::pg_catalog.text AS lsn, xid::pg_catalog.text AS xid, data
+    const { rows } = await whileSlotBusy(() =>
+      this.c.query<DecodedRow>(
+        `SELECT lsn::pg_catalog.text AS lsn, xid::pg_catalog.text AS xid, data
          FROM pg_catalog.pg_logical_slot_peek_changes($1, $2::pg_catalog.pg_lsn, $3, 'include-xids', 'on', 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')`,
-      [this.slot, uptoLsn, uptoChanges],
+        [this.slot, uptoLsn, uptoChanges],
+      ),
     );
     return rows;
   }
 
   /** Moves the slot past what the preview has committed (what it held back is released). */
   async advance(lsn: string): Promise<void> {
-    await this.c.query(
-      `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_catalog.pg_lsn) FROM pg_catalog.pg_replication_slots
+    await whileSlotBusy(() =>
+      this.c.query(
+        `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_catalog.pg_lsn) FROM pg_catalog.pg_replication_slots
         WHERE slot_name OPERATOR(pg_catalog.=) $1 AND confirmed_flush_lsn OPERATOR(pg_catalog.<) $2::pg_catalog.pg_lsn`,
-      [this.slot, lsn],
+        [this.slot, lsn],
+      ),
     );
   }
 
