@@ -11,7 +11,7 @@ interface BenchModule {
   main?: () => Promise<unknown>;
 }
 
-const BENCHES = ["api", "provision", "queue", "previews", "backups", "imports", "action", "terraform", "engines", "schema-diff"];
+const BENCHES = ["api", "provision", "queue", "previews", "backups", "imports", "action", "terraform", "engines", "schema-diff", "cutover"];
 
 async function load(name: string): Promise<BenchModule | null> {
   // A bench file may not exist yet (queue.ts is being written): skip it with a message.
