@@ -26,7 +26,8 @@ export class ServerProcess {
     const url = `http://127.0.0.1:${this.env.CAPYDB_PORT}`;
     for (let i = 0; i < 300; i++) {
       try {
-        if ((await fetch(`${url}/healthz`)).ok) return new CapyClient({ baseUrl: url, apiKey: this.env.CAPYDB_BOOTSTRAP_API_KEY, retries: 2 });
+        if ((await fetch(`${url}/healthz`)).ok)
+          return new CapyClient({ baseUrl: url, apiKey: this.env.CAPYDB_BOOTSTRAP_API_KEY, retries: 2, timeoutMs: 120_000 });
       } catch {
         // starting
       }

@@ -558,10 +558,10 @@ export class CapyClient {
   rejectCutoverRequest(cutoverId: string, body: RejectCutoverBody): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/reject", [cutoverId], { body });
   }
-  executeCutoverRequest(cutoverId: string, body: ExecuteCutoverBody = {}): Promise<CutoverActionResult> {
+  executeCutoverRequest(cutoverId: string, body?: ExecuteCutoverBody): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/execute", [cutoverId], { body });
   }
-  rollbackCutoverRequest(cutoverId: string, body: RollbackCutoverBody = {}): Promise<CutoverActionResult> {
+  rollbackCutoverRequest(cutoverId: string, body?: RollbackCutoverBody): Promise<CutoverActionResult> {
     return this.#call("POST", "/v1/cutover-requests/{cutoverID}/rollback", [cutoverId], { body });
   }
 

@@ -198,7 +198,8 @@ export async function run(argv: string[]): Promise<number> {
   if (values["accept-write-loss"] && `${group} ${command}` !== "cutovers execute") {
     throw new UsageError(line`--accept-write-loss applies to cutovers execute only\n${USAGE}`);
   }
-  const client = new CapyClient({ baseUrl: process.env.CAPYDB_API_URL ?? "http://127.0.0.1:8080", apiKey: apiKey() });
+  // a request's live counts (production's writes since a preview's origin) may take the server up to a minute to decode
+  const client = new CapyClient({ baseUrl: process.env.CAPYDB_API_URL ?? "http://127.0.0.1:8080", apiKey: apiKey(), timeoutMs: 90_000 });
   const printJson = (v: unknown) => out(json(v));
   const need = (v: string | undefined, what: string) => {
     if (!v) throw new UsageError(line`missing ${what}\n${USAGE}`);

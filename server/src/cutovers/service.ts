@@ -57,7 +57,8 @@ function toApiReview(r: CutoverReviewRow | undefined): CutoverSchemaReview | nul
 async function writesOf(ctx: AppContext, r: CutoverRow): Promise<{ writes: WritesSinceOrigin | null; carry: CarryOver | null }> {
   if (r.mode === "schema") return { writes: null, carry: null }; // production keeps its data: nothing is lost
   const frozen = { writes: r.writes_since_origin, carry: r.carry_over };
-  if (!["open", "acknowledged", "in_progress"].includes(r.status) || r.writes_since_origin) return frozen;
+  // in progress: the job counts and records it (a response to execute does not decode the slot again)
+  if (!["open", "acknowledged"].includes(r.status) || r.writes_since_origin) return frozen;
   const [project, preview] = await Promise.all([loadProject(ctx.db, r.project_id), loadPreview(ctx.db, r.preview_database_id)]);
   if (!project || !preview || preview.state !== "ready") return frozen;
   try {
@@ -73,7 +74,8 @@ async function writesOf(ctx: AppContext, r: CutoverRow): Promise<{ writes: Write
 /** What a rollback would carry back: live while it can be asked for (a completed data cutover in its window); as done after. */
 async function rollbackCarryShown(ctx: AppContext, r: CutoverRow): Promise<CarryOver | null> {
   if (r.mode === "schema" || !r.carry_back) return r.rollback_carry_over;
-  const waiting = r.status === "completed" && !r.previous_dropped_at && (!r.rollback_job_id || !r.rollback_carry_over);
+  // once a rollback is asked for, its job counts and records it
+  const waiting = r.status === "completed" && !r.previous_dropped_at && !r.rollback_job_id;
   if (!waiting) return r.rollback_carry_over;
   const project = await loadProject(ctx.db, r.project_id);
   if (!project) return r.rollback_carry_over;

@@ -44,9 +44,9 @@ export interface CountOptions {
 }
 
 /** Reads made for an API response that shows a request: bounded, the rest is the job's. */
-export const API_COUNT: CountOptions = { timeoutSeconds: 10 };
+export const API_COUNT: CountOptions = { timeoutSeconds: 60 };
 /** The check an operator's execute or rollback waits for (the job checks again, unbounded). */
-export const CHECK_COUNT: CountOptions = { timeoutSeconds: 25 };
+export const CHECK_COUNT: CountOptions = { timeoutSeconds: 60 };
 /** Reads made by a job. */
 export const JOB_COUNT: CountOptions = { timeoutSeconds: 1800 };
 
