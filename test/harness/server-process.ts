@@ -2,10 +2,15 @@
 // started with CAPYDB_FAULTS (point=kill makes it SIGKILL itself there), awaited at its death,
 // stopped cleanly. Its output is kept for the failure messages.
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { CapyClient } from "@capydb/api";
+import { removeServerProcessLeftovers, testServerEnv } from "./server.js";
+import { freePort } from "./ports.js";
+import { reflinkDir } from "./reflink.js";
+import { InstanceHost } from "../../server/src/platform/dataplane/instances/host.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -62,4 +67,42 @@ export class ServerProcess {
     this.child!.kill("SIGKILL");
     await exited;
   }
+}
+
+/** A crash drill on the instance engine: a server process on an XFS reflink directory, short leases so a killed job is rescued quickly. */
+export interface InstanceDrill {
+  env: Record<string, string>;
+  server: ServerProcess;
+  cleanup: () => Promise<void>;
+}
+
+export async function instanceDrill(name: string): Promise<InstanceDrill> {
+  const fsDir = reflinkDir(name);
+  const base = await testServerEnv();
+  const first = await freePort();
+  const env: Record<string, string> = {
+    ...base.env,
+    CAPYDB_PORT: String(await freePort()),
+    CAPYDB_JOB_LEASE_SECONDS: "3",
+    CAPYDB_SCHEDULER_INTERVAL_MS: "500",
+    CAPYDB_LOG_LEVEL: "warn",
+    CAPYDB_DATA_PLANE_ENGINE: "instances",
+    CAPYDB_INSTANCES_DIR: path.join(fsDir.dir, "instances"),
+    CAPYDB_INSTANCE_PORTS: `${first}-${first + 30}`,
+  };
+  const server = new ServerProcess(env);
+  return {
+    env,
+    server,
+    async cleanup() {
+      await server.kill();
+      // instances outlive a server on an external control plane: stop them for the unmount
+      if (fs.existsSync(path.join(env.CAPYDB_INSTANCES_DIR, "data"))) {
+        const host = await InstanceHost.open({ root: env.CAPYDB_INSTANCES_DIR, superuserPassword: "unused" });
+        for (const n of host.list().instances) await host.stop(n, "immediate");
+      }
+      await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
+      await fsDir.cleanup();
+    },
+  };
 }

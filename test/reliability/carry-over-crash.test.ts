@@ -5,48 +5,24 @@
 // retried and completes, and every acknowledged write is in production exactly once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { promisify } from "node:util";
 import type { CapyClient, Project } from "@capydb/api";
-import { removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
-import { ServerProcess } from "../harness/server-process.js";
-import { freePort } from "../harness/ports.js";
-import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
+import { instanceDrill, type InstanceDrill, type ServerProcess } from "../harness/server-process.js";
 import { checkLedger, writer, type Writer } from "../harness/writers.js";
-import { InstanceHost } from "../../server/src/platform/dataplane/instances/host.js";
 
 const run = promisify(execFile);
 const psql = async (uri: string, sql: string) => (await run("psql", [uri, "-XAtc", sql])).stdout.trim();
-let env: Record<string, string>;
-let fsDir: ReflinkDir;
 let server: ServerProcess;
 
+let drill: InstanceDrill;
+
 beforeAll(async () => {
-  fsDir = reflinkDir("carry-over-crash");
-  const base = await testServerEnv();
-  const first = await freePort();
-  env = {
-    ...base.env,
-    CAPYDB_PORT: String(await freePort()),
-    CAPYDB_JOB_LEASE_SECONDS: "3",
-    CAPYDB_SCHEDULER_INTERVAL_MS: "500",
-    CAPYDB_LOG_LEVEL: "warn",
-    CAPYDB_DATA_PLANE_ENGINE: "instances",
-    CAPYDB_INSTANCES_DIR: path.join(fsDir.dir, "instances"),
-    CAPYDB_INSTANCE_PORTS: `${first}-${first + 30}`,
-  };
-  server = new ServerProcess(env);
+  drill = await instanceDrill("carry-over-crash");
+  ({ server } = drill);
 }, 60_000);
 
 afterAll(async () => {
-  await server?.kill();
-  if (env && fs.existsSync(path.join(env.CAPYDB_INSTANCES_DIR, "data"))) {
-    const host = await InstanceHost.open({ root: env.CAPYDB_INSTANCES_DIR, superuserPassword: "unused" });
-    for (const name of host.list().instances) await host.stop(name, "immediate");
-  }
-  if (env) await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
-  await fsDir?.cleanup();
+  await drill?.cleanup();
 });
 
 /** Waits until each writer has acknowledged `more` writes beyond what it had (the pause, if any, was lifted). */

@@ -12,15 +12,10 @@ import { promisify } from "node:util";
 import { inject } from "vitest";
 import pg from "pg";
 import type { CapyClient, Project } from "@capydb/api";
-import { ServerProcess } from "../harness/server-process.js";
-import { removeServerProcessLeftovers, testServerEnv } from "../harness/server.js";
-import { freePort } from "../harness/ports.js";
-import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
-import { InstanceHost } from "../../server/src/platform/dataplane/instances/host.js";
+import { instanceDrill, type InstanceDrill, type ServerProcess } from "../harness/server-process.js";
 
 const run = promisify(execFile);
 let env: Record<string, string>;
-let fsDir: ReflinkDir;
 let server: ServerProcess;
 const start = (faults = "") => server.start(faults);
 const died = () => server.died();
@@ -53,32 +48,15 @@ async function nothingHalfMade(): Promise<void> {
   for (const d of fs.readdirSync(path.join(dir, "dirs"))) expect(linked.has(path.join(dir, "dirs", d))).toBe(true);
 }
 
+let drill: InstanceDrill;
+
 beforeAll(async () => {
-  fsDir = reflinkDir("instance-crash");
-  const base = await testServerEnv();
-  const first = await freePort();
-  env = {
-    ...base.env,
-    CAPYDB_PORT: String(await freePort()),
-    CAPYDB_JOB_LEASE_SECONDS: "3",
-    CAPYDB_SCHEDULER_INTERVAL_MS: "500",
-    CAPYDB_LOG_LEVEL: "warn",
-    CAPYDB_DATA_PLANE_ENGINE: "instances",
-    CAPYDB_INSTANCES_DIR: path.join(fsDir.dir, "instances"),
-    CAPYDB_INSTANCE_PORTS: `${first}-${first + 30}`,
-  };
-  server = new ServerProcess(env);
+  drill = await instanceDrill("instance-crash");
+  ({ env, server } = drill);
 }, 60_000);
 
 afterAll(async () => {
-  await server?.kill();
-  // instances outlive a server on an external control plane: stop them for the unmount
-  if (env && fs.existsSync(path.join(env.CAPYDB_INSTANCES_DIR, "data"))) {
-    const host = await InstanceHost.open({ root: env.CAPYDB_INSTANCES_DIR, superuserPassword: "unused" });
-    for (const name of host.list().instances) await host.stop(name, "immediate");
-  }
-  if (env) await removeServerProcessLeftovers(env.CAPYDB_DATA_DIR);
-  await fsDir?.cleanup();
+  await drill?.cleanup();
 });
 
 describe("crashes on the instance engine", () => {
