@@ -178,10 +178,16 @@ describe("the instance engine", () => {
   });
 
   it("backs up production and restores it in its instance; previews made after the restore hold the restored data", async () => {
+    const walBefore = rowsOf(prodUri, "select pg_current_wal_lsn()");
     const { job } = await org.createBackup(project.id, { label: "before damage" });
     await org.waitForJob(job.id, { timeoutMs: 120_000 });
     const backup = (await org.listBackups(project.id)).backups.find((b) => b.label === "before damage")!;
-    expect(backup).toMatchObject({ state: "completed" });
+    expect(backup).toMatchObject({ state: "completed", verification_state: "verified" });
+    // verified in a throwaway instance of its own: the restore (several MB of WAL) never
+    // passed through production, whose origin slots would have had to decode it
+    expect(await buildsOf(job.id)).toEqual([{ purpose: "verify", state: "deleted" }]);
+    const walBytes = Number(rowsOf(prodUri, `select pg_current_wal_lsn() - '${walBefore}'::pg_lsn`));
+    expect(walBytes).toBeLessThan(1024 * 1024);
     rowsOf(prodUri, "delete from accounts where id > 100");
     const before = productionDir();
     const restore = await org.restoreBackup(backup.id);
@@ -190,7 +196,11 @@ describe("the instance engine", () => {
     expect(rowsOf(prodUri, "select count(*) from accounts")).toBe("50001");
     // restored in an instance of its own, whose data directory production now runs on
     expect(productionDir()).not.toBe(before);
-    expect(await buildsOf(restore.job.id)).toEqual([{ purpose: "build", state: "deleted" }]);
+    // the restore's safety backup was verified in an instance of its own too
+    expect(await buildsOf(restore.job.id)).toEqual([
+      { purpose: "verify", state: "deleted" },
+      { purpose: "build", state: "deleted" },
+    ]);
     expect(fs.existsSync(before)).toBe(false);
     expect(tenantDatabases(prodUri)).toBe(project.database_name);
     const after = await org.createPreview(project.id, { name: "after-restore" });

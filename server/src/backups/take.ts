@@ -4,12 +4,15 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { scrubSecrets } from "../platform/jobs/scrub.js";
-import { dropDatabase, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { dropDatabase, ensureLoginRole, prepareEmptyTenantDatabase } from "../platform/dataplane/provision.js";
+import { InstanceLimitError } from "../platform/dataplane/instances/registry.js";
+import { inTransaction } from "../platform/store/db.js";
 import { names } from "../platform/dataplane/names.js";
 import type { PgEndpoint } from "../platform/dataplane/pgtools.js";
 import { tenantEndpoint, withTenantSession } from "../platform/dataplane/tenant-session.js";
 import type { ProjectRow } from "../projects/store.js";
 import { projectLogin } from "../projects/login.js";
+import { productionInstance } from "../projects/rebuild.js";
 import { compareRowCounts, countRows, dumpToBlob, extensionsForArchive, restoreFromBlob } from "./dataplane.js";
 import { markBackupCompleted, markBackupRunning, recordBackupVerification, type BackupRow } from "./store.js";
 
@@ -36,19 +39,64 @@ async function takeBackup(ctx: AppContext, job: JobContext, project: ProjectRow,
   return markBackupCompleted(ctx.db, backup.id, key, result);
 }
 
+/** Where a verification restores: a cluster and a scratch database on it, removed by `cleanUp`. */
+interface VerifyPlace {
+  clusterId: string;
+  database: string;
+  cleanUp: () => Promise<void>;
+}
+
+/**
+ * On the instance engine, a throwaway instance of the verification's own (from the template,
+ * with the project's role and password): the restore's WAL never passes through production,
+ * whose origin slots would otherwise have to decode it and hold it back. A retried job
+ * removes its earlier attempt's instance first. When the host has no room for one more
+ * instance, the scratch database goes on production's instance as on a shared cluster.
+ */
+async function verifyPlace(ctx: AppContext, job: JobContext, project: ProjectRow, backup: BackupRow): Promise<VerifyPlace> {
+  const database = names.verification(project.database_name, backup.id);
+  const production = await productionInstance(ctx, project);
+  const onCluster = async (clusterId: string): Promise<VerifyPlace> => {
+    const admin = await ctx.clusters.pool(clusterId);
+    return { clusterId, database, cleanUp: () => dropDatabase(admin, database).catch(() => {}) };
+  };
+  if (!production) return onCluster(project.cluster_id);
+  const engine = ctx.instances!;
+  const earlier = await engine.buildOf(job.job.id, "verify");
+  if (earlier) await engine.destroy(earlier);
+  let instance;
+  try {
+    instance = await inTransaction(ctx.db, (tx) => engine.allocate(tx, project.id, "verify", 5, job.job.id));
+  } catch (err) {
+    if (!(err instanceof InstanceLimitError)) throw err;
+    ctx.log.warn({ project_id: project.id, backup_id: backup.id }, `verifying on production's instance: ${err.message}`);
+    return onCluster(project.cluster_id);
+  }
+  const cleanUp = () => engine.destroy(instance).catch((e) => ctx.log.warn({ err: (e as Error).message }, "could not remove a verify instance"));
+  try {
+    await engine.ensureFromTemplate(instance);
+    await ensureLoginRole(await ctx.clusters.pool(instance.cluster_id), project.role_name, projectLogin(ctx, job, project).password, project);
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+  return { clusterId: instance.cluster_id, database, cleanUp };
+}
+
 /**
  * Restores the archive into a scratch database as the project's role and compares
  * exact row counts with those taken in the dump's snapshot; records the verdict.
  */
 export async function verify(ctx: AppContext, job: JobContext, project: ProjectRow, backup: BackupRow): Promise<string | null> {
-  const scratch = names.verification(project.database_name, backup.id);
-  const admin = await ctx.clusters.pool(project.cluster_id);
+  const place = await verifyPlace(ctx, job, project, backup);
   let problem: string | null = null;
   try {
-    await prepareTarget(ctx, project, scratch, backup.backup_key!);
-    await restoreFromBlob(ctx, job, backup.backup_key!, backup.sha256, await asProjectRole(ctx, job, project, scratch));
+    const extensions = await extensionsForArchive(ctx, place.clusterId, backup.backup_key!);
+    await prepareEmptyTenantDatabase(ctx.clusters, place.clusterId, place.database, project.role_name, extensions);
+    const login = projectLogin(ctx, job, project);
+    await restoreFromBlob(ctx, job, backup.backup_key!, backup.sha256, await tenantEndpoint(ctx.clusters, place.clusterId, place.database, login));
     // The restored data is the tenant's: counted as the tenant's role, like the backup's own counts.
-    const counts = await withTenantSession(ctx.clusters, project.cluster_id, scratch, projectLogin(ctx, job, project), (c) => countRows(c), {
+    const counts = await withTenantSession(ctx.clusters, place.clusterId, place.database, login, (c) => countRows(c), {
       applicationName: "capydb-verify",
       statementTimeoutSeconds: 6 * 3600,
     });
@@ -57,7 +105,7 @@ export async function verify(ctx: AppContext, job: JobContext, project: ProjectR
     if (err instanceof PermanentError) problem = err.message;
     else throw err; // transient: the job retries the verification
   } finally {
-    await dropDatabase(admin, scratch).catch(() => {});
+    await place.cleanUp();
   }
   await recordBackupVerification(ctx.db, backup.id, problem ? scrubSecrets(problem) : null);
   return problem;

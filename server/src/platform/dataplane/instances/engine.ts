@@ -51,9 +51,9 @@ export class InstanceEngine {
     return loadInstance(this.db, clusterId);
   }
 
-  /** The build instance a job made and has not removed yet. */
-  buildOf(jobId: string): Promise<InstanceRow | null> {
-    return buildOfJob(this.db, jobId);
+  /** The build (or verify) instance a job made and has not removed yet. */
+  buildOf(jobId: string, purpose: "build" | "verify" = "build"): Promise<InstanceRow | null> {
+    return buildOfJob(this.db, jobId, purpose);
   }
 
   /** Records the data directory a build instance was made in (its link's target now). */
@@ -65,7 +65,7 @@ export class InstanceEngine {
   }
 
   settingsOf(row: InstanceRow): InstanceSettings {
-    return { port: row.port, maxConnections: row.max_connections, sharedBuffersMb: row.shared_buffers_mb };
+    return { port: row.port, maxConnections: row.max_connections, sharedBuffersMb: row.shared_buffers_mb, throwaway: row.purpose === "verify" };
   }
 
   /**

@@ -39,6 +39,23 @@ const NAME = /^[a-z0-9][a-z0-9_]{0,62}$/;
 
 export type CloneMethod = "reflink" | "copy";
 
+/**
+ * Settings of data that is thrown away if anything fails: no fsync, no full-page images, the
+ * least WAL, no checkpoint before the end, room in memory for a rewrite or a restore.
+ */
+const SCRATCH_SETTINGS = [
+  "fsync = off",
+  "full_page_writes = off",
+  "synchronous_commit = off",
+  "wal_level = minimal",
+  "max_wal_senders = 0",
+  "archive_mode = off",
+  "max_wal_size = '8GB'",
+  "checkpoint_timeout = '1h'",
+  "maintenance_work_mem = '256MB'",
+  "autovacuum = off",
+];
+
 export interface InstanceSettings {
   /** TCP port on 127.0.0.1. */
   port: number;
@@ -46,6 +63,11 @@ export interface InstanceSettings {
   maxConnections: number;
   /** shared_buffers in MB (the largest part of an idle instance's memory). */
   sharedBuffersMb: number;
+  /**
+   * Data nobody keeps (a backup's verification): no crash safety, the least WAL, no
+   * replication. Thrown away whole if anything fails.
+   */
+  throwaway?: boolean;
 }
 
 export interface InstanceHostOptions {
@@ -274,7 +296,8 @@ export class InstanceHost {
       `shared_buffers = '${settings.sharedBuffersMb}MB'`,
       // a preview's origin is a logical replication slot on production (writes since the origin);
       // what a slot may hold back is bounded
-      ...(listen === "tcp" ? ["wal_level = logical", `max_slot_wal_keep_size = '${this.options.slotWalKeepMb ?? 1024}MB'`] : []),
+      ...(listen === "tcp" && !settings.throwaway ? ["wal_level = logical", `max_slot_wal_keep_size = '${this.options.slotWalKeepMb ?? 1024}MB'`] : []),
+      ...(listen === "tcp" && settings.throwaway ? SCRATCH_SETTINGS : []),
       listen === "tcp" ? "listen_addresses = '127.0.0.1'" : "listen_addresses = ''",
       listen === "tcp" ? "unix_socket_directories = ''" : `unix_socket_directories = '${listen.socketDir.replace(/'/g, "''")}'`,
     ];
@@ -671,22 +694,8 @@ export class InstanceHost {
     const conf = fs.readFileSync(path.join(dir, INSTANCE_CONF), "utf8");
     const port = Number(/^port = (\d+)/m.exec(conf)?.[1] ?? 5432);
     // A scratch copy (thrown away if anything fails, synced to disk by the caller once it is
-    // stopped) needs no crash safety while it is rewritten: no fsync, no full-page images, the
-    // least WAL, no checkpoint before the end, room in memory for the rewrite.
-    const scratch = opts.scratch
-      ? [
-          "fsync = off",
-          "full_page_writes = off",
-          "synchronous_commit = off",
-          "wal_level = minimal",
-          "max_wal_senders = 0",
-          "archive_mode = off",
-          "max_wal_size = '8GB'",
-          "checkpoint_timeout = '1h'",
-          "maintenance_work_mem = '256MB'",
-          "autovacuum = off",
-        ]
-      : [];
+    // stopped) needs no crash safety while it is rewritten.
+    const scratch = opts.scratch ? SCRATCH_SETTINGS : [];
     this.writeInstanceConf(dir, { port, maxConnections: 5, sharedBuffersMb: opts.scratch ? 256 : 16 }, { socketDir }, [...scratch, ...(opts.extra ?? [])]);
     const logFile = `${dir}.log`;
     try {

@@ -10,7 +10,8 @@ export interface InstanceRow {
   name: string;
   host_cluster_id: string;
   project_id: string;
-  purpose: "production" | "preview" | "build";
+  /** verify: a throwaway instance a backup's verification restores into. */
+  purpose: "production" | "preview" | "build" | "verify";
   port: number;
   max_connections: number;
   shared_buffers_mb: number;
@@ -107,11 +108,12 @@ export async function loadInstance(db: Queryable, clusterId: string): Promise<In
   return (await db.query<InstanceRow>("SELECT * FROM instances WHERE cluster_id = $1", [clusterId])).rows[0] ?? null;
 }
 
-/** The active build instance a job made (null: none, or it is gone). */
-export async function buildOfJob(db: Queryable, jobId: string): Promise<InstanceRow | null> {
-  const { rows } = await db.query<InstanceRow>("SELECT * FROM instances WHERE built_by_job_id = $1 AND state = 'active' ORDER BY created_at DESC LIMIT 1", [
-    jobId,
-  ]);
+/** The active build (or verify) instance a job made (null: none, or it is gone). */
+export async function buildOfJob(db: Queryable, jobId: string, purpose: "build" | "verify" = "build"): Promise<InstanceRow | null> {
+  const { rows } = await db.query<InstanceRow>(
+    "SELECT * FROM instances WHERE built_by_job_id = $1 AND purpose = $2 AND state = 'active' ORDER BY created_at DESC LIMIT 1",
+    [jobId, purpose],
+  );
   return rows[0] ?? null;
 }
 
