@@ -11,6 +11,7 @@ import { psql } from "../../test/harness/sql.js";
 import { organization, readyProject } from "../../test/harness/tenants.js";
 import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../../test/harness/reflink.js";
 import { freePort } from "../../test/harness/ports.js";
+import { countChunk } from "../src/previews/origins.js";
 
 let fsDir: ReflinkDir;
 let t: TestServer;
@@ -84,6 +85,10 @@ describe("writes since a preview's origin", () => {
       prod,
       "update orders set total = 0 where id <= 5; delete from orders where id between 6 and 8; insert into events(what) select 'e' from generate_series(1, 7)",
     );
+    // 400 transactions more (3 lines each), counted 500 lines at a time: several chunks, each
+    // recorded and the counter advanced
+    psql(prod, "do $$ begin for i in 1..400 loop insert into events(what) values ('one of many'); commit; end loop; end $$");
+    countChunk.lines = 500;
     const opened = (await org.createCutoverRequest(project.id, { preview_id: preview.id })).cutover_request;
     const writes = opened.writes_since_origin!;
     expect(writes).toMatchObject({ known: true, reason: null, since_lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
@@ -91,13 +96,26 @@ describe("writes since a preview's origin", () => {
     const events = writes.tables.find((x) => x.table === "public.events")!;
     // exactly the writer's commits the preview lacks, and the later writes
     expect(orders).toMatchObject({ inserts: committed.length + 100 - inPreview, updates: 5, deletes: 3 });
-    expect(events).toMatchObject({ inserts: 7, updates: 0, deletes: 0 });
+    expect(events).toMatchObject({ inserts: 407, updates: 0, deletes: 0 });
     expect(Date.parse(writes.last_write_at!)).toBeGreaterThan(Date.parse(orders.last_write_at) - 1);
 
     // live while it waits: one more write shows
     psql(prod, "insert into events(what) values ('late')");
     let c: CutoverRequest = (await org.getCutoverRequest(opened.id)).cutover_request;
-    expect(c.writes_since_origin!.tables.find((x) => x.table === "public.events")!.inserts).toBe(8);
+    expect(c.writes_since_origin!.tables.find((x) => x.table === "public.events")!.inserts).toBe(408);
+    expect(c.writes_since_origin!.tables.find((x) => x.table === "public.orders")).toMatchObject({ inserts: orders.inserts, updates: 5, deletes: 3 });
+    // incremental: what was counted is recorded with the position reached, and the counter slot
+    // (a copy of the origin; the origin itself stays where it was) has been moved on, so the next
+    // read decodes only what came after
+    const { rows: recorded } = await t.server.ctx.db.query("select through_lsn::text as through from slot_counts where project_id = $1", [project.id]);
+    expect(recorded).toHaveLength(1);
+    const slotsNow = psql(
+      prod,
+      "select string_agg(slot_name || '=' || (confirmed_flush_lsn > (select confirmed_flush_lsn from pg_replication_slots where slot_name like 'capydb_origin_%'))::text, ',') from pg_replication_slots where slot_name like 'capydb_count_%'",
+    );
+    expect(slotsNow).toMatch(/^capydb_count_[0-9a-f]+=true$/);
+    expect(psql(prod, `select '${recorded[0].through}'::pg_lsn > '${writes.since_lsn}'::pg_lsn`)).toBe("t");
+    countChunk.lines = 50_000;
 
     // frozen when executed
     await t.admin.acknowledgeCutoverRequest(opened.id, {});
@@ -106,7 +124,7 @@ describe("writes since a preview's origin", () => {
     c = (await org.getCutoverRequest(opened.id)).cutover_request;
     expect(c.status).toBe("completed");
     expect(c.writes_since_origin).toMatchObject({ known: true });
-    expect(c.writes_since_origin!.tables.find((x) => x.table === "public.events")!.inserts).toBe(8);
+    expect(c.writes_since_origin!.tables.find((x) => x.table === "public.events")!.inserts).toBe(408);
   }, 600_000);
 
   it("a slot no snapshot or live preview needs is dropped; a preview without an origin says why", async () => {

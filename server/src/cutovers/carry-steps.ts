@@ -15,7 +15,7 @@ import { quoteIdent } from "../platform/dataplane/sql.js";
 import { createCarryBackSlot } from "../platform/dataplane/privileged.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
-import { API_COUNT, JOB_COUNT, writesFromSlot, type CountOptions } from "../previews/origins.js";
+import { API_COUNT, forgetSlotCounts, JOB_COUNT, writesFromSlot, type CountOptions } from "../previews/origins.js";
 import {
   carryAndSwap,
   carryBackName,
@@ -225,5 +225,7 @@ export async function rollBackCarryingWrites(ctx: AppContext, job: JobContext, c
 
 /** The rollback window passed: the slot a rollback would have carried back from goes. */
 export async function dropCarryBack(ctx: AppContext, cut: CutoverRow, project: ProjectRow): Promise<void> {
-  if (cut.carry_back?.slot) await dropCarry(ctx, cut.carry_back.slot, project).catch(() => {});
+  if (!cut.carry_back?.slot) return;
+  await dropCarry(ctx, cut.carry_back.slot, project).catch(() => {});
+  await forgetSlotCounts(ctx, project, cut.carry_back.slot).catch(() => {});
 }

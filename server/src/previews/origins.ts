@@ -3,7 +3,8 @@
 // a live preview cloned from it may still be promoted, and what production wrote since.
 import type { WritesSinceOrigin as ApiWrites } from "@capydb/api";
 import type { AppContext } from "../context.js";
-import { dropOriginSlot, listOriginSlots, peekOriginWrites, type OriginWrites } from "../platform/dataplane/privileged.js";
+import { dropOriginSlot, SlotCounter, listOriginSlots, type OriginWrites } from "../platform/dataplane/privileged.js";
+import { inTransaction } from "../platform/store/db.js";
 import { errorMessage } from "../platform/jobs/errors.js";
 import type { ProjectRow } from "../projects/store.js";
 import { originSlotsInUse, type PreviewRow } from "./store.js";
@@ -30,14 +31,15 @@ export async function releaseUnusedOrigins(ctx: AppContext, project: ProjectRow)
   try {
     const inUse = await originSlotsInUse(ctx.db, project.id);
     for (const slot of await listOriginSlots(ctx.clusters, project.cluster_id, project.database_name)) {
-      if (!inUse.has(slot)) await dropOriginSlot(ctx.clusters, project.cluster_id, project.database_name, slot);
+      if (inUse.has(slot)) continue;
+      await dropOriginSlot(ctx.clusters, project.cluster_id, project.database_name, slot);
+      await forgetSlotCounts(ctx, project, slot);
     }
   } catch (err) {
     ctx.log.warn({ project_id: project.id, err: errorMessage(err) }, "origin slots could not be released");
   }
 }
 
-/** Production's writes since the preview's origin, read (not consumed) from its slot. */
 /** How long a count may decode: a request's read answers within seconds (past it: not counted now), a job takes what it needs. */
 export interface CountOptions {
   timeoutSeconds?: number;
@@ -63,7 +65,32 @@ export async function writesSinceOrigin(ctx: AppContext, project: ProjectRow, pr
   return writesFromSlot(ctx, project, preview.origin_slot, preview.origin_lsn, opts);
 }
 
-/** Production's writes a slot of its instance has decoded since `since` (its start), read, not consumed. */
+/** Lines a count reads at a time (whole transactions: a large one is read whole). Tests make it small to count in many chunks. */
+export const countChunk = { lines: 50_000 };
+
+/** Adds a chunk's per-table counts to what was counted before. */
+function addCounts(before: OriginWrites[], chunk: OriginWrites[]): OriginWrites[] {
+  const byTable = new Map(before.map((t) => [t.table, { ...t }]));
+  for (const t of chunk) {
+    const had = byTable.get(t.table);
+    if (!had) byTable.set(t.table, { ...t });
+    else {
+      had.inserts += t.inserts;
+      had.updates += t.updates;
+      had.deletes += t.deletes;
+      if (t.last_write_at > had.last_write_at) had.last_write_at = t.last_write_at;
+    }
+  }
+  return [...byTable.values()].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
+}
+
+/**
+ * Production's writes a slot of its instance has decoded since `since` (its start). Counted
+ * incrementally: what earlier reads counted is kept in slot_counts with the position they
+ * reached, and only what production wrote after it is decoded (from the slot's counter, a copy
+ * advanced as counts are recorded). One reader of a slot at a time (its row is locked while a
+ * chunk is read and recorded); a read that runs out of time keeps what it counted for the next.
+ */
 export async function writesFromSlot(
   ctx: AppContext,
   project: ProjectRow,
@@ -71,25 +98,63 @@ export async function writesFromSlot(
   since: string,
   opts: CountOptions = JOB_COUNT,
 ): Promise<WritesSinceOrigin> {
+  const budgetMs = (opts.timeoutSeconds ?? JOB_COUNT.timeoutSeconds!) * 1000;
+  const deadline = Date.now() + budgetMs;
+  const key = [project.id, slot, since];
+  let counter: SlotCounter | null = null;
   try {
-    const tables = await peekOriginWrites(ctx.clusters, project.cluster_id, project.database_name, slot, opts.timeoutSeconds);
-    if (!tables) return { known: false, reason: "the slot is gone or held back more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB allows: the count is lost" };
-    const last =
-      tables
-        .map((t) => t.last_write_at)
-        .sort()
-        .at(-1) ?? null;
-    return { known: true, since_lsn: since, tables, last_write_at: last };
+    await ctx.db.query("INSERT INTO slot_counts (project_id, slot, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", key);
+    counter = await SlotCounter.open(ctx.clusters, project.cluster_id, project.database_name, slot);
+    for (;;) {
+      const left = () => Math.max(1000, deadline - Date.now());
+      const step = await inTransaction(ctx.db, async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${left()}ms'`);
+        const { rows } = await tx.query<{ through_lsn: string | null; tables: OriginWrites[] }>(
+          "SELECT through_lsn::text AS through_lsn, tables FROM slot_counts WHERE project_id = $1 AND slot = $2 AND since = $3 FOR UPDATE",
+          key,
+        );
+        const counted = rows[0];
+        const chunk = await counter!.chunk(counted.through_lsn, countChunk.lines, left() / 1000);
+        if (!chunk) return null;
+        const tables = addCounts(counted.tables, chunk.tables);
+        if (chunk.through) {
+          await tx.query("UPDATE slot_counts SET through_lsn = $4, tables = $5, counted_at = now() WHERE project_id = $1 AND slot = $2 AND since = $3", [
+            ...key,
+            chunk.through,
+            JSON.stringify(tables),
+          ]);
+        }
+        return { lines: chunk.lines, tables };
+      });
+      if (!step) return { known: false, reason: "the slot is gone or held back more WAL than CAPYDB_ORIGIN_SLOT_WAL_KEEP_MB allows: the count is lost" };
+      if (step.lines < countChunk.lines) {
+        const last =
+          step.tables
+            .map((t) => t.last_write_at)
+            .sort()
+            .at(-1) ?? null;
+        return { known: true, since_lsn: since, tables: step.tables, last_write_at: last };
+      }
+      if (Date.now() >= deadline) throw Object.assign(new Error("out of time"), { code: "57014" });
+    }
   } catch (err) {
-    if ((err as { code?: string }).code === "57014") {
+    const code = (err as { code?: string }).code;
+    if (code === "57014" || code === "55P03") {
       return {
         known: false,
-        reason: `not counted now: production wrote more since than can be decoded within ${opts.timeoutSeconds} s; the job counts it when it runs`,
+        reason: `still counting: production wrote more since than can be decoded within ${opts.timeoutSeconds} s (what was counted is kept; the next read goes on from it, and the job counts it all when it runs)`,
         transient: true,
       };
     }
     return { known: false, reason: `the slot could not be read: ${errorMessage(err)}`, transient: true };
+  } finally {
+    await counter?.close();
   }
+}
+
+/** What was counted of a slot goes with it. */
+export async function forgetSlotCounts(ctx: AppContext, project: ProjectRow, slot: string): Promise<void> {
+  await ctx.db.query("DELETE FROM slot_counts WHERE project_id = $1 AND slot = $2", [project.id, slot]);
 }
 
 /** As the API shows it, read now. */

@@ -22,6 +22,7 @@
 // searched for functions or operators) with timeouts, and every query of ours is
 // schema-qualified, operators included, against catalogs (no tenant index, no tenant
 // function can be planned into it).
+import crypto from "node:crypto";
 import pg from "pg";
 import type { ClusterAdmin } from "./clusters.js";
 import { DATA_PLANE_CONNECT_TIMEOUT_MS } from "./clusters.js";
@@ -305,59 +306,141 @@ export interface OriginWrites {
   last_write_at: string;
 }
 
+/** The counter of a slot (an origin or a rollback's back slot) is named so: a copy of it that counting consumes. */
+export const COUNT_SLOT_PREFIX = "capydb_count_";
+
+/** The counter slot of a slot: a name of its own, the same every time. */
+export function countSlotName(source: string): string {
+  return `${COUNT_SLOT_PREFIX}${crypto.createHash("sha256").update(source).digest("hex").slice(0, 40)}`;
+}
+
+/** What one read of a counter slot found: its lines, and what the transactions after `through` wrote. */
+export interface CountChunk {
+  /** Lines decoded (fewer than asked: the counter reached production's present). */
+  lines: number;
+  /** The end of the last transaction counted (null: none after `through`). */
+  through: string | null;
+  tables: OriginWrites[];
+}
+
 /**
- * Reads (without consuming) what the slot has decoded: each change line ("table
- * public.t: INSERT: ...") counted by table and kind, each table's last commit time from
- * its transactions' COMMIT lines. Null when the slot is gone or was invalidated (it held
- * back more WAL than allowed).
+ * Counts a slot's changes a chunk at a time, in one privileged session in production's
+ * database. Each chunk: by table and kind from each change line ("table public.t: INSERT:
+ * ..."), each table's last commit time from its transactions' COMMIT lines. It reads a copy of
+ * the slot (its counter, made from it the first time): the counter is first advanced to
+ * `through` (what the caller has recorded, so nothing is decoded twice and a crash between
+ * recording and advancing loses nothing), then read up to about `uptoChanges` lines, whole
+ * transactions, not consumed. The slot itself is never read: other previews and a carry copy
+ * it.
  */
-export async function peekOriginWrites(
-  clusters: ClusterAdmin,
-  clusterId: string,
-  database: string,
-  slot: string,
-  timeoutSeconds = 120,
-): Promise<OriginWrites[] | null> {
-  return withPrivilegedSession(clusters, clusterId, database, async (c) => {
-    const state = await c.query<{ lost: boolean }>(
-      "SELECT (wal_status OPERATOR(pg_catalog.=) 'lost') AS lost FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
-      [slot],
+export class SlotCounter {
+  private constructor(
+    private readonly c: pg.Client,
+    readonly source: string,
+  ) {}
+
+  static async open(clusters: ClusterAdmin, clusterId: string, database: string, source: string): Promise<SlotCounter> {
+    if (!source.startsWith(ORIGIN_SLOT_PREFIX) && !source.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a slot the platform counts: ${source}`);
+    const client = new pg.Client({
+      connectionString: await clusters.privilegedUrl(clusterId, database),
+      application_name: PRIVILEGED_APPLICATION_NAME,
+      connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
+      options: SESSION_OPTIONS,
+    });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      // the planner takes the decoded lines for a few (a function's default estimate) and would
+      // join changes to their commits by nested loop: quadratic in the lines of a chunk
+      await client.query("SET enable_nestloop = off");
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return new SlotCounter(client, source);
+  }
+
+  async close(): Promise<void> {
+    await this.c.end().catch(() => {});
+  }
+
+  /** The next chunk after `through`; null when the slot or its counter is gone or was invalidated (it held back more WAL than allowed). */
+  async chunk(through: string | null, uptoChanges: number, timeoutSeconds: number): Promise<CountChunk | null> {
+    const c = this.c;
+    const counter = countSlotName(this.source);
+    const state = await c.query<{ slot_name: string; lost: boolean }>(
+      `SELECT slot_name::pg_catalog.text AS slot_name, (wal_status OPERATOR(pg_catalog.=) 'lost') AS lost
+         FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])`,
+      [[this.source, counter]],
     );
-    if (state.rows.length === 0 || state.rows[0].lost) return null;
-    await c.query(`SET statement_timeout = '${Math.round(timeoutSeconds * 1000)}ms'`);
+    const slots = new Map(state.rows.map((r) => [r.slot_name, r.lost]));
+    if (slots.get(this.source) !== false || slots.get(counter) === true) return null;
+    await c.query(`SET statement_timeout = '${Math.max(1000, Math.round(timeoutSeconds * 1000))}ms'`);
+    if (!slots.has(counter)) await whileSlotBusy(() => c.query("SELECT pg_catalog.pg_copy_logical_replication_slot($1, $2)", [this.source, counter]));
+    if (through) {
+      await whileSlotBusy(() =>
+        c.query(
+          `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_catalog.pg_lsn) FROM pg_catalog.pg_replication_slots
+            WHERE slot_name OPERATOR(pg_catalog.=) $1 AND confirmed_flush_lsn OPERATOR(pg_catalog.<) $2::pg_catalog.pg_lsn`,
+          [counter, through],
+        ),
+      );
+    }
     const { rows } = await whileSlotBusy(() =>
-      c.query<{ table: string; inserts: string; updates: string; deletes: string; last_write_at: Date }>(
+      c.query<{
+        lines: string;
+        through: string | null;
+        tables: { table: string; inserts: number; updates: number; deletes: number; last_write_at: string }[] | null;
+      }>(
         `WITH changes AS MATERIALIZED (
-         SELECT xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL, 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')
-       ),
-       writes AS (
-         SELECT xid, pg_catalog.substring(data, '^table (.+?): (?:INSERT|UPDATE|DELETE):') AS tbl,
-                pg_catalog.substring(data, '^table .+?: (INSERT|UPDATE|DELETE):') AS kind
-           FROM changes WHERE pg_catalog.starts_with(data, 'table ')
-       ),
-       commits AS (
-         SELECT xid, pg_catalog.substring(data, '\\(at (.+)\\)$')::pg_catalog.timestamptz AS at
-           FROM changes WHERE pg_catalog.starts_with(data, 'COMMIT ')
-       )
-       SELECT w.tbl AS table,
-              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'INSERT') AS inserts,
-              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'UPDATE') AS updates,
-              pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'DELETE') AS deletes,
-              pg_catalog.max(k.at) AS last_write_at
-         FROM writes w JOIN commits k ON k.xid OPERATOR(pg_catalog.=) w.xid
-        WHERE w.tbl IS NOT NULL
-        GROUP BY w.tbl ORDER BY w.tbl`,
-        [slot],
+           SELECT lsn, xid, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, $2::pg_catalog.int4, 'include-timestamp', 'on', 'skip-empty-xacts', 'on', 'only-local', 'on')
+         ),
+         commits AS (
+           SELECT xid, lsn, pg_catalog.substring(data, '\\(at (.+)\\)$')::pg_catalog.timestamptz AS at
+             FROM changes WHERE pg_catalog.starts_with(data, 'COMMIT ')
+              AND ($3::pg_catalog.pg_lsn IS NULL OR lsn OPERATOR(pg_catalog.>) $3::pg_catalog.pg_lsn)
+         ),
+         writes AS (
+           SELECT xid, pg_catalog.substring(data, '^table (.+?): (?:INSERT|UPDATE|DELETE):') AS tbl,
+                  pg_catalog.substring(data, '^table .+?: (INSERT|UPDATE|DELETE):') AS kind
+             FROM changes WHERE pg_catalog.starts_with(data, 'table ')
+         ),
+         per_table AS (
+           SELECT w.tbl AS "table",
+                  pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'INSERT') AS inserts,
+                  pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'UPDATE') AS updates,
+                  pg_catalog.count(*) FILTER (WHERE w.kind OPERATOR(pg_catalog.=) 'DELETE') AS deletes,
+                  pg_catalog.max(k.at) AS last_write_at
+             FROM writes w JOIN commits k ON k.xid OPERATOR(pg_catalog.=) w.xid
+            WHERE w.tbl IS NOT NULL
+            GROUP BY w.tbl
+         )
+         SELECT (SELECT pg_catalog.count(*) FROM changes) AS lines,
+                (SELECT pg_catalog.max(lsn) FROM commits)::pg_catalog.text AS through,
+                (SELECT pg_catalog.json_agg(per_table) FROM per_table) AS tables`,
+        [counter, uptoChanges, through],
       ),
     );
-    return rows.map((r) => ({
-      table: r.table,
-      inserts: Number(r.inserts),
-      updates: Number(r.updates),
-      deletes: Number(r.deletes),
-      last_write_at: r.last_write_at.toISOString(),
-    }));
-  });
+    return {
+      lines: Number(rows[0].lines),
+      through: rows[0].through,
+      tables: (rows[0].tables ?? []).map((t) => ({
+        table: t.table,
+        inserts: Number(t.inserts),
+        updates: Number(t.updates),
+        deletes: Number(t.deletes),
+        last_write_at: new Date(t.last_write_at).toISOString(),
+      })),
+    };
+  }
+}
+
+/** Drops a slot's counter if it is there. */
+async function dropCounter(c: pg.Client, source: string): Promise<void> {
+  await c.query(
+    "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
+    [countSlotName(source)],
+  );
 }
 
 /** The origin slots on a project's instance (made in its database). */
@@ -379,6 +462,7 @@ export async function dropOriginSlot(clusters: ClusterAdmin, clusterId: string, 
       "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
       [slot],
     );
+    await dropCounter(c, slot);
   });
 }
 
@@ -538,6 +622,7 @@ export async function dropCarrySlot(clusters: ClusterAdmin, clusterId: string, d
       "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1 AND NOT active",
       [slot],
     );
+    await dropCounter(c, slot);
   });
 }
 
