@@ -73,6 +73,7 @@ const MB = 1024 * 1024;
 /** Rows per INSERT of the fill (~60 MB): each statement short, progress visible. */
 const FILL_ROWS_PER_STATEMENT = 65_536;
 const PAUSE_LOG_LINE = "the write pause, ms from its start";
+const SWAP_LOG_LINE = "the swap, ms from its start";
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** Wall-clock milliseconds with sub-millisecond precision (the server's log uses the same clock). */
@@ -240,11 +241,26 @@ function pauseFromLog(server: BenchServer, cutoverId: string): { start: number; 
   }
   // the line names the cutover by its id or by its carry slot's name (the id, lowercased, non-alphanumerics as "_")
   const slotForm = cutoverId.replace(/[^a-z0-9]/gi, "_").toLowerCase();
+  // the swap's own steps are logged just before the pause's line
+  let swap: Record<string, unknown> = {};
   for (const line of text.split("\n")) {
+    if (line.includes(SWAP_LOG_LINE)) {
+      try {
+        swap = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        // not a JSON line
+      }
+      continue;
+    }
     if (!line.includes(PAUSE_LOG_LINE) || !(line.includes(cutoverId) || line.includes(slotForm))) continue;
     try {
       const entry = JSON.parse(line) as { time: number; swapped: number } & Record<string, unknown>;
       const phases: Record<string, number> = {};
+      // the swap's steps, as ms from the pause's start
+      const swapStart = entry.slot_dropped;
+      for (const k of ["names_taken", "stopped", "started"]) {
+        if (typeof swap[k] === "number" && typeof swapStart === "number") phases[`swap_${k}`] = swapStart + (swap[k] as number);
+      }
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v === "number" && !["level", "time", "pid"].includes(k)) phases[k] = v;
       }
@@ -513,6 +529,7 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
           "… the pause's steps, ms from its start (server log)",
           pause
             ? Object.entries(pause.phases)
+                .sort((a, b) => a[1] - b[1])
                 .map(([k, v]) => `${k} ${v}`)
                 .join(", ")
             : "log line not found",

@@ -85,6 +85,7 @@ export async function promoteByInstanceSwap(
   const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
   if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
   if (engine.host.dataTarget(pair.production.name) !== candidateDir) {
+    const began = Date.now();
     await recordCandidateDir(ctx.db, cut.id, candidateDir);
     await engine.host.start(pair.candidate.name);
     await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
@@ -102,9 +103,11 @@ export async function promoteByInstanceSwap(
       },
     );
     ctx.faults.check("cutover.before_swap");
+    const named = Date.now() - began;
     // paused: PgBouncer holds production's clients and has closed its server connections; they wait through the swap
     if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-    await engine.swapStopped(pair.production, pair.candidate);
+    const at = await engine.swapStopped(pair.production, pair.candidate);
+    job.log.info({ names_taken: named, stopped: named + at.stoppedMs, started: named + at.startedMs }, "the swap, ms from its start");
     ctx.faults.check("cutover.instance.swapped");
   } else {
     await engine.host.start(pair.production.name);

@@ -107,7 +107,8 @@ export class InstanceEngine {
    * Stops both instances, swaps their data directories (journalled: a crash in between is
    * finished when the host next opens) and starts `first` again; `second` stays stopped.
    */
-  async swapStopped(first: InstanceRow, second: InstanceRow): Promise<void> {
+  async swapStopped(first: InstanceRow, second: InstanceRow): Promise<{ stoppedMs: number; startedMs: number }> {
+    const began = Date.now();
     // both at once: a data cutover holds production's writes meanwhile
     await Promise.all(
       [first, second].map(async (row) => {
@@ -115,8 +116,10 @@ export class InstanceEngine {
         await this.host.stop(row.name, "fast");
       }),
     );
+    const stoppedMs = Date.now() - began;
     this.host.swapData(first.name, second.name);
     await this.host.start(first.name);
+    return { stoppedMs, startedMs: Date.now() - began };
   }
 
   /** Whether the instance stays stopped at start-up (it holds data kept for a rollback). */
