@@ -257,8 +257,8 @@ function pauseFromLog(server: BenchServer, cutoverId: string): { start: number; 
       const entry = JSON.parse(line) as { time: number; swapped: number } & Record<string, unknown>;
       const phases: Record<string, number> = {};
       // the swap's steps, as ms from the pause's start
-      const swapStart = entry.slot_dropped;
-      for (const k of ["names_taken", "stopped", "started"]) {
+      const swapStart = entry.replay_ended ?? entry.slot_dropped;
+      for (const k of ["names_taken", "production_stopped", "preview_stopped", "stopped", "started"]) {
         if (typeof swap[k] === "number" && typeof swapStart === "number") phases[`swap_${k}`] = swapStart + (swap[k] as number);
       }
       for (const [k, v] of Object.entries(entry)) {
@@ -489,7 +489,7 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
     // ---- output
     const carry = done.carry_over;
     const swapMs =
-      pause && pause.phases.swapped !== undefined && pause.phases.slot_dropped !== undefined ? pause.phases.swapped - pause.phases.slot_dropped : null;
+      pause && pause.phases.swapped !== undefined && pause.phases.replay_ended !== undefined ? pause.phases.swapped - pause.phases.replay_ended : null;
     const ledgerCarried = carry?.tables.find((t) => t.table === "public.ledger");
     out(
       `Production: ${fmt(filled.bytes / MB, 0)} MB (pg_database_size; \`wide\` ${filled.rows.toLocaleString("en-US")} rows, filled in ${fmt(filled.seconds, 0)} s), ` +
@@ -563,7 +563,7 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
         `without carry-over: ${lostWithoutCarryOver} acknowledged writes lost ` +
         `(written to production between the preview's snapshot and the swap; the request carried ${ledgerCarried?.inserts ?? "n/a"} ledger inserts, ` +
         `${rowsFromOldProduction - lostWithoutCarryOver} of them committed without an acknowledgement); ` +
-        `its swap still stops production's instance: ${swapMs === null ? "n/a" : `${swapMs} ms`} of this run's pause were the swap itself (slot dropped → swapped).\n`,
+        `its swap still stops production's instance: ${swapMs === null ? "n/a" : `${swapMs} ms`} of this run's pause were the swap itself (replay ended → swapped).\n`,
     );
     out(`Load average at the end: ${os.loadavg()[0].toFixed(2)}.\n`);
     if (problems.length > 0) throw new Error(`the cutover bench found:\n  - ${problems.join("\n  - ")}`);

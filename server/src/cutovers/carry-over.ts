@@ -427,8 +427,11 @@ export interface CarryLeg {
   /** What an earlier attempt recorded (its counts go on). */
   before: CarryOver | null;
   record: (carry: CarryOver) => Promise<void>;
-  /** Work done after the catch-up, before the pause (a forward carry makes the slot a rollback carries back from). */
-  beforePause?: () => Promise<void>;
+  /**
+   * Work done after the catch-up, before the pause (a forward carry makes the slot a rollback
+   * carries back from, and readies the swap); given the replay session's backend pid.
+   */
+  beforePause?: (replayPid: number) => Promise<void>;
 }
 
 /**
@@ -477,7 +480,10 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
         await leg.record(snapshot());
         if (n < SMALL_LAG_LINES || (round >= MAX_CATCH_UP_ROUNDS && n < BATCH_LINES)) break;
       }
-      await leg.beforePause?.();
+      if (leg.beforePause) {
+        const { rows } = await session.query<{ pid: number }>("SELECT pg_catalog.pg_backend_pid() AS pid");
+        await leg.beforePause(rows[0].pid);
+      }
       // what the instances' shutdown checkpoints would write during the swap is written now
       await Promise.all([checkpoint(ctx, project.cluster_id), checkpoint(ctx, target.clusterId)]);
       ctx.faults.check("carry_over.before_pause");
@@ -502,9 +508,10 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
         carry.sequences = await replay.setSequences(await source.sequences());
         mark("sequences");
         ctx.faults.check("carry_over.drained");
+        // the carry's slot is not dropped here: it leaves production with the data that holds it
+        // (kept for the rollback window; a rollback that brings it back drops it, as does an undo)
         await session.end().catch(() => {});
-        await source.dropSlot();
-        mark("slot_dropped");
+        mark("replay_ended");
         const result = await swap();
         swapped = true;
         carry.pause_ms = Date.now() - began;

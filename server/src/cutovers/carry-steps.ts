@@ -31,7 +31,15 @@ import {
   type CarryPlan,
   type TargetTables,
 } from "./carry-over.js";
-import { alreadySwapped, dropPreviousInstance, promoteByInstanceSwap, rollBackInstanceSwap, type InstancePair } from "./instances.js";
+import {
+  alreadySwapped,
+  dropPreviousInstance,
+  prepareInstanceSwap,
+  promoteByInstanceSwap,
+  rollBackInstanceSwap,
+  type InstancePair,
+  type SwapPrepared,
+} from "./instances.js";
 import { recordCarryBack, recordCarryOver, recordRollbackCarryOver, type CutoverRow } from "./store.js";
 
 const refuseLoss = (plan: CarryPlan, where: string) =>
@@ -83,6 +91,7 @@ export async function promoteCarryingWrites(
     await recordCarryOver(ctx.db, cut.id, planToApi(plan, false));
     throw refuseLoss(plan, "into the preview");
   }
+  let prepared: SwapPrepared | undefined;
   const { result, carry } = await carryAndSwap(
     {
       ctx,
@@ -99,9 +108,12 @@ export async function promoteCarryingWrites(
       acceptWriteLoss: cut.accept_write_loss,
       before: cut.carry_over,
       record: (c) => recordCarryOver(ctx.db, cut.id, c),
-      beforePause: () => prepareCarryBack(ctx, cut, project, preview),
+      beforePause: async (replayPid) => {
+        await prepareCarryBack(ctx, cut, project, preview);
+        prepared = await prepareInstanceSwap(ctx, cut, project, preview, pair, replayPid);
+      },
     },
-    () => promoteByInstanceSwap(ctx, job, cut, project, preview, pair, { paused: true }),
+    () => promoteByInstanceSwap(ctx, job, cut, project, preview, pair, { paused: true, prepared }),
   );
   await recordCarryOver(ctx.db, cut.id, carry);
   await finishCarry(ctx, name, at);

@@ -11,7 +11,9 @@ import type { AppContext } from "../context.js";
 import type { JobContext } from "../platform/jobs/worker.js";
 import { PermanentError } from "../platform/jobs/errors.js";
 import { quoteIdent, quoteLiteral } from "../platform/dataplane/sql.js";
-import { databaseExists, ensureLoginRole, roleExists } from "../platform/dataplane/provision.js";
+import type pg from "pg";
+import { databaseExists, roleSettingsStatements } from "../platform/dataplane/provision.js";
+import { scramVerifier } from "../platform/secrets.js";
 import type { InstanceRow } from "../platform/dataplane/instances/registry.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { PreviewRow } from "../previews/store.js";
@@ -32,7 +34,48 @@ export async function instancePair(ctx: AppContext, project: ProjectRow, preview
   return { production, candidate };
 }
 
-/** Renames a database and a role in an instance (its maintenance database: catalog changes only) and sets the role's password and limits. */
+/** What the renames need, read before a pause: production's role's verifier. */
+export interface SwapPrepared {
+  verifier: string | null;
+}
+
+/**
+ * Everything the swap can do before production's writes are held: the candidate's directory
+ * recorded (a retry knows where it stands), the preview's pooled sessions closed and its
+ * database closed to new ones, its other sessions ended (`keepPid`: the carry's replay, which
+ * ends inside the pause), and production's role's verifier read.
+ */
+export async function prepareInstanceSwap(
+  ctx: AppContext,
+  cut: CutoverRow,
+  project: ProjectRow,
+  preview: PreviewRow,
+  pair: InstancePair,
+  keepPid: number | null,
+): Promise<SwapPrepared> {
+  const engine = ctx.instances!;
+  const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
+  if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
+  await recordCandidateDir(ctx.db, cut.id, candidateDir);
+  await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
+  const admin = await ctx.clusters.pool(pair.candidate.cluster_id);
+  if (await databaseExists(admin, preview.database_name)) {
+    await admin.query(`ALTER DATABASE ${quoteIdent(preview.database_name)} WITH CONNECTION LIMIT 0`);
+    await admin.query(
+      `SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.usesysid
+        WHERE a.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name AND NOT r.rolsuper AND a.pid OPERATOR(pg_catalog.<>) $2::pg_catalog.int4`,
+      [preview.database_name, keepPid ?? 0],
+    );
+  }
+  return { verifier: await verifierOf(ctx, project.cluster_id, project.role_name) };
+}
+
+/**
+ * Renames a database and a role in an instance (its maintenance database: catalog changes
+ * only) and sets the role's password and limits: the state read in one round trip, the
+ * database's remaining sessions ended and waited for, then every change in one transaction
+ * (one commit: the swap's pause waits for it).
+ */
 async function takeNames(
   ctx: AppContext,
   job: JobContext | null,
@@ -41,18 +84,48 @@ async function takeNames(
   to: { database: string; role: string; passwordSealed: string; settings: ProjectRow; verifier?: string | null },
 ): Promise<void> {
   const admin = await ctx.clusters.pool(clusterId);
-  if (!(await databaseExists(admin, to.database)) && (await databaseExists(admin, from.database))) {
-    await admin.query(`ALTER DATABASE ${quoteIdent(from.database)} RENAME TO ${quoteIdent(to.database)}`);
-  }
-  if (!(await roleExists(admin, to.role)) && (await roleExists(admin, from.role))) {
-    await admin.query(`ALTER ROLE ${quoteIdent(from.role)} RENAME TO ${quoteIdent(to.role)}`);
-  }
+  const { rows } = await admin.query<{ from_db: boolean; to_db: boolean; from_role: boolean; to_role: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) $1::pg_catalog.name) AS from_db,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) $2::pg_catalog.name) AS to_db,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $3::pg_catalog.name) AS from_role,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $4::pg_catalog.name) AS to_role`,
+    [from.database, to.database, from.role, to.role],
+  );
+  const there = rows[0];
   const password = ctx.box.open(to.passwordSealed);
   job?.addSecret(password);
-  await ensureLoginRole(admin, to.role, password, to.settings);
   // the very verifier production's role has: PgBouncer's auth file holds it (and logs in to the
   // server with its keys), so clients log in again after the swap without waiting for a sync
-  if (to.verifier) await admin.query(`ALTER ROLE ${quoteIdent(to.role)} WITH PASSWORD ${quoteLiteral(to.verifier)}`);
+  const verifier = to.verifier ?? scramVerifier(password);
+  const role = quoteIdent(to.role);
+  const statements: string[] = [];
+  if (!there.to_db && there.from_db) {
+    // a database is renamed only with no session in it: the rest are ended (their role's own
+    // database is being handed over) and waited for
+    await endSessionsIn(admin, from.database);
+    statements.push(`ALTER DATABASE ${quoteIdent(from.database)} RENAME TO ${quoteIdent(to.database)}`);
+  }
+  if (there.from_db || there.to_db) statements.push(`ALTER DATABASE ${quoteIdent(to.database)} WITH CONNECTION LIMIT -1`);
+  if (!there.to_role && there.from_role) statements.push(`ALTER ROLE ${quoteIdent(from.role)} RENAME TO ${role}`);
+  if (!there.to_role && !there.from_role) statements.push(`CREATE ROLE ${role} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+  statements.push(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral(verifier)}`, ...roleSettingsStatements(to.role, to.settings));
+  // one simple query: one implicit transaction, all or nothing
+  await admin.query(statements.join(";\n"));
+}
+
+/** Ends a database's non-superuser sessions and waits (at most 10 s) until none is left. */
+async function endSessionsIn(admin: pg.Pool, database: string): Promise<void> {
+  const others = `FROM pg_catalog.pg_stat_activity a LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.usesysid
+    WHERE a.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()`;
+  for (const deadline = Date.now() + 10_000; ;) {
+    const { rows } = await admin.query<{ n: number }>(
+      `SELECT pg_catalog.count(*)::pg_catalog.int4 AS n, pg_catalog.count(pg_catalog.pg_terminate_backend(a.pid)) FILTER (WHERE NOT coalesce(r.rolsuper, false)) AS told ${others}`,
+      [database],
+    );
+    if (rows[0].n === 0) return;
+    if (Date.now() > deadline) throw new Error(`sessions of ${database} did not end within 10 s: it cannot be renamed`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 /** A role's SCRAM verifier in an instance (null: none). */
@@ -79,16 +152,15 @@ export async function promoteByInstanceSwap(
   project: ProjectRow,
   preview: PreviewRow,
   pair: InstancePair,
-  opts: { paused?: boolean } = {},
+  opts: { paused?: boolean; prepared?: SwapPrepared } = {},
 ): Promise<{ clusterId: string; dir: string }> {
   const engine = ctx.instances!;
   const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
   if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
   if (engine.host.dataTarget(pair.production.name) !== candidateDir) {
     const began = Date.now();
-    await recordCandidateDir(ctx.db, cut.id, candidateDir);
     await engine.host.start(pair.candidate.name);
-    await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
+    const prepared = opts.prepared ?? (await prepareInstanceSwap(ctx, cut, project, preview, pair, null));
     await takeNames(
       ctx,
       job,
@@ -99,7 +171,7 @@ export async function promoteByInstanceSwap(
         role: project.role_name,
         passwordSealed: project.role_password_sealed,
         settings: project,
-        verifier: await verifierOf(ctx, project.cluster_id, project.role_name),
+        verifier: prepared.verifier,
       },
     );
     ctx.faults.check("cutover.before_swap");
@@ -107,7 +179,16 @@ export async function promoteByInstanceSwap(
     // paused: PgBouncer holds production's clients and has closed its server connections; they wait through the swap
     if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
     const at = await engine.swapStopped(pair.production, pair.candidate);
-    job.log.info({ names_taken: named, stopped: named + at.stoppedMs, started: named + at.startedMs }, "the swap, ms from its start");
+    job.log.info(
+      {
+        names_taken: named,
+        production_stopped: named + at.firstStoppedMs,
+        preview_stopped: named + at.secondStoppedMs,
+        stopped: named + at.stoppedMs,
+        started: named + at.startedMs,
+      },
+      "the swap, ms from its start",
+    );
     ctx.faults.check("cutover.instance.swapped");
   } else {
     await engine.host.start(pair.production.name);

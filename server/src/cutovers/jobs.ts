@@ -18,7 +18,7 @@ import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/store.js";
 import { dropPreviousInstance, instancePair, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
-import { planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
+import { carryName, dropCarry, planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
 import { abandonCarryOver, dropCarryBack, promoteCarryingWrites, rollBackCarryingWrites } from "./carry-steps.js";
 import { insertBackup, loadBackup } from "../backups/store.js";
 import { takeAndVerify } from "../backups/take.js";
@@ -204,6 +204,8 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
             // the previous data was left with its direct sessions held (a data cutover's pause)
             await releaseDirectWrites(ctx, project);
           }
+          // and with the slot the cutover's carry read (a data cutover's pause leaves it there)
+          await dropCarry(ctx, carryName(cut.id), project);
           await ctx.lifecycle.productionReplaced(project);
           await markCutoverRolledBack(ctx.db, cut.id);
           return;

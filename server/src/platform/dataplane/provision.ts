@@ -28,19 +28,24 @@ export async function ensureLoginRole(admin: Admin, role: string, password: stri
   await applyRoleSettings(admin, role, settings);
 }
 
+/** The statements that give a role its settings. */
+export function roleSettingsStatements(role: string, s: RoleSettings): string[] {
+  const r = quoteIdent(role);
+  return [
+    `ALTER ROLE ${r} WITH CONNECTION LIMIT ${Number(s.max_connections) | 0}`,
+    `ALTER ROLE ${r} SET statement_timeout = ${quoteLiteral(s.statement_timeout)}`,
+    `ALTER ROLE ${r} SET idle_in_transaction_session_timeout = ${quoteLiteral(s.idle_transaction_timeout)}`,
+    `ALTER ROLE ${r} SET search_path = "$user", public, ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)}`,
+  ];
+}
+
 /**
  * Applies a role's settings all or nothing (one transaction: a setting Postgres
  * refuses leaves the others as they were). The role's search_path default lists the
  * platform's extension schema, where untrusted extensions enabled later live.
  */
 export async function applyRoleSettings(admin: Admin, role: string, s: RoleSettings): Promise<void> {
-  const r = quoteIdent(role);
-  const statements = [
-    `ALTER ROLE ${r} WITH CONNECTION LIMIT ${Number(s.max_connections) | 0}`,
-    `ALTER ROLE ${r} SET statement_timeout = ${quoteLiteral(s.statement_timeout)}`,
-    `ALTER ROLE ${r} SET idle_in_transaction_session_timeout = ${quoteLiteral(s.idle_transaction_timeout)}`,
-    `ALTER ROLE ${r} SET search_path = "$user", public, ${quoteIdent(PLATFORM_EXTENSION_SCHEMA)}`,
-  ];
+  const statements = roleSettingsStatements(role, s);
   const pooled = admin instanceof pg.Pool;
   const client = pooled ? await admin.connect() : admin;
   try {

@@ -107,19 +107,23 @@ export class InstanceEngine {
    * Stops both instances, swaps their data directories (journalled: a crash in between is
    * finished when the host next opens) and starts `first` again; `second` stays stopped.
    */
-  async swapStopped(first: InstanceRow, second: InstanceRow): Promise<{ stoppedMs: number; startedMs: number }> {
+  async swapStopped(
+    first: InstanceRow,
+    second: InstanceRow,
+  ): Promise<{ firstStoppedMs: number; secondStoppedMs: number; stoppedMs: number; startedMs: number }> {
     const began = Date.now();
     // both at once: a data cutover holds production's writes meanwhile
-    await Promise.all(
+    const [firstStoppedMs, secondStoppedMs] = await Promise.all(
       [first, second].map(async (row) => {
         await this.clusters.dropPool(row.cluster_id);
         await this.host.stop(row.name, "fast");
+        return Date.now() - began;
       }),
     );
     const stoppedMs = Date.now() - began;
     this.host.swapData(first.name, second.name);
     await this.host.start(first.name);
-    return { stoppedMs, startedMs: Date.now() - began };
+    return { firstStoppedMs, secondStoppedMs, stoppedMs, startedMs: Date.now() - began };
   }
 
   /** Whether the instance stays stopped at start-up (it holds data kept for a rollback). */
