@@ -510,7 +510,9 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
         ctx.faults.check("carry_over.drained");
         // the carry's slot is not dropped here: it leaves production with the data that holds it
         // (kept for the rollback window; a rollback that brings it back drops it, as does an undo)
-        await session.end().catch(() => {});
+        // not waited for: the swap waits for the session's backend to be gone before renaming
+        // the database it is in, or stops its instance
+        void session.end().catch(() => {});
         mark("replay_ended");
         const result = await swap();
         swapped = true;

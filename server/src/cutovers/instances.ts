@@ -178,7 +178,8 @@ export async function promoteByInstanceSwap(
     const named = Date.now() - began;
     // paused: PgBouncer holds production's clients and has closed its server connections; they wait through the swap
     if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-    const at = await engine.swapStopped(pair.production, pair.candidate);
+    // paused: production's WAL was flushed at the pause's marker and its writes are held since
+    const at = await engine.swapStopped(pair.production, pair.candidate, { firstImmediate: opts.paused });
     job.log.info(
       {
         names_taken: named,
@@ -225,7 +226,8 @@ export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, pro
     }
     // paused: PgBouncer holds production's clients through the swap
     if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
-    await engine.swapStopped(production, previous);
+    // paused: the promoted data goes after the swap back, and its WAL was flushed at the pause's marker
+    await engine.swapStopped(production, previous, { firstImmediate: opts.paused });
   }
   await engine.host.start(production.name);
   // the promoted data, now in the other instance, goes (after the pause, when there is one)

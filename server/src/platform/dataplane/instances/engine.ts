@@ -106,23 +106,35 @@ export class InstanceEngine {
   /**
    * Stops both instances, swaps their data directories (journalled: a crash in between is
    * finished when the host next opens) and starts `first` again; `second` stays stopped.
+   * `firstImmediate`: `first`'s data is only kept for a rollback (or goes) and every commit in
+   * it is known flushed (a data cutover's pause flushed production's WAL and holds its
+   * writes): it is stopped at once, not waited for through a clean shutdown (its sessions'
+   * exits and a checkpoint, most of the stop). That data recovers from its WAL when it is next
+   * started, as after a crash: its unlogged tables come back empty.
    */
   async swapStopped(
     first: InstanceRow,
     second: InstanceRow,
+    opts: { firstImmediate?: boolean } = {},
   ): Promise<{ firstStoppedMs: number; secondStoppedMs: number; stoppedMs: number; startedMs: number }> {
     const began = Date.now();
-    // both at once: a data cutover holds production's writes meanwhile
-    const [firstStoppedMs, secondStoppedMs] = await Promise.all(
-      [first, second].map(async (row) => {
-        await this.clusters.dropPool(row.cluster_id);
-        await this.host.stop(row.name, "fast");
-        return Date.now() - began;
-      }),
+    await Promise.all([first, second].map((row) => this.clusters.dropPool(row.cluster_id)));
+    // both at once: a data cutover holds production's writes meanwhile (each is signalled now)
+    const stops = [first, second].map((row) =>
+      this.host.stop(row.name, row === first && opts.firstImmediate ? "immediate" : "fast").then(() => Date.now() - began),
     );
+    // first's start is forked while they stop, and runs on the swapped data
+    const start = this.host.prepareStart(first.name);
+    let firstStoppedMs: number, secondStoppedMs: number;
+    try {
+      [firstStoppedMs, secondStoppedMs] = await Promise.all(stops);
+      this.host.swapData(first.name, second.name);
+    } catch (err) {
+      start.cancel();
+      throw err;
+    }
     const stoppedMs = Date.now() - began;
-    this.host.swapData(first.name, second.name);
-    await this.host.start(first.name);
+    await start.go();
     return { firstStoppedMs, secondStoppedMs, stoppedMs, startedMs: Date.now() - began };
   }
 

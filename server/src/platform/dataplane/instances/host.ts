@@ -19,7 +19,7 @@
 // Instances are started detached, in a session of their own: they keep running
 // across a restart of the control plane (as PgBouncer does), and a Ctrl-C to the
 // server's terminal does not reach them.
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -468,33 +468,85 @@ export class InstanceHost {
    * a preview's start is most of its creation time).
    */
   private async startDir(dir: string, logFile: string, timeoutMs: number): Promise<void> {
+    const started = this.spawnPostgres(dir, logFile, false);
+    await this.waitReady(dir, logFile, timeoutMs, started.exited);
+  }
+
+  /**
+   * Forks the process that runs postgres on `dir`, detached in a session of its own. `held`:
+   * the process is a shell that waits for a line on its stdin before it execs postgres (what
+   * `dir` points to then), so the fork (tens of ms for a server process this size) is paid
+   * ahead; at EOF instead it exits without starting anything.
+   */
+  private spawnPostgres(dir: string, logFile: string, held: boolean): { exited: () => number | null; child: ChildProcess } {
     const logFd = fs.openSync(logFile, "a", 0o600);
     this.chown(logFile);
     let exited: number | null = null;
     try {
-      const child = spawn(path.join(this.binDir, "postgres"), ["-D", dir], {
+      const postgres = path.join(this.binDir, "postgres");
+      const child = spawn(held ? "/bin/sh" : postgres, held ? ["-c", 'read -r go || exit 0; exec "$0" -D "$1" </dev/null', postgres, dir] : ["-D", dir], {
         detached: true,
-        stdio: ["ignore", logFd, logFd],
+        stdio: [held ? "pipe" : "ignore", logFd, logFd],
         uid: this.osUser?.uid,
         gid: this.osUser?.gid,
         cwd: "/",
         env: childEnv({ LC_ALL: "C.UTF-8", LANG: "C.UTF-8" }),
       });
       child.on("exit", (code) => (exited = code ?? -1));
+      child.stdin?.on("error", () => {});
       child.unref();
+      return { exited: () => exited, child };
     } finally {
       fs.closeSync(logFd);
     }
+  }
+
+  /** Polls postmaster.pid until postgres on `dir` is ready (or its process exited, or time ran out). */
+  private async waitReady(dir: string, logFile: string, timeoutMs: number, exited: () => number | null): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // every 5 ms for the first two seconds (a clone starts in ~0.1 s: its start is most of a preview's creation), then every 50 ms
     for (const began = Date.now(); ;) {
       const wait = Date.now() - began < 2000 ? 5 : 50;
       const info = readPidFile(dir);
       if (info?.status === "ready" && pidAlive(info.pid)) return;
-      if (exited !== null) throw new InstanceError(`postgres exited with code ${exited} while starting: ${this.logTail(logFile)}`);
+      const code = exited();
+      if (code !== null) throw new InstanceError(`postgres exited with code ${code} while starting: ${this.logTail(logFile)}`);
       if (Date.now() > deadline) throw new InstanceError(`postgres did not become ready within ${timeoutMs} ms: ${this.logTail(logFile)}`);
       await sleep(wait);
     }
+  }
+
+  /**
+   * An instance's start readied ahead (the process forked now, while it may still be running or
+   * about to get other data): `go` starts postgres on whatever the instance's data is then and
+   * waits until it is ready; `cancel` lets the waiting process go without starting anything.
+   */
+  prepareStart(name: string): { go: (timeoutMs?: number) => Promise<void>; cancel: () => void } {
+    const dir = this.dataDir(name);
+    const logFile = this.logFile(name);
+    const held = this.spawnPostgres(dir, logFile, true);
+    let used = false;
+    return {
+      go: async (timeoutMs = 60_000) => {
+        if (used) throw new InstanceError(`the prepared start of ${name} was already used`);
+        used = true;
+        if (this.running(name)) {
+          held.child.stdin?.end();
+          return;
+        }
+        held.child.stdin?.end("go\n");
+        await this.waitReady(dir, logFile, timeoutMs, () => {
+          const code = held.exited();
+          // the shell became postgres (exec keeps the process): an exit is postgres's
+          return code;
+        });
+      },
+      cancel: () => {
+        if (used) return;
+        used = true;
+        held.child.stdin?.end();
+      },
+    };
   }
 
   private logTail(logFile: string): string {
