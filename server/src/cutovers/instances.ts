@@ -71,6 +71,17 @@ export async function prepareInstanceSwap(
 }
 
 /**
+ * The preview's database takes sessions again: a retried execute reads it and replays into it
+ * after an attempt closed it for the swap. Only while the preview's instance runs with the
+ * preview's data (after the swap it holds production's previous data, stopped).
+ */
+export async function reopenPreviewDatabase(ctx: AppContext, preview: PreviewRow, pair: InstancePair): Promise<void> {
+  if (!ctx.instances!.host.running(pair.candidate.name)) return;
+  const admin = await ctx.clusters.pool(pair.candidate.cluster_id);
+  if (await databaseExists(admin, preview.database_name)) await admin.query(`ALTER DATABASE ${quoteIdent(preview.database_name)} WITH CONNECTION LIMIT -1`);
+}
+
+/**
  * Renames a database and a role in an instance (its maintenance database: catalog changes
  * only) and sets the role's password and limits: the state read in one round trip, the
  * database's remaining sessions ended and waited for, then every change in one transaction

@@ -17,7 +17,7 @@ import { dropOwned, dropTenantRole, reassignOwned } from "../platform/dataplane/
 import { loadProject, type ProjectRow } from "../projects/store.js";
 import type { ProjectRef } from "../platform/lifecycle.js";
 import { loadPreview, type PreviewRow } from "../previews/store.js";
-import { dropPreviousInstance, instancePair, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
+import { dropPreviousInstance, instancePair, reopenPreviewDatabase, rollBackInstanceSwap, undoInstancePromotion } from "./instances.js";
 import { carryName, dropCarry, planCarryOver, planToApi, releaseDirectWrites } from "./carry-over.js";
 import { abandonCarryOver, dropCarryBack, promoteCarryingWrites, rollBackCarryingWrites } from "./carry-steps.js";
 import { insertBackup, loadBackup } from "../backups/store.js";
@@ -112,6 +112,11 @@ export function cutoverJobHandlers(ctx: AppContext): Record<string, JobHandler> 
         const { project, preview } = loaded;
         let cut = loaded.cut; // gains the pre-cutover backup's id below
         if (cut.status !== "in_progress") throw new PermanentError(`cutover request is ${cut.status}`);
+        // an earlier attempt may have closed the preview's database for the swap (the steps below read it)
+        if (cut.mode === "data") {
+          const pair = await instancePair(ctx, project, preview).catch(() => null);
+          if (pair) await reopenPreviewDatabase(ctx, preview, pair);
+        }
         // 0. The schema evidence as of now, beside the one taken when the request was opened.
         if (preview.state === "ready") await reviewAtExecute(ctx, job, cut.id, project, preview);
         // what production wrote since the preview's data was taken: a data cutover does not carry it over (yet)
