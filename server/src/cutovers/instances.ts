@@ -34,6 +34,13 @@ export async function instancePair(ctx: AppContext, project: ProjectRow, preview
   return { production, candidate };
 }
 
+/** The preview's data directory: as recorded on the request, else where its instance's link points. */
+function candidateDirOf(ctx: AppContext, cut: CutoverRow, pair: InstancePair): string {
+  const dir = cut.candidate_dir ?? ctx.instances!.host.dataTarget(pair.candidate.name);
+  if (!dir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
+  return dir;
+}
+
 /** What the renames need, read before a pause: production's role's verifier. */
 export interface SwapPrepared {
   verifier: string | null;
@@ -53,9 +60,7 @@ export async function prepareInstanceSwap(
   pair: InstancePair,
   keepPid: number | null,
 ): Promise<SwapPrepared> {
-  const engine = ctx.instances!;
-  const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
-  if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
+  const candidateDir = candidateDirOf(ctx, cut, pair);
   await recordCandidateDir(ctx.db, cut.id, candidateDir);
   await ctx.pooler.kill(preview.cluster_id, preview.database_name).catch(() => {});
   const admin = await ctx.clusters.pool(pair.candidate.cluster_id);
@@ -166,8 +171,7 @@ export async function promoteByInstanceSwap(
   opts: { paused?: boolean; prepared?: SwapPrepared } = {},
 ): Promise<{ clusterId: string; dir: string }> {
   const engine = ctx.instances!;
-  const candidateDir = cut.candidate_dir ?? engine.host.dataTarget(pair.candidate.name);
-  if (!candidateDir) throw new PermanentError(`the preview's instance ${pair.candidate.name} has no data`);
+  const candidateDir = candidateDirOf(ctx, cut, pair);
   if (engine.host.dataTarget(pair.production.name) !== candidateDir) {
     const began = Date.now();
     await engine.host.start(pair.candidate.name);

@@ -35,15 +35,21 @@ export const PRIVILEGED_APPLICATION_NAME = "capydb-privileged";
 
 const SESSION_OPTIONS = "-c search_path=pg_catalog,pg_temp -c lock_timeout=30s -c statement_timeout=900s -c idle_in_transaction_session_timeout=900s";
 
-async function withPrivilegedSession<T>(clusters: ClusterAdmin, clusterId: string, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** A connected privileged session in a database (`options`: more `-c` settings after the pinned ones). */
+async function privilegedClient(clusters: ClusterAdmin, clusterId: string, database: string, options = ""): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: await clusters.privilegedUrl(clusterId, database),
     application_name: PRIVILEGED_APPLICATION_NAME,
     connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
-    options: SESSION_OPTIONS,
+    options: `${SESSION_OPTIONS}${options ? ` ${options}` : ""}`,
   });
   client.on("error", () => {});
   await client.connect();
+  return client;
+}
+
+async function withPrivilegedSession<T>(clusters: ClusterAdmin, clusterId: string, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = await privilegedClient(clusters, clusterId, database);
   try {
     return await fn(client);
   } finally {
@@ -341,23 +347,9 @@ export class SlotCounter {
 
   static async open(clusters: ClusterAdmin, clusterId: string, database: string, source: string): Promise<SlotCounter> {
     if (!source.startsWith(ORIGIN_SLOT_PREFIX) && !source.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a slot the platform counts: ${source}`);
-    const client = new pg.Client({
-      connectionString: await clusters.privilegedUrl(clusterId, database),
-      application_name: PRIVILEGED_APPLICATION_NAME,
-      connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
-      options: SESSION_OPTIONS,
-    });
-    client.on("error", () => {});
-    await client.connect();
-    try {
-      // the planner takes the decoded lines for a few (a function's default estimate) and would
-      // join changes to their commits by nested loop: quadratic in the lines of a chunk
-      await client.query("SET enable_nestloop = off");
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw err;
-    }
-    return new SlotCounter(client, source);
+    // the planner takes the decoded lines for a few (a function's default estimate) and would
+    // join changes to their commits by nested loop: quadratic in the lines of a chunk
+    return new SlotCounter(await privilegedClient(clusters, clusterId, database, "-c enable_nestloop=off"), source);
   }
 
   async close(): Promise<void> {
@@ -508,14 +500,12 @@ export class CarrySource {
 
   static async open(clusters: ClusterAdmin, clusterId: string, database: string, slot: string): Promise<CarrySource> {
     if (!slot.startsWith(CARRY_SLOT_PREFIX)) throw new Error(`not a carry slot: ${slot}`);
-    const client = new pg.Client({
-      connectionString: await clusters.privilegedUrl(clusterId, database),
-      application_name: PRIVILEGED_APPLICATION_NAME,
-      connectionTimeoutMillis: DATA_PLANE_CONNECT_TIMEOUT_MS,
-      options: `${SESSION_OPTIONS} -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c synchronous_commit=on`,
-    });
-    client.on("error", () => {});
-    await client.connect();
+    const client = await privilegedClient(
+      clusters,
+      clusterId,
+      database,
+      "-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c synchronous_commit=on",
+    );
     return new CarrySource(client, slot);
   }
 
