@@ -462,7 +462,10 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
       await session.query("SET session_replication_role = replica");
       await session.query("SET row_security = off");
       await session.query("SELECT pg_catalog.pg_replication_origin_session_setup($1)", [name]);
-      const step = async (upto: string | null): Promise<number> => {
+      // advance: the slot moves past what the preview committed (in the catch-up; the drain's
+      // reads are not worth the decode an advance costs: the slot leaves with production's data,
+      // and a retry skips what the preview's origin says it already applied)
+      const step = async (upto: string | null, advance = true): Promise<number> => {
         const rows = await source.read(upto, BATCH_LINES);
         if (rows === null) {
           throw new PermanentError(
@@ -470,7 +473,7 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
           );
         }
         const reached = await replay.apply(rows);
-        if (reached) await source.advance(reached);
+        if (reached && advance) await source.advance(reached);
         return rows.length;
       };
       // catch up while production keeps writing, until what is left is small: the pause drains it
@@ -494,14 +497,17 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
       const mark = (phase: string) => (phases[phase] = Date.now() - began);
       let swapped = false;
       try {
-        await ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs);
-        mark("pooler_paused");
-        await holdDirectWrites(ctx, project);
-        mark("direct_held");
+        // both at once: PgBouncer waits for its clients' transactions, production for its direct sessions' exits
+        // (both settled before anything else: a failure of one must not let the other hold writes after the release below)
+        const held = await Promise.allSettled([
+          ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs).then(() => mark("pooler_paused")),
+          holdDirectWrites(ctx, project).then(() => mark("direct_held")),
+        ]);
+        for (const h of held) if (h.status === "rejected") throw h.reason;
         carry.state = "paused";
         const final = await source.flushedLsn();
         mark("flushed");
-        while ((await step(final)) >= BATCH_LINES) {
+        while ((await step(final, false)) >= BATCH_LINES) {
           // drained batch by batch up to the marker (a read short of a batch reached it)
         }
         mark("drained");
