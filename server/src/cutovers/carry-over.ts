@@ -497,13 +497,12 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
       const mark = (phase: string) => (phases[phase] = Date.now() - began);
       let swapped = false;
       try {
-        // both at once: PgBouncer waits for its clients' transactions, production for its direct sessions' exits
-        // (both settled before anything else: a failure of one must not let the other hold writes after the release below)
-        const held = await Promise.allSettled([
-          ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs).then(() => mark("pooler_paused")),
-          holdDirectWrites(ctx, project).then(() => mark("direct_held")),
-        ]);
-        for (const h of held) if (h.status === "rejected") throw h.reason;
+        // PgBouncer first: its clients' transactions end before the direct sessions are ended
+        // (those include PgBouncer's server connections, idle once it has paused)
+        await ctx.pooler.pause(project.cluster_id, project.database_name, ctx.config.instances.cutoverPauseWaitMs);
+        mark("pooler_paused");
+        await holdDirectWrites(ctx, project);
+        mark("direct_held");
         carry.state = "paused";
         const final = await source.flushedLsn();
         mark("flushed");
