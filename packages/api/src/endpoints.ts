@@ -9,6 +9,11 @@ export interface Endpoint {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** OpenAPI-style path: /v1/projects/{projectID} */
   path: string;
+  /**
+   * The OpenAPI operationId, and the name of the typed client's method for it (CapyClient.<id>):
+   * one name, so generated SDKs and the hand-written client agree (checked by test/openapi-operation-ids).
+   */
+  operationId: string;
   summary: string;
   tag: string;
   /** True for the 22 endpoints of ../shared/api-reference/contract.json. */
@@ -20,6 +25,11 @@ export interface Endpoint {
   /** The server's route when it differs from the documented path (a wildcard). */
   route?: string;
   body?: z.ZodType;
+  /**
+   * Whether the server refuses the call without a body. Default: when {} does not satisfy `body`
+   * (an absent body is read as {}); set it where the server needs more than the schema says.
+   */
+  bodyRequired?: boolean;
   query?: z.ZodType;
   /** Success status and body schema. */
   status: number;
@@ -46,6 +56,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects",
+    operationId: "listProjects",
     tag: "Projects",
     contract: true,
     summary: "List projects",
@@ -56,6 +67,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects",
+    operationId: "createProject",
     tag: "Projects",
     contract: true,
     summary: "Create a project (a database and a login role)",
@@ -67,6 +79,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}",
+    operationId: "getProject",
     githubActions: "read",
     tag: "Projects",
     contract: true,
@@ -77,6 +90,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "PATCH",
     path: "/v1/projects/{projectID}",
+    operationId: "updateProject",
     tag: "Projects",
     contract: true,
     summary: "Update a project's settings (applied to Postgres at once)",
@@ -88,6 +102,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/projects/{projectID}",
+    operationId: "deleteProject",
     tag: "Projects",
     contract: true,
     summary: "Delete a project (drops its database and role)",
@@ -97,6 +112,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/connection-uri",
+    operationId: "getConnectionUri",
     tag: "Projects",
     contract: false,
     summary: "The project's connection string, password included",
@@ -108,6 +124,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/move-to-instance",
+    operationId: "moveProjectToInstance",
     tag: "Projects",
     contract: false,
     admin: true,
@@ -119,6 +136,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/jobs",
+    operationId: "listProjectJobs",
     githubActions: "read",
     tag: "Jobs",
     contract: false,
@@ -130,6 +148,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/extensions",
+    operationId: "listExtensions",
     tag: "Extensions",
     contract: true,
     summary: "List the extensions available to a project",
@@ -140,6 +159,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/extensions",
+    operationId: "enableExtension",
     tag: "Extensions",
     contract: true,
     summary: "Enable an extension",
@@ -151,6 +171,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/projects/{projectID}/extensions/{name}",
+    operationId: "disableExtension",
     tag: "Extensions",
     contract: true,
     summary: "Disable an extension",
@@ -162,6 +183,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/preview-databases",
+    operationId: "listPreviews",
     githubActions: "read",
     tag: "Previews",
     contract: true,
@@ -173,6 +195,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/preview-databases",
+    operationId: "createPreview",
     githubActions: "create",
     tag: "Previews",
     contract: true,
@@ -194,6 +217,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}",
+    operationId: "getPreview",
     githubActions: "read",
     tag: "Previews",
     contract: false,
@@ -204,6 +228,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}/connection-uri",
+    operationId: "getPreviewConnectionUri",
     githubActions: "read",
     tag: "Previews",
     contract: false,
@@ -216,6 +241,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/preview-databases/{previewID}",
+    operationId: "deletePreview",
     githubActions: "delete",
     tag: "Previews",
     contract: true,
@@ -227,6 +253,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/reset",
+    operationId: "resetPreview",
     githubActions: "reset",
     tag: "Previews",
     contract: true,
@@ -239,6 +266,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/extend",
+    operationId: "extendPreview",
     githubActions: "extend",
     tag: "Previews",
     contract: true,
@@ -252,6 +280,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/scheduled-backups",
+    operationId: "listScheduledBackups",
     tag: "Backups",
     contract: true,
     summary: "List backup schedules",
@@ -261,6 +290,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/preview-databases/{previewID}/schema-diff",
+    operationId: "createSchemaDiff",
     githubActions: "check",
     tag: "Previews",
     contract: false,
@@ -272,6 +302,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/preview-databases/{previewID}/schema-diff",
+    operationId: "getSchemaDiff",
     githubActions: "check",
     tag: "Previews",
     contract: false,
@@ -282,6 +313,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/masking-rules",
+    operationId: "getMaskingRules",
     githubActions: "read",
     tag: "Masking",
     contract: false,
@@ -293,6 +325,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "PUT",
     path: "/v1/projects/{projectID}/masking-rules",
+    operationId: "putMaskingRules",
     tag: "Masking",
     contract: false,
     summary: "Set the project's masking rules (masked snapshots taken before are not used again)",
@@ -304,6 +337,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "PUT",
     path: "/v1/projects/{projectID}/scheduled-backups/default",
+    operationId: "putDefaultScheduledBackup",
     tag: "Backups",
     contract: true,
     summary: "Set the daily backup schedule",
@@ -315,6 +349,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/backups",
+    operationId: "listBackups",
     tag: "Backups",
     contract: true,
     summary: "List backups, newest first",
@@ -324,6 +359,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/backups",
+    operationId: "createBackup",
     tag: "Backups",
     contract: true,
     summary: "Take a backup now",
@@ -335,6 +371,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/backups/{backupID}",
+    operationId: "getBackup",
     tag: "Backups",
     contract: false,
     summary: "Get a backup",
@@ -344,6 +381,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/backups/{backupID}/restore",
+    operationId: "restoreBackup",
     tag: "Backups",
     contract: false,
     summary: "Restore a backup into its project (a safety backup is taken first; the swap is by rename)",
@@ -354,6 +392,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/backups/{backupID}",
+    operationId: "deleteBackup",
     tag: "Backups",
     contract: false,
     summary: "Delete a backup (its archive and its record); pinned backups, backups in use and backups still being taken are kept (409)",
@@ -364,6 +403,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/backups/{backupID}/verify",
+    operationId: "verifyBackup",
     tag: "Backups",
     contract: false,
     summary: "Verify a backup again: restore it into a scratch database and compare row counts",
@@ -375,10 +415,12 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/imports",
+    operationId: "createImport",
     tag: "Imports",
     contract: true,
     summary: "Import a database from a URL or an uploaded dump",
     body: s.CreateImportRequest,
+    bodyRequired: true, // exactly one of source_url and object_key
     status: 202,
     response: jobEnvelope,
     errors: ["project_not_ready", "project_deleted", "database_not_empty", "conflict"],
@@ -386,6 +428,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/imports/uploads",
+    operationId: "createUpload",
     tag: "Imports",
     contract: true,
     summary: "Get a signed URL to upload a dump to",
@@ -396,6 +439,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/imports/preflight",
+    operationId: "preflightImport",
     tag: "Imports",
     contract: true,
     summary: "Check a source database before importing it",
@@ -406,6 +450,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "PUT",
     path: "/v1/uploads/{objectKey}",
+    operationId: "uploadDump",
     tag: "Imports",
     contract: false,
     public: true,
@@ -419,6 +464,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/cutover-requests",
+    operationId: "listCutoverRequests",
     githubActions: "read",
     tag: "Cutovers",
     contract: true,
@@ -429,6 +475,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/cutover-requests",
+    operationId: "createCutoverRequest",
     githubActions: "cutover",
     tag: "Cutovers",
     contract: true,
@@ -441,6 +488,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/cutover-requests",
+    operationId: "listAllCutoverRequests",
     tag: "Cutovers",
     contract: false,
     summary: "Cutover requests visible to the caller (all of them for operators), newest first",
@@ -451,6 +499,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/cutover-requests/{cutoverID}",
+    operationId: "getCutoverRequest",
     githubActions: "read",
     tag: "Cutovers",
     contract: false,
@@ -461,6 +510,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/cutover-requests/{cutoverID}/cancel",
+    operationId: "cancelCutoverRequest",
     tag: "Cutovers",
     contract: false,
     summary: "Cancel a request that is open or acknowledged",
@@ -471,6 +521,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/cutover-requests/{cutoverID}/acknowledge",
+    operationId: "acknowledgeCutoverRequest",
     tag: "Cutovers",
     contract: false,
     admin: true,
@@ -483,6 +534,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/cutover-requests/{cutoverID}/reject",
+    operationId: "rejectCutoverRequest",
     tag: "Cutovers",
     contract: false,
     admin: true,
@@ -495,6 +547,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/cutover-requests/{cutoverID}/execute",
+    operationId: "executeCutoverRequest",
     tag: "Cutovers",
     contract: false,
     admin: true,
@@ -508,6 +561,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/cutover-requests/{cutoverID}/rollback",
+    operationId: "rollbackCutoverRequest",
     tag: "Cutovers",
     contract: false,
     admin: true,
@@ -518,11 +572,22 @@ export const endpoints: Endpoint[] = [
     errors: ["cutover_state_conflict", "rollback_window_passed", "write_loss_not_accepted"],
   },
   // Jobs
-  { method: "GET", path: "/v1/jobs/{jobID}", githubActions: "read", tag: "Jobs", contract: false, summary: "Get a job", status: 200, response: jobEnvelope },
+  {
+    method: "GET",
+    path: "/v1/jobs/{jobID}",
+    operationId: "getJob",
+    githubActions: "read",
+    tag: "Jobs",
+    contract: false,
+    summary: "Get a job",
+    status: 200,
+    response: jobEnvelope,
+  },
   // Organizations and API keys
   {
     method: "POST",
     path: "/v1/organizations",
+    operationId: "createOrganization",
     tag: "Organizations",
     contract: false,
     admin: true,
@@ -535,6 +600,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/organizations",
+    operationId: "listOrganizations",
     tag: "Organizations",
     contract: false,
     admin: true,
@@ -545,6 +611,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/organizations/{orgID}/api-keys",
+    operationId: "createApiKey",
     tag: "API keys",
     contract: false,
     summary: "Create an API key (the secret is shown once)",
@@ -556,6 +623,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/organizations/{orgID}/api-keys",
+    operationId: "listApiKeys",
     tag: "API keys",
     contract: false,
     summary: "List an organization's API keys (no secrets)",
@@ -566,6 +634,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/organizations/{orgID}/quotas",
+    operationId: "getOrganizationQuotas",
     tag: "Organizations",
     contract: false,
     summary: "The ceilings in force for an organization's projects, by plan (set by the platform operator)",
@@ -576,6 +645,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "PUT",
     path: "/v1/organizations/{orgID}/quotas",
+    operationId: "putOrganizationQuotas",
     tag: "Organizations",
     contract: false,
     admin: true,
@@ -587,6 +657,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/api-keys/{keyID}",
+    operationId: "revokeApiKey",
     tag: "API keys",
     contract: false,
     summary: "Revoke an API key",
@@ -598,6 +669,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/projects/{projectID}/trust-policies",
+    operationId: "createTrustPolicy",
     tag: "Trust policies",
     contract: false,
     summary: "Trust a GitHub repository's workflows to act on the project with short-lived tokens (organization keys and users, platform admins)",
@@ -609,6 +681,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/projects/{projectID}/trust-policies",
+    operationId: "listTrustPolicies",
     tag: "Trust policies",
     contract: false,
     summary: "The project's trust policies",
@@ -619,6 +692,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/trust-policies/{trustPolicyID}",
+    operationId: "getTrustPolicy",
     tag: "Trust policies",
     contract: false,
     summary: "Get a trust policy (organization keys and users, platform admins)",
@@ -629,6 +703,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "DELETE",
     path: "/v1/trust-policies/{trustPolicyID}",
+    operationId: "deleteTrustPolicy",
     tag: "Trust policies",
     contract: false,
     summary: "Delete a trust policy: the tokens it issued stop working at once",
@@ -639,6 +714,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "POST",
     path: "/v1/auth/github-oidc",
+    operationId: "exchangeGitHubOidcToken",
     tag: "Trust policies",
     contract: false,
     public: true,
@@ -653,6 +729,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/healthz",
+    operationId: "health",
     tag: "Platform",
     contract: false,
     public: true,
@@ -663,6 +740,7 @@ export const endpoints: Endpoint[] = [
   {
     method: "GET",
     path: "/v1/openapi.json",
+    operationId: "getOpenApiDocument",
     tag: "Platform",
     contract: false,
     public: true,

@@ -66,7 +66,49 @@ function errorResponse(errorRef: Json, codes: ErrorCode[]): Json {
   };
 }
 
-export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json {
+export interface OpenApiOptions {
+  serverUrl?: string;
+  /** The server's limit on a JSON request body (CAPYDB_BODY_LIMIT_BYTES); documented when given. */
+  bodyLimitBytes?: number;
+  /** The server's limit on an uploaded dump (CAPYDB_UPLOAD_MAX_BYTES); documented when given. */
+  uploadMaxBytes?: number;
+}
+
+/** Whether the server refuses the operation without a body: an absent body is read as {}, so by default required iff {} is invalid. */
+export function bodyRequired(e: Endpoint): boolean {
+  return e.body !== undefined && (e.bodyRequired ?? !e.body.safeParse({}).success);
+}
+
+/** The raw body of PUT /v1/uploads/{objectKey}: the dump itself, not JSON. */
+function uploadOperation(op: Json, options: OpenApiOptions): void {
+  const limit = options.uploadMaxBytes;
+  const limitText = limit ? `at most ${limit} bytes (CAPYDB_UPLOAD_MAX_BYTES)` : "at most the server's CAPYDB_UPLOAD_MAX_BYTES (10 GiB by default)";
+  op.description =
+    "PUT the upload_url answered by createUpload as given: its path carries the object key (slashes and all) and its query the signature. " +
+    `The body is the dump itself (pg_dump --format=custom or --format=tar), streamed, ${limitText}; any other content is refused (400), a larger one 413.`;
+  const params = op.parameters as Json[];
+  const key = params.find((p) => p.name === "objectKey");
+  if (key) key.description = 'The object_key of the upload ("uploads/<projectID>/<hex>.dump"); not escaped';
+  params.push(
+    {
+      name: "expires",
+      in: "query",
+      required: true,
+      description: "From the upload_url: its expiry, in Unix seconds",
+      schema: { type: "string", pattern: "^[0-9]+$" },
+    },
+    { name: "signature", in: "query", required: true, description: "From the upload_url: the URL's signature", schema: { type: "string" } },
+  );
+  const binary: Json = { type: "string", format: "binary", contentMediaType: "application/octet-stream" };
+  if (limit) binary["x-capydb-max-bytes"] = limit;
+  op.requestBody = {
+    required: true,
+    description: `The dump (custom or tar format), ${limitText}`,
+    content: { "application/octet-stream": { schema: binary } },
+  };
+}
+
+export function buildOpenApiDocument(options: OpenApiOptions = {}): Json {
   const components: Json = {};
   const errorRef = toSchema(ErrorBody, "output", components);
   const paths: Record<string, Json> = {};
@@ -79,7 +121,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     };
     for (const [status, codes] of errorCodesOf(e)) responses[String(status)] = errorResponse(errorRef, codes);
     const op: Json = {
-      operationId: `${e.method.toLowerCase()}${e.path.replace(/\{(\w+)\}/g, "By_$1").replace(/[^a-zA-Z0-9_]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
+      operationId: e.operationId,
       summary: e.summary,
       tags: [e.tag],
       parameters: parameters(e, components),
@@ -91,8 +133,15 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     if (!e.public) op.security = [{ bearer: [] }];
     else op.security = [];
     if (e.body) {
-      op.requestBody = { required: false, content: { "application/json": { schema: toSchema(e.body, "input", components) } } };
+      const required = bodyRequired(e);
+      const limit = options.bodyLimitBytes ? `; at most ${options.bodyLimitBytes} bytes` : "";
+      op.requestBody = {
+        required,
+        description: (required ? "Required" : "Optional: an absent body is the same as {}") + limit,
+        content: { "application/json": { schema: toSchema(e.body, "input", components) } },
+      };
     }
+    if (e.operationId === "uploadDump") uploadOperation(op, options);
     (paths[e.path] ??= {})[e.method.toLowerCase()] = op;
   }
   return {
@@ -100,6 +149,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     info: {
       title: "CapyDB API",
       version: "1.0.0",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
       description:
         "Preview databases, verified backups, imports and operator-assisted cutovers for PostgreSQL. " +
         'Every error answers { "error": "<for a person>", "code": "<for a program>" }: each operation lists its error statuses and the codes each can carry; ' +
