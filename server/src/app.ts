@@ -7,6 +7,7 @@ import { createClerkVerifier } from "./http/clerk.js";
 import { clientErrorHandler } from "./http/client-errors.js";
 import { HttpError, errorBody, notImplemented } from "./http/errors.js";
 import { createMetrics } from "./http/metrics.js";
+import { PROVIDER_MIRROR_ROUTE, PROVIDER_RELEASE_ROUTE, providerMirrorRoutes } from "./http/provider-mirror.js";
 import { isDatabaseUnavailable } from "./platform/store/db.js";
 import { scrubSecrets } from "./platform/jobs/scrub.js";
 import { projectRoutes } from "./projects/routes.js";
@@ -25,7 +26,8 @@ import { withinRequestScope, type RequestScope } from "./platform/requested-by.j
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token, the
 // GitHub OIDC exchange by the GitHub ID token in its body.
 // /metrics is not public: it reports platform-wide figures (see its route).
-const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*", GITHUB_OIDC_EXCHANGE_ROUTE]);
+// The Terraform provider's mirror and release files are public, like the provider itself.
+const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*", GITHUB_OIDC_EXCHANGE_ROUTE, PROVIDER_MIRROR_ROUTE, PROVIDER_RELEASE_ROUTE]);
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -43,6 +45,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     },
     clientErrorHandler,
     forceCloseConnections: true,
+    // HTTPS when CAPYDB_TLS_CERT_FILE / CAPYDB_TLS_KEY_FILE are set (config.ts read and checked them).
+    ...(ctx.config.tls ? { https: { cert: ctx.config.tls.cert, key: ctx.config.tls.key } } : {}),
   });
 
   // Our own JSON parser: an empty body is "no fields" rather than an error. JSON only: a text
@@ -71,7 +75,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       : null;
   const auth = new Authenticator(ctx.db, clerk, ctx.apiKeyCache);
   const metrics = createMetrics(ctx.db, { refreshSeconds: ctx.config.metricsRefreshSeconds });
-  const openapi = buildOpenApiDocument();
+  const openapi = buildOpenApiDocument({ bodyLimitBytes: ctx.config.bodyLimitBytes, uploadMaxBytes: ctx.config.uploadMaxBytes });
 
   app.addHook("onRequest", async (req) => {
     (req as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
@@ -153,6 +157,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   maskingRoutes(app, ctx);
   schemaDiffRoutes(app, ctx);
   trustPolicyRoutes(app, ctx);
+  providerMirrorRoutes(app, ctx.config.providerReleaseDir);
 
   // Endpoints of the catalogue that a later version implements answer 501 (after auth).
   await app.after(); // routes of encapsulated plugins are known only once they have loaded
