@@ -143,6 +143,16 @@ describe("the instance engine", () => {
     expect(() => psql(uri, "select 1")).toThrow();
     const { job } = await org.createPreview(project.id, { name: "after-delete" });
     await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    // at the limit a backup is still verified: its scratch database goes on production's own
+    // instance (no throwaway instance to be had), and is gone afterwards
+    const backup = await org.createBackup(project.id, { label: "at the limit" });
+    await org.waitForJob(backup.job.id, { timeoutMs: 120_000 });
+    expect((await org.listBackups(project.id)).backups.find((b) => b.label === "at the limit")).toMatchObject({
+      state: "completed",
+      verification_state: "verified",
+    });
+    expect(await buildsOf(backup.job.id)).toEqual([]);
+    expect(tenantDatabases(prodUri)).toBe(project.database_name);
   });
 
   it("cutover swaps the instances' data: production's URI sees the preview's data; rollback swaps it back", async () => {

@@ -24,6 +24,10 @@
 //            pre-cutover backup, the catch-up, the pause, the swap); writers go on a little
 //            against the new production, stop. Every acknowledged write must be in production
 //            exactly once and pooled writers must have seen no error.
+//   phase 3: writers run against the new production; the cutover is rolled back (production's
+//            writes since the swap carried back into the previous data under the same kind of
+//            pause); writers go on a little, stop. Every acknowledged write of the three phases
+//            must be in production exactly once, and pooled writers must have seen no error.
 //
 // The server's carry_over.pause_ms is the pause; its start and end on the clock are read from
 // the server's log line "the write pause, ms from its start" (log level info), which gives the
@@ -40,6 +44,7 @@ import path from "node:path";
 import pg from "pg";
 import { CapyClient, type Cutover } from "@capydb/api";
 import { reflinkDir, type ReflinkDir } from "../harness/reflink.js";
+import { wallClock, writer, type Ack, type Writer } from "../harness/writers.js";
 import {
   benchLog as log,
   envInt,
@@ -76,30 +81,20 @@ const PAUSE_LOG_LINE = "the write pause, ms from its start";
 const SWAP_LOG_LINE = "the swap, ms from its start";
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
-/** Wall-clock milliseconds with sub-millisecond precision (the server's log uses the same clock). */
-const now = () => performance.timeOrigin + performance.now();
+const now = wallClock;
 
 // ---------------------------------------------------------------- writers
 
-interface Ack {
-  n: number;
-  /** When the write was due at the writer's pace. */
-  due: number;
-  sent: number;
-  acked: number;
-}
-
 /**
- * One connection inserting numbered ledger rows at a fixed pace, one transaction each. Only
- * what the server acknowledged counts; a failed write (its outcome unknown) is not retried, the
- * next one takes the next number, on a new connection.
+ * One connection inserting numbered ledger rows at a fixed pace (test/harness/writers.ts), one
+ * transaction each, keeping its schedule after a stall as a paused client would. Started again,
+ * it goes on with the next numbers; what it saw is kept across its runs.
  */
-class Writer {
+class BenchWriter {
   readonly acks: Ack[] = [];
   readonly errors: { at: number; message: string }[] = [];
   private nextNumber = 1;
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
+  private current: Writer | null = null;
 
   constructor(
     readonly name: string,
@@ -109,52 +104,33 @@ class Writer {
   ) {}
 
   start(): void {
-    this.running = true;
-    this.done = this.loop();
+    this.current = writer(this.name, this.uri, {
+      intervalMs: this.intervalMs,
+      catchUp: true,
+      firstNumber: this.nextNumber,
+      applicationName: `capydb-bench-${this.name}`,
+    });
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
-    let client: pg.Client | null = null;
-    const began = now();
-    for (let k = 0; this.running; k++) {
-      const due = began + k * this.intervalMs;
-      if (due > now()) await sleep(due - now());
-      if (!this.running) break;
-      const n = this.nextNumber++;
-      const sent = now();
-      try {
-        if (!client) {
-          client = new pg.Client({ connectionString: this.uri, application_name: `capydb-bench-${this.name}` });
-          client.on("error", () => {});
-          await client.connect();
-        }
-        await client.query("INSERT INTO ledger (writer, n) VALUES ($1, $2)", [this.name, n]);
-        this.acks.push({ n, due, sent, acked: now() });
-      } catch (err) {
-        this.errors.push({ at: now(), message: (err as Error).message });
-        await client?.end().catch(() => {});
-        client = null;
-        await sleep(20); // a refused connection answers at once: no tight loop while behind the pace
-      }
-    }
-    await client?.end().catch(() => {});
+    if (!this.current) return;
+    const r = await this.current.stop();
+    this.current = null;
+    this.acks.push(...r.acks);
+    this.errors.push(...r.failures);
+    this.nextNumber = Math.max(this.nextNumber - 1, ...r.acks.map((a) => a.n), ...r.failures.map((f) => f.n)) + 1;
   }
 }
 
-function startWriters(writers: Writer[]): void {
+function startWriters(writers: BenchWriter[]): void {
   for (const w of writers) w.start();
 }
 
-async function stopWriters(writers: Writer[]): Promise<void> {
+async function stopWriters(writers: BenchWriter[]): Promise<void> {
   await Promise.all(writers.map((w) => w.stop()));
 }
 
-const ackCount = (writers: Writer[]) => writers.reduce((sum, w) => sum + w.acks.length, 0);
+const ackCount = (writers: BenchWriter[]) => writers.reduce((sum, w) => sum + w.acks.length, 0);
 
 // ---------------------------------------------------------------- SQL as the tenant
 
@@ -232,7 +208,11 @@ async function slotWalHeld(uri: string): Promise<string> {
 // ---------------------------------------------------------------- the server's view of the pause
 
 /** The pause's start and end on the wall clock, from the server's log line (null when it is not there). */
-function pauseFromLog(server: BenchServer, cutoverId: string): { start: number; end: number; phases: Record<string, number> } | null {
+function pauseFromLog(
+  server: BenchServer,
+  cutoverId: string,
+  which: "cutover" | "rollback" = "cutover",
+): { start: number; end: number; phases: Record<string, number> } | null {
   let text = "";
   try {
     text = fs.readFileSync(path.join(server.dataDir, "server.log"), "utf8");
@@ -252,7 +232,12 @@ function pauseFromLog(server: BenchServer, cutoverId: string): { start: number; 
       }
       continue;
     }
-    if (!line.includes(PAUSE_LOG_LINE) || !(line.includes(cutoverId) || line.includes(slotForm))) continue;
+    if (!line.includes(PAUSE_LOG_LINE)) continue;
+    // a rollback's carry is named after the cutover's, with "_back"
+    if (!(line.includes(cutoverId) || line.includes(slotForm)) || line.includes(`${slotForm}_back`) !== (which === "rollback")) {
+      swap = {}; // that swap was another pause's
+      continue;
+    }
     try {
       const entry = JSON.parse(line) as { time: number; swapped: number } & Record<string, unknown>;
       const phases: Record<string, number> = {};
@@ -277,6 +262,8 @@ function pauseFromLog(server: BenchServer, cutoverId: string): { start: number; 
 
 interface Windows {
   phase2Start: number;
+  /** when the writers of the phase stopped (phase 3's writes are not the cutover's "after") */
+  phase2End?: number;
   executeAt: number;
   jobDoneAt: number;
   pause: { start: number; end: number; phases: Record<string, number> } | null;
@@ -385,8 +372,8 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
     // ---- writers: half through PgBouncer, half direct, numbered rows
     const intervalMs = (1000 * 2 * WRITERS_PER_SIDE) / WRITES_PER_SECOND;
     const writers = [
-      ...Array.from({ length: WRITERS_PER_SIDE }, (_, i) => new Writer(`pooled-${i}`, true, pooled, intervalMs)),
-      ...Array.from({ length: WRITERS_PER_SIDE }, (_, i) => new Writer(`direct-${i}`, false, direct, intervalMs)),
+      ...Array.from({ length: WRITERS_PER_SIDE }, (_, i) => new BenchWriter(`pooled-${i}`, true, pooled, intervalMs)),
+      ...Array.from({ length: WRITERS_PER_SIDE }, (_, i) => new BenchWriter(`direct-${i}`, false, direct, intervalMs)),
     ];
     const pooledWriters = writers.filter((w) => w.pooled);
     const directWriters = writers.filter((w) => !w.pooled);
@@ -435,10 +422,11 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
     const jobDoneAt = now();
     await sleep(AFTER_SECONDS * 1000);
     await stopWriters(writers);
+    const phase2End = now();
     const done: Cutover = (await org.getCutoverRequest(opened.id)).cutover_request;
     const promoteJob = (await admin.getJob(started.promote_job_id!)).job;
     const pause = pauseFromLog(server, opened.id);
-    const windows: Windows = { phase2Start, executeAt, jobDoneAt, pause };
+    const windows: Windows = { phase2Start, phase2End, executeAt, jobDoneAt, pause };
     if (jobError) problems.push(`the cutover's job failed: ${jobError}`);
     if (done.status !== "completed") problems.push(`the request is ${done.status}${done.failure_reason ? `: ${done.failure_reason}` : ""}`);
     if (done.carry_over?.state !== "done") {
@@ -565,6 +553,101 @@ async function measure(server: BenchServer, fsDir: ReflinkDir): Promise<void> {
         `${rowsFromOldProduction - lostWithoutCarryOver} of them committed without an acknowledgement); ` +
         `its swap still stops production's instance: ${swapMs === null ? "n/a" : `${swapMs} ms`} of this run's pause were the swap itself (replay ended → swapped).\n`,
     );
+
+    // ---- phase 3: the rollback with writers running (production's writes since the swap carried back)
+    log(`phase 3: writers against the new production; the rollback after ${PHASE_SECONDS} s`);
+    const phase3Start = now();
+    startWriters(writers);
+    await sleep(PHASE_SECONDS * 1000);
+    await settleProject(() => waitProjectIdle(org, project.id, reported, JOB_TIMEOUT_MS), fsDir.dir, 0);
+    const shown = (await timed("GET request before the rollback", () => org.getCutoverRequest(opened.id))).cutover_request;
+    const rollbackAt = now();
+    const rolled = (await timed("POST rollback", () => admin.rollbackCutoverRequest(opened.id))).cutover_request;
+    let rollbackError: string | null = null;
+    await wait(rolled.rollback_job_id!, admin).catch((err: unknown) => (rollbackError = (err as Error).message));
+    const rollbackDoneAt = now();
+    await sleep(AFTER_SECONDS * 1000);
+    await stopWriters(writers);
+    const back = (await org.getCutoverRequest(opened.id)).cutover_request;
+    const rollbackJob = (await admin.getJob(rolled.rollback_job_id!)).job;
+    const backPause = pauseFromLog(server, opened.id, "rollback");
+    const backCarry = back.rollback_carry_over;
+    const rollbackProblems: string[] = [];
+    if (rollbackError) rollbackProblems.push(`the rollback's job failed: ${rollbackError}`);
+    if (back.status !== "rolled_back") rollbackProblems.push(`after the rollback the request is ${back.status}`);
+    if (backCarry?.state !== "done")
+      rollbackProblems.push(`rollback_carry_over.state is ${backCarry?.state ?? "missing"} (${backCarry?.reason ?? "no reason"})`);
+    const afterRollback = await withClient(direct, async (c) => {
+      const hasNote = (await c.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'ledger' AND column_name = 'note'")).rowCount === 1;
+      const rows = (await c.query<{ writer: string; n: number; side: string }>("SELECT writer, n, side FROM ledger")).rows;
+      return { hasNote, rows };
+    });
+    if (afterRollback.hasNote) rollbackProblems.push("production still has the preview's migration (ledger.note) after the rollback");
+    const seenBack = new Map<string, number>();
+    for (const r of afterRollback.rows) seenBack.set(`${r.writer}#${r.n}`, (seenBack.get(`${r.writer}#${r.n}`) ?? 0) + 1);
+    let missingBack = 0;
+    let ackedInPhase3 = 0;
+    for (const w of writers) {
+      for (const a of w.acks) {
+        if (a.sent >= phase3Start) ackedInPhase3 += 1;
+        if (!seenBack.has(`${w.name}#${a.n}`)) missingBack += 1;
+      }
+    }
+    const doubledBack = [...seenBack.values()].filter((n) => n > 1).length;
+    const carriedBackFromNew = afterRollback.rows.filter((r) => r.side === "preview").length;
+    const pooledErrorsBack = pooledWriters.flatMap((w) => w.errors.filter((e) => e.at >= phase3Start));
+    const directErrorsBack = directWriters.flatMap((w) => w.errors.filter((e) => e.at >= phase3Start));
+    if (missingBack > 0) rollbackProblems.push(`${missingBack} acknowledged writes are missing from production after the rollback`);
+    if (doubledBack > 0) rollbackProblems.push(`${doubledBack} writes are in production more than once after the rollback`);
+    if (pooledErrorsBack.length > 0)
+      rollbackProblems.push(
+        `pooled writers saw ${pooledErrorsBack.length} errors during the rollback: ${summarizeErrors(pooledErrorsBack.map((e) => e.message))}`,
+      );
+    problems.push(...rollbackProblems);
+    const rollbackSeconds =
+      rollbackJob.claimed_at && rollbackJob.completed_at ? (Date.parse(rollbackJob.completed_at) - Date.parse(rollbackJob.claimed_at)) / 1000 : NaN;
+    out(`\n### Phase 3: the rollback with writers running\n\n`);
+    printTable(
+      ["measure", "value"],
+      [
+        [
+          "rollback_carry_over before: possible / tables not carried",
+          `${shown.rollback_carry_over?.possible ?? "n/a"} / ${(shown.rollback_carry_over?.tables_not_carried ?? []).map((t) => t.table).join(", ") || "none"}`,
+        ],
+        ["rollback_carry_over: state", backCarry?.state ?? "n/a"],
+        ["rollback_carry_over.pause_ms (server)", backCarry?.pause_ms ?? "n/a"],
+        [
+          "… the pause's steps, ms from its start (server log)",
+          backPause
+            ? Object.entries(backPause.phases)
+                .sort((a, b) => a[1] - b[1])
+                .map(([k, v]) => `${k} ${v}`)
+                .join(", ")
+            : "log line not found",
+        ],
+        ["transactions carried back", backCarry?.transactions ?? "n/a"],
+        ["… rows in production written to the new production and carried back (stamped 'preview')", carriedBackFromNew],
+        [
+          "API answer times (s): GET request / POST rollback",
+          ["GET request before the rollback", "POST rollback"].map((k) => fmt((answered[k] ?? NaN) / 1000, 2)).join(" / "),
+        ],
+        ["rollback → job succeeded (s, client)", fmt((rollbackDoneAt - rollbackAt) / 1000, 2)],
+        ["… the job, claimed → completed (s, server)", fmt(rollbackSeconds, 2)],
+        ["pooled writers' errors in phase 3 (must be 0)", pooledErrorsBack.length],
+        [
+          "direct writers' failed writes in phase 3",
+          `${directErrorsBack.length}${directErrorsBack.length ? `: ${summarizeErrors(directErrorsBack.map((e) => e.message))}` : ""}`,
+        ],
+        ["writes acknowledged in phase 3", ackedInPhase3],
+        ["acknowledged writes in all (three phases) missing from production", missingBack],
+        ["… in production more than once (any write)", doubledBack],
+      ],
+    );
+    out(`\n### Writers' latency around the rollback (ms)\n\n`);
+    printTable(
+      ["window", "side", "writes", "p50", "p99", "max", "max from due"],
+      latencyRows(writers, { phase2Start: phase3Start, executeAt: rollbackAt, jobDoneAt: rollbackDoneAt, pause: backPause }, "rollback"),
+    );
     out(`Load average at the end: ${os.loadavg()[0].toFixed(2)}.\n`);
     if (problems.length > 0) throw new Error(`the cutover bench found:\n  - ${problems.join("\n  - ")}`);
   } finally {
@@ -587,16 +670,23 @@ function summarizeErrors(messages: string[]): string {
 }
 
 /** Latency by window (before the execute, the cutover's job, writes in flight during the pause, after) and side. */
-function latencyRows(writers: Writer[], w: Windows): string[][] {
+function latencyRows(writers: BenchWriter[], w: Windows, what: "cutover" | "rollback" = "cutover"): string[][] {
   const windows: { label: string; takes: (a: Ack) => boolean }[] = [
-    { label: "before (phase 2, before execute)", takes: (a) => a.sent >= w.phase2Start && a.sent < w.executeAt },
-    { label: "cutover job (execute → job succeeded)", takes: (a) => a.sent >= w.executeAt && a.sent <= w.jobDoneAt },
+    {
+      label: what === "cutover" ? "before (phase 2, before execute)" : "before (phase 3, before the rollback)",
+      takes: (a) => a.sent >= w.phase2Start && a.sent < w.executeAt,
+    },
+    {
+      label: what === "cutover" ? "cutover job (execute → job succeeded)" : "rollback job (rollback → job succeeded)",
+      takes: (a) => a.sent >= w.executeAt && a.sent <= w.jobDoneAt,
+    },
   ];
   if (w.pause) {
     const p = w.pause;
     windows.push({ label: "in flight during the pause (server log)", takes: (a) => a.sent <= p.end && a.acked >= p.start });
   }
-  windows.push({ label: "after (new production)", takes: (a) => a.sent > w.jobDoneAt });
+  const end = w.phase2End ?? Infinity;
+  windows.push({ label: what === "cutover" ? "after (new production)" : "after (production's data back)", takes: (a) => a.sent > w.jobDoneAt && a.sent < end });
   const rows: string[][] = [];
   for (const win of windows) {
     for (const side of ["pooled", "direct"] as const) {

@@ -5,51 +5,91 @@
 // would count it twice). Each acknowledged write's latency is kept, with when it was sent.
 import pg from "pg";
 
+export interface Ack {
+  n: number;
+  /** When the write was due at the writer's pace (wall-clock ms, sub-millisecond). */
+  due: number;
+  sent: number;
+  acked: number;
+}
+
 export interface WriterResult {
   name: string;
   acked: number[];
+  /** per acknowledged write: when it was due, sent and acknowledged */
+  acks: Ack[];
   errors: string[];
+  /** per failed write: when it failed */
+  failures: { n: number; at: number; message: string }[];
   /** per acknowledged write: when it was sent (ms since the epoch) and how long it took */
   latencies: { at: number; ms: number }[];
 }
 
 export interface Writer {
+  readonly name: string;
   readonly acked: number;
+  /** What the writer has acknowledged and seen fail so far (live; final after stop). */
+  readonly result: WriterResult;
   stop: () => Promise<WriterResult>;
 }
 
-export function writer(name: string, uri: string, opts: { intervalMs?: number } = {}): Writer {
-  const result: WriterResult = { name, acked: [], errors: [], latencies: [] };
+export interface WriterOptions {
+  /** The pace: one write every intervalMs (default 5). */
+  intervalMs?: number;
+  /**
+   * Keep the pace's schedule after a stall (writes due during it are sent at once, back to
+   * back), as clients of a paused database do; by default the schedule starts over from the
+   * stall's end.
+   */
+  catchUp?: boolean;
+  /** The first row's number (default 1): a writer started again goes on with the next ones. */
+  firstNumber?: number;
+  applicationName?: string;
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision (the server's log uses the same clock). */
+export const wallClock = () => performance.timeOrigin + performance.now();
+
+export function writer(name: string, uri: string, opts: WriterOptions = {}): Writer {
+  const result: WriterResult = { name, acked: [], acks: [], errors: [], failures: [], latencies: [] };
   let running = true;
   const interval = opts.intervalMs ?? 5;
   const done = (async () => {
     let c: pg.Client | null = null;
-    for (let n = 1; running; n++) {
-      const began = Date.now();
+    let due = wallClock();
+    for (let n = opts.firstNumber ?? 1; running; n++) {
+      if (due > wallClock()) await new Promise((r) => setTimeout(r, due - wallClock()));
+      if (!running) break;
+      const sent = wallClock();
       try {
         if (!c) {
-          c = new pg.Client({ connectionString: uri });
+          c = new pg.Client({ connectionString: uri, application_name: opts.applicationName ?? `capydb-writer-${name}` });
           c.on("error", () => {});
           await c.connect();
         }
         await c.query("insert into ledger(writer, n) values ($1, $2)", [name, n]);
+        const acked = wallClock();
         result.acked.push(n);
-        result.latencies.push({ at: began, ms: Date.now() - began });
+        result.acks.push({ n, due, sent, acked });
+        result.latencies.push({ at: Math.round(sent), ms: Math.round(acked - sent) });
       } catch (err) {
         result.errors.push((err as Error).message);
+        result.failures.push({ n, at: wallClock(), message: (err as Error).message });
         await c?.end().catch(() => {});
         c = null;
+        // a refused connection answers at once: no tight loop while behind the pace
         await new Promise((r) => setTimeout(r, 20));
       }
-      const wait = interval - (Date.now() - began);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      due = opts.catchUp ? due + interval : Math.max(due + interval, wallClock());
     }
     await c?.end().catch(() => {});
   })();
   return {
+    name,
     get acked() {
       return result.acked.length;
     },
+    result,
     stop: async () => {
       running = false;
       await done;

@@ -242,7 +242,18 @@ export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, pro
     // paused: PgBouncer holds production's clients through the swap
     if (!opts.paused) await ctx.pooler.kill(project.cluster_id, project.database_name).catch(() => {});
     // paused: the promoted data goes after the swap back, and its WAL was flushed at the pause's marker
-    await engine.swapStopped(production, previous, { firstImmediate: opts.paused });
+    const at = await engine.swapStopped(production, previous, { firstImmediate: opts.paused });
+    ctx.log.info(
+      {
+        cutover_id: cut.id,
+        names_taken: 0,
+        production_stopped: at.firstStoppedMs,
+        preview_stopped: at.secondStoppedMs,
+        stopped: at.stoppedMs,
+        started: at.startedMs,
+      },
+      "the swap, ms from its start",
+    );
   }
   await engine.host.start(production.name);
   // the promoted data, now in the other instance, goes (after the pause, when there is one)
