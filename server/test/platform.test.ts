@@ -37,7 +37,9 @@ describe("platform", () => {
     const text = await metrics.text();
     expect(text).toMatch(/capydb_http_requests_total\{method="GET",route="\/v1\/projects",status="200"\} \d+/);
     expect(text).toContain("capydb_http_request_duration_seconds_bucket");
-    expect(text).toContain("capydb_process_resident_memory_bytes");
+    // Node's default metrics under their standard names, for stock Node.js dashboards
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).not.toContain("capydb_process_");
   });
 
   it("two servers starting at once on one control-plane database apply each migration once", async () => {

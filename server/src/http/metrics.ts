@@ -1,41 +1,78 @@
-// Prometheus metrics at GET /metrics (platform-admin API key only: the job counts are
-// platform-wide figures no tenant should see).
+// Prometheus metrics at GET /metrics (platform-admin API key only: the job counts and the
+// per-project figures are platform-wide figures no tenant should see). Labels carry ids only
+// (no names): at most seven series per project (its backup, its schedule, five preview states).
 import client from "prom-client";
 import type { Db } from "../platform/store/db.js";
+import { jobDurationSeconds, workerSlots } from "../platform/jobs/job-metrics.js";
 
 type JobCount = { type: string; state: string; n: number };
 
+/** The states of a live preview: every live project reports each of them (0 included). */
+const PREVIEW_STATES = ["creating", "ready", "resetting", "failed", "deleting"] as const;
+
+/** One row per live project: its last verified backup, its backup schedule, its previews by state. */
+type ProjectFigures = {
+  project_id: string;
+  /** Seconds since the epoch of the point in time its newest verified backup holds; null: none. */
+  last_verified_backup: number | null;
+  /** Since when (seconds since the epoch) an active backup schedule has covered it; null: no schedule. */
+  backup_schedule_since: number | null;
+  previews: Partial<Record<(typeof PREVIEW_STATES)[number], number>>;
+};
+
+type Reading = { jobs: JobCount[]; projects: ProjectFigures[] };
+
+// One statement, so one snapshot and one round trip per refresh, whatever the number of projects.
+const READ_SQL = `
+SELECT
+  (SELECT coalesce(json_agg(j), '[]') FROM (SELECT type, state, count(*)::int AS n FROM jobs GROUP BY 1, 2) j) AS jobs,
+  (SELECT coalesce(json_agg(p), '[]') FROM (
+     SELECT pr.id AS project_id,
+            extract(epoch FROM b.at)::float8 AS last_verified_backup,
+            extract(epoch FROM s.since)::float8 AS backup_schedule_since,
+            coalesce(v.previews, '{}') AS previews
+       FROM projects pr
+       LEFT JOIN (SELECT project_id, max(coalesce(snapshot_at, completed_at, created_at)) AS at
+                    FROM backups WHERE state = 'completed' AND verification_state = 'verified' GROUP BY 1) b ON b.project_id = pr.id
+       LEFT JOIN (SELECT project_id, min(effective_from) AS since FROM scheduled_backups WHERE is_active GROUP BY 1) s ON s.project_id = pr.id
+       LEFT JOIN (SELECT project_id, json_object_agg(state, n) AS previews
+                    FROM (SELECT project_id, state, count(*)::int AS n FROM preview_databases
+                           WHERE state NOT IN ('deleted', 'promoted') GROUP BY 1, 2) c GROUP BY 1) v ON v.project_id = pr.id
+      WHERE pr.state <> 'deleted') p) AS projects`;
+
 /**
- * Job counts read from the control-plane database at most once per `maxAgeMs`, with one
- * query in flight at a time: however often /metrics is scraped, the database sees at most
- * one count query every few seconds. Concurrent scrapes of a stale reading share one query.
+ * Job counts and per-project figures read from the control-plane database at most once per
+ * `maxAgeMs`, with one query in flight at a time: however often /metrics is scraped, the
+ * database sees at most one query every few seconds. Concurrent scrapes of a stale reading
+ * share one query.
  */
-class JobCounts {
-  private rows: JobCount[] = [];
+class ControlPlaneReading {
+  private reading: Reading = { jobs: [], projects: [] };
   private readAt = -Infinity;
-  private reading: Promise<void> | null = null;
+  private inFlight: Promise<void> | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly maxAgeMs: number,
   ) {}
 
-  async current(): Promise<JobCount[]> {
+  async current(): Promise<Reading> {
     if (performance.now() - this.readAt >= this.maxAgeMs) {
-      this.reading ??= this.read().finally(() => {
-        this.reading = null;
+      this.inFlight ??= this.read().finally(() => {
+        this.inFlight = null;
       });
-      await this.reading;
+      await this.inFlight;
     }
-    return this.rows;
+    return this.reading;
   }
 
   private async read(): Promise<void> {
     try {
-      this.rows = (await this.db.query<JobCount>("SELECT type, state, count(*)::int AS n FROM jobs GROUP BY 1, 2")).rows;
+      const row = (await this.db.query<Reading>(READ_SQL)).rows[0];
+      this.reading = { jobs: row.jobs, projects: row.projects };
     } catch {
       // database unavailable: report nothing rather than stale figures or a failed scrape
-      this.rows = [];
+      this.reading = { jobs: [], projects: [] };
     } finally {
       // counted from the end of the query, so a slow database is not asked again at once
       this.readAt = performance.now();
@@ -45,7 +82,9 @@ class JobCounts {
 
 export function createMetrics(db: Db, options: { refreshSeconds: number }) {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: "capydb_" });
+  // Node's default metrics under their standard names (process_cpu_seconds_total,
+  // nodejs_eventloop_lag_seconds, ...), so stock Node.js dashboards work unchanged.
+  client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({
     name: "capydb_http_requests_total",
     help: "HTTP requests by route and status",
@@ -59,16 +98,69 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const jobCounts = new JobCounts(db, options.refreshSeconds * 1000);
+  const reading = new ControlPlaneReading(db, options.refreshSeconds * 1000);
+  const every = `read from the control-plane database at most every ${options.refreshSeconds}s`;
   new client.Gauge({
     name: "capydb_jobs",
-    help: `Jobs by type and state (read from the control-plane database at most every ${options.refreshSeconds}s)`,
+    help: `Jobs by type and state (${every})`,
     labelNames: ["type", "state"],
     registers: [registry],
     async collect() {
-      const rows = await jobCounts.current();
+      const { jobs } = await reading.current();
       this.reset();
-      for (const r of rows) this.set({ type: r.type, state: r.state }, r.n);
+      for (const r of jobs) this.set({ type: r.type, state: r.state }, r.n);
+    },
+  });
+  // A timestamp rather than an age: exact however old the cached reading is, and an alert
+  // computes the age itself (time() - ...), so it keeps counting if the figure stops changing.
+  new client.Gauge({
+    name: "capydb_project_last_verified_backup_timestamp_seconds",
+    help: `The point in time (seconds since the epoch) the newest verified backup of each project holds; absent when it has none (${every})`,
+    labelNames: ["project_id"],
+    registers: [registry],
+    async collect() {
+      const { projects } = await reading.current();
+      this.reset();
+      for (const p of projects) if (p.last_verified_backup !== null) this.set({ project_id: p.project_id }, p.last_verified_backup);
+    },
+  });
+  new client.Gauge({
+    name: "capydb_project_backup_schedule_since_timestamp_seconds",
+    help: `Since when (seconds since the epoch) an active backup schedule has covered each project; absent when it has none (${every})`,
+    labelNames: ["project_id"],
+    registers: [registry],
+    async collect() {
+      const { projects } = await reading.current();
+      this.reset();
+      for (const p of projects) if (p.backup_schedule_since !== null) this.set({ project_id: p.project_id }, p.backup_schedule_since);
+    },
+  });
+  new client.Gauge({
+    name: "capydb_project_previews",
+    help: `Live preview databases of each project by state, 0 included (${every})`,
+    labelNames: ["project_id", "state"],
+    registers: [registry],
+    async collect() {
+      const { projects } = await reading.current();
+      this.reset();
+      for (const p of projects) for (const state of PREVIEW_STATES) this.set({ project_id: p.project_id, state }, p.previews[state] ?? 0);
+    },
+  });
+  registry.registerMetric(jobDurationSeconds);
+  new client.Gauge({
+    name: "capydb_worker_concurrency",
+    help: "Job slots of the workers running in this process (CAPYDB_WORKER_CONCURRENCY; 0 when it runs none)",
+    registers: [registry],
+    collect() {
+      this.set(workerSlots().concurrency);
+    },
+  });
+  new client.Gauge({
+    name: "capydb_worker_jobs_running",
+    help: "Jobs the workers of this process are running now (their cleanups included)",
+    registers: [registry],
+    collect() {
+      this.set(workerSlots().running);
     },
   });
   return {

@@ -18,6 +18,7 @@ import { scrubSecrets } from "./scrub.js";
 import { runTool, toolFailure, ToolInterrupted, type ToolResult, type ToolRunOptions } from "./tools.js";
 import { checkRuntimeOverrideTypes, DEFAULT_JOB_LIMITS, MaxRuntimeExceeded, maxRuntimeFor, runtimeUsedUp, type JobLimits } from "./limits.js";
 import { startHandler, waitForHandler } from "./handler-wait.js";
+import { observeJobFinished, trackWorker, untrackWorker } from "./job-metrics.js";
 import type { JobRow } from "./types.js";
 
 export interface Logger {
@@ -144,6 +145,7 @@ export class Worker {
     this.rescueTimer.unref();
     void this.rescue();
     this.loopPromise = this.loop();
+    trackWorker(this);
   }
 
   private async listen(): Promise<void> {
@@ -279,6 +281,7 @@ export class Worker {
     const classification = overRuntime ? "permanent" : "transient";
     await this.cleanup(job, secrets, error, { message: error.message, classification });
     await this.recordFailure(job, error.message, classification, null);
+    observeJobFinished(job.type, "failed", job.run_seconds);
     this.opts.log.warn(
       { job_id: job.id, type: job.type, err: error.message },
       overRuntime ? "job failed: its runtime was used up; its cleanup ran" : "job failed on its last attempt; its cleanup ran",
@@ -315,7 +318,10 @@ export class Worker {
       try {
         const completed = await this.completions.complete(job.id, job.lease_token!);
         if (!completed) log.warn({ job_id: job.id }, "job finished after its lease was lost; another worker owns it");
-        else log.info({ job_id: job.id, type: job.type, ms: Date.now() - started }, "job succeeded");
+        else {
+          log.info({ job_id: job.id, type: job.type, ms: Date.now() - started }, "job succeeded");
+          observeJobFinished(job.type, "succeeded", job.run_seconds + (Date.now() - started) / 1000);
+        }
         return;
       } catch (err) {
         failure = { error: err };
@@ -335,6 +341,7 @@ export class Worker {
     const message = scrubSecrets(errorMessage(err), secrets);
     if (final) await this.cleanup(job, secrets, err, { message, classification });
     await this.recordFailure(job, message, classification, final ? null : this.backoffMs(job.attempts));
+    if (final) observeJobFinished(job.type, "failed", job.run_seconds + (Date.now() - started) / 1000);
     log.warn({ job_id: job.id, type: job.type, classification, final, err: message }, final ? "job failed" : "job attempt failed; will retry");
   }
 
@@ -460,7 +467,13 @@ export class Worker {
       }
     }
     await this.listener?.end().catch(() => {});
+    untrackWorker(this);
     return { handedBack: this.handedBack };
+  }
+
+  /** How many jobs it runs at once at most (CAPYDB_WORKER_CONCURRENCY). */
+  get concurrency(): number {
+    return this.opts.concurrency;
   }
 
   get activeJobs(): number {
