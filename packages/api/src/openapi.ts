@@ -60,7 +60,7 @@ function errorResponse(errorRef: Json, codes: ErrorCode[]): Json {
     description: codes.map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join("; "),
     content: {
       "application/json": {
-        schema: { allOf: [errorRef, { type: "object", properties: { code: { enum: codes } } }] },
+        schema: { allOf: [errorRef, { type: "object", required: ["code"], properties: { code: { type: "string", enum: codes } } }] },
       },
     },
   };
