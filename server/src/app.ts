@@ -22,12 +22,21 @@ import { schemaDiffRoutes } from "./schemadiffs/routes.js";
 import { cutoverRoutes } from "./cutovers/routes.js";
 import { GITHUB_OIDC_EXCHANGE_ROUTE, trustPolicyRoutes } from "./trustpolicies/routes.js";
 import { withinRequestScope, type RequestScope } from "./platform/requested-by.js";
+import { DOCS_ROUTES, docsRoutes } from "./http/docs.js";
 
 // Upload PUTs are authenticated by their URL's signature instead of a bearer token, the
 // GitHub OIDC exchange by the GitHub ID token in its body.
 // /metrics is not public: it reports platform-wide figures (see its route).
 // The Terraform provider's mirror and release files are public, like the provider itself.
-const PUBLIC_ROUTES = new Set(["/healthz", "/v1/openapi.json", "/v1/uploads/*", GITHUB_OIDC_EXCHANGE_ROUTE, PROVIDER_MIRROR_ROUTE, PROVIDER_RELEASE_ROUTE]);
+const PUBLIC_ROUTES = new Set([
+  "/healthz",
+  "/v1/openapi.json",
+  "/v1/uploads/*",
+  GITHUB_OIDC_EXCHANGE_ROUTE,
+  PROVIDER_MIRROR_ROUTE,
+  PROVIDER_RELEASE_ROUTE,
+  ...DOCS_ROUTES,
+]);
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -145,6 +154,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     return metrics.registry.metrics();
   });
   app.get("/v1/openapi.json", async () => openapi);
+  // the API reference over it, for people (public like the document)
+  docsRoutes(app);
 
   projectRoutes(app, ctx);
   extensionRoutes(app, ctx);
