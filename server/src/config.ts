@@ -1,6 +1,8 @@
 // Configuration from the environment, parsed once into a typed object.
 // Every setting is documented in the README's configuration table.
+import fs from "node:fs";
 import path from "node:path";
+import tls from "node:tls";
 import { isWellFormedApiKey } from "./platform/secrets.js";
 import { loadPlans, PlanConfigError, type PlanTable } from "./platform/quotas.js";
 import {
@@ -13,6 +15,10 @@ import {
 export interface Config {
   host: string;
   port: number;
+  /** HTTPS with this certificate (chain) and key, PEM, from CAPYDB_TLS_CERT_FILE / CAPYDB_TLS_KEY_FILE; null: plain HTTP. */
+  tls: { cert: Buffer; key: Buffer } | null;
+  /** What `npm run release -w packages/terraform-provider` wrote: served with a provider network mirror (null: not served). */
+  providerReleaseDir: string | null;
   dataDir: string;
   databaseUrl: string | null;
   /** How long startup waits for the control-plane database to accept connections. */
@@ -204,6 +210,35 @@ function cloneStrategy(v: string): Config["previewCloneStrategy"] {
   throw new ConfigError(`CAPYDB_PREVIEW_CLONE_STRATEGY must be file_copy, wal_log or logical, got "${v}"`);
 }
 
+/** Both files or neither; each readable; a certificate and the key that goes with it. */
+function tlsSettings(env: NodeJS.ProcessEnv): Config["tls"] {
+  const certFile = str(env, "CAPYDB_TLS_CERT_FILE");
+  const keyFile = str(env, "CAPYDB_TLS_KEY_FILE");
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) {
+    throw new ConfigError(
+      `CAPYDB_TLS_CERT_FILE and CAPYDB_TLS_KEY_FILE go together: set both (HTTPS) or neither (HTTP); only ${certFile ? "CAPYDB_TLS_CERT_FILE" : "CAPYDB_TLS_KEY_FILE"} is set`,
+    );
+  }
+  const read = (name: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const cert = read("CAPYDB_TLS_CERT_FILE", certFile);
+  const key = read("CAPYDB_TLS_KEY_FILE", keyFile);
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    // OpenSSL's reason only (e.g. "key values mismatch"): never the key's bytes.
+    const reason = ((err as Error).message || "invalid").split("\n")[0];
+    throw new ConfigError(`CAPYDB_TLS_CERT_FILE / CAPYDB_TLS_KEY_FILE: not a PEM certificate and its private key (${certFile}, ${keyFile}): ${reason}`);
+  }
+  return { cert, key };
+}
+
 function runtimeOverrides(env: NodeJS.ProcessEnv): Record<string, number> {
   try {
     return parseMaxRuntimeOverrides(str(env, "CAPYDB_JOB_MAX_RUNTIME") ?? "");
@@ -227,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("CAPYDB_BOOTSTRAP_API_KEY must look like capy_live_ followed by at least 32 characters of [A-Za-z0-9_-]");
   }
   const dataDir = path.resolve(str(env, "CAPYDB_DATA_DIR") ?? "./.capydb");
+  const providerReleaseDir = str(env, "CAPYDB_PROVIDER_RELEASE_DIR");
   // A running job can hold a control-plane connection while it waits for a lock (a
   // snapshot refresh, say) and need another to go on; API requests need their own.
   const poolSize = int(env, "CAPYDB_DATABASE_POOL_SIZE", 32, 2, 1000);
@@ -240,6 +276,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: str(env, "CAPYDB_HOST") ?? "127.0.0.1",
     port: int(env, "CAPYDB_PORT", 8080, 0, 65535),
+    tls: tlsSettings(env),
+    providerReleaseDir: providerReleaseDir === null ? null : path.resolve(providerReleaseDir),
     dataDir,
     databaseUrl: str(env, "CAPYDB_DATABASE_URL"),
     databaseWaitSeconds: int(env, "CAPYDB_DATABASE_WAIT_SECONDS", 60, 0, 3600),
