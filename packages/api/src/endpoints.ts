@@ -320,7 +320,7 @@ export const endpoints: Endpoint[] = [
     summary: "The project's masking rules, and the columns that look personal with no rule",
     status: 200,
     response: z.object({ masking_rules: s.MaskingRules }),
-    errors: ["project_not_ready"],
+    errors: ["project_not_ready", "project_deleted"],
   },
   {
     method: "PUT",
@@ -332,7 +332,7 @@ export const endpoints: Endpoint[] = [
     body: s.PutMaskingRulesRequest,
     status: 200,
     response: z.object({ masking_rules: s.MaskingRules }),
-    errors: ["project_not_ready"],
+    errors: ["project_not_ready", "project_deleted"],
   },
   {
     method: "PUT",
@@ -483,7 +483,8 @@ export const endpoints: Endpoint[] = [
     body: s.CreateCutoverRequest,
     status: 201,
     response: cutoverEnvelope,
-    errors: ["not_found", "preview_not_ready", "preview_deleted", "project_not_ready", "project_deleted", "cutover_already_open"],
+    // conflict: a preview of masked data cannot be promoted in mode "data"
+    errors: ["not_found", "preview_not_ready", "preview_deleted", "project_not_ready", "project_deleted", "cutover_already_open", "conflict"],
   },
   {
     method: "GET",

@@ -5,7 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapyClient } from "../src/client.js";
-import { endpoints, type Endpoint } from "../src/endpoints.js";
+import { endpoints, errorCodesOf, type Endpoint } from "../src/endpoints.js";
 import { bodyRequired, buildOpenApiDocument } from "../src/openapi.js";
 
 type Op = {
@@ -110,6 +110,36 @@ describe("request bodies", () => {
       ["expires", true],
       ["signature", true],
     ]);
+  });
+});
+
+describe("error responses", () => {
+  const codes = (id: string) => Object.fromEntries([...errorCodesOf(endpoint(id))].map(([status, c]) => [status, c]));
+
+  it("are each operation's own: few operations share one list", () => {
+    const lists = new Set(endpoints.map((e) => JSON.stringify([...errorCodesOf(e)])));
+    expect(lists.size).toBeGreaterThan(endpoints.length / 2);
+  });
+
+  it("name what the server answers where it answers it", () => {
+    // a project's path: the project is unknown; any other id: not_found
+    expect(codes("getProject")[404]).toEqual(["project_not_found"]);
+    expect(codes("getBackup")[404]).toEqual(["not_found"]);
+    // a preview of another project named in the body is not found, the project's is project_not_found
+    expect(codes("createCutoverRequest")[404]).toEqual(["project_not_found", "not_found"]);
+    // a masked preview cannot be promoted in mode data: a plain conflict
+    expect(codes("createCutoverRequest")[409]).toContain("conflict");
+    // masking rules are read from production's database, which a deleted project no longer has
+    expect(codes("getMaskingRules")[409]).toEqual(["project_not_ready", "project_deleted"]);
+    expect(codes("putMaskingRules")[409]).toEqual(["project_not_ready", "project_deleted"]);
+    // reads a GitHub Actions token may make answer no 403; its other calls can
+    expect(codes("getPreview")[403]).toBeUndefined();
+    expect(codes("createPreview")[403]).toEqual(["forbidden"]);
+    // the upload is public: no 401, but its signature is checked
+    expect(codes("uploadDump")[401]).toBeUndefined();
+    expect(codes("uploadDump")[403]).toEqual(["forbidden", "upload_url_expired"]);
+    // no body, no 413/415
+    expect(codes("listProjects")[413]).toBeUndefined();
   });
 });
 
