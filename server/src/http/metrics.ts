@@ -50,6 +50,7 @@ class ControlPlaneReading {
   private reading: Reading = { jobs: [], projects: [] };
   private readAt = -Infinity;
   private inFlight: Promise<void> | null = null;
+  private readonly applied = new WeakMap<object, Reading>();
 
   constructor(
     private readonly db: Db,
@@ -64,6 +65,17 @@ class ControlPlaneReading {
       await this.inFlight;
     }
     return this.reading;
+  }
+
+  /**
+   * The current reading, or nulls when `consumer` has already applied it: a gauge with
+   * thousands of series (one per project) is rebuilt once per reading, not per scrape.
+   */
+  async fresh(consumer: object): Promise<{ [K in keyof Reading]: Reading[K] | null }> {
+    const reading = await this.current();
+    if (this.applied.get(consumer) === reading) return { jobs: null, projects: null };
+    this.applied.set(consumer, reading);
+    return reading;
   }
 
   private async read(): Promise<void> {
@@ -106,7 +118,8 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
     labelNames: ["type", "state"],
     registers: [registry],
     async collect() {
-      const { jobs } = await reading.current();
+      const { jobs } = await reading.fresh(this);
+      if (!jobs) return; // the same reading as the last scrape: the values stand
       this.reset();
       for (const r of jobs) this.set({ type: r.type, state: r.state }, r.n);
     },
@@ -119,7 +132,8 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
     labelNames: ["project_id"],
     registers: [registry],
     async collect() {
-      const { projects } = await reading.current();
+      const { projects } = await reading.fresh(this);
+      if (!projects) return; // the same reading as the last scrape: the values stand
       this.reset();
       for (const p of projects) if (p.last_verified_backup !== null) this.set({ project_id: p.project_id }, p.last_verified_backup);
     },
@@ -130,7 +144,8 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
     labelNames: ["project_id"],
     registers: [registry],
     async collect() {
-      const { projects } = await reading.current();
+      const { projects } = await reading.fresh(this);
+      if (!projects) return; // the same reading as the last scrape: the values stand
       this.reset();
       for (const p of projects) if (p.backup_schedule_since !== null) this.set({ project_id: p.project_id }, p.backup_schedule_since);
     },
@@ -141,7 +156,8 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
     labelNames: ["project_id", "state"],
     registers: [registry],
     async collect() {
-      const { projects } = await reading.current();
+      const { projects } = await reading.fresh(this);
+      if (!projects) return; // the same reading as the last scrape: the values stand
       this.reset();
       for (const p of projects) for (const state of PREVIEW_STATES) this.set({ project_id: p.project_id, state }, p.previews[state] ?? 0);
     },
