@@ -1,9 +1,10 @@
-// The typed CapyDB API client: one keep-alive undici Pool per client, retries only where they
-// are safe, errors that never carry the API key, and waiting for a job to finish.
+// The typed CapyDB API client: Node's built-in fetch (its global dispatcher keeps connections
+// alive), retries only where they are safe, errors that never carry the API key, and waiting for
+// a job to finish. No HTTP library of its own: bundles that carry it (the GitHub Action, the
+// Terraform provider) stay small.
 //
 // Every method answers the API's JSON envelope as documented ({ project }, { job, project },
 // { projects: [...] }), except the connection-URI ones, which answer the string itself.
-import { Pool } from "undici";
 import { z } from "zod";
 import { endpoints } from "./endpoints.js";
 import { genericCode, isErrorCode, type ErrorCode } from "./error-codes.js";
@@ -163,6 +164,8 @@ export class JobTimeoutError extends Error {
 }
 
 // ---------------------------------------------------------------- retry classification
+// fetch rejects with TypeError("fetch failed") whose cause carries the socket's code (Node's
+// fetch is undici inside, hence the UND_ERR_ names).
 /** Errors where the request certainly never reached the server: safe to retry even a POST. */
 const NOT_SENT_CODES = new Set([
   "ECONNREFUSED",
@@ -190,11 +193,22 @@ class AttemptTimeout extends Error {
   readonly code = "ETIMEDOUT";
 }
 
+class ClientClosed extends Error {
+  readonly code = "CLIENT_CLOSED";
+}
+
+/** What went wrong, for people: fetch's own "fetch failed" says nothing, its cause does. */
+function reasonOf(err: unknown, depth = 0): string {
+  if (!(err instanceof Error)) return String(err);
+  const inner = err.cause instanceof Error ? err.cause : (err as { errors?: unknown }).errors instanceof Array ? (err as AggregateError).errors[0] : undefined;
+  if (depth < 4 && inner instanceof Error && (err.message === "" || err.message === "fetch failed")) return reasonOf(inner, depth + 1);
+  return err.message || err.name;
+}
+
 const IDEMPOTENT = new Set<HttpMethod>(["GET", "PUT", "DELETE"]);
 
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === "") return undefined;
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(value);
@@ -247,8 +261,10 @@ function renderPath(template: string, params: string[]): string {
   return template.replace(/\{\w+\}/g, (name) => {
     const value = params[i++];
     if (typeof value !== "string" || value === "") throw new TypeError(`${name.slice(1, -1)} must be a non-empty string`);
-    // "." and ".." would be collapsed by URL normalisation somewhere on the way.
-    return value === "." || value === ".." ? value.replace(/\./g, "%2E") : encodeURIComponent(value);
+    // URL parsing (fetch's included) collapses "." and ".." segments, encoded as %2E or not: the
+    // request would reach another endpoint. No id is either.
+    if (value === "." || value === "..") throw new TypeError(`${name.slice(1, -1)} must not be "${value}"`);
+    return encodeURIComponent(value);
   });
 }
 
@@ -256,7 +272,9 @@ function renderPath(template: string, params: string[]): string {
 export class CapyClient {
   readonly baseUrl: string;
   readonly #apiKey: string | null;
-  readonly #pool: Pool;
+  readonly #origin: string;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
   readonly #basePath: string;
   readonly #retries: number;
   readonly #retryBaseMs: number;
@@ -282,16 +300,16 @@ export class CapyClient {
     this.#userAgent = options.userAgent ?? `capydb-client (node ${process.versions.node})`;
     this.#validate = options.validateResponses ?? true;
     this.#onMismatch = options.onResponseMismatch ?? defaultMismatchHandler;
-    this.#pool = new Pool(url.origin, {
-      connect: { timeout: Math.min(this.#timeoutMs, 10_000) },
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-    });
+    this.#origin = url.origin;
   }
 
-  /** Closes the kept-alive connections once in-flight requests finish. */
-  close(): Promise<void> {
-    return this.#pool.close();
+  /**
+   * Refuses new requests and resolves once the in-flight ones finish. The kept-alive
+   * connections belong to Node's global dispatcher, which lets the process exit when idle.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   /**
@@ -323,9 +341,16 @@ export class CapyClient {
 
     for (let attempt = 0; ; attempt++) {
       const mayRetry = attempt < this.#retries;
-      let answer: { status: number; retryAfter: string | string[] | undefined; text: string };
+      let answer: { status: number; retryAfter: string | null; text: string };
       try {
-        answer = await this.#attempt(method, fullPath, headers, body, options.signal);
+        if (this.#closed) throw new ClientClosed("the client is closed");
+        const pending = this.#attempt(method, fullPath, headers, body, options.signal);
+        this.#inFlight.add(pending);
+        try {
+          answer = await pending;
+        } finally {
+          this.#inFlight.delete(pending);
+        }
       } catch (err) {
         if (options.signal?.aborted) throw options.signal.reason;
         const codes = errorCodes(err);
@@ -336,7 +361,7 @@ export class CapyClient {
           continue;
         }
         const code = codes[0];
-        const reason = err instanceof AttemptTimeout ? `timed out after ${this.#timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+        const reason = err instanceof AttemptTimeout ? `timed out after ${this.#timeoutMs} ms` : reasonOf(err);
         const message = redact(`${method} ${shownPath} failed: ${reason}${code ? ` (${code})` : ""} after ${attempt + 1} attempt(s)`, this.#apiKey);
         throw new CapyNetworkError(message, code, method, shownPath, attempt + 1, err);
       }
@@ -381,9 +406,10 @@ export class CapyClient {
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const res = await this.#pool.request({ method, path, headers, body, signal: controller.signal });
-      const text = await res.body.text();
-      return { status: res.statusCode, retryAfter: res.headers["retry-after"], text };
+      // The deadline covers connect to last byte: the body is read under the same signal.
+      const res = await fetch(this.#origin + path, { method, headers, body, signal: controller.signal, redirect: "manual" });
+      const text = await res.text();
+      return { status: res.status, retryAfter: res.headers.get("retry-after"), text };
     } catch (err) {
       throw timedOut ? new AttemptTimeout("timed out", { cause: err }) : err;
     } finally {

@@ -23,6 +23,8 @@ interface Recorded {
   headers: IncomingMessage["headers"];
   body: string;
   at: number;
+  /** The client's end of the connection: the same port means a kept-alive connection. */
+  remotePort: number | undefined;
 }
 type Handler = (req: Recorded, res: ServerResponse) => void;
 
@@ -80,7 +82,14 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const rec: Recorded = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString(), at: performance.now() };
+      const rec: Recorded = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+        at: performance.now(),
+        remotePort: req.socket.remotePort,
+      };
       requests.push(rec);
       handler(rec, res);
     });
@@ -296,6 +305,8 @@ describe("retries", () => {
       expect(err).toBeInstanceOf(CapyNetworkError);
       expect(err.code).toBe("ECONNREFUSED");
       expect(err.attempts).toBe(3);
+      // the socket's own words, not fetch's "fetch failed"
+      expect(err.message).toMatch(/failed: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ECONNREFUSED\) after 3 attempt\(s\)$/);
       expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(API_KEY);
     }
   });
@@ -378,6 +389,84 @@ describe("waitForJob", () => {
   it("does not keep polling a job that does not exist", async () => {
     handler = (_req, res) => json(res, 404, { error: "job not found" });
     await expect(client().waitForJob("job_x", { pollMs: 5 })).rejects.toMatchObject({ status: 404 });
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe("transport (Node's built-in fetch)", () => {
+  it("keeps the connection alive between requests", async () => {
+    handler = (_req, res) => json(res, 200, { projects: [] });
+    const c = client();
+    for (let i = 0; i < 6; i++) await c.listProjects();
+    expect(requests).toHaveLength(6);
+    // fetch's pool may open a second connection while the first one's answer is finishing
+    expect(new Set(requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+
+  it("times out a body that stops halfway, and retries a GET that did", async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"projects": [');
+    };
+    const err = (await client({ timeoutMs: 150, retries: 1 })
+      .listProjects()
+      .catch((e: unknown) => e)) as CapyNetworkError;
+    expect(err).toBeInstanceOf(CapyNetworkError);
+    expect(err.code).toBe("ETIMEDOUT");
+    expect(err.message).toContain("timed out after 150 ms");
+    expect(err.attempts).toBe(2);
+    expect(requests).toHaveLength(2);
+  });
+
+  it("answers a redirect as an error instead of following it (the key stays where it was sent)", async () => {
+    handler = (_req, res) => {
+      res.writeHead(307, { location: "/elsewhere" });
+      res.end();
+    };
+    await expect(client().listProjects()).rejects.toMatchObject({ name: "CapyApiError", status: 307, message: "HTTP 307" });
+    expect(requests.map((r) => r.url)).toEqual(["/v1/projects"]);
+  });
+
+  it("sends no body and no content-type on a request without one, and the exact JSON on one with", async () => {
+    handler = (_req, res) => json(res, 202, { job: makeJob() });
+    const c = client();
+    await c.restoreBackup("bk_1");
+    await c.createBackup("prj_1", { label: "ünïcode ✓" });
+    expect(requests[0].headers["content-type"]).toBeUndefined();
+    expect(requests[0].body).toBe("");
+    expect(requests[1].headers["content-type"]).toBe("application/json");
+    expect(requests[1].headers["content-length"]).toBe(String(Buffer.byteLength(requests[1].body)));
+    expect(JSON.parse(requests[1].body)).toEqual({ label: "ünïcode ✓" });
+  });
+
+  it("refuses ids that URL parsing would collapse into another endpoint", async () => {
+    handler = (_req, res) => json(res, 200, { projects: [] });
+    const c = client();
+    await expect(c.getProject(".")).rejects.toThrow(TypeError);
+    await expect(c.deletePreview("..")).rejects.toThrow(TypeError);
+    expect(requests).toHaveLength(0);
+  });
+
+  it("close() lets in-flight requests finish, then refuses new ones", async () => {
+    handler = (_req, res) => void setTimeout(() => json(res, 200, { projects: [] }), 100);
+    const c = client();
+    let answered = false;
+    const inFlight = c.listProjects().then((a) => ((answered = true), a));
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await c.close();
+    expect(answered).toBe(true);
+    expect(await inFlight).toEqual({ projects: [] });
+    const err = (await c.listProjects().catch((e: unknown) => e)) as CapyNetworkError;
+    expect(err).toBeInstanceOf(CapyNetworkError);
+    expect(err.code).toBe("CLIENT_CLOSED");
+    expect(requests).toHaveLength(1);
+  });
+
+  it("rejects with the caller's abort reason, without retrying", async () => {
+    handler = () => {}; // never answers
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("caller gave up")), 50);
+    await expect(client().request("GET", "/v1/projects", { signal: controller.signal })).rejects.toThrow("caller gave up");
     expect(requests).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@
 // counts (the goal is a handshake within 300 ms):
 //
 // - CommonJS bundles (esbuild): the provider with gRPC; zod; the API's zod schemas, which
-//   validation needs; the API client (undici), which configuration needs. The provider loads
+//   validation needs; the API client (on Node's fetch), which configuration needs. The provider loads
 //   the last three only when first needed, after the handshake: the first of Terraform's three
 //   starts (schema only) loads none, the second (validate) not the client. Each library is in
 //   one bundle only, so zod is one instance. @grpc/proto-loader stays out: grpc-js loads it only
