@@ -160,6 +160,13 @@ export class CapyProject extends Construct {
    * `TerraformOutput` of it needs `sensitive: true`, which Terraform enforces.
    */
   readonly connectionUri: string;
+  /**
+   * The same login through PgBouncer (transaction pooling; a token, sensitive). Empty where the
+   * server runs no pooler (`pooledPort` 0).
+   */
+  readonly pooledConnectionUri: string;
+  /** The password of the project's login role (a token, sensitive). */
+  readonly password: string;
 
   private readonly provider?: TerraformProvider;
   private readonly extensionsByName = new Map<string, CapyExtension>();
@@ -193,6 +200,8 @@ export class CapyProject extends Construct {
     this.pooledPort = this.resource.pooledPort;
     this.sslMode = this.resource.sslMode;
     this.connectionUri = this.resource.connectionUri;
+    this.pooledConnectionUri = this.resource.pooledConnectionUri;
+    this.password = this.resource.password;
 
     validateAtSynth(this, () => [
       displayName("name", props.name, 63),

@@ -202,6 +202,16 @@ describe.skipIf(!tfVersion)(`terraform-provider-capydb under ${tfVersion ?? "ter
     ids.previewDatabase = state["capydb_preview_database.pr"].database_name as string;
     expect(p).toMatchObject({ name: "tf-e2e", state: "ready", statement_timeout: "30s", max_connections: 20, region: "local" });
     expect(p.connection_uri).toMatch(/^postgresql:\/\//);
+    // the role's password, and the same login through PgBouncer when the server runs one
+    expect(typeof p.password === "string" && p.password.length >= 16).toBe(true);
+    expect(decodeURIComponent(new URL(p.connection_uri as string).password)).toBe(p.password);
+    if (p.pooled_port) {
+      const pooled = new URL(p.pooled_connection_uri as string);
+      expect(Number(pooled.port)).toBe(p.pooled_port);
+      expect(decodeURIComponent(pooled.password)).toBe(p.password);
+    } else {
+      expect(p.pooled_connection_uri).toBeNull();
+    }
     expect(state["capydb_extension.pgcrypto"]).toMatchObject({ id: `${ids.project}/pgcrypto`, version: expect.stringMatching(/^\d/) });
     expect(state["capydb_scheduled_backup.s"]).toMatchObject({ project_id: ids.project, cron_hour: 3, cron_minute: 15, is_active: true, retention_days: 14 });
     expect(state["capydb_preview_database.pr"]).toMatchObject({ name: "pr-1", state: "ready", ttl_seconds: 3600, source_kind: "project", mode: "full" });

@@ -3,7 +3,7 @@ import { DiagnosticError } from "../framework/diagnostics.js";
 import type { DataSource } from "../framework/resource.js";
 import type { AttributeSpec } from "../schema/schema.js";
 import { requireString } from "../resources/common.js";
-import { PROJECT_COMPUTED, liveProject, projectState } from "../resources/project.js";
+import { PROJECT_COMPUTED, liveProject, projectState, projectUris } from "../resources/project.js";
 
 const attributes: Record<string, AttributeSpec> = {
   id: { type: "string", required: true, description: "The project id (prj_...)." },
@@ -27,6 +27,6 @@ export const projectDataSource: DataSource = {
     const id = requireString(config, "id");
     const project = await liveProject(ctx, id);
     if (!project) throw new DiagnosticError("Project not found", `Project ${id} does not exist (or is deleted) for this API key.`, ["id"]);
-    return projectState(project, await ctx.client.getConnectionUri(id));
+    return projectState(project, await projectUris(ctx, project));
   },
 };

@@ -28,7 +28,31 @@ export const PROJECT_COMPUTED: Record<string, AttributeSpec> = {
   pooled_port: { type: "number", computed: true, description: "PgBouncer port (pooled connections); 0 when no pooler is installed." },
   ssl_mode: { type: "string", computed: true, description: "The sslmode clients should use." },
   connection_uri: { type: "string", computed: true, sensitive: true, description: "postgresql:// URI with the role's password (direct port)." },
+  pooled_connection_uri: {
+    type: "string",
+    computed: true,
+    sensitive: true,
+    description: "postgresql:// URI with the role's password through PgBouncer (transaction pooling); null when no pooler is installed (pooled_port 0).",
+  },
+  password: { type: "string", computed: true, sensitive: true, description: "The password of the project's login role (role_name)." },
 };
+
+/** What a project's state holds besides the API's project: its URIs (and the password in them). */
+export interface ProjectSecrets {
+  direct: string | null;
+  pooled: string | null;
+}
+
+/** The password in a postgresql:// URI, decoded (null when there is none). */
+export function passwordOf(uri: string | null): string | null {
+  if (!uri) return null;
+  try {
+    const password = new URL(uri).password;
+    return password ? decodeURIComponent(password) : null;
+  } catch {
+    return null;
+  }
+}
 
 const attributes: Record<string, AttributeSpec> = {
   id: { type: "string", computed: true, description: "The project id (prj_...)." },
@@ -67,7 +91,7 @@ const attributes: Record<string, AttributeSpec> = {
   ...PROJECT_COMPUTED,
 };
 
-export function projectState(p: Project, connectionUri: string | null): ObjectValue {
+export function projectState(p: Project, uris: ProjectSecrets | null): ObjectValue {
   return {
     id: p.id,
     name: p.name,
@@ -88,7 +112,9 @@ export function projectState(p: Project, connectionUri: string | null): ObjectVa
     direct_port: p.direct_port,
     pooled_port: p.pooled_port,
     ssl_mode: p.ssl_mode,
-    connection_uri: connectionUri,
+    connection_uri: uris?.direct ?? null,
+    pooled_connection_uri: uris?.pooled ?? null,
+    password: passwordOf(uris?.direct ?? null),
   };
 }
 
@@ -103,10 +129,19 @@ export async function liveProject(ctx: ProviderContext, id: string): Promise<Pro
   }
 }
 
+/** The project's URIs: the direct one, and the pooled one when PgBouncer is in front of its cluster. */
+export async function projectUris(ctx: ProviderContext, project: Project): Promise<ProjectSecrets> {
+  const [direct, pooled] = await Promise.all([
+    ctx.client.getConnectionUri(project.id),
+    project.pooled_port ? ctx.client.getConnectionUri(project.id, { pooled: true }) : Promise.resolve(null),
+  ]);
+  return { direct, pooled };
+}
+
 async function readProject(ctx: ProviderContext, id: string): Promise<ObjectValue | null> {
   const project = await liveProject(ctx, id);
   if (!project) return null;
-  return projectState(project, await ctx.client.getConnectionUri(id));
+  return projectState(project, await projectUris(ctx, project));
 }
 
 export const projectResource: Resource = {

@@ -184,6 +184,16 @@ export class DataCapydbProject extends cdktf.TerraformDataSource {
     return this.getStringAttribute('connection_uri');
   }
 
+  // pooled_connection_uri - computed: true, optional: false, required: false
+  public get pooledConnectionUri() {
+    return this.getStringAttribute('pooled_connection_uri');
+  }
+
+  // password - computed: true, optional: false, required: false
+  public get password() {
+    return this.getStringAttribute('password');
+  }
+
   // =========
   // SYNTHESIS
   // =========

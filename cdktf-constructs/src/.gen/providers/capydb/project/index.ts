@@ -463,6 +463,16 @@ export class Project extends cdktf.TerraformResource {
     return this.getStringAttribute('connection_uri');
   }
 
+  // pooled_connection_uri - computed: true, optional: false, required: false
+  public get pooledConnectionUri() {
+    return this.getStringAttribute('pooled_connection_uri');
+  }
+
+  // password - computed: true, optional: false, required: false
+  public get password() {
+    return this.getStringAttribute('password');
+  }
+
   // timeouts - computed: false, optional: true, required: false
   private _timeouts = new ProjectTimeoutsOutputReference(this, "timeouts");
   public get timeouts() {
