@@ -123,6 +123,22 @@ describe("ops/ files", () => {
     expect(metricNames("label_values(capydb_project_previews, project_id)")).toEqual(["capydb_project_previews"]);
   });
 
+  it("every query's brackets balance and its strings close (the syntax check possible without promtool)", () => {
+    const queries = [...dashboardQueries(), ...alerts.groups.flatMap((g) => g.rules.map((r) => r.expr))];
+    expect(queries.length).toBeGreaterThan(20);
+    const pairs: Record<string, string> = { ")": "(", "}": "{", "]": "[" };
+    for (const q of queries) {
+      const stack: string[] = [];
+      const bare = q.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+      expect(bare.includes('"') ? bare.replace(/""/g, "").includes('"') : false, q).toBe(false);
+      for (const ch of bare) {
+        if ("({[".includes(ch)) stack.push(ch);
+        else if (ch in pairs) expect(stack.pop(), q).toBe(pairs[ch]);
+      }
+      expect(stack, q).toEqual([]);
+    }
+  });
+
   it("the alert rules cover old backups, projects never backed up, failing jobs and saturated workers", () => {
     const rules = alerts.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.alert).sort()).toEqual([
