@@ -446,8 +446,10 @@ export class CapyClient {
   }
 
   // ---------------------------------------------------------------- projects
-  listProjects(params: { organizationId?: string } = {}): Promise<{ projects: s.Project[] }> {
-    return this.#call("GET", "/v1/projects", [], { query: { organization_id: params.organizationId } });
+  /** With limit or cursor: one page, and next_cursor (null on the last page). */
+  listProjects(params: { organizationId?: string; limit?: number; cursor?: string } = {}): Promise<{ projects: s.Project[]; next_cursor?: string | null }> {
+    const query = { organization_id: params.organizationId, limit: params.limit === undefined ? undefined : String(params.limit), cursor: params.cursor };
+    return this.#call("GET", "/v1/projects", [], { query });
   }
   createProject(body: CreateProjectBody): Promise<{ job: s.Job; project: s.Project }> {
     return this.#call("POST", "/v1/projects", [], { body });
@@ -469,8 +471,10 @@ export class CapyClient {
     const query = { pooled: options.pooled === undefined ? undefined : String(options.pooled) };
     return (await this.#call<{ uri: string }>("GET", "/v1/projects/{projectID}/connection-uri", [projectId], { query })).uri;
   }
-  listProjectJobs(projectId: string): Promise<{ jobs: s.Job[] }> {
-    return this.#call("GET", "/v1/projects/{projectID}/jobs", [projectId]);
+  listProjectJobs(projectId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ jobs: s.Job[]; next_cursor?: string | null }> {
+    return this.#call("GET", "/v1/projects/{projectID}/jobs", [projectId], {
+      query: { limit: page.limit === undefined ? undefined : String(page.limit), cursor: page.cursor },
+    });
   }
 
   // ---------------------------------------------------------------- extensions
@@ -485,8 +489,15 @@ export class CapyClient {
   }
 
   // ---------------------------------------------------------------- preview databases
-  listPreviews(projectId: string, options: { includeDeleted?: boolean } = {}): Promise<{ preview_databases: s.PreviewDatabase[] }> {
-    const query = { include_deleted: options.includeDeleted ? "true" : undefined };
+  listPreviews(
+    projectId: string,
+    options: { includeDeleted?: boolean; limit?: number; cursor?: string } = {},
+  ): Promise<{ preview_databases: s.PreviewDatabase[]; next_cursor?: string | null }> {
+    const query = {
+      include_deleted: options.includeDeleted ? "true" : undefined,
+      limit: options.limit === undefined ? undefined : String(options.limit),
+      cursor: options.cursor,
+    };
     return this.#call("GET", "/v1/projects/{projectID}/preview-databases", [projectId], { query });
   }
   createPreview(projectId: string, body: CreatePreviewBody = {}): Promise<{ job: s.Job; preview: s.PreviewDatabase }> {
@@ -532,8 +543,10 @@ export class CapyClient {
   putDefaultScheduledBackup(projectId: string, body: PutScheduledBackupBody): Promise<{ scheduled_backup: s.ScheduledBackup }> {
     return this.#call("PUT", "/v1/projects/{projectID}/scheduled-backups/default", [projectId], { body });
   }
-  listBackups(projectId: string): Promise<{ backups: s.Backup[] }> {
-    return this.#call("GET", "/v1/projects/{projectID}/backups", [projectId]);
+  listBackups(projectId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ backups: s.Backup[]; next_cursor?: string | null }> {
+    return this.#call("GET", "/v1/projects/{projectID}/backups", [projectId], {
+      query: { limit: page.limit === undefined ? undefined : String(page.limit), cursor: page.cursor },
+    });
   }
   createBackup(projectId: string, body: CreateBackupBody = {}): Promise<{ job: s.Job }> {
     return this.#call("POST", "/v1/projects/{projectID}/backups", [projectId], { body });
@@ -562,15 +575,23 @@ export class CapyClient {
   }
 
   // ---------------------------------------------------------------- cutovers
-  listCutoverRequests(projectId: string): Promise<{ cutover_requests: Cutover[] }> {
-    return this.#call("GET", "/v1/projects/{projectID}/cutover-requests", [projectId]);
+  listCutoverRequests(
+    projectId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ cutover_requests: Cutover[]; next_cursor?: string | null }> {
+    return this.#call("GET", "/v1/projects/{projectID}/cutover-requests", [projectId], {
+      query: { limit: page.limit === undefined ? undefined : String(page.limit), cursor: page.cursor },
+    });
   }
   createCutoverRequest(projectId: string, body: CreateCutoverBody): Promise<{ cutover_request: Cutover }> {
     return this.#call("POST", "/v1/projects/{projectID}/cutover-requests", [projectId], { body });
   }
   /** Every request the caller may see (all of them for operators), optionally by status. */
-  listAllCutoverRequests(options: { status?: Cutover["status"] } = {}): Promise<{ cutover_requests: Cutover[] }> {
-    return this.#call("GET", "/v1/cutover-requests", [], { query: options.status ? { status: options.status } : undefined });
+  listAllCutoverRequests(
+    options: { status?: Cutover["status"]; limit?: number; cursor?: string } = {},
+  ): Promise<{ cutover_requests: Cutover[]; next_cursor?: string | null }> {
+    const query = { status: options.status, limit: options.limit === undefined ? undefined : String(options.limit), cursor: options.cursor };
+    return this.#call("GET", "/v1/cutover-requests", [], { query });
   }
   getCutoverRequest(cutoverId: string): Promise<{ cutover_request: Cutover }> {
     return this.#call("GET", "/v1/cutover-requests/{cutoverID}", [cutoverId]);

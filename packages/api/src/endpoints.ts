@@ -62,7 +62,7 @@ export const endpoints: Endpoint[] = [
     summary: "List projects",
     query: s.ListProjectsQuery,
     status: 200,
-    response: z.object({ projects: z.array(s.Project) }),
+    response: z.object({ projects: z.array(s.Project), next_cursor: s.nextCursor }),
   },
   {
     method: "POST",
@@ -141,8 +141,9 @@ export const endpoints: Endpoint[] = [
     tag: "Jobs",
     contract: false,
     summary: "A project's jobs, newest first",
+    query: s.PageQuery,
     status: 200,
-    response: z.object({ jobs: z.array(s.Job) }),
+    response: z.object({ jobs: z.array(s.Job), next_cursor: s.nextCursor }),
   },
   // Extensions
   {
@@ -190,7 +191,7 @@ export const endpoints: Endpoint[] = [
     summary: "List live preview databases (deleted ones too with ?include_deleted=true)",
     query: s.ListPreviewsQuery,
     status: 200,
-    response: z.object({ preview_databases: z.array(s.PreviewDatabase) }),
+    response: z.object({ preview_databases: z.array(s.PreviewDatabase), next_cursor: s.nextCursor }),
   },
   {
     method: "POST",
@@ -353,8 +354,9 @@ export const endpoints: Endpoint[] = [
     tag: "Backups",
     contract: true,
     summary: "List backups, newest first",
+    query: s.PageQuery,
     status: 200,
-    response: z.object({ backups: z.array(s.Backup) }),
+    response: z.object({ backups: z.array(s.Backup), next_cursor: s.nextCursor }),
   },
   {
     method: "POST",
@@ -469,8 +471,9 @@ export const endpoints: Endpoint[] = [
     tag: "Cutovers",
     contract: true,
     summary: "List cutover requests, newest first",
+    query: s.PageQuery,
     status: 200,
-    response: z.object({ cutover_requests: z.array(s.CutoverRequest) }),
+    response: z.object({ cutover_requests: z.array(s.CutoverRequest), next_cursor: s.nextCursor }),
   },
   {
     method: "POST",
@@ -495,7 +498,7 @@ export const endpoints: Endpoint[] = [
     summary: "Cutover requests visible to the caller (all of them for operators), newest first",
     query: s.ListCutoversQuery,
     status: 200,
-    response: z.object({ cutover_requests: z.array(s.CutoverRequest) }),
+    response: z.object({ cutover_requests: z.array(s.CutoverRequest), next_cursor: s.nextCursor }),
   },
   {
     method: "GET",

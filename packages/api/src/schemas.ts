@@ -190,8 +190,37 @@ export const UpdateProjectRequest = z
   .meta({ id: "UpdateProjectRequest" });
 export type UpdateProjectRequest = z.infer<typeof UpdateProjectRequest>;
 
+// ---------------------------------------------------------------- cursor pagination (lists)
+export const PAGE_LIMIT_MAX = 200;
+/** A page size given with a cursor alone. */
+export const PAGE_LIMIT_DEFAULT = 50;
+const pageLimitError = `must be a whole number from 1 to ${PAGE_LIMIT_MAX}`;
+/**
+ * ?limit=&cursor= on a list: with either, the answer has at most `limit` items and next_cursor
+ * (null on the last page); with neither, the list answers as it always did, without next_cursor.
+ */
+export const pageQuery = {
+  limit: z.coerce
+    .number({ error: pageLimitError })
+    .int({ error: pageLimitError })
+    .min(1, { error: pageLimitError })
+    .max(PAGE_LIMIT_MAX, { error: pageLimitError })
+    .optional()
+    .describe(`Page size, 1-${PAGE_LIMIT_MAX} (${PAGE_LIMIT_DEFAULT} when only cursor is given); with it or cursor the answer carries next_cursor`),
+  cursor: singleLine(512).min(1).optional().describe("The next_cursor of the previous page (opaque); absent for the first page"),
+};
+/** On lists: the cursor of the next page, null on the last; present only when limit or cursor was given. */
+export const nextCursor = z
+  .string()
+  .nullable()
+  .optional()
+  .describe("Present when limit or cursor was given: pass it as ?cursor= for the next page; null on the last page");
+/** The query of a list that takes nothing but pagination (unknown parameters are ignored, as before). */
+export const PageQuery = z.object(pageQuery);
+
 export const ListProjectsQuery = z.strictObject({
   organization_id: singleLine(64).min(1).optional(),
+  ...pageQuery,
 });
 
 // ---------------------------------------------------------------- extensions
@@ -263,7 +292,7 @@ export const CreatePreviewRequest = z
     masked: z.boolean().optional(),
   })
   .meta({ id: "CreatePreviewRequest" });
-export const ListPreviewsQuery = z.strictObject({ include_deleted: z.enum(["true", "false"]).optional() });
+export const ListPreviewsQuery = z.strictObject({ include_deleted: z.enum(["true", "false"]).optional(), ...pageQuery });
 export const ResetPreviewRequest = z.strictObject({ fresh: z.boolean().optional() }).meta({ id: "ResetPreviewRequest" });
 export const ExtendPreviewRequest = z.strictObject({ ttl_seconds: ttlSeconds.optional() }).meta({ id: "ExtendPreviewRequest" });
 
@@ -546,7 +575,7 @@ export const AcknowledgeCutoverRequest = z
 export const RejectCutoverRequest = z
   .strictObject({ rejected_reason: multiLine(2000).trim().min(1, "must not be empty"), operator_note: multiLine(2000).optional() })
   .meta({ id: "RejectCutoverRequest" });
-export const ListCutoversQuery = z.strictObject({ status: CutoverStatus.optional() });
+export const ListCutoversQuery = z.strictObject({ status: CutoverStatus.optional(), ...pageQuery });
 
 // ---------------------------------------------------------------- organizations and keys (additions)
 export const Organization = z

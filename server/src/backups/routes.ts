@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { CreateBackupRequest, PutScheduledBackupRequest } from "@capydb/api";
+import { CreateBackupRequest, PageQuery, PutScheduledBackupRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { parse, pathId } from "../http/errors.js";
+import { listAnswer, pageOf } from "../http/pagination.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as backups from "./service.js";
@@ -11,7 +12,9 @@ import { backupKey } from "./take.js";
 export function backupRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { backups: (await listBackups(ctx.db, project.id)).map(backups.toApiBackup) };
+    const page = pageOf(parse(PageQuery, req.query, "query"));
+    const { rows, next_cursor } = await listBackups(ctx.db, project.id, page);
+    return listAnswer("backups", rows.map(backups.toApiBackup), page, next_cursor);
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/backups", async (req, reply) => {

@@ -2,6 +2,7 @@
 // reads or writes them (one writer per table).
 import type { Backup } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
+import { listRows, type Listed, type Page } from "../http/pagination.js";
 import { newId } from "../platform/secrets.js";
 import type { ProjectRow } from "../projects/store.js";
 import type { DumpResult, RowCounts } from "./dataplane.js";
@@ -61,8 +62,13 @@ export async function loadBackup(db: Queryable, id: string): Promise<BackupRow |
   return (await db.query<BackupRow>("SELECT * FROM backups WHERE id = $1", [id])).rows[0] ?? null;
 }
 
-export async function listBackups(db: Queryable, projectId: string): Promise<BackupRow[]> {
-  return (await db.query<BackupRow>("SELECT * FROM backups WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
+/** A project's backups, newest first: all of them, or one page. */
+export async function listBackups(db: Queryable, projectId: string, page: Page | null = null): Promise<Listed<BackupRow>> {
+  return listRows<BackupRow>(
+    db,
+    { base: "SELECT * FROM backups", where: ["project_id = $1"], params: [projectId], createdAt: "created_at", id: "id", idOrder: "DESC" },
+    page,
+  );
 }
 
 /** The backup a job made for itself (a restore's safety backup), found again on retry. */

@@ -4,12 +4,14 @@ import {
   CreateCutoverRequest,
   ExecuteCutoverRequest,
   ListCutoversQuery,
+  PageQuery,
   RejectCutoverRequest,
   RollbackCutoverRequest,
 } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { requireAdmin } from "../http/auth.js";
 import { parse, pathId } from "../http/errors.js";
+import { listAnswer, pageOf } from "../http/pagination.js";
 import { projectFor } from "../projects/service.js";
 import * as cutovers from "./service.js";
 import { listProjectCutovers } from "./store.js";
@@ -20,7 +22,9 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    return { cutover_requests: await cutovers.presentCutovers(ctx, await listProjectCutovers(ctx.db, project.id)) };
+    const page = pageOf(parse(PageQuery, req.query, "query"));
+    const { rows, next_cursor } = await listProjectCutovers(ctx.db, project.id, page);
+    return listAnswer("cutover_requests", await cutovers.presentCutovers(ctx, rows), page, next_cursor);
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/cutover-requests", async (req, reply) => {
@@ -33,7 +37,9 @@ export function cutoverRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get("/v1/cutover-requests", async (req) => {
     const query = parse(ListCutoversQuery, req.query, "query");
-    return { cutover_requests: await cutovers.presentCutovers(ctx, await cutovers.listVisible(ctx, req.principal!, query.status)) };
+    const page = pageOf(query);
+    const { rows, next_cursor } = await cutovers.listVisible(ctx, req.principal!, query.status, page);
+    return listAnswer("cutover_requests", await cutovers.presentCutovers(ctx, rows), page, next_cursor);
   });
 
   app.get<{ Params: { cutoverID: string } }>("/v1/cutover-requests/:cutoverID", async (req) => ({

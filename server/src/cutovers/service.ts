@@ -9,6 +9,7 @@ import { jobs } from "../jobs/catalogue.js";
 import { enqueue } from "../platform/jobs/define.js";
 import type { AppContext } from "../context.js";
 import type { Principal } from "../http/auth.js";
+import type { Listed, Page } from "../http/pagination.js";
 import { canAccess } from "../http/auth.js";
 import { conflict, notFound, previewStateConflict, projectStateConflict, unavailable } from "../http/errors.js";
 import { errorMessage } from "../platform/jobs/errors.js";
@@ -159,10 +160,10 @@ export async function cutoverFor(ctx: AppContext, principal: Principal, id: stri
   return row;
 }
 
-export async function listVisible(ctx: AppContext, principal: Principal, status?: string): Promise<CutoverRow[]> {
+export async function listVisible(ctx: AppContext, principal: Principal, status?: string, page: Page | null = null): Promise<Listed<CutoverRow>> {
   const scope: CutoverScope =
     principal.kind === "admin" ? "all" : principal.kind === "project" ? { projectId: principal.projectId } : { organizationId: principal.organizationId };
-  return listCutovers(ctx.db, scope, status);
+  return listCutovers(ctx.db, scope, status, page);
 }
 
 export async function createCutover(

@@ -7,6 +7,7 @@ import type { CarryOver, CutoverRequest, WritesSinceOrigin } from "@capydb/api";
 export type CutoverMode = CutoverRequest["mode"];
 export type SchemaApplied = NonNullable<CutoverRequest["schema_applied"]>;
 import type { Queryable } from "../platform/store/db.js";
+import { listRows, type Listed, type Page } from "../http/pagination.js";
 
 export type CutoverStatus = CutoverRequest["status"];
 
@@ -75,14 +76,19 @@ export async function loadCutover(db: Queryable, id: string): Promise<CutoverRow
   return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE id = $1", [id])).rows[0] ?? null;
 }
 
-export async function listProjectCutovers(db: Queryable, projectId: string): Promise<CutoverRow[]> {
-  return (await db.query<CutoverRow>("SELECT * FROM cutover_requests WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId])).rows;
+/** A project's cutover requests, newest first: all of them, or one page. */
+export async function listProjectCutovers(db: Queryable, projectId: string, page: Page | null = null): Promise<Listed<CutoverRow>> {
+  return listRows<CutoverRow>(
+    db,
+    { base: "SELECT * FROM cutover_requests", where: ["project_id = $1"], params: [projectId], createdAt: "created_at", id: "id", idOrder: "DESC" },
+    page,
+  );
 }
 
 /** Whose requests a listing shows: one project's, one organization's, or every one. */
 export type CutoverScope = { projectId: string } | { organizationId: string } | "all";
 
-export async function listCutovers(db: Queryable, scope: CutoverScope, status?: string): Promise<CutoverRow[]> {
+export async function listCutovers(db: Queryable, scope: CutoverScope, status?: string, page: Page | null = null): Promise<Listed<CutoverRow>> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (status) where.push(`status = $${params.push(status)}`);
@@ -90,11 +96,11 @@ export async function listCutovers(db: Queryable, scope: CutoverScope, status?: 
     if ("projectId" in scope) where.push(`project_id = $${params.push(scope.projectId)}`);
     else where.push(`organization_id = $${params.push(scope.organizationId)}`);
   }
-  const { rows } = await db.query<CutoverRow>(
-    `SELECT * FROM cutover_requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT 500`,
-    params,
+  return listRows<CutoverRow>(
+    db,
+    { base: "SELECT * FROM cutover_requests", where, params, createdAt: "created_at", id: "id", idOrder: "DESC", unpagedLimit: 500 },
+    page,
   );
-  return rows;
 }
 
 /** A new open request; null when the project already has one open, acknowledged or in progress. */

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../context.js";
 import { canAccess } from "../http/auth.js";
-import { notFound, pathId } from "../http/errors.js";
+import { notFound, parse, pathId } from "../http/errors.js";
+import { listAnswer, listRows, pageOf } from "../http/pagination.js";
+import { PageQuery } from "@capydb/api";
 import { toApiJob, type JobRow } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 
@@ -18,7 +20,12 @@ export function jobRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/jobs", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
-    const { rows } = await ctx.db.query<JobRow>("SELECT * FROM jobs WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200", [project.id]);
-    return { jobs: rows.map(toApiJob) };
+    const page = pageOf(parse(PageQuery, req.query, "query"));
+    const { rows, next_cursor } = await listRows<JobRow>(
+      ctx.db,
+      { base: "SELECT * FROM jobs", where: ["project_id = $1"], params: [project.id], createdAt: "created_at", id: "id", idOrder: "DESC", unpagedLimit: 200 },
+      page,
+    );
+    return listAnswer("jobs", rows.map(toApiJob), page, next_cursor);
   });
 }

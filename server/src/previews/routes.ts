@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { ConnectionUriQuery, CreatePreviewRequest, ExtendPreviewRequest, ListPreviewsQuery, ResetPreviewRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { conflict, parse, pathId, previewStateConflict } from "../http/errors.js";
+import { listAnswer, pageOf } from "../http/pagination.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import { projectFor } from "../projects/service.js";
 import * as previews from "./service.js";
@@ -10,8 +11,9 @@ export function previewRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { projectID: string } }>("/v1/projects/:projectID/preview-databases", async (req) => {
     const project = await projectFor(ctx, req.principal!, pathId(req.params.projectID, "prj", "project"));
     const query = parse(ListPreviewsQuery, req.query, "query");
-    const rows = await previews.listPreviews(ctx, project, query.include_deleted === "true");
-    return { preview_databases: rows.map(previews.toApiPreview) };
+    const page = pageOf(query);
+    const { rows, next_cursor } = await previews.listPreviews(ctx, project, query.include_deleted === "true", page);
+    return listAnswer("preview_databases", rows.map(previews.toApiPreview), page, next_cursor);
   });
 
   app.post<{ Params: { projectID: string } }>("/v1/projects/:projectID/preview-databases", async (req, reply) => {

@@ -9,6 +9,7 @@ import type { CreatePreviewRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
+import type { Listed, Page } from "../http/pagination.js";
 import { canAccess, requestedByOf } from "../http/auth.js";
 import { badRequest, conflict, notFound, previewStateConflict, projectStateConflict } from "../http/errors.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
@@ -72,8 +73,8 @@ export async function previewFor(ctx: AppContext, principal: Principal, id: stri
   return row;
 }
 
-export async function listPreviews(ctx: AppContext, project: ProjectRow, includeDeleted: boolean): Promise<PreviewRow[]> {
-  return listProjectPreviews(ctx.db, project.id, includeDeleted);
+export async function listPreviews(ctx: AppContext, project: ProjectRow, includeDeleted: boolean, page: Page | null = null): Promise<Listed<PreviewRow>> {
+  return listProjectPreviews(ctx.db, project.id, includeDeleted, page);
 }
 
 function enqueuePreviewJob<P>(

@@ -2,6 +2,7 @@
 // state constants and every statement that reads or writes them (one writer per table).
 import type { PreviewDatabase } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
+import { listRows, type Listed, type Page } from "../http/pagination.js";
 import type { RequestedBy } from "../platform/requested-by.js";
 
 // ---- preview_databases ----
@@ -65,13 +66,10 @@ export async function loadPreview(db: Queryable, id: string): Promise<PreviewRow
   return rows[0] ?? null;
 }
 
-/** A project's previews, newest first; deleted and promoted ones only when asked for. */
-export async function listProjectPreviews(db: Queryable, projectId: string, includeDeleted: boolean): Promise<PreviewRow[]> {
-  const { rows } = await db.query<PreviewRow>(
-    `${SELECT_PREVIEW} WHERE v.project_id = $1 ${includeDeleted ? "" : `AND v.state NOT IN ${OVER}`} ORDER BY v.created_at DESC, v.id`,
-    [projectId],
-  );
-  return rows;
+/** A project's previews, newest first; deleted and promoted ones only when asked for. All of them, or one page. */
+export async function listProjectPreviews(db: Queryable, projectId: string, includeDeleted: boolean, page: Page | null = null): Promise<Listed<PreviewRow>> {
+  const where = ["v.project_id = $1", ...(includeDeleted ? [] : [`v.state NOT IN ${OVER}`])];
+  return listRows<PreviewRow>(db, { base: SELECT_PREVIEW, where, params: [projectId], createdAt: "v.created_at", id: "v.id", idOrder: "ASC" }, page);
 }
 
 /** Previews past their TTL that still have to be deleted (without the cluster's columns). */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { ConnectionUriQuery, CreateProjectRequest, ListProjectsQuery, UpdateProjectRequest } from "@capydb/api";
 import type { AppContext } from "../context.js";
 import { conflict, parse, pathId, projectStateConflict } from "../http/errors.js";
+import { listAnswer, pageOf } from "../http/pagination.js";
 import { toApiJob } from "../platform/jobs/types.js";
 import * as projects from "./service.js";
 import { moveToInstance } from "./move.js";
@@ -10,8 +11,9 @@ import { requireAdmin } from "../http/auth.js";
 export function projectRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get("/v1/projects", async (req) => {
     const query = parse(ListProjectsQuery, req.query, "query");
-    const rows = await projects.listProjects(ctx, req.principal!, query.organization_id);
-    return { projects: rows.map(projects.toApiProject) };
+    const page = pageOf(query);
+    const { rows, next_cursor } = await projects.listProjects(ctx, req.principal!, query.organization_id, page);
+    return listAnswer("projects", rows.map(projects.toApiProject), page, next_cursor);
   });
 
   app.post("/v1/projects", async (req, reply) => {

@@ -8,6 +8,7 @@ import { tenantConnectionUri } from "../platform/dataplane/connection-uri.js";
 import type { Principal } from "../http/auth.js";
 import { canAccess } from "../http/auth.js";
 import { badRequest, conflict, forbidden, notFound, projectStateConflict, unavailable } from "../http/errors.js";
+import type { Listed, Page } from "../http/pagination.js";
 import { inTransaction, type Queryable } from "../platform/store/db.js";
 import { organizationExists, lockOrganization } from "../organizations/store.js";
 import {
@@ -67,10 +68,10 @@ export async function projectFor(ctx: AppContext, principal: Principal, id: stri
   return row;
 }
 
-export async function listProjects(ctx: AppContext, principal: Principal, organizationId?: string): Promise<ProjectRow[]> {
-  if (principal.kind === "admin") return listProjectRows(ctx.db, organizationId ? { organizationId } : {});
-  if (principal.kind === "project") return listProjectRows(ctx.db, { projectId: principal.projectId });
-  return listProjectRows(ctx.db, { organizationId: principal.organizationId });
+export async function listProjects(ctx: AppContext, principal: Principal, organizationId?: string, page: Page | null = null): Promise<Listed<ProjectRow>> {
+  if (principal.kind === "admin") return listProjectRows(ctx.db, organizationId ? { organizationId } : {}, page);
+  if (principal.kind === "project") return listProjectRows(ctx.db, { projectId: principal.projectId }, page);
+  return listProjectRows(ctx.db, { organizationId: principal.organizationId }, page);
 }
 
 function slugify(name: string): string {

@@ -2,6 +2,7 @@
 // (one writer per table).
 import type { Project } from "@capydb/api";
 import type { Queryable } from "../platform/store/db.js";
+import { listRows, type Listed, type Page } from "../http/pagination.js";
 
 export interface ProjectRow {
   id: string;
@@ -51,14 +52,13 @@ const RETIRED_STATES = "('deleted', 'failed')";
 /** Who may list which projects: one project, one organization's, or (platform admins) all. */
 export type ProjectListScope = { projectId: string } | { organizationId: string } | Record<string, never>;
 
-/** Projects not deleted, newest first. */
-export async function listProjectRows(db: Queryable, scope: ProjectListScope): Promise<ProjectRow[]> {
+/** Projects not deleted, newest first: all of them, or one page (see http/pagination.ts). */
+export async function listProjectRows(db: Queryable, scope: ProjectListScope, page: Page | null = null): Promise<Listed<ProjectRow>> {
   const where: string[] = ["p.state <> 'deleted'"];
   const params: unknown[] = [];
   if ("projectId" in scope) where.push(`p.id = $${params.push(scope.projectId)}`);
   else if ("organizationId" in scope) where.push(`p.organization_id = $${params.push(scope.organizationId)}`);
-  const { rows } = await db.query<ProjectRow>(`${SELECT_PROJECT} WHERE ${where.join(" AND ")} ORDER BY p.created_at DESC, p.id`, params);
-  return rows;
+  return listRows<ProjectRow>(db, { base: SELECT_PROJECT, where, params, createdAt: "p.created_at", id: "p.id", idOrder: "ASC" }, page);
 }
 
 /** Projects of the organization that are not deleted (the projects_per_organization quota counts them). */
