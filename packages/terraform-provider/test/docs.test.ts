@@ -277,6 +277,18 @@ describe.skipIf(!tfVersion)("examples under terraform validate (dev_overrides)",
     120_000,
   );
 
+  it("are formatted as `terraform fmt` writes them", async () => {
+    const ws = new Workspace(root, "fmt", { TF_CLI_CONFIG_FILE: rc });
+    fs.cpSync(EXAMPLES_DIR, path.join(ws.dir, "examples"), { recursive: true });
+    const r = await ws.run(["fmt", "-check", "-recursive", "-list=true", "examples"]);
+    expect(r.code, `not formatted (run \`terraform fmt -recursive packages/terraform-provider/examples\`): ${r.stdout.trim()}\n${explain(r)}`).toBe(0);
+    // The check itself: a badly indented copy is reported.
+    fs.appendFileSync(path.join(ws.dir, "examples", "provider", "provider.tf"), 'locals {\n      x   = "y"\n}\n');
+    const bad = await ws.run(["fmt", "-check", "-recursive", "-list=true", "examples"]);
+    expect(bad.code, explain(bad)).not.toBe(0);
+    expect(bad.stdout).toContain(path.join("examples", "provider", "provider.tf"));
+  }, 60_000);
+
   it("an example made invalid fails: the provider's own checks run", async () => {
     const rel = exampleFiles("resource", "capydb_scheduled_backup").config;
     const broken = read(rel).replace(/cron_hour(\s+)= 3\b/, "cron_hour$1= 25");
