@@ -489,6 +489,10 @@ export async function carryAndSwap<T>(leg: CarryLeg, swap: () => Promise<T>): Pr
       }
       // what the instances' shutdown checkpoints would write during the swap is written now
       await Promise.all([checkpoint(ctx, project.cluster_id), checkpoint(ctx, target.clusterId)]);
+      // one more read past production's checkpoint, which logged its running transactions: the
+      // advance moves the slot's restart point up to there, so the drain's reads decode from a
+      // few ms before the pause, not from the last such record (up to 15 s of writes back)
+      await step(null);
       ctx.faults.check("carry_over.before_pause");
       // the pause: pooled clients wait, direct sessions are closed and refused
       const watchdog = await watchThePause(ctx, project);
