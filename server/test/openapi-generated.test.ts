@@ -43,6 +43,7 @@ export interface FlowResult {
   uri: string;
   missingStatus: number;
   missingCode: string;
+  pagedProjects: string[];
 }
 
 export async function flow(baseUrl: string, apiKey: string): Promise<FlowResult> {
@@ -65,7 +66,19 @@ export async function flow(baseUrl: string, apiKey: string): Promise<FlowResult>
   if (uri.error) throw new Error(uri.error.code);
 
   const missing = await api.GET("/v1/projects/{projectID}", { params: { path: { projectID: "prj_0000000000" } } });
+
+  // every project, a page of one at a time
+  const pagedProjects: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await api.GET("/v1/projects", { params: { query: { limit: 1, cursor } } });
+    if (page.error) throw new Error(page.error.code);
+    pagedProjects.push(...page.data.projects.map((p) => p.id));
+    if (!page.data.next_cursor) break;
+    cursor = page.data.next_cursor;
+  }
   return {
+    pagedProjects,
     projectID,
     previewID,
     previewName: got.data.preview.name,
@@ -159,6 +172,8 @@ describe("a client generated from the served document (openapi-typescript + open
 
     const orgId = (await t.admin.createOrganization({ name: "Generated" })).organization.id;
     const key = (await t.admin.createApiKey(orgId, { name: "generated" })).secret;
+    // a project of the organization already there: the flow pages through two
+    const other = (await t.admin.createProject({ name: "other", organization_id: orgId })).project.id;
     // the key travels in the environment, not on a command line others can read
     const env = { ...childEnv, CAPYDB_API_KEY: key };
     const step = async (...args: string[]) =>
@@ -173,6 +188,8 @@ describe("a client generated from the served document (openapi-typescript + open
     expect(result.listed).toEqual([result.previewID]);
     expect(result.missingStatus).toBe(404);
     expect(result.missingCode).toBe("project_not_found");
+    expect(result.pagedProjects).toEqual([result.projectID, other]);
+    expect((await t.admin.listProjects({ organizationId: orgId })).projects.map((p) => p.id)).toEqual(result.pagedProjects);
     // the preview is a real database on the cluster
     const c = new pg.Client({ connectionString: result.uri as string });
     await c.connect();
