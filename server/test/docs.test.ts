@@ -79,5 +79,9 @@ describe("/docs", () => {
       expect(res.status, p).toBe(404);
     }
     expect((await fetch(`${t.url}/v1/projects`)).status).toBe(401);
+    // with a trailing slash: sent to the page, whose relative references then resolve under /docs/
+    const slash = await fetch(`${t.url}/docs/`, { redirect: "manual" });
+    expect(slash.status).toBe(301);
+    expect(new URL(slash.headers.get("location")!, `${t.url}/docs/`).href).toBe(`${t.url}/docs`);
   });
 });

@@ -60,7 +60,7 @@ const ASSETS: Record<string, string> = {
 };
 
 /** The routes this module serves: public, like the document itself. */
-export const DOCS_ROUTES = ["/docs", "/docs/init.js", ...Object.keys(ASSETS).map((name) => `/docs/${name}`)];
+export const DOCS_ROUTES = ["/docs", "/docs/", "/docs/init.js", ...Object.keys(ASSETS).map((name) => `/docs/${name}`)];
 
 function swaggerUiDir(): string {
   return path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
@@ -83,6 +83,8 @@ export function docsRoutes(app: FastifyInstance): void {
     reply.header("cache-control", "no-cache");
     return PAGE;
   });
+  // the page's references are relative to /docs: /docs/ sends the browser there
+  app.get("/docs/", async (_req, reply) => reply.redirect("../docs", 301));
   app.get("/docs/init.js", async (_req, reply) => {
     reply.header("content-type", "text/javascript; charset=utf-8");
     reply.header("x-content-type-options", "nosniff");
