@@ -77,9 +77,20 @@ interface Group {
   entries: Entry[];
 }
 
-/** The description as one line of Markdown (descriptions are plain text, written on one line). */
+/** The text on one line (descriptions are plain text, written on one line). */
 function oneLine(text: string | undefined): string {
   return (text ?? "").replace(/\s+/g, " ").trim();
+}
+
+/**
+ * A plain-text description as Markdown on one line: outside `code spans`, the characters that
+ * would start emphasis or raw HTML (the "*" of a ref pattern, the "<name>" of an id form) are escaped.
+ */
+function markdown(text: string | undefined): string {
+  return oneLine(text)
+    .split(/(`[^`]*`)/)
+    .map((part, i) => (i % 2 ? part : part.replace(/([\\*<])/g, "\\$1")))
+    .join("");
 }
 
 function groupOf(a: { required?: boolean; optional?: boolean }): Group["label"] {
@@ -110,7 +121,7 @@ function attributeEntry(name: string, a: AttributeSpec, prefix: string): Entry {
     }
   }
   const flags = a.sensitive ? `${type}, Sensitive` : type;
-  const text = [oneLine(a.description), nested ? see(anchor) : ""].filter(Boolean).join(" ");
+  const text = [markdown(a.description), nested ? see(anchor) : ""].filter(Boolean).join(" ");
   return { name, line: `- \`${name}\` (${flags})${text ? ` ${text}` : ""}`, nested };
 }
 
@@ -139,7 +150,7 @@ function blockGroups(block: BlockSpec): Group[] {
   for (const [name, b] of Object.entries(block.blocks ?? {})) {
     const anchor = `nestedblock--${name}`;
     const section: Section = { anchor, title: name, groups: attributeGroups(b.block.attributes, `${name}--`) };
-    const text = [oneLine(b.block.description), see(anchor)].filter(Boolean).join(" ");
+    const text = [markdown(b.block.description), see(anchor)].filter(Boolean).join(" ");
     items.push({ spec: { optional: true }, entry: { name, line: `- \`${name}\` (Block, Optional) ${text}`, nested: section } });
   }
   return group(items);
@@ -196,7 +207,7 @@ function typePage(kind: Kind, item: Resource | DataSource, examplesDir: string):
   const parts = [
     frontMatter(`${item.typeName} ${label} - terraform-provider-${PROVIDER_NAME}`, description),
     `# ${item.typeName} (${label})`,
-    oneLine(description),
+    markdown(description),
     "## Example Usage",
     "```terraform\n" + example(examplesDir, files.config) + "\n```",
     schemaMarkdown(item.schema.block),
@@ -231,7 +242,7 @@ function indexPage(examplesDir: string): string {
   const parts = [
     frontMatter(`${PROVIDER_NAME} Provider`, block.description ?? ""),
     `# ${PROVIDER_NAME} Provider`,
-    oneLine(block.description),
+    markdown(block.description),
     "## Example Usage",
     "```terraform\n" + example(examplesDir, "provider/provider.tf") + "\n```",
     schemaMarkdown(withEnv),

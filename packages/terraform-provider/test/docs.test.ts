@@ -98,6 +98,10 @@ describe("registry docs (docs/)", () => {
     const trust = pages.get("resources/trust_policy.md")!;
     expect(trust).toContain("- `refs` (List of String) ");
     expect(trust).toContain("- `allow_forks` (Boolean) ");
+    // Plain-text descriptions stay plain: no emphasis from a ref pattern's "*", no HTML from "<name>".
+    expect(trust).toContain('"refs/pull/\\*/merge"]; "\\*" stands for');
+    expect(pages.get("resources/extension.md")!).toContain('The import id, "\\<project_id>/\\<name>".');
+    expect(masking).toContain("constant (every row gets `value`)");
 
     const dataProject = pages.get("data-sources/project.md")!;
     expect(dataProject).toContain('page_title: "capydb_project Data Source - terraform-provider-capydb"');
