@@ -153,7 +153,9 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Json {
       description:
         "Preview databases, verified backups, imports and operator-assisted cutovers for PostgreSQL. " +
         'Every error answers { "error": "<for a person>", "code": "<for a program>" }: each operation lists its error statuses and the codes each can carry; ' +
-        `any request may also be refused before an operation is chosen (${connectionLevelCodes.map((c) => `${ERROR_CODES[c].status} ${c}`).join(", ")}).`,
+        `any request may also be refused before an operation is chosen (${connectionLevelCodes.map((c) => `${ERROR_CODES[c].status} ${c}`).join(", ")}). ` +
+        "Lists take ?limit= and ?cursor=: with either, the answer is one page and carries next_cursor (null on the last page); with neither, the whole list as before. " +
+        "Operation ids are the method names of the typed client (@capydb/api). A reference for people is served at /docs.",
     },
     servers: options.serverUrl ? [{ url: options.serverUrl }] : [],
     security: [{ bearer: [] }],
