@@ -6,6 +6,7 @@
 //   capydb projects move-to-instance <id> [--no-wait]
 //   capydb orgs create <name> [--clerk-org org_…] | orgs list
 //   capydb keys create --org org_… --name … [--project prj_…] | keys list --org org_… | keys revoke key_…
+//   capydb start   the server itself (what `npm start` runs)
 // Configuration: CAPYDB_API_URL (default http://127.0.0.1:8080) and CAPYDB_API_KEY
 // (default: the bootstrap key in $CAPYDB_DATA_DIR or ./.capydb).
 import fs from "node:fs";
@@ -18,6 +19,7 @@ import { describeApiError } from "./api-errors.js";
 // Everything printed is TerminalText (see terminal-text.ts): most of what this CLI shows was
 // written by tenants, and an escape sequence in it must not reach the operator's terminal.
 const USAGE = line`usage:
+  capydb start                     run the server (configuration: the CAPYDB_* environment, see the README)
   capydb cutovers list [--status <status>] [--project <id>] [--json]
   capydb cutovers show <id> [--json]
   capydb cutovers acknowledge <id> [--note <text>] [--ticket <ref>]
@@ -302,8 +304,11 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] && /capydb(\.js)?$|cli\/main\.ts$/.test(process.argv[1]);
-if (isMain) {
+const isMain = process.argv[1] && /capydb(\.js)?$|cli\/(main\.ts|main\.js)$/.test(process.argv[1]);
+if (isMain && process.argv[2] === "start" && process.argv.length === 3) {
+  // the server itself (what `npm start` runs), in this process: it stays up until a signal
+  await import("../main.js");
+} else if (isMain) {
   run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
