@@ -16,6 +16,7 @@ export default tseslint.config(
       "packages/*/test/**/*.ts",
       "actions/preview-database/src/**/*.ts",
       "cdktf-constructs/src/**/*.ts",
+      "scripts/**/*.ts",
       "test/**/*.ts",
     ],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
