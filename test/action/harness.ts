@@ -51,6 +51,20 @@ export interface RecordedRequest {
   path: string;
   authorization: string | undefined;
   body: unknown;
+  /** performance.now() when it arrived (the gap a retry waited). */
+  at: number;
+}
+
+/** Answer the next `remaining` requests matching `method path-prefix` with this status (failure injection). */
+export interface InjectedFailure {
+  method: string;
+  pathPrefix: string;
+  status: number;
+  remaining: number;
+  /** GitHub's message (default "injected <status>"): "You have exceeded a secondary rate limit..." makes it one. */
+  message?: string;
+  /** Extra headers: retry-after, x-ratelimit-remaining, ... */
+  headers?: Record<string, string>;
 }
 
 export interface FakeCheckRun {
@@ -102,8 +116,7 @@ export class FakeGitHub {
   readonly deployments: FakeDeployment[] = [];
   readonly labels = new Map<string, Set<string>>();
   readonly requests: RecordedRequest[] = [];
-  /** Answer the next N requests matching `method path-prefix` with this status (failure injection). */
-  readonly failures: { method: string; pathPrefix: string; status: number; remaining: number }[] = [];
+  readonly failures: InjectedFailure[] = [];
   #server: http.Server | null = null;
   #nextId = 1_000_000;
   url = "";
@@ -120,7 +133,13 @@ export class FakeGitHub {
           body = raw;
         }
         const url = new URL(req.url ?? "/", this.url);
-        this.requests.push({ method: req.method ?? "", path: url.pathname + url.search, authorization: req.headers.authorization, body });
+        this.requests.push({
+          method: req.method ?? "",
+          path: url.pathname + url.search,
+          authorization: req.headers.authorization,
+          body,
+          at: performance.now(),
+        });
         this.#handle(req.method ?? "", url, body, res);
       });
     });
@@ -372,7 +391,8 @@ export class FakeGitHub {
     const injected = this.failures.find((f) => f.remaining > 0 && f.method === method && url.pathname.startsWith(f.pathPrefix));
     if (injected) {
       injected.remaining--;
-      return this.#json(res, injected.status, { message: `injected ${injected.status}`, documentation_url: "https://docs.github.com/rest" });
+      const message = injected.message ?? `injected ${injected.status}`;
+      return this.#json(res, injected.status, { message, documentation_url: "https://docs.github.com/rest" }, injected.headers);
     }
     if (this.#checks(method, url, body, res) || this.#deploymentRoutes(method, url, body, res)) return;
     let m: RegExpExecArray | null;

@@ -47,6 +47,21 @@ describe("README workflows", () => {
     for (const text of snippets) expect(() => parse(text)).not.toThrow();
   });
 
+  it("uses GitHub's own actions at their current major versions", () => {
+    // Checked against the actions' release pages (late 2026): raise these when a new major ships.
+    const CURRENT_MAJOR: Record<string, number> = { "actions/checkout": 6 };
+    const used = snippets
+      .flatMap((text) => stepsOf(parse(text) as unknown))
+      .flatMap((s) => (typeof s.uses === "string" && s.uses.startsWith("actions/") ? [s.uses] : []));
+    expect(used.length).toBeGreaterThan(0);
+    for (const uses of used) {
+      const m = /^(actions\/[\w-]+)@v(\d+)$/.exec(uses);
+      expect(m, `${uses} names a major version tag`).not.toBeNull();
+      expect(Object.keys(CURRENT_MAJOR), `${m![1]} has a known current major`).toContain(m![1]);
+      expect(Number(m![2]), uses).toBe(CURRENT_MAJOR[m![1]]);
+    }
+  });
+
   for (const [i, text] of snippets.entries()) {
     it(`snippet ${i + 1} uses only real inputs and outputs`, () => {
       const doc = parse(text) as unknown;

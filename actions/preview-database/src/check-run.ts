@@ -3,7 +3,7 @@
 // as GitHub takes them: the first batch with the run, the rest by PATCH), and the SQL is its
 // text. A token without `checks: write` gets a warning, never a failed run.
 import * as core from "@actions/core";
-import { status, withRetry, type Octokit } from "./github-api.js";
+import { status, type Octokit } from "./github-api.js";
 import { fence } from "./comment-body.js";
 import { CHECK_NAME, conclusionOf, statementsSql, summaryLine, verdictLine, type SchemaCheck, type SchemaRisk, type SchemaStatement } from "./schema-diff.js";
 
@@ -96,30 +96,31 @@ export async function publishCheckRun(octokit: Octokit, t: CheckRunTarget, check
   const { owner, repo } = t;
   let id: number;
   try {
-    const { data } = await withRetry("create check run", () =>
-      octokit.rest.checks.create({
-        owner,
-        repo,
-        name: CHECK_NAME,
-        head_sha: t.headSha,
-        status: "completed",
-        conclusion: body.conclusion,
-        completed_at: new Date().toISOString(),
-        external_id: t.previewId,
-        ...(t.detailsUrl ? { details_url: t.detailsUrl } : {}),
-        output: { ...body.output, annotations: batches[0] ?? [] },
-      }),
-    );
-    id = data.id;
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+      owner,
+      repo,
+      name: CHECK_NAME,
+      head_sha: t.headSha,
+      status: "completed",
+      conclusion: body.conclusion,
+      completed_at: new Date().toISOString(),
+      external_id: t.previewId,
+      ...(t.detailsUrl ? { details_url: t.detailsUrl } : {}),
+      output: { ...body.output, annotations: batches[0] ?? [] },
+    });
+    id = Number(data.id);
   } catch (err) {
     warn("could not be created", err);
     return null;
   }
   try {
     for (const batch of batches.slice(1)) {
-      await withRetry("add check run annotations", () =>
-        octokit.rest.checks.update({ owner, repo, check_run_id: id, output: { title: body.output.title, summary: body.output.summary, annotations: batch } }),
-      );
+      await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+        owner,
+        repo,
+        check_run_id: id,
+        output: { title: body.output.title, summary: body.output.summary, annotations: batch },
+      });
     }
   } catch (err) {
     warn(`check run ${id} was created, but not all of its ${body.annotations.length} annotations could be added`, err);

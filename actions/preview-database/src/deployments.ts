@@ -5,7 +5,7 @@
 // marked inactive once the preview is deleted. A token without `deployments: write` gets a
 // warning, never a failed run.
 import * as core from "@actions/core";
-import { status, withRetry, type Octokit } from "./github-api.js";
+import { status, type Octokit } from "./github-api.js";
 import type { ActionSettings } from "./settings.js";
 import type { EventInfo } from "./event.js";
 import type { Plan } from "./plan.js";
@@ -65,33 +65,30 @@ export class PreviewDeployment {
   async #ensure(): Promise<number> {
     if (this.#id !== null) return this.#id;
     const { owner, repo, environment, ref } = this.target;
-    const { data: existing } = await withRetry("list deployments", () =>
-      this.octokit.rest.repos.listDeployments({ owner, repo, environment, sha: ref, per_page: 1 }),
-    );
+    const { data: existing } = await this.octokit.request("GET /repos/{owner}/{repo}/deployments", { owner, repo, environment, sha: ref, per_page: 1 });
     if (existing[0]) {
-      this.#id = existing[0].id;
+      this.#id = Number(existing[0].id);
       core.info(`Deployment ${this.#id} to ${environment} for ${ref.slice(0, 12)} exists (an earlier run's): adding to it`);
       return this.#id;
     }
-    const { data } = await withRetry("create deployment", () =>
-      this.octokit.rest.repos.createDeployment({
-        owner,
-        repo,
-        ref,
-        environment,
-        transient_environment: true,
-        production_environment: false,
-        required_contexts: [],
-        auto_merge: false,
-        task: "deploy",
-        description: describe(`CapyDB preview database ${this.target.previewName}`),
-        payload: { capydb_project_id: this.target.projectId, capydb_preview_name: this.target.previewName },
-      }),
-    );
+    const { data } = await this.octokit.request("POST /repos/{owner}/{repo}/deployments", {
+      owner,
+      repo,
+      ref,
+      environment,
+      transient_environment: true,
+      production_environment: false,
+      required_contexts: [],
+      auto_merge: false,
+      task: "deploy",
+      description: describe(`CapyDB preview database ${this.target.previewName}`),
+      payload: { capydb_project_id: this.target.projectId, capydb_preview_name: this.target.previewName },
+    });
     if (!("id" in data)) throw new Error(`GitHub made no deployment: ${data.message ?? "no reason given"}`);
-    this.#id = data.id;
-    core.info(`Deployment ${data.id} to ${environment} created for ${ref.slice(0, 12)}`);
-    return data.id;
+    const id = Number(data.id);
+    this.#id = id;
+    core.info(`Deployment ${id} to ${environment} created for ${ref.slice(0, 12)}`);
+    return id;
   }
 
   async #post(state: DeploymentState, description: string, environmentUrl: string | null): Promise<void> {
@@ -99,17 +96,15 @@ export class PreviewDeployment {
     const { owner, repo, environment, logUrl } = this.target;
     try {
       const id = await this.#ensure();
-      await withRetry("create deployment status", () =>
-        this.octokit.rest.repos.createDeploymentStatus({
-          owner,
-          repo,
-          deployment_id: id,
-          state,
-          description: describe(description),
-          ...(logUrl ? { log_url: logUrl } : {}),
-          ...(environmentUrl ? { environment_url: environmentUrl } : {}),
-        }),
-      );
+      await this.octokit.request("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
+        owner,
+        repo,
+        deployment_id: id,
+        state,
+        description: describe(description),
+        ...(logUrl ? { log_url: logUrl } : {}),
+        ...(environmentUrl ? { environment_url: environmentUrl } : {}),
+      });
       this.#last = state;
       core.info(`Deployment ${id} to ${environment}: ${state}`);
     } catch (err) {
@@ -124,23 +119,24 @@ export async function deactivateDeployments(octokit: Octokit, target: Omit<Deplo
   const { owner, repo, environment, logUrl } = target;
   try {
     let marked = 0;
-    const pages = octokit.paginate.iterator(octokit.rest.repos.listDeployments, { owner, repo, environment, per_page: 100 });
+    const pages = octokit.paginate.iterator("GET /repos/{owner}/{repo}/deployments", { owner, repo, environment, per_page: 100 });
     for await (const page of pages) {
       for (const deployment of page.data) {
-        const { data: statuses } = await withRetry("list deployment statuses", () =>
-          octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: deployment.id, per_page: 1 }),
-        );
+        const { data: statuses } = await octokit.request("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
+          owner,
+          repo,
+          deployment_id: deployment.id,
+          per_page: 1,
+        });
         if (statuses[0]?.state === "inactive") continue;
-        await withRetry("mark deployment inactive", () =>
-          octokit.rest.repos.createDeploymentStatus({
-            owner,
-            repo,
-            deployment_id: deployment.id,
-            state: "inactive",
-            description: describe(reason),
-            ...(logUrl ? { log_url: logUrl } : {}),
-          }),
-        );
+        await octokit.request("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
+          owner,
+          repo,
+          deployment_id: deployment.id,
+          state: "inactive",
+          description: describe(reason),
+          ...(logUrl ? { log_url: logUrl } : {}),
+        });
         marked++;
       }
     }

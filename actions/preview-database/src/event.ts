@@ -1,7 +1,8 @@
 // What triggered the run, read once from the runner's environment (GITHUB_EVENT_NAME,
 // GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_SERVER_URL, GITHUB_SHA,
-// GITHUB_WORKFLOW_REF) through @actions/github's context.
-import * as github from "@actions/github";
+// GITHUB_WORKFLOW_REF), as @actions/github's context reads them (that package is not bundled:
+// see github-api.ts).
+import fs from "node:fs";
 
 export interface PullRequestInfo {
   number: number;
@@ -44,17 +45,43 @@ interface RawPullRequest {
   base?: { repo?: { full_name?: string } };
 }
 
-export function readEvent(): EventInfo {
-  const ctx = github.context;
-  const payload = ctx.payload as { action?: string; pull_request?: RawPullRequest; label?: { name?: string } };
-  let repo: EventInfo["repo"] = null;
-  try {
-    repo = ctx.repo;
-  } catch {
-    // neither GITHUB_REPOSITORY nor a repository in the payload: no comment can be written
+interface RawPayload {
+  action?: string;
+  pull_request?: RawPullRequest;
+  label?: { name?: string };
+  repository?: { name?: string; owner?: { login?: string } };
+}
+
+/** The webhook payload at GITHUB_EVENT_PATH; {} without one. */
+function readPayload(): RawPayload {
+  const file = process.env.GITHUB_EVENT_PATH;
+  if (!file) return {};
+  if (!fs.existsSync(file)) {
+    process.stdout.write(`GITHUB_EVENT_PATH ${file} does not exist\n`);
+    return {};
   }
+  return JSON.parse(fs.readFileSync(file, "utf8")) as RawPayload;
+}
+
+/** GITHUB_REPOSITORY, else the payload's repository; null when neither says. */
+function readRepo(payload: RawPayload): EventInfo["repo"] {
+  const env = process.env.GITHUB_REPOSITORY;
+  if (env) {
+    const [owner, repo] = env.split("/");
+    return { owner, repo };
+  }
+  const r = payload.repository;
+  return r?.owner?.login && r.name ? { owner: r.owner.login, repo: r.name } : null;
+}
+
+export function readEvent(): EventInfo {
+  const payload = readPayload();
+  // neither GITHUB_REPOSITORY nor a repository in the payload: no comment can be written
+  const repo = readRepo(payload);
+  const serverUrl = process.env.GITHUB_SERVER_URL ?? "https://github.com";
+  const runId = parseInt(process.env.GITHUB_RUN_ID ?? "", 10);
   const repoName = repo ? `${repo.owner}/${repo.repo}` : null;
-  const runUrl = repoName && Number.isFinite(ctx.runId) ? `${ctx.serverUrl}/${repoName}/actions/runs/${ctx.runId}` : null;
+  const runUrl = repoName && Number.isFinite(runId) ? `${serverUrl}/${repoName}/actions/runs/${runId}` : null;
 
   let pullRequest: PullRequestInfo | null = null;
   const pr = payload.pull_request;
@@ -74,14 +101,14 @@ export function readEvent(): EventInfo {
     };
   }
   // On pull_request GITHUB_SHA is the test merge commit, which no one sees: the head is what the checks tab shows.
-  const headSha = pr?.head?.sha || ctx.sha || null;
+  const headSha = pr?.head?.sha || process.env.GITHUB_SHA || null;
   return {
-    name: ctx.eventName ?? "",
+    name: process.env.GITHUB_EVENT_NAME ?? "",
     pullRequest,
     repo,
     runUrl,
-    serverUrl: ctx.serverUrl || null,
-    actor: ctx.actor ?? null,
+    serverUrl: serverUrl || null,
+    actor: process.env.GITHUB_ACTOR ?? null,
     headSha,
     workflowPath: workflowPath(repoName),
   };
