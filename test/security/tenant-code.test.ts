@@ -19,6 +19,7 @@ import type { CapyClient, Project } from "@capydb/api";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
 import { psql } from "../harness/sql.js";
 import { organization } from "../harness/tenants.js";
+import { expectNoTrapFiredIn, makeMarkerDir, plantTrapsInto, superuserLoginsIn } from "./traps.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -26,67 +27,17 @@ let markerDir: string;
 const logFile = () => path.join(inject("pgDataDir"), "postgres.log");
 const superuser = () => decodeURIComponent(new URL(inject("pgAdminUrl")).username);
 
-/** The traps, planted with nothing but the tenant's own connection string. */
-function plantTraps(uri: string, role: string): void {
-  const pwn = `
-    create function public.pwn(tag text) returns void language plpgsql volatile as $f$
-    begin
-      if (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
-        execute pg_catalog.format('copy (select %L) to program %L', tag, 'cat > ${markerDir}/' || tag || '-' || pg_catalog.pg_backend_pid());
-        begin
-          execute pg_catalog.format('alter role %I superuser', ${sqlLiteral(role)});
-        exception when others then null; -- a read-only transaction: the shell is enough
-        end;
-      end if;
-    end $f$;`;
-  psql(uri, pwn);
-  psql(
-    uri,
-    `
-    create function public.trap_immutable(i int) returns boolean language plpgsql immutable as $f$
-      begin perform public.pwn('index_predicate'); return true; end $f$;
-    create function public.trap_nlike(name, name) returns boolean language plpgsql as $f$
-      begin perform public.pwn('operator'); return not ($1::text operator(pg_catalog.~~) $2::text); end $f$;
-    create operator public.!~~ (leftarg = name, rightarg = name, function = public.trap_nlike);
-    create function public.trap_row() returns trigger language plpgsql as $f$
-      begin perform public.pwn('trigger'); return new; end $f$;
-    create table public.accounts (id int primary key, email text not null, constraint trap_check check (public.trap_immutable(id)));
-    insert into public.accounts select g, 'user' || g || '@example.com' from generate_series(1, 40) g;
-    create index accounts_trap on public.accounts (id) where public.trap_immutable(1);
-    create trigger accounts_trap before insert or update on public.accounts for each row execute function public.trap_row();
-    create view public.accounts_view as select id, email from public.accounts where public.trap_immutable(id);
-  `,
-  );
-}
-
-function sqlLiteral(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** Every superuser login into one of the project's databases since `offset` in PostgreSQL's log. */
-function superuserLogins(offset: number, databasePrefix: string): Array<{ database: string; app: string }> {
-  const text = fs.readFileSync(logFile(), "utf8").slice(offset);
-  const found: Array<{ database: string; app: string }> = [];
-  for (const m of text.matchAll(/connection authorized: user=(\S+) database=(\S+)(?: application_name=(\S+))?/g)) {
-    if (m[1] !== superuser()) continue;
-    if (!m[2].startsWith(databasePrefix)) continue;
-    found.push({ database: m[2], app: m[3] ?? "" });
-  }
-  return found;
-}
-
-/** Each file in the marker directory is a shell the postgres OS user ran for a trap (named for the trap). */
-function expectNoTrapFired(when: string): void {
-  expect(fs.readdirSync(markerDir), `traps that ran as a superuser ${when}`).toEqual([]);
-}
+const plantTraps = (uri: string, role: string) => plantTrapsInto(uri, role, markerDir);
+const superuserLogins = (offset: number, databasePrefix: string) =>
+  superuserLoginsIn(fs.readFileSync(logFile(), "utf8").slice(offset), superuser(), databasePrefix);
+const expectNoTrapFired = (when: string) => expectNoTrapFiredIn(markerDir, when);
 
 async function wait(job: { id: string }, timeoutMs = 120_000) {
   return org.waitForJob(job.id, { timeoutMs });
 }
 
 beforeAll(async () => {
-  markerDir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-"));
-  fs.chmodSync(markerDir, 0o777); // the postgres OS user writes here if a trap ever fires
+  markerDir = makeMarkerDir();
   t = await startTestServer({ CAPYDB_SCHEDULER_INTERVAL_MS: "500" });
   org = (await organization(t, "Trapper", "attacker")).client;
 });
