@@ -243,7 +243,7 @@ function pauseFromLog(
       const phases: Record<string, number> = {};
       // the swap's steps, as ms from the pause's start
       const swapStart = entry.replay_ended ?? entry.slot_dropped;
-      for (const k of ["names_taken", "production_stopped", "preview_stopped", "stopped", "started"]) {
+      for (const k of ["names_taken", "pools_dropped", "production_stopped", "preview_stopped", "stopped", "started"]) {
         if (typeof swap[k] === "number" && typeof swapStart === "number") phases[`swap_${k}`] = swapStart + (swap[k] as number);
       }
       for (const [k, v] of Object.entries(entry)) {

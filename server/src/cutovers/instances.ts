@@ -198,6 +198,7 @@ export async function promoteByInstanceSwap(
     job.log.info(
       {
         names_taken: named,
+        pools_dropped: named + at.poolsDroppedMs,
         production_stopped: named + at.firstStoppedMs,
         preview_stopped: named + at.secondStoppedMs,
         stopped: named + at.stoppedMs,
@@ -247,6 +248,7 @@ export async function rollBackInstanceSwap(ctx: AppContext, cut: CutoverRow, pro
       {
         cutover_id: cut.id,
         names_taken: 0,
+        pools_dropped: at.poolsDroppedMs,
         production_stopped: at.firstStoppedMs,
         preview_stopped: at.secondStoppedMs,
         stopped: at.stoppedMs,
