@@ -25,6 +25,23 @@ const CONNECTION_OPENERS: Record<string, string> = {
   "imports/source.ts": "a tenant's import source, at the address the network guard checked",
 };
 
+/**
+ * The openers whose sessions run on the data plane (a cluster or an instance of ours): a
+ * tenant can hold a lock on anything it can reach for ever, so each must set its own
+ * lock_timeout and statement_timeout. Every other opener under platform/dataplane/ says
+ * here why it has none.
+ */
+const DATA_PLANE_OPENERS = [
+  "platform/dataplane/privileged.ts",
+  "platform/dataplane/tenant-session.ts",
+  "platform/dataplane/clusters.ts",
+  "platform/dataplane/schema-diff.ts",
+  "platform/dataplane/instances/host.ts",
+];
+const NO_SESSION_TIMEOUTS: Record<string, string> = {
+  "platform/dataplane/pooler.ts": "PgBouncer's admin console runs no SQL: RELOAD, PAUSE, KILL, bounded by the caller's own timer",
+};
+
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
@@ -60,6 +77,18 @@ describe("the privileged boundary", () => {
   it("tools and clients reach tenant databases as the tenant's role: no endpoint is built from the admin URL", () => {
     const offenders = files.filter((f) => f.rel !== "platform/dataplane/pgtools.ts" && /endpointFromUrl\(/.test(f.text)).map((f) => f.rel);
     expect(offenders).toEqual([]);
+  });
+
+  it("every data-plane session has a lock timeout and a statement timeout", () => {
+    const dataPlane = Object.keys(CONNECTION_OPENERS).filter((f) => f.startsWith("platform/dataplane/"));
+    expect(dataPlane.filter((f) => !DATA_PLANE_OPENERS.includes(f) && !(f in NO_SESSION_TIMEOUTS))).toEqual([]);
+    expect([...DATA_PLANE_OPENERS, ...Object.keys(NO_SESSION_TIMEOUTS)].filter((f) => !dataPlane.includes(f))).toEqual([]);
+    const lacking = DATA_PLANE_OPENERS.flatMap((rel) => {
+      const text = files.find((f) => f.rel === rel)?.text ?? "";
+      // set at connection (-c name=value in the session's options), a value or one computed
+      return ["lock_timeout", "statement_timeout"].filter((name) => !new RegExp(`-c ${name}=(\\d+m?s\\b|\\$\\{)`).test(text)).map((name) => `${rel}: ${name}`);
+    });
+    expect(lacking).toEqual([]);
   });
 
   it("privileged sessions resolve names in pg_catalog only, with statement and lock timeouts", () => {

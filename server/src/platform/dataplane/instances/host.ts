@@ -648,7 +648,18 @@ export class InstanceHost {
     const from = this.target(this.dataDir(source));
     if (!from) throw new InstanceError(`instance ${source} does not exist`);
     const building = this.tmpPath(`snap-${snapshot}`);
-    const client = new pg.Client({ connectionString: this.adminUrl(port), application_name: "capydb-snapshot", connectionTimeoutMillis: 15_000 });
+    const client = new pg.Client({
+      connectionString: this.adminUrl(port),
+      application_name: "capydb-snapshot",
+      connectionTimeoutMillis: 15_000,
+      // Bounded like every platform session. Its statements take no lock a tenant can hold
+      // (a slot, backup mode, a WAL switch); the slowest is pg_backup_start's immediate
+      // checkpoint, which writes every dirty buffer (at most shared_buffers) at full speed:
+      // seconds. A cancelled one fails the snapshot, which is retried; the checkpoint itself
+      // goes on. The session idles while the files are copied, outside any transaction, so no
+      // idle timeout applies (ending the session would end backup mode).
+      options: "-c lock_timeout=10s -c statement_timeout=120s",
+    });
     client.on("error", () => {});
     await client.connect();
     let lsn: string;
