@@ -15,10 +15,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CapyClient, Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../../server/src/platform/dataplane/local-cluster.js";
+import { finishTools, startDump } from "../../server/src/platform/dataplane/pgtools.js";
+import { NetGuard, type HostLookup } from "../../server/src/platform/netguard.js";
+import { checkSource, ForbiddenTarget, parseSourceUrl, sourceEndpoint } from "../../server/src/imports/source.js";
 import { adminQuery } from "../harness/server.js";
 import { freePort } from "../harness/ports.js";
 import { startTestServer, type TestServer } from "../harness/server.js";
 import { organization } from "../harness/tenants.js";
+import { startToolJobs, type ToolJobs } from "./pg-tool-jobs.js";
 
 const suffix = crypto.randomBytes(4).toString("hex");
 // The tenant's account, made on both clusters with one password: the credentials a
@@ -187,5 +191,96 @@ describe("URL forms that libpq reads differently, or that make it do more than c
     const project = await newProject("sslmode");
     const { preflight } = await org.preflightImport(project.id, { source_url: sourceUrl(db, "?sslmode=disable") });
     expect(preflight.checks.find((c) => c.name === "connection")).toMatchObject({ status: "pass" });
+  });
+});
+
+describe("a host name is resolved once, by the guard, and the tools connect to that address (DNS rebinding)", () => {
+  // A name whose answers the attacker controls: the first passes the guard, the next
+  // would not. The resolver is the test's own; it answers no other name, and no
+  // process is ever pointed at its later answers (the tools get the pinned address).
+  function rebindingResolver(name: string, answers: string[]): { lookup: HostLookup; asked: string[] } {
+    const asked: string[] = [];
+    const lookup: HostLookup = async (host) => {
+      asked.push(host);
+      if (host !== name) throw new Error(`the test's resolver knows only ${name}`);
+      return [answers[Math.min(asked.length, answers.length) - 1]];
+    };
+    return { lookup, asked };
+  }
+  const guardWith = (lookup: HostLookup) => new NetGuard(["127.0.0.0/8"], async () => [{ host: "127.0.0.1", port: harnessPort }], lookup);
+  // "localhost": were the address not pinned, pg_dump would resolve the name itself through
+  // /etc/hosts, never through a DNS server.
+  const named = (host: string) => `postgresql://${ROLE}:${PASSWORD}@${host}:${source.port}/${encodeURIComponent(SMUGGLING_NAME)}`;
+
+  let jobs: ToolJobs;
+  beforeAll(async () => {
+    jobs = await startToolJobs();
+  });
+  afterAll(async () => {
+    await jobs?.close();
+  });
+
+  it("pg_dump is given the checked first answer as hostaddr, and the name is not resolved again", async () => {
+    const { lookup, asked } = rebindingResolver("localhost", ["127.0.0.1", "169.254.169.254"]);
+    const checked = await checkSource(guardWith(lookup), parseSourceUrl(named("localhost")));
+    expect(checked.address).toBe("127.0.0.1");
+
+    let args: string[] = [];
+    let dumped = "";
+    const job = await jobs.run(async (ctx) => {
+      const dump = startDump(ctx, sourceEndpoint(checked), { binDir: inject("pgBinDir") });
+      args = dump.child.spawnargs;
+      dump.stdout.on("data", (d: Buffer) => (dumped += d.toString("latin1")));
+      await finishTools(ctx, [dump]);
+    });
+    expect({ state: job.state, error: job.error }).toEqual({ state: "succeeded", error: null });
+    // the connection string: the name kept for TLS, the address the guard checked pinned beside it
+    const conn = args.find((a) => a.startsWith("--dbname="));
+    expect(conn).toContain("host='localhost'");
+    expect(conn).toContain("hostaddr='127.0.0.1'");
+    expect(args.join(" ")).not.toContain("169.254.169.254");
+    // one lookup, the guard's: between its check and the tool's connection nothing asked again
+    expect(asked).toEqual(["localhost"]);
+    expect(dumped).toContain("the allowed source");
+  });
+
+  it("a name that resolves to the metadata address is refused with a 400 before anything connects", async () => {
+    const name = "metadata.rebinding.test";
+    // the guard's decision alone
+    const { lookup } = rebindingResolver(name, ["169.254.169.254"]);
+    await expect(checkSource(guardWith(lookup), parseSourceUrl(named(name)))).rejects.toThrow(ForbiddenTarget);
+
+    // and through the API: a guard that only decides (were it to allow the address, the
+    // request fails here instead of connecting anywhere)
+    const allowed: string[] = [];
+    class DecisionOnly extends NetGuard {
+      override async resolve(host: string, port: number): Promise<string> {
+        const address = await super.resolve(host, port);
+        allowed.push(address);
+        throw new Error(`the guard allowed ${address}; the test connects nowhere`);
+      }
+    }
+    const serverGuard = t.server.ctx.netguard;
+    const project = await newProject("metadata");
+    t.server.ctx.netguard = new DecisionOnly(
+      ["127.0.0.0/8"],
+      async () => [{ host: "127.0.0.1", port: harnessPort }],
+      rebindingResolver(name, ["169.254.169.254"]).lookup,
+    );
+    try {
+      for (const call of [
+        () => org.preflightImport(project.id, { source_url: named(name) }),
+        () => org.createImport(project.id, { source_url: named(name) }),
+      ]) {
+        await expect(call()).rejects.toMatchObject({
+          status: 400,
+          message: expect.stringMatching(/^source_url: metadata\.rebinding\.test resolves to 169\.254\.169\.254, .* never allowed/),
+        });
+      }
+    } finally {
+      t.server.ctx.netguard = serverGuard;
+    }
+    expect(allowed).toEqual([]);
+    expect((await org.listProjectJobs(project.id)).jobs.filter((j) => j.type === "import.run")).toEqual([]);
   });
 });

@@ -139,26 +139,36 @@ function localAddresses(): Set<string> {
   return new Set(out.map((ip) => classifyAddress(ip).judged));
 }
 
+/** Every address a host name resolves to, in the resolver's order; throws when it resolves to none. */
+export type HostLookup = (host: string) => Promise<string[]>;
+
+/** The system's resolver (getaddrinfo: /etc/hosts, then DNS), as libpq itself would ask it. */
+export const systemLookup: HostLookup = async (host) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
 export class NetGuard {
   private readonly allow: Cidr[];
 
   constructor(
     allowCidrs: string[],
     private readonly protectedEndpoints: () => Promise<ProtectedEndpoint[]>,
+    /** How host names are resolved (tests give answers of their own; nothing else is asked). */
+    private readonly lookup: HostLookup = systemLookup,
   ) {
     this.allow = allowCidrs.map(parseAllowedCidr);
   }
 
   /**
-   * Resolves host and returns the address to connect to, or throws ForbiddenTarget
-   * with a message that names the rule (never the URL's credentials).
+   * Resolves host once and returns the address to connect to, or throws ForbiddenTarget
+   * with a message that names the rule (never the URL's credentials). The caller connects
+   * to that address (pinned as hostaddr for the tools), never to the name again: a second
+   * lookup could answer otherwise (DNS rebinding).
    */
   async resolve(host: string, port: number): Promise<string> {
     let addresses: string[];
     if (net.isIP(host)) addresses = [host];
     else {
       try {
-        addresses = (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+        addresses = await this.lookup(host);
       } catch {
         throw new UnresolvableHost(`host ${host} was not found (DNS lookup failed): check the host name in source_url`);
       }
@@ -170,7 +180,7 @@ export class NetGuard {
     const localPorts = new Set<number>();
     const remote = new Set<string>();
     for (const e of await this.protectedEndpoints()) {
-      const resolved = net.isIP(e.host) ? [e.host] : (await dns.lookup(e.host, { all: true }).catch(() => [])).map((a) => a.address);
+      const resolved = net.isIP(e.host) ? [e.host] : await this.lookup(e.host).catch(() => []);
       for (const v of resolved.map(classifyAddress)) {
         if (isLocal(v)) localPorts.add(e.port);
         else remote.add(`${v.judged}|${e.port}`);
