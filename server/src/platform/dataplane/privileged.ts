@@ -62,6 +62,11 @@ export class UnsafeDatabaseError extends Error {}
 /**
  * Refuses to go on in a database that already holds objects a tenant made: the
  * operations that assume a fresh database (no tenant has connected yet) check it.
+ * Tables, functions and operators count whoever made them (outside extensions); any
+ * other object a tenant can make (a schema, a type or domain, a collation, default
+ * privileges, a grant) is found through pg_shdepend, which records every owner and
+ * grantee in the database that is not the bootstrap superuser: one that is neither a
+ * superuser nor a built-in role is a tenant's.
  */
 async function assertFresh(c: pg.Client, database: string): Promise<void> {
   const { rows } = await c.query<{ n: string }>(
@@ -73,7 +78,12 @@ async function assertFresh(c: pg.Client, database: string): Promise<void> {
                                  AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
           OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator o WHERE o.oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid
                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
-                                 AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')) AS n`,
+                                 AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
+          OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_shdepend s
+               JOIN pg_catalog.pg_authid r ON r.oid OPERATOR(pg_catalog.=) s.refobjid
+               WHERE s.dbid OPERATOR(pg_catalog.=) (SELECT b.oid FROM pg_catalog.pg_database b WHERE b.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                 AND s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+                 AND r.oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid AND NOT r.rolsuper) AS n`,
   );
   if (Number(rows[0].n) > 0) throw new UnsafeDatabaseError(`refusing privileged setup of ${database}: it already holds objects a tenant made`);
 }
