@@ -254,6 +254,14 @@ const SESSION_ACTIVITY_FUNCTIONS = [
 /**
  * In template1 (tenants' databases made from it show no other session) or in a tenant
  * database made before that (REVOKE on a pg_catalog function: no tenant code runs).
+ *
+ * Also taken: the pg_stat_get_db_* functions behind pg_stat_database and
+ * pg_stat_database_conflicts, which count every database's sessions, commits, rows
+ * written, deadlocks and temporary files (when another tenant works, and how much).
+ * Tenants lose their own database's row too; nothing of the platform's reads it as a
+ * tenant. Their list is read from the catalog (it grows with PostgreSQL's versions).
+ * pg_locks (pg_lock_status()) stays: job queues such as GoodJob and Que find their own
+ * advisory locks in it (see the README's threat model).
  */
 export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: string, database: string): Promise<void> {
   await withPrivilegedSession(clusters, clusterId, database, async (c) => {
@@ -263,6 +271,13 @@ export async function hideOtherSessions(clusters: ClusterAdmin, clusterId: strin
     try {
       await c.query("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('capydb:hide-sessions'))");
       for (const f of SESSION_ACTIVITY_FUNCTIONS) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
+      const databaseStats = await c.query<{ f: string }>(
+        `SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS f FROM pg_catalog.pg_proc p
+          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+            AND pg_catalog.starts_with(p.proname::pg_catalog.text, 'pg_stat_get_db_')`,
+      );
+      // regprocedure prints the name bare (search_path is pg_catalog): "pg_stat_get_db_deadlocks(oid)"
+      for (const { f } of databaseStats.rows) await c.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.${f} FROM PUBLIC`);
       await c.query("COMMIT");
     } catch (err) {
       await c.query("ROLLBACK").catch(() => {});
