@@ -10,8 +10,9 @@
 //   (c) objects in a database the platform believes fresh, before the privileged setup that
 //       creates extensions where no tenant object may exist yet;
 //   (d) a required extension (cube, trusted: the tenant makes it itself) in its own schema
-//       public, with one of its functions swapped for a trap, so that the script of the
-//       untrusted extension needing it (earthdistance) would have public on its search_path.
+//       public, next to look-alikes of what the script of the untrusted extension needing it
+//       (earthdistance) names: that script would have public on its search_path;
+//   (e) a trusted extension placed in the platform's schema itself (PostgreSQL allows it).
 // Every trap writes to public.trap_marker and, when a superuser runs it, opens a shell as the
 // postgres OS user (COPY TO PROGRAM, a file in markerDir) and makes the tenant a superuser.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -334,6 +335,47 @@ describe("what a tenant pre-plants before an allow-listed untrusted extension's 
     await org.waitForJob((await org.enableExtension(project.id, "earthdistance")).job.id, { timeoutMs: 60_000 });
     expect(await extensionIn(project.database_name, "earthdistance")).toEqual({ schema: PLATFORM_EXTENSION_SCHEMA, owner: superuser() });
     expect(await extensionIn(project.database_name, "cube")).toEqual({ schema: PLATFORM_EXTENSION_SCHEMA, owner: superuser() });
+    const refs = await referencesOf(project.database_name, "earthdistance");
+    expect(refs.map((r) => r.what)).toContain(`function ${PLATFORM_EXTENSION_SCHEMA}.cube_is_point(${PLATFORM_EXTENSION_SCHEMA}.cube)`);
+    expect(refs.filter((r) => r.schema !== null && r.schema !== "pg_catalog" && r.schema !== PLATFORM_EXTENSION_SCHEMA)).toEqual([]);
+    await expectNothingFired(uri, project.role_name);
+  });
+
+  it("(e) a trusted extension the tenant puts in the platform's schema: PostgreSQL's code, out of the tenant's reach", async () => {
+    const { project, uri } = await readyProject(org, "lodger");
+    plantMarker(uri, project.role_name);
+    await org.waitForJob((await org.enableExtension(project.id, "pg_stat_statements")).job.id, { timeoutMs: 60_000 });
+    // PostgreSQL runs a trusted extension's script as the bootstrap superuser and does not ask for
+    // CREATE on the target schema: the tenant can place cube in the platform's schema. What it gets
+    // there is PostgreSQL's own code, owned by the bootstrap superuser; nothing of its own.
+    psql(uri, `create extension cube schema ${PLATFORM_EXTENSION_SCHEMA}`);
+    expect(await extensionIn(project.database_name, "cube")).toEqual({ schema: PLATFORM_EXTENSION_SCHEMA, owner: project.role_name });
+    const s = PLATFORM_EXTENSION_SCHEMA;
+    for (const attempt of [
+      `create function ${s}.cube_is_point(${s}.cube, integer default 0) returns boolean language sql as 'select public.trap_fire(''cube_is_point'')'`,
+      `alter function ${s}.cube_is_point(${s}.cube) owner to current_user`,
+      `alter extension cube drop function ${s}.cube_is_point(${s}.cube)`,
+      `drop function ${s}.cube_is_point(${s}.cube)`,
+      "alter extension cube set schema public",
+      `create operator ${s}.= (leftarg = oid, rightarg = oid, function = public.trap_eq)`,
+    ]) {
+      expect(() => psql(uri, attempt), attempt).toThrow(/permission denied|must be owner|cannot drop/);
+    }
+    const foreign = await catalog<{ what: string }>(
+      project.database_name,
+      `select pg_describe_object(classid, objid, objsubid) as what from (
+         select 'pg_proc'::regclass as classid, oid as objid, 0 as objsubid, proowner as owner from pg_proc where pronamespace = $1::regnamespace
+         union all select 'pg_type'::regclass, oid, 0, typowner from pg_type where typnamespace = $1::regnamespace
+         union all select 'pg_operator'::regclass, oid, 0, oprowner from pg_operator where oprnamespace = $1::regnamespace
+         union all select 'pg_class'::regclass, oid, 0, relowner from pg_class where relnamespace = $1::regnamespace) o
+       where not (select rolsuper from pg_roles where oid = o.owner)`,
+      [PLATFORM_EXTENSION_SCHEMA],
+    );
+    expect(foreign).toEqual([]);
+
+    // earthdistance then finds its cube in the platform's schema: what its script resolves is
+    // PostgreSQL's code there and in pg_catalog.
+    await org.waitForJob((await org.enableExtension(project.id, "earthdistance")).job.id, { timeoutMs: 60_000 });
     const refs = await referencesOf(project.database_name, "earthdistance");
     expect(refs.map((r) => r.what)).toContain(`function ${PLATFORM_EXTENSION_SCHEMA}.cube_is_point(${PLATFORM_EXTENSION_SCHEMA}.cube)`);
     expect(refs.filter((r) => r.schema !== null && r.schema !== "pg_catalog" && r.schema !== PLATFORM_EXTENSION_SCHEMA)).toEqual([]);
