@@ -252,9 +252,9 @@ describe("a trap-laden tenant database", () => {
     // it as that role (the URL's), pg_restore writes the new database as the tenant.
     const src = await trappedSource();
     await wait((await org.createImport(project.id, { source_url: src.url, replace: true })).job, 180_000);
+    expectNoTrapFired("after the import from a URL");
     expect(psql(uri, "select count(*) from public.from_source")).toBe("3");
     expect(psql(uri, "select tableowner from pg_tables where tablename = 'accounts'")).toBe(project.role_name);
-    expectNoTrapFired("after the import from a URL");
 
     // Deletes: each preview on its own, then the project. The preview that was cut over is
     // production's data now, not a preview: deleting it is refused.
