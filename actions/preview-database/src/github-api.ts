@@ -10,7 +10,6 @@
 // through @actions/http-client, which @actions/core brings anyway. Calls name their REST route
 // (typed by @octokit/types) instead of octokit.rest.*: that plugin's table of every GitHub
 // endpoint is about 0.1 MB of the bundle for the eleven routes used here.
-/// <reference path="./bottleneck-light.d.ts" />
 import { Readable } from "node:stream";
 import * as core from "@actions/core";
 import { HttpClient, getProxyUrl } from "@actions/http-client";
