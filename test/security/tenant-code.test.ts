@@ -251,6 +251,9 @@ describe("a trap-laden tenant database", () => {
     // Import from a URL: a source database trapped by its own role. The import's pg_dump reads
     // it as that role (the URL's), pg_restore writes the new database as the tenant.
     const src = await trappedSource();
+    // Its preflight first: the source's catalog read as the URL's role, the target's as the tenant.
+    const { preflight } = await org.preflightImport(project.id, { source_url: src.url });
+    expect(preflight.checks.filter((c) => c.status === "fail")).toEqual([]);
     await wait((await org.createImport(project.id, { source_url: src.url, replace: true })).job, 180_000);
     expectNoTrapFired("after the import from a URL");
     expect(psql(uri, "select count(*) from public.from_source")).toBe("3");
