@@ -112,6 +112,18 @@ describe("the instance engine", () => {
     expect(rowsOf(uri, "select count(*) from accounts where id = 50001")).toBe("0");
   });
 
+  it("makes a schema-only preview: production's tables and functions in an instance of its own, none of its rows", async () => {
+    const { preview, job } = await org.createPreview(project.id, { name: "schema", mode: "schema_only" });
+    await org.waitForJob(job.id, { timeoutMs: 60_000 });
+    expect((await org.getPreview(preview.id)).preview).toMatchObject({ state: "ready", mode: "schema_only" });
+    const uri = await org.getPreviewConnectionUri(preview.id);
+    expect(Number(new URL(uri).port)).not.toBe(Number(new URL(prodUri).port));
+    expect(rowsOf(uri, "select count(*) from accounts")).toBe("0");
+    expect(rowsOf(uri, "select shout('hi')")).toBe("HI");
+    expect(rowsOf(uri, "select tableowner from pg_tables where tablename = 'accounts'")).toBe(preview.role_name);
+    await org.waitForJob((await org.deletePreview(preview.id)).job.id, { timeoutMs: 60_000 });
+  });
+
   it("resets a preview to fresh production data with the same credentials and address", async () => {
     const preview = (await org.listPreviews(project.id)).preview_databases.find((p) => p.name === "pr-1")!;
     const before = await org.getPreviewConnectionUri(preview.id);

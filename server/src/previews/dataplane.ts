@@ -142,7 +142,15 @@ export type CloneSource =
       fromRole: string;
       /** a spare clone of the template already renamed to the target */ spareTaken: boolean;
     }
-  | { kind: "logical"; database: string; schemaOnly: boolean; /** the source's own role: the copy reads it as that role */ login: TenantLogin }
+  | {
+      kind: "logical";
+      /** where the source database is: production's cluster (on the instance engine, not the preview's instance) */
+      clusterId: string;
+      database: string;
+      schemaOnly: boolean;
+      /** the source's own role: the copy reads it as that role */
+      login: TenantLogin;
+    }
   | { kind: "backup"; key: string; sha256: string | null }
   | { kind: "empty" };
 
@@ -181,7 +189,7 @@ export async function buildPreviewDatabase(
   }
   const extensions =
     source.kind === "logical"
-      ? await platformExtensionsOf(ctx.clusters, clusterId, source.database, source.login)
+      ? await platformExtensionsOf(ctx.clusters, source.clusterId, source.database, source.login)
       : source.kind === "backup"
         ? await extensionsForArchive(ctx, clusterId, source.key)
         : [];
@@ -192,9 +200,9 @@ export async function buildPreviewDatabase(
     return null;
   }
   job.addSecret(source.login.password);
-  const from = await endpoint(ctx, clusterId, source.database, { name: source.login.role, password: source.login.password });
+  const from = await endpoint(ctx, source.clusterId, source.database, { name: source.login.role, password: source.login.password });
   const to = await endpoint(ctx, clusterId, database, role);
-  return withExportedSnapshot(ctx.clusters, clusterId, source.database, source.login, "capydb-snapshot", async (snapshot) => {
+  return withExportedSnapshot(ctx.clusters, source.clusterId, source.database, source.login, "capydb-snapshot", async (snapshot) => {
     await dumpAndRestore(job, {
       source: from,
       target: to,

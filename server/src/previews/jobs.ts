@@ -63,7 +63,13 @@ async function build(ctx: AppContext, job: JobContext, preview: PreviewRow, proj
     source = { kind: "backup", key: backup.backup_key, sha256: backup.sha256 };
     takenAt = backup.snapshot_at;
   } else if (preview.mode === "schema_only" || ctx.config.previewCloneStrategy === "logical") {
-    source = { kind: "logical", database: project.database_name, schemaOnly: preview.mode === "schema_only", login: projectLogin(ctx, job, project) };
+    source = {
+      kind: "logical",
+      clusterId: project.cluster_id,
+      database: project.database_name,
+      schemaOnly: preview.mode === "schema_only",
+      login: projectLogin(ctx, job, project),
+    };
   } else {
     const snapshot = await ensureSnapshot(ctx, job, project, fresh ? job.job.created_at : null);
     takenAt = snapshot.takenAt;
