@@ -69,22 +69,30 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void
   );
 }
 
+/**
+ * esbuild's options for every build of the provider (these bundles and the release's single
+ * executable): one CommonJS file for Node 20, minified. import() becomes require(): a script
+ * compiled by node:vm, or a single executable's, has no dynamic import.
+ */
+export const ESBUILD_COMMON = {
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  minify: true,
+  legalComments: "eof",
+  supported: { "dynamic-import": false },
+  logLevel: "warning",
+} as const;
+
+/** The banner of a built file: which script made it. */
+export const builtBy = (script: string) => ({ js: `// terraform-provider-capydb: built from packages/terraform-provider by ${script}; do not edit.` });
+
 /** Writes the loaders, bundles and code caches into `outdir`; answers the files written. */
 export async function buildBundle(outdir: string): Promise<string[]> {
   const { build } = await import("esbuild");
   fs.mkdirSync(outdir, { recursive: true });
-  const common = {
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    minify: true,
-    legalComments: "eof",
-    // import() becomes require(): a script compiled by node:vm has no dynamic import.
-    supported: { "dynamic-import": false },
-    banner: { js: "// terraform-provider-capydb: built from packages/terraform-provider by src/bundle.ts; do not edit." },
-    logLevel: "warning",
-  } as const;
+  const common = { ...ESBUILD_COMMON, banner: builtBy("src/bundle.ts") } as const;
   // The API package's own layout: its entry point, and schemas.ts beside it.
   const apiEntry = createRequire(path.join(PACKAGE_DIR, "package.json")).resolve("@capydb/api");
   const apiDir = path.dirname(apiEntry);

@@ -22,7 +22,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PACKAGE_DIR } from "./bundle.js";
+import { ESBUILD_COMMON, PACKAGE_DIR, builtBy } from "./bundle.js";
 import { currentPlatform, zipFiles } from "./mirror.js";
 import { PROVIDER_VERSION } from "./registry.js";
 
@@ -66,18 +66,10 @@ export async function buildSeaScript(outfile: string): Promise<void> {
   await build({
     entryPoints: [path.join(PACKAGE_DIR, "src", "main.ts")],
     outfile,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    minify: true,
-    legalComments: "eof",
-    // A SEA's script has no dynamic import (nor a file system to import from): import() becomes require().
-    supported: { "dynamic-import": false },
+    ...ESBUILD_COMMON,
     // grpc-js requires it only for channelz, which the provider does not serve.
     external: ["@grpc/proto-loader"],
-    banner: { js: "// terraform-provider-capydb: built from packages/terraform-provider by src/release.ts; do not edit." },
-    logLevel: "warning",
+    banner: builtBy("src/release.ts"),
     // The @capydb/api package resolves from the provider's own package.
     absWorkingDir: PACKAGE_DIR,
   });

@@ -126,30 +126,33 @@ export function createMetrics(db: Db, options: { refreshSeconds: number }) {
   });
   // A timestamp rather than an age: exact however old the cached reading is, and an alert
   // computes the age itself (time() - ...), so it keeps counting if the figure stops changing.
-  new client.Gauge({
-    name: "capydb_project_last_verified_backup_timestamp_seconds",
-    help: `The point in time (seconds since the epoch) the newest verified backup of each project holds; absent when it has none (${every})`,
-    labelNames: ["project_id"],
-    registers: [registry],
-    async collect() {
-      const { projects } = await reading.fresh(this);
-      if (!projects) return; // the same reading as the last scrape: the values stand
-      this.reset();
-      for (const p of projects) if (p.last_verified_backup !== null) this.set({ project_id: p.project_id }, p.last_verified_backup);
-    },
-  });
-  new client.Gauge({
-    name: "capydb_project_backup_schedule_since_timestamp_seconds",
-    help: `Since when (seconds since the epoch) an active backup schedule has covered each project; absent when it has none (${every})`,
-    labelNames: ["project_id"],
-    registers: [registry],
-    async collect() {
-      const { projects } = await reading.fresh(this);
-      if (!projects) return; // the same reading as the last scrape: the values stand
-      this.reset();
-      for (const p of projects) if (p.backup_schedule_since !== null) this.set({ project_id: p.project_id }, p.backup_schedule_since);
-    },
-  });
+  /** A per-project timestamp gauge from the same reading: absent for a project without one. */
+  const projectTimestamp = (name: string, help: string, of: (p: ProjectFigures) => number | null) =>
+    new client.Gauge({
+      name,
+      help: `${help} (${every})`,
+      labelNames: ["project_id"],
+      registers: [registry],
+      async collect() {
+        const { projects } = await reading.fresh(this);
+        if (!projects) return; // the same reading as the last scrape: the values stand
+        this.reset();
+        for (const p of projects) {
+          const at = of(p);
+          if (at !== null) this.set({ project_id: p.project_id }, at);
+        }
+      },
+    });
+  projectTimestamp(
+    "capydb_project_last_verified_backup_timestamp_seconds",
+    "The point in time (seconds since the epoch) the newest verified backup of each project holds; absent when it has none",
+    (p) => p.last_verified_backup,
+  );
+  projectTimestamp(
+    "capydb_project_backup_schedule_since_timestamp_seconds",
+    "Since when (seconds since the epoch) an active backup schedule has covered each project; absent when it has none",
+    (p) => p.backup_schedule_since,
+  );
   new client.Gauge({
     name: "capydb_project_previews",
     help: `Live preview databases of each project by state, 0 included (${every})`,
