@@ -197,8 +197,12 @@ describe("a trap-laden tenant database on the instance engine", () => {
     await wait(full.job);
     expect(psql(await org.getPreviewConnectionUri(full.preview.id), "select count(*) from public.accounts")).toBe("40");
     await wait((await org.resetPreview(full.preview.id, { fresh: true })).job);
-    // (No schema-only preview here: on this engine one fails before it reads anything, its source
-    // looked for in the preview's own instance: "role <project role> does not exist".)
+    // Schema only: production's schema dumped as the project's role, restored into an instance of
+    // the preview's own as the preview's role.
+    const schemaOnly = await org.createPreview(project.id, { name: "schema", mode: "schema_only" });
+    await wait(schemaOnly.job);
+    expect(psql(await org.getPreviewConnectionUri(schemaOnly.preview.id), "select count(*) from public.accounts")).toBe("0");
+    await wait((await org.deletePreview(schemaOnly.preview.id)).job);
     expectNoTrapFired("after the previews");
     await expectNoTenantSuperuser("after the previews");
 
