@@ -13,7 +13,7 @@ import { startTestServer, type TestServer } from "../../../test/harness/server.j
 import { databaseExists } from "../../../test/harness/sql.js";
 import { PROVIDER_ADDRESS, PROVIDER_VERSION } from "../src/registry.js";
 import { type ReleaseFiles, releaseFileNames, writeRelease } from "../src/release.js";
-import { explain, tempRoot, terraformVersion, type RunResult } from "./terraform-cli.js";
+import { explain, providerBlocks, tempRoot, terraformVersion, type RunResult } from "./terraform-cli.js";
 
 const tfVersion = await terraformVersion();
 if (!tfVersion) console.warn("network-mirror.test.ts: skipped: no `terraform` on the PATH (install Terraform 1.11.4 to run these tests)");
@@ -64,26 +64,7 @@ function request(
 const sha256 = (data: Buffer) => crypto.createHash("sha256").update(data).digest("hex");
 
 function config(url: string): string {
-  return `
-terraform {
-  required_providers {
-    capydb = {
-      source  = "capydb/capydb"
-      version = "${PROVIDER_VERSION}"
-    }
-  }
-}
-
-variable "capydb_api_key" {
-  type      = string
-  sensitive = true
-}
-
-provider "capydb" {
-  api_url = "${url}"
-  api_key = var.capydb_api_key
-}
-
+  return `${providerBlocks(url, { version: PROVIDER_VERSION })}
 resource "capydb_project" "p" {
   name = "tf-network-mirror"
 }

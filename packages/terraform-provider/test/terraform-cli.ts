@@ -112,3 +112,34 @@ export function tempRoot(prefix: string): string {
 export function explain(r: RunResult): string {
   return `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 }
+
+/**
+ * The head of a test configuration: the provider required (at this version, or any), the API key
+ * as a sensitive variable (given with TF_VAR_capydb_api_key, never in a file), and the provider
+ * pointed at the server under test.
+ */
+export function providerBlocks(url: string, options: { version?: string } = {}): string {
+  const source = options.version
+    ? `capydb = {
+      source  = "capydb/capydb"
+      version = "${options.version}"
+    }`
+    : `capydb = { source = "capydb/capydb" }`;
+  return `
+terraform {
+  required_providers {
+    ${source}
+  }
+}
+
+variable "capydb_api_key" {
+  type      = string
+  sensitive = true
+}
+
+provider "capydb" {
+  api_url = "${url}"
+  api_key = var.capydb_api_key
+}
+`;
+}

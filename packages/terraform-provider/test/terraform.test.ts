@@ -15,7 +15,7 @@ import { databaseExists } from "../../../test/harness/sql.js";
 import { BUNDLE_NAME } from "../src/bundle.js";
 import { currentPlatform } from "../src/mirror.js";
 import { PROVIDER_ADDRESS, PROVIDER_VERSION } from "../src/registry.js";
-import { type RunResult, Workspace, explain, prepareMirror, tempRoot, terraformVersion } from "./terraform-cli.js";
+import { type RunResult, Workspace, explain, prepareMirror, providerBlocks, tempRoot, terraformVersion } from "./terraform-cli.js";
 
 const tfVersion = await terraformVersion();
 if (!tfVersion) console.warn("terraform.test.ts: skipped: no `terraform` on the PATH (install Terraform 1.11.4 to run these tests)");
@@ -29,26 +29,7 @@ interface ProjectSettings {
 
 /** The main configuration; `settings` varies between steps. */
 function mainConfig(url: string, s: ProjectSettings): string {
-  return `
-terraform {
-  required_providers {
-    capydb = {
-      source  = "capydb/capydb"
-      version = "${PROVIDER_VERSION}"
-    }
-  }
-}
-
-variable "capydb_api_key" {
-  type      = string
-  sensitive = true
-}
-
-provider "capydb" {
-  api_url = "${url}"
-  api_key = var.capydb_api_key
-}
-
+  return `${providerBlocks(url, { version: PROVIDER_VERSION })}
 resource "capydb_project" "p" {
   name              = "tf-e2e"
   region            = "${s.region}"

@@ -15,32 +15,16 @@ import { startTestServer, type TestServer } from "../../../test/harness/server.j
 import { organization, readyProject } from "../../../test/harness/tenants.js";
 import { UNKNOWN } from "../src/cty/types.js";
 import { ALL_COMMANDS, validateTrustPolicy } from "../src/resources/trust-policy.js";
-import { type RunResult, Workspace, explain, prepareMirror, tempRoot, terraformVersion } from "./terraform-cli.js";
+import { type RunResult, Workspace, explain, prepareMirror, providerBlocks, tempRoot, terraformVersion } from "./terraform-cli.js";
 
 const tfVersion = await terraformVersion();
 if (!tfVersion) console.warn("trust-policy.test.ts: skipped: no `terraform` on the PATH (install Terraform 1.11.4 to run these tests)");
 
 /** A configuration of the provider and these resource bodies (HCL), keyed by resource name. */
 function config(url: string, resources: Record<string, string>): string {
-  return `
-terraform {
-  required_providers {
-    capydb = { source = "capydb/capydb" }
-  }
-}
-
-variable "capydb_api_key" {
-  type      = string
-  sensitive = true
-}
-
-provider "capydb" {
-  api_url = "${url}"
-  api_key = var.capydb_api_key
-}
-${Object.entries(resources)
-  .map(([name, body]) => `\nresource "capydb_trust_policy" "${name}" {\n${body}\n}\n`)
-  .join("")}`;
+  return `${providerBlocks(url)}${Object.entries(resources)
+    .map(([name, body]) => `\nresource "capydb_trust_policy" "${name}" {\n${body}\n}\n`)
+    .join("")}`;
 }
 
 /** The attributes of a policy as the state holds them, from the API's object. */
