@@ -18,12 +18,10 @@
 // builds, private starts — are kept). Also: a postmaster's environment carries no CAPYDB_ or
 // AWS_ variable (canaries set in this process's environment before the server starts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import type { CapyClient, Project } from "@capydb/api";
 import { startTestServer, type TestServer } from "../harness/server.js";
@@ -34,7 +32,7 @@ import { reflinkDir, stopInstancesAndCleanup, type ReflinkDir } from "../harness
 import { checkLedger, writer } from "../harness/writers.js";
 import { INSTANCE_SUPERUSER } from "../../server/src/platform/dataplane/instances/host.js";
 import { PRIVILEGED_APPLICATION_NAME } from "../../server/src/platform/dataplane/privileged.js";
-import { expectNoTrapFiredIn, makeMarkerDir, plantCatalogCaptureTraps, plantTrapsInto, superuserLoginsIn } from "./traps.js";
+import { expectNoTrapFiredIn, importDumpOf, makeMarkerDir, plantCatalogCaptureTraps, plantTrapsInto, superuserLoginsIn } from "./traps.js";
 
 const canary = crypto.randomBytes(8).toString("hex");
 const CANARIES: Record<string, string> = { CAPYDB_TRAP_CANARY: `capydb-${canary}`, AWS_TRAP_CANARY: `aws-${canary}` };
@@ -258,18 +256,7 @@ describe("a trap-laden tenant database on the instance engine", () => {
     await expectNoTenantSuperuser("after the cutover and its rollback");
 
     // Import of an uploaded dump of the trapped database itself (production rebuilt from it).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
-    const dump = path.join(dir, "trapped.dump");
-    execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
-    const { upload } = await org.createUpload(project.id);
-    const put = await promisify(execFile)(
-      "curl",
-      ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url],
-      { encoding: "utf8" },
-    );
-    expect(put.stdout).toMatch(/20[01]$/);
-    await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await wait(await importDumpOf(org, project.id, uri));
     expect(psql(uri, "select count(*) from public.accounts")).toBe("42");
     expectNoTrapFired("after the import");
 

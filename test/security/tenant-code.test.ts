@@ -12,12 +12,10 @@
 // session in any of the tenant's databases but the reviewed privileged module's, and none
 // at all in the import's source.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { inject } from "vitest";
 import type { CapyClient, Project } from "@capydb/api";
 import { startLocalCluster, type LocalCluster } from "../../server/src/platform/dataplane/local-cluster.js";
@@ -25,7 +23,7 @@ import { freePort } from "../harness/ports.js";
 import { adminQuery, startTestServer, type TestServer } from "../harness/server.js";
 import { databaseExists, psql, roleExists } from "../harness/sql.js";
 import { organization } from "../harness/tenants.js";
-import { expectNoTrapFiredIn, makeMarkerDir, plantTrapsInto, superuserLoginsIn } from "./traps.js";
+import { expectNoTrapFiredIn, importDumpOf, makeMarkerDir, plantTrapsInto, superuserLoginsIn } from "./traps.js";
 
 let t: TestServer;
 let org: CapyClient;
@@ -228,18 +226,7 @@ describe("a trap-laden tenant database", () => {
 
     // Import of an uploaded dump of the trapped database itself (restored as the tenant,
     // triggers and all; the untrusted extension its table of contents names made first).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
-    const dump = path.join(dir, "trapped.dump");
-    execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
-    const { upload } = await org.createUpload(project.id);
-    const put = await promisify(execFile)(
-      "curl",
-      ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url],
-      { encoding: "utf8" },
-    );
-    expect(put.stdout).toMatch(/20[01]$/);
-    await wait((await org.createImport(project.id, { object_key: upload.object_key, replace: true })).job);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await wait(await importDumpOf(org, project.id, uri));
 
     await wait((await org.disableExtension(project.id, "pg_stat_statements")).job);
     await wait((await org.disableExtension(project.id, "pgcrypto")).job);

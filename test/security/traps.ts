@@ -5,9 +5,12 @@
 // ...`, a trigger, a CHECK and a view — each of which, run by a superuser, opens a shell as the
 // postgres OS user (COPY TO PROGRAM, writing a file named for the trap into a marker directory)
 // and makes the tenant a superuser.
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
+import type { CapyClient, Job } from "@capydb/api";
 import { expect } from "vitest";
 import { psql } from "../harness/sql.js";
 
@@ -107,4 +110,27 @@ export function superuserLoginsIn(logText: string, superuser: string, databasePr
     found.push({ database: m[2], app: m[3] ?? "" });
   }
   return found;
+}
+
+/**
+ * Dumps the (trapped) database at `uri` with pg_dump, uploads the dump through a signed upload
+ * URL and imports it over the project's data (`replace`); answers the import's job for the
+ * caller to wait on.
+ */
+export async function importDumpOf(org: CapyClient, projectId: string, uri: string): Promise<Job> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capydb-trap-dump-"));
+  try {
+    const dump = path.join(dir, "trapped.dump");
+    execFileSync("pg_dump", ["--format=custom", `--file=${dump}`, uri]);
+    const { upload } = await org.createUpload(projectId);
+    const put = await promisify(execFile)(
+      "curl",
+      ["-sS", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", `@${dump}`, "-H", "content-type: application/octet-stream", upload.upload_url],
+      { encoding: "utf8" },
+    );
+    expect(put.stdout).toMatch(/20[01]$/);
+    return (await org.createImport(projectId, { object_key: upload.object_key, replace: true })).job;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
